@@ -1,0 +1,13 @@
+// Command gatefed runs one API-gateway configuration across a fleet of Kubernetes clusters.
+package main
+
+import (
+	"os"
+
+	"github.com/gatefed/gatefed/cmd"
+	"github.com/gatefed/gatefed/internal/iostreams"
+)
+
+func main() {
+	os.Exit(cmd.Main(os.Args[1:], iostreams.System()))
+}

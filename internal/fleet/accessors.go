@@ -1,0 +1,194 @@
+package fleet
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// Duration is a Go duration string such as "5s"; validation checks it parses.
+type Duration string
+
+// Std returns the duration, or 0 when empty or invalid.
+func (d Duration) Std() time.Duration {
+	v, _ := time.ParseDuration(string(d))
+	return v
+}
+
+// DefaultNamespace is the namespace of a GlobalService or GlobalRoute that names none.
+const DefaultNamespace = "default"
+
+// Name returns the cluster's name.
+func (c *Cluster) Name() string { return c.Metadata.Name }
+
+// Context returns the kubeconfig context, defaulting to the cluster's name.
+func (c *Cluster) Context() string {
+	if c.Spec.Context != "" {
+		return c.Spec.Context
+	}
+	return c.Metadata.Name
+}
+
+// FailoverTarget reports whether other clusters may fail over to this one.
+func (c *Cluster) FailoverTarget() bool { return c.Spec.Failover != nil }
+
+// FailoverPort is the port other clusters reach this one on.
+func (c *Cluster) FailoverPort() int32 {
+	if c.Spec.Failover == nil || c.Spec.Failover.Port == 0 {
+		return DefaultFailoverPort
+	}
+	return c.Spec.Failover.Port
+}
+
+// Ref is "namespace/name" of a namespaced document.
+func Ref(namespace, name string) string { return namespace + "/" + name }
+
+// Key is "namespace/name".
+func (s *GlobalService) Key() string { return Ref(s.Metadata.Namespace, s.Metadata.Name) }
+
+// ServiceName is the Kubernetes Service's name.
+func (s *GlobalService) ServiceName() string {
+	if s.Spec.ServiceName != "" {
+		return s.Spec.ServiceName
+	}
+	return s.Metadata.Name
+}
+
+// Policy is the failover policy, defaulting to locality.
+func (s *GlobalService) Policy() string {
+	if s.Spec.Failover == nil || s.Spec.Failover.Policy == "" {
+		return PolicyLocality
+	}
+	return s.Spec.Failover.Policy
+}
+
+// HasHealthSignal reports whether a health check or outlier detection is set.
+func (s *GlobalService) HasHealthSignal() bool {
+	return s.Spec.HealthCheck != nil || s.Spec.OutlierDetection != nil
+}
+
+// Key is "namespace/name".
+func (r *GlobalRoute) Key() string { return Ref(r.Metadata.Namespace, r.Metadata.Name) }
+
+// BackendRef resolves a backend's service to "namespace/name" in the route's namespace.
+func (r *GlobalRoute) BackendRef(b Backend) string {
+	if strings.Contains(b.Service, "/") {
+		return b.Service
+	}
+	return Ref(r.Metadata.Namespace, b.Service)
+}
+
+// WeightOf returns a backend's weight (default 1).
+func (b Backend) WeightOf() int32 {
+	if b.Weight == nil {
+		return 1
+	}
+	return *b.Weight
+}
+
+// Cluster returns the named cluster, or nil.
+func (f *Fleet) Cluster(name string) *Cluster {
+	for _, c := range f.Clusters {
+		if c.Metadata.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Service returns the GlobalService "namespace/name", or nil.
+func (f *Fleet) Service(key string) *GlobalService {
+	for _, s := range f.Services {
+		if s.Key() == key {
+			return s
+		}
+	}
+	return nil
+}
+
+// Route returns the GlobalRoute "namespace/name", or nil.
+func (f *Fleet) Route(key string) *GlobalRoute {
+	for _, r := range f.Routes {
+		if r.Key() == key {
+			return r
+		}
+	}
+	return nil
+}
+
+// Placed returns the clusters a placement picks, sorted by name. A nil or empty placement picks all.
+func (f *Fleet) Placed(p *Placement) []*Cluster {
+	var out []*Cluster
+	for _, c := range f.Clusters {
+		if p.Matches(c) {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Metadata.Name < out[j].Metadata.Name })
+	return out
+}
+
+// ServiceClusters returns the clusters a service runs in, sorted by name.
+func (f *Fleet) ServiceClusters(s *GlobalService) []*Cluster { return f.Placed(s.Spec.Clusters) }
+
+// RouteClusters returns the clusters whose gateways serve a route, sorted by name.
+func (f *Fleet) RouteClusters(r *GlobalRoute) []*Cluster { return f.Placed(r.Spec.Clusters) }
+
+// Matches reports whether a placement picks the cluster.
+func (p *Placement) Matches(c *Cluster) bool {
+	if p == nil || (len(p.Names) == 0 && p.Selector == nil) {
+		return true
+	}
+	for _, n := range p.Names {
+		if n == c.Metadata.Name {
+			return true
+		}
+	}
+	return p.Selector != nil && p.Selector.Matches(c.Metadata.Labels)
+}
+
+// Matches reports whether labels satisfy the selector. An empty selector matches everything.
+func (s *LabelSelector) Matches(labels map[string]string) bool {
+	for k, v := range s.MatchLabels {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		v, has := labels[e.Key]
+		in := false
+		for _, want := range e.Values {
+			if has && v == want {
+				in = true
+			}
+		}
+		switch e.Operator {
+		case "In":
+			if !in {
+				return false
+			}
+		case "NotIn":
+			if in {
+				return false
+			}
+		case "Exists":
+			if !has {
+				return false
+			}
+		case "DoesNotExist":
+			if has {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func parentPath(p string) string {
+	if i := strings.LastIndexAny(p, ".["); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}

@@ -1,0 +1,210 @@
+// Package fleet is gatefed's policy model: Cluster, GlobalService and
+// GlobalRoute documents, loaded strictly from YAML and validated.
+package fleet
+
+// APIVersion is the apiVersion of every fleet document.
+const APIVersion = "gatefed.dev/v1alpha1"
+
+// Document kinds.
+const (
+	KindCluster       = "Cluster"
+	KindGlobalService = "GlobalService"
+	KindGlobalRoute   = "GlobalRoute"
+)
+
+// Providers.
+const (
+	ProviderGloo         = "gloo"
+	ProviderEnvoyGateway = "envoy-gateway"
+)
+
+// Failover policies.
+const (
+	PolicyOrdered  = "ordered"
+	PolicyLocality = "locality"
+)
+
+// DefaultFailoverPort is the port other clusters reach a failover target on.
+const DefaultFailoverPort = 15443
+
+// Fleet is every document loaded, defaulted and validated.
+type Fleet struct {
+	Clusters []*Cluster
+	Services []*GlobalService
+	Routes   []*GlobalRoute
+}
+
+// Source records where a document came from.
+type Source struct {
+	File string // as given on the command line; "-" for stdin
+	Line int    // line of the document's first key
+	// lines maps a field path such as "spec.failover.order[1]" to its line.
+	lines map[string]int
+}
+
+// LineOf returns the line of a field path, or of its nearest parent.
+func (s Source) LineOf(path string) int {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := s.lines[p]; ok {
+			return l
+		}
+	}
+	return s.Line
+}
+
+// ObjectMeta is the metadata of a fleet document.
+type ObjectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// TypeMeta is the apiVersion and kind of a document.
+type TypeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+// Cluster is one cluster of the fleet.
+type Cluster struct {
+	TypeMeta `json:",inline"`
+	Metadata ObjectMeta  `json:"metadata"`
+	Spec     ClusterSpec `json:"spec"`
+	Source   Source      `json:"-"`
+}
+
+// ClusterSpec says how to reach a cluster and its gateway.
+type ClusterSpec struct {
+	Kubeconfig string           `json:"kubeconfig,omitempty"`
+	Context    string           `json:"context,omitempty"`
+	Region     string           `json:"region,omitempty"`
+	Zone       string           `json:"zone,omitempty"`
+	Gateway    GatewaySpec      `json:"gateway"`
+	Failover   *ClusterFailover `json:"failover,omitempty"`
+}
+
+// GatewaySpec names the gateway gatefed writes objects for.
+type GatewaySpec struct {
+	Provider  string `json:"provider"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	ClassName string `json:"className,omitempty"`
+}
+
+// ClusterFailover is how other clusters reach this one.
+type ClusterFailover struct {
+	Address string `json:"address"`
+	Port    int32  `json:"port,omitempty"`
+}
+
+// GlobalService is a Kubernetes Service that runs in several clusters.
+type GlobalService struct {
+	TypeMeta `json:",inline"`
+	Metadata ObjectMeta        `json:"metadata"`
+	Spec     GlobalServiceSpec `json:"spec"`
+	Source   Source            `json:"-"`
+}
+
+// GlobalServiceSpec places a service and says how it fails over.
+type GlobalServiceSpec struct {
+	ServiceName      string            `json:"serviceName,omitempty"`
+	Port             int32             `json:"port"`
+	Clusters         *Placement        `json:"clusters,omitempty"`
+	Failover         *FailoverPolicy   `json:"failover,omitempty"`
+	HealthCheck      *HealthCheck      `json:"healthCheck,omitempty"`
+	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
+}
+
+// Placement picks clusters by name or label selector (ORed). Empty means all.
+type Placement struct {
+	Names    []string       `json:"names,omitempty"`
+	Selector *LabelSelector `json:"selector,omitempty"`
+}
+
+// LabelSelector is a Kubernetes label selector.
+type LabelSelector struct {
+	MatchLabels      map[string]string          `json:"matchLabels,omitempty"`
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelectorRequirement is one expression of a LabelSelector.
+type LabelSelectorRequirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// FailoverPolicy orders the clusters a service fails over to.
+type FailoverPolicy struct {
+	Policy string   `json:"policy,omitempty"`
+	Order  []string `json:"order,omitempty"`
+}
+
+// HealthCheck is an active HTTP health check.
+type HealthCheck struct {
+	Path               string   `json:"path,omitempty"`
+	Interval           Duration `json:"interval,omitempty"`
+	Timeout            Duration `json:"timeout,omitempty"`
+	HealthyThreshold   int32    `json:"healthyThreshold,omitempty"`
+	UnhealthyThreshold int32    `json:"unhealthyThreshold,omitempty"`
+}
+
+// OutlierDetection is passive health checking.
+type OutlierDetection struct {
+	Consecutive5xx     int32    `json:"consecutive5xx,omitempty"`
+	Interval           Duration `json:"interval,omitempty"`
+	BaseEjectionTime   Duration `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent int32    `json:"maxEjectionPercent,omitempty"`
+}
+
+// GlobalRoute routes hosts to GlobalServices on a set of gateways.
+type GlobalRoute struct {
+	TypeMeta `json:",inline"`
+	Metadata ObjectMeta      `json:"metadata"`
+	Spec     GlobalRouteSpec `json:"spec"`
+	Source   Source          `json:"-"`
+}
+
+// GlobalRouteSpec is the hosts, placement and rules of a route.
+type GlobalRouteSpec struct {
+	Hosts    []string   `json:"hosts"`
+	Clusters *Placement `json:"clusters,omitempty"`
+	Rules    []Rule     `json:"rules"`
+}
+
+// Rule is one match and its backends.
+type Rule struct {
+	Name     string    `json:"name,omitempty"`
+	Match    *Match    `json:"match,omitempty"`
+	Backends []Backend `json:"backends"`
+	Timeout  Duration  `json:"timeout,omitempty"`
+	Retries  *Retries  `json:"retries,omitempty"`
+}
+
+// Match selects requests. At most one path field is set; none means pathPrefix "/".
+type Match struct {
+	PathPrefix string        `json:"pathPrefix,omitempty"`
+	PathExact  string        `json:"pathExact,omitempty"`
+	PathRegex  string        `json:"pathRegex,omitempty"`
+	Headers    []HeaderMatch `json:"headers,omitempty"`
+	Methods    []string      `json:"methods,omitempty"`
+}
+
+// HeaderMatch matches a header's exact value.
+type HeaderMatch struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Backend is a weighted GlobalService: "name" in the route's namespace or "ns/name".
+type Backend struct {
+	Service string `json:"service"`
+	Weight  *int32 `json:"weight,omitempty"`
+}
+
+// Retries retries failed requests.
+type Retries struct {
+	Attempts      int32    `json:"attempts,omitempty"`
+	PerTryTimeout Duration `json:"perTryTimeout,omitempty"`
+}

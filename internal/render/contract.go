@@ -1,0 +1,25 @@
+package render
+
+import (
+	"fmt"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+)
+
+// The failover wire contract, the same for every provider: a source cluster
+// opens mutual TLS to the target's failover address and port with SNI
+// FailoverSNI(service), presenting the client certificate in Secret
+// FailoverUpstreamSecret; the target terminates it with Secret
+// FailoverDownstreamSecret (which also holds the CA that verifies clients)
+// and sends the bytes to that service's local endpoints only.
+const (
+	FailoverUpstreamSecret   = "failover-upstream"
+	FailoverDownstreamSecret = "failover-downstream"
+	FailoverDomain           = "failover.gatefed.internal"
+)
+
+// FailoverSNI is the SNI naming a service's port on the failover port,
+// for example checkout-8080.shop.failover.gatefed.internal.
+func FailoverSNI(s *fleet.GlobalService) string {
+	return fmt.Sprintf("%s-%d.%s.%s", s.ServiceName(), s.Spec.Port, s.Metadata.Namespace, FailoverDomain)
+}

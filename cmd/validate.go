@@ -1,0 +1,86 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+)
+
+// ValidateOptions are the flags of gatefed validate.
+type ValidateOptions struct {
+	*GlobalOptions
+	Output string
+}
+
+func init() { register(newValidateCmd) }
+
+func newValidateCmd(g *GlobalOptions) *cobra.Command {
+	o := &ValidateOptions{GlobalOptions: g}
+	c := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the fleet's documents and report every problem",
+		Long: `Validate reads the fleet (-f) and reports every problem at once, each as
+FILE:LINE: KIND NAMESPACE/NAME: field.path: message.
+
+` + exitStatusHelp,
+		Example: `  gatefed validate -f fleet/
+  cat fleet.yaml | gatefed validate -f -
+  gatefed validate -f fleet/ -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return o.Run() },
+	}
+	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text|json")
+	return c
+}
+
+type validateReport struct {
+	Valid    bool               `json:"valid"`
+	Clusters int                `json:"clusters"`
+	Services int                `json:"services"`
+	Routes   int                `json:"routes"`
+	Errors   []fleet.FieldError `json:"errors"`
+}
+
+// Run validates and prints the result.
+func (o *ValidateOptions) Run() error {
+	switch o.Output {
+	case "text":
+		f, err := o.loadFleet()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.IO.Out, "fleet is valid: %d %s, %d %s, %d %s\n",
+			len(f.Clusters), plural(len(f.Clusters), "cluster", "clusters"),
+			len(f.Services), plural(len(f.Services), "service", "services"),
+			len(f.Routes), plural(len(f.Routes), "route", "routes"))
+		return nil
+	case "json":
+		f, err := fleet.Load(o.Filenames, o.IO.In)
+		rep := validateReport{Errors: []fleet.FieldError{}}
+		var errs fleet.Errors
+		switch {
+		case errors.As(err, &errs):
+			rep.Errors = errs
+		case err != nil:
+			return &exitError{code: ExitError, err: err}
+		default:
+			rep.Valid = true
+			rep.Clusters, rep.Services, rep.Routes = len(f.Clusters), len(f.Services), len(f.Routes)
+		}
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+		if !rep.Valid {
+			return silentError()
+		}
+		return nil
+	default:
+		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use text or json", o.Output)}
+	}
+}

@@ -1,0 +1,209 @@
+package fleet
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// decoder decodes a YAML node into a struct by its json tags, strictly:
+// unknown fields, wrong types and duplicate keys are errors. It records the
+// line of every field path it sees, and keeps going after an error so that
+// all problems are reported at once.
+type decoder struct {
+	lines map[string]int
+	errs  []pathError
+}
+
+type pathError struct {
+	path string
+	line int
+	msg  string
+}
+
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+	d.errs = append(d.errs, pathError{path: path, line: n.Line, msg: fmt.Sprintf(format, args...)})
+}
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func kindOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!int":
+			return "a number"
+		case "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!null":
+			return "null"
+		}
+		return "a string"
+	}
+	return "a YAML node"
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+var durationType = reflect.TypeOf(Duration(""))
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.lines[path] = n.Line
+	if isNull(n) {
+		return // leave the zero value
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n, path, "must be a list, not %s", kindOf(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.fail(n, path, "must be a mapping, not %s", kindOf(n))
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			key := k.Value
+			if seen[key] {
+				d.fail(k, join(path, key), "duplicate key")
+				continue
+			}
+			seen[key] = true
+			ev := reflect.New(v.Type().Elem()).Elem()
+			d.decode(val, ev, join(path, key))
+			m.SetMapIndex(reflect.ValueOf(key), ev)
+		}
+		v.Set(m)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+			if n.Kind == yaml.ScalarNode {
+				what := "a string"
+				if v.Type() == durationType {
+					what = "a duration string such as \"5s\""
+				}
+				d.fail(n, path, "must be %s, not %s (quote it: %q)", what, kindOf(n), n.Value)
+			} else {
+				d.fail(n, path, "must be a string, not %s", kindOf(n))
+			}
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Int32, reflect.Int, reflect.Int64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			d.fail(n, path, "must be a whole number, not %s", kindOf(n))
+			return
+		}
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil || (v.Kind() == reflect.Int32 && (i > math.MaxInt32 || i < math.MinInt32)) {
+			d.fail(n, path, "number %s is out of range", n.Value)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			d.fail(n, path, "must be true or false, not %s", kindOf(n))
+			return
+		}
+		b, _ := strconv.ParseBool(n.Value)
+		v.SetBool(b)
+	default:
+		d.fail(n, path, "cannot decode into %s", v.Type())
+	}
+}
+
+type structField struct {
+	index []int
+	name  string
+}
+
+func fieldsOf(t reflect.Type) []structField {
+	var out []structField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") || (f.Anonymous && name == "") {
+			for _, sub := range fieldsOf(f.Type) {
+				out = append(out, structField{index: append([]int{i}, sub.index...), name: sub.name})
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, structField{index: []int{i}, name: name})
+	}
+	return out
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "must be a mapping, not %s", kindOf(n))
+		return
+	}
+	fields := fieldsOf(v.Type())
+	names := make([]string, len(fields))
+	byName := map[string]structField{}
+	for i, f := range fields {
+		names[i] = f.name
+		byName[f.name] = f
+	}
+	sort.Strings(names)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := k.Value
+		fp := join(path, key)
+		if seen[key] {
+			d.fail(k, fp, "duplicate key")
+			continue
+		}
+		seen[key] = true
+		f, ok := byName[key]
+		if !ok {
+			d.fail(k, fp, "unknown field%s", didYouMean(key, names))
+			continue
+		}
+		d.lines[fp] = k.Line
+		d.decode(val, v.FieldByIndex(f.index), fp)
+		d.lines[fp] = k.Line
+	}
+}

@@ -1,0 +1,258 @@
+package fleet
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Load reads the fleet from files, directories (read recursively for *.yaml
+// and *.yml) and "-" (stdin), decodes every document strictly, fills
+// defaults and validates. Bad input returns Errors listing every problem.
+func Load(paths []string, stdin io.Reader) (*Fleet, error) {
+	f := &Fleet{}
+	var errs Errors
+	files, err := expand(paths)
+	if err != nil {
+		return nil, err
+	}
+	for _, file := range files {
+		var data []byte
+		if file == "-" {
+			if stdin == nil {
+				return nil, errors.New("-: no standard input")
+			}
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(file)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", file, err)
+		}
+		errs = append(errs, parseFile(f, file, data)...)
+	}
+	f.setDefaults()
+	errs = append(errs, withoutDecoded(f.validate(), errs)...)
+	if len(errs) > 0 {
+		return nil, errs.sorted()
+	}
+	f.sort()
+	return f, nil
+}
+
+// expand turns paths into the list of files to read, in a stable order.
+func expand(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		if p == "-" {
+			files = append(files, p)
+			continue
+		}
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("fleet %s: %w", p, errors.Unwrap(err))
+		}
+		if !info.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("fleet %s: %w", p, err)
+		}
+		sort.Strings(found)
+		files = append(files, found...)
+	}
+	return files, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func parseFile(f *Fleet, file string, data []byte) Errors {
+	var errs Errors
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for docIndex := 1; ; docIndex++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			line, msg := 1, err.Error()
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = m[2]
+			}
+			errs = append(errs, FieldError{File: file, Line: line, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+			break // the decoder cannot resync after a syntax error
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+			continue // empty document
+		}
+		errs = append(errs, parseDocument(f, file, docIndex, doc.Content[0])...)
+	}
+	return errs
+}
+
+func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.ScalarNode {
+			return n.Content[i+1].Value, n.Content[i+1]
+		}
+	}
+	return "", nil
+}
+
+var kinds = []string{KindCluster, KindGlobalService, KindGlobalRoute}
+
+func parseDocument(f *Fleet, file string, index int, n *yaml.Node) Errors {
+	docErr := func(line int, field, format string, args ...any) Errors {
+		return Errors{{File: file, Line: line, Field: field, Message: fmt.Sprintf("document %d: ", index) + fmt.Sprintf(format, args...)}}
+	}
+	if n.Kind != yaml.MappingNode {
+		return docErr(n.Line, "", "must be a mapping with apiVersion and kind, not %s", kindOf(n))
+	}
+	apiVersion, avNode := scalarField(n, "apiVersion")
+	kind, kindNode := scalarField(n, "kind")
+	switch {
+	case avNode == nil:
+		return docErr(n.Line, "apiVersion", "required (want %s)", APIVersion)
+	case apiVersion != APIVersion:
+		return docErr(avNode.Line, "apiVersion", "unsupported %q (want %s)", apiVersion, APIVersion)
+	case kindNode == nil:
+		return docErr(n.Line, "kind", "required (want one of %s)", strings.Join(kinds, ", "))
+	}
+
+	var target any
+	var src *Source
+	switch kind {
+	case KindCluster:
+		c := &Cluster{}
+		f.Clusters = append(f.Clusters, c)
+		target, src = c, &c.Source
+	case KindGlobalService:
+		s := &GlobalService{}
+		f.Services = append(f.Services, s)
+		target, src = s, &s.Source
+	case KindGlobalRoute:
+		r := &GlobalRoute{}
+		f.Routes = append(f.Routes, r)
+		target, src = r, &r.Source
+	default:
+		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, didYouMean(kind, kinds), strings.Join(kinds, ", "))
+	}
+	d := &decoder{lines: map[string]int{}}
+	d.decode(n, reflect.ValueOf(target), "")
+	*src = Source{File: file, Line: n.Line, lines: d.lines}
+
+	ns, name := "", ""
+	if v, _ := scalarField(metadataNode(n), "name"); v != "" {
+		name = v
+	}
+	if kind != KindCluster {
+		ns, _ = scalarField(metadataNode(n), "namespace")
+		if ns == "" {
+			ns = DefaultNamespace
+		}
+	}
+	var errs Errors
+	for _, e := range d.errs {
+		errs = append(errs, FieldError{File: file, Line: e.line, Kind: kind, Namespace: ns, Name: name, Field: e.path, Message: e.msg, doc: n.Line})
+	}
+	return errs
+}
+
+func metadataNode(n *yaml.Node) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "metadata" && n.Content[i+1].Kind == yaml.MappingNode {
+			return n.Content[i+1]
+		}
+	}
+	return &yaml.Node{}
+}
+
+// Default gateway settings by provider.
+var (
+	DefaultGatewayNamespace = map[string]string{ProviderGloo: "gloo-system", ProviderEnvoyGateway: "envoy-gateway-system"}
+	DefaultGatewayName      = map[string]string{ProviderGloo: "gateway-proxy", ProviderEnvoyGateway: "eg"}
+)
+
+// DefaultGatewayClass is the GatewayClass of the failover Gateway on envoy-gateway clusters.
+const DefaultGatewayClass = "eg"
+
+func (f *Fleet) setDefaults() {
+	for _, c := range f.Clusters {
+		g := &c.Spec.Gateway
+		if g.Namespace == "" {
+			g.Namespace = DefaultGatewayNamespace[g.Provider]
+		}
+		if g.Name == "" {
+			g.Name = DefaultGatewayName[g.Provider]
+		}
+		if g.Provider == ProviderEnvoyGateway && g.ClassName == "" {
+			g.ClassName = DefaultGatewayClass
+		}
+		if c.Spec.Failover != nil && c.Spec.Failover.Port == 0 {
+			c.Spec.Failover.Port = DefaultFailoverPort
+		}
+	}
+	for _, s := range f.Services {
+		if s.Metadata.Namespace == "" {
+			s.Metadata.Namespace = DefaultNamespace
+		}
+	}
+	for _, r := range f.Routes {
+		if r.Metadata.Namespace == "" {
+			r.Metadata.Namespace = DefaultNamespace
+		}
+	}
+}
+
+func (f *Fleet) sort() {
+	sort.SliceStable(f.Clusters, func(i, j int) bool { return f.Clusters[i].Metadata.Name < f.Clusters[j].Metadata.Name })
+	sort.SliceStable(f.Services, func(i, j int) bool { return f.Services[i].Key() < f.Services[j].Key() })
+	sort.SliceStable(f.Routes, func(i, j int) bool { return f.Routes[i].Key() < f.Routes[j].Key() })
+}
+
+// withoutDecoded drops validation errors about fields that already failed to
+// decode, so that a field of the wrong type is reported once.
+func withoutDecoded(validation, decoding Errors) Errors {
+	var out Errors
+	for _, v := range validation {
+		dup := false
+		for _, d := range decoding {
+			if d.File == v.File && d.doc == v.doc && d.doc != 0 &&
+				(v.Field == d.Field || strings.HasPrefix(v.Field, d.Field+".") || strings.HasPrefix(v.Field, d.Field+"[")) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -105,6 +105,11 @@ func parseFile(f *Fleet, file string, data []byte) Errors {
 			if m := yamlLine.FindStringSubmatch(msg); m != nil {
 				line, _ = strconv.Atoi(m[1])
 				msg = m[2]
+				// The YAML parser (unlike its scanner) reports the 0-based
+				// line of the construct it was parsing.
+				if strings.HasPrefix(msg, "did not find expected") {
+					line++
+				}
 			}
 			errs = append(errs, FieldError{File: file, Line: line, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
 			break // the decoder cannot resync after a syntax error

@@ -42,6 +42,12 @@ type Source struct {
 	lines map[string]int
 }
 
+// Has reports whether the field path was written in the input.
+func (s Source) Has(path string) bool {
+	_, ok := s.lines[path]
+	return ok
+}
+
 // LineOf returns the line of a field path, or of its nearest parent.
 func (s Source) LineOf(path string) int {
 	for p := path; p != ""; p = parentPath(p) {

@@ -221,7 +221,7 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 		}
 	}
 	switch {
-	case s.Spec.Port == 0:
+	case s.Spec.Port == 0 && !s.Source.Has("spec.port"):
 		v.add(d, "spec.port", "required")
 	case s.Spec.Port < 1 || s.Spec.Port > 65535:
 		v.add(d, "spec.port", "port %d out of range 1-65535", s.Spec.Port)

@@ -1,0 +1,215 @@
+package cmd_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gatefed/gatefed/cmd"
+	"github.com/gatefed/gatefed/internal/iostreams"
+)
+
+// Documents the invalid cases build on.
+const (
+	hdr      = "apiVersion: gatefed.dev/v1alpha1\n"
+	east     = hdr + "kind: Cluster\nmetadata: {name: us-east, labels: {env: prod}}\nspec:\n  region: us-east-1\n  gateway: {provider: gloo}\n  failover: {address: 203.0.113.10}\n"
+	west     = hdr + "kind: Cluster\nmetadata: {name: eu-west}\nspec:\n  region: eu-west-1\n  gateway: {provider: envoy-gateway}\n  failover: {address: 203.0.113.20}\n"
+	svc      = hdr + "kind: GlobalService\nmetadata: {name: checkout, namespace: shop}\nspec:\n  port: 8080\n  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}\n"
+	clusters = east + "---\n" + west + "---\n"
+)
+
+func route(spec string) string {
+	return hdr + "kind: GlobalRoute\nmetadata: {name: shop, namespace: shop}\nspec:\n" + spec
+}
+
+func service(spec string) string {
+	return hdr + "kind: GlobalService\nmetadata: {name: checkout, namespace: shop}\nspec:\n" + spec
+}
+
+func cluster(name, spec string) string {
+	return hdr + "kind: Cluster\nmetadata: {name: " + name + "}\nspec:\n" + spec
+}
+
+// TestValidateInvalid runs gatefed validate on invalid fleets: each must exit
+// 2 and print exactly the expected error lines.
+func TestValidateInvalid(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"yaml syntax", "apiVersion: gatefed.dev/v1alpha1\nkind: [Cluster\n",
+			[]string{"fleet.yaml:2: invalid YAML: did not find expected ',' or ']'"}},
+		{"not a mapping", "- a\n- b\n",
+			[]string{"fleet.yaml:1: document 1: must be a mapping with apiVersion and kind, not a list"}},
+		{"missing apiVersion", "kind: Cluster\n",
+			[]string{"fleet.yaml:1: apiVersion: document 1: required (want gatefed.dev/v1alpha1)"}},
+		{"wrong apiVersion", "apiVersion: gatefed.dev/v1\nkind: Cluster\n",
+			[]string{`fleet.yaml:1: apiVersion: document 1: unsupported "gatefed.dev/v1" (want gatefed.dev/v1alpha1)`}},
+		{"missing kind", hdr + "metadata: {name: a}\n",
+			[]string{"fleet.yaml:1: kind: document 1: required (want one of Cluster, GlobalService, GlobalRoute)"}},
+		{"unknown kind", hdr + "kind: GlobalServce\n",
+			[]string{`fleet.yaml:2: kind: document 1: unknown kind "GlobalServce" (did you mean "GlobalService"?) (want one of Cluster, GlobalService, GlobalRoute)`}},
+		{"unknown field with suggestion", cluster("a", "  gateway: {provider: gloo}\n  regoin: x\n"),
+			[]string{`fleet.yaml:6: Cluster a: spec.regoin: unknown field (did you mean "region"?)`}},
+		{"unknown field far from any", cluster("a", "  gateway: {provider: gloo}\n  colour: blue\n"),
+			[]string{`fleet.yaml:6: Cluster a: spec.colour: unknown field`}},
+		{"duplicate key", cluster("a", "  gateway: {provider: gloo}\n  region: x\n  region: y\n"),
+			[]string{`fleet.yaml:7: Cluster a: spec.region: duplicate key`}},
+		{"string for int", clusters + service("  port: \"8080\"\n  outlierDetection: {consecutive5xx: 3}\n"),
+			[]string{`fleet.yaml:21: GlobalService shop/checkout: spec.port: must be a whole number, not a string`}},
+		{"int for string", clusters + service("  port: 8080\n  serviceName: 5\n  outlierDetection: {consecutive5xx: 3}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.serviceName: must be a string, not a number (quote it: "5")`}},
+		{"number for duration", clusters + service("  port: 8080\n  healthCheck: {path: /h, interval: 5, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.healthCheck.interval: must be a duration string such as "5s", not a number (quote it: "5")`}},
+		{"list for mapping", cluster("a", "  gateway: [gloo]\n"),
+			[]string{`fleet.yaml:5: Cluster a: spec.gateway: must be a mapping, not a list`}},
+		{"port out of int32", clusters + service("  port: 99999999999\n  outlierDetection: {consecutive5xx: 3}\n"),
+			[]string{`fleet.yaml:21: GlobalService shop/checkout: spec.port: number 99999999999 is out of range`}},
+		{"missing name", hdr + "kind: Cluster\nmetadata: {}\nspec: {gateway: {provider: gloo}}\n",
+			[]string{`fleet.yaml:3: Cluster (unnamed): metadata.name: required`}},
+		{"bad cluster name", cluster("US_East", "  gateway: {provider: gloo}\n"),
+			[]string{`fleet.yaml:3: Cluster US_East: metadata.name: invalid name "US_East": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`}},
+		{"cluster with namespace", hdr + "kind: Cluster\nmetadata: {name: a, namespace: x}\nspec: {gateway: {provider: gloo}}\n",
+			[]string{`fleet.yaml:3: Cluster a: metadata.namespace: a Cluster has no namespace`}},
+		{"bad label value", hdr + "kind: Cluster\nmetadata: {name: a, labels: {env: \"no spaces\"}}\nspec: {gateway: {provider: gloo}}\n",
+			[]string{`fleet.yaml:3: Cluster a: metadata.labels.env: invalid label value "no spaces": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`}},
+		{"duplicate cluster", east + "---\n" + east,
+			[]string{`fleet.yaml:11: Cluster us-east: metadata.name: duplicate Cluster "us-east" (also defined at fleet.yaml:1)`}},
+		{"missing provider", cluster("a", "  gateway: {}\n"),
+			[]string{`fleet.yaml:5: Cluster a: spec.gateway.provider: required (want gloo or envoy-gateway)`}},
+		{"unknown provider", cluster("a", "  gateway: {provider: envoygateway}\n"),
+			[]string{`fleet.yaml:5: Cluster a: spec.gateway.provider: unknown provider "envoygateway" (did you mean "envoy-gateway"?) (want gloo or envoy-gateway)`}},
+		{"className on gloo", cluster("a", "  gateway: {provider: gloo, className: eg}\n"),
+			[]string{`fleet.yaml:5: Cluster a: spec.gateway.className: only for provider envoy-gateway`}},
+		{"bad gateway namespace", cluster("a", "  gateway: {provider: gloo, namespace: Gloo}\n"),
+			[]string{`fleet.yaml:5: Cluster a: spec.gateway.namespace: invalid namespace "Gloo": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`}},
+		{"failover without address", cluster("a", "  gateway: {provider: gloo}\n  failover: {port: 15443}\n"),
+			[]string{`fleet.yaml:6: Cluster a: spec.failover.address: required: the IP or DNS name other clusters reach this one on`}},
+		{"bad failover address", cluster("a", "  gateway: {provider: gloo}\n  failover: {address: \"not an address\"}\n"),
+			[]string{`fleet.yaml:6: Cluster a: spec.failover.address: "not an address" is neither an IP address nor a DNS name`}},
+		{"failover port out of range", cluster("a", "  gateway: {provider: gloo}\n  failover: {address: 10.0.0.1, port: 70000}\n"),
+			[]string{`fleet.yaml:6: Cluster a: spec.failover.port: port 70000 out of range 1-65535`}},
+		{"zone without region", cluster("a", "  gateway: {provider: gloo}\n  zone: z1\n"),
+			[]string{`fleet.yaml:6: Cluster a: spec.zone: a zone needs a region`}},
+		{"missing port", clusters + service("  serviceName: checkout\n  outlierDetection: {consecutive5xx: 3}\n"),
+			[]string{`fleet.yaml:20: GlobalService shop/checkout: spec.port: required`}},
+		{"port zero", clusters + service("  port: 0\n  outlierDetection: {consecutive5xx: 3}\n"),
+			[]string{`fleet.yaml:21: GlobalService shop/checkout: spec.port: port 0 out of range 1-65535`}},
+		{"negative port", clusters + service("  port: -1\n  outlierDetection: {consecutive5xx: 3}\n"),
+			[]string{`fleet.yaml:21: GlobalService shop/checkout: spec.port: port -1 out of range 1-65535`}},
+		{"bad service name", clusters + service("  port: 80\n  serviceName: 1checkout\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.serviceName: invalid Service name "1checkout": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`}},
+		{"unknown placement cluster", clusters + service("  port: 80\n  clusters: {names: [us-est]}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.clusters.names[0]: unknown cluster "us-est" (did you mean "us-east"?)`,
+				`fleet.yaml:22: GlobalService shop/checkout: spec.clusters: matches no cluster`}},
+		{"selector matches nothing", clusters + service("  port: 80\n  clusters: {selector: {matchLabels: {env: dev}}}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.clusters: matches no cluster`}},
+		{"bad selector operator", clusters + service("  port: 80\n  clusters: {selector: {matchExpressions: [{key: env, operator: Is, values: [prod]}]}}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.clusters.selector.matchExpressions[0].operator: unknown operator "Is" (want In, NotIn, Exists or DoesNotExist)`,
+				`fleet.yaml:22: GlobalService shop/checkout: spec.clusters: matches no cluster`}},
+		{"unknown policy", clusters + service("  port: 80\n  failover: {policy: orderd}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.policy: unknown policy "orderd" (did you mean "ordered"?) (want ordered or locality)`}},
+		{"ordered without order", clusters + service("  port: 80\n  failover: {policy: ordered}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order: required for policy ordered`}},
+		{"order with locality", clusters + service("  port: 80\n  failover: {order: [us-east]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order: only with policy ordered`}},
+		{"order names unknown cluster", clusters + service("  port: 80\n  failover: {policy: ordered, order: [us-east, eu-wst]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order[1]: unknown cluster "eu-wst" (did you mean "eu-west"?)`}},
+		{"order names cluster outside placement", clusters + service("  port: 80\n  clusters: {names: [us-east]}\n  failover: {policy: ordered, order: [eu-west]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:23: GlobalService shop/checkout: spec.failover.order[0]: cluster "eu-west" does not run this service (see spec.clusters)`}},
+		{"order lists a cluster twice", clusters + service("  port: 80\n  failover: {policy: ordered, order: [us-east, us-east]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order[1]: cluster "us-east" listed twice`}},
+		{"no health signal", clusters + service("  port: 80\n"),
+			[]string{`fleet.yaml:20: GlobalService shop/checkout: spec: the service can fail over between clusters but has neither healthCheck nor outlierDetection: Gloo and Envoy Gateway need a health signal to fail over`}},
+		{"health check path", clusters + service("  port: 80\n  healthCheck: {path: healthz, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.healthCheck.path: must start with /`}},
+		{"bad duration", clusters + service("  port: 80\n  healthCheck: {path: /h, interval: 5 seconds, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.healthCheck.interval: invalid duration "5 seconds" (use a number and unit, such as 5s or 100ms)`}},
+		{"negative duration", clusters + service("  port: 80\n  healthCheck: {path: /h, interval: -5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.healthCheck.interval: duration "-5s" must be positive`}},
+		{"missing health check timeout", clusters + service("  port: 80\n  healthCheck: {path: /h, interval: 5s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.healthCheck.timeout: required`}},
+		{"ejection percent", clusters + service("  port: 80\n  outlierDetection: {consecutive5xx: 5, maxEjectionPercent: 150}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.outlierDetection.maxEjectionPercent: 150 is not a percentage (0-100)`}},
+		{"duplicate service", clusters + svc + "---\n" + svc,
+			[]string{`fleet.yaml:26: GlobalService shop/checkout: metadata.name: duplicate GlobalService "shop/checkout" (also defined at fleet.yaml:17)`}},
+		{"services without clusters", svc,
+			[]string{`fleet.yaml:1: the fleet has no Cluster documents`}},
+		{"route without hosts", clusters + svc + "---\n" + route("  rules: [{backends: [{service: checkout}]}]\n"),
+			[]string{`fleet.yaml:27: GlobalRoute shop/shop: spec.hosts: required: at least one host`}},
+		{"bad host", clusters + svc + "---\n" + route("  hosts: [shop.example.com, \"shop.*.com\"]\n  rules: [{backends: [{service: checkout}]}]\n"),
+			[]string{`fleet.yaml:28: GlobalRoute shop/shop: spec.hosts[1]: invalid host "shop.*.com": a wildcard is allowed only as the whole first label ("*.example.com")`}},
+		{"duplicate host", clusters + svc + "---\n" + route("  hosts: [a.example.com, a.example.com]\n  rules: [{backends: [{service: checkout}]}]\n"),
+			[]string{`fleet.yaml:28: GlobalRoute shop/shop: spec.hosts[1]: host "a.example.com" listed twice`}},
+		{"no rules", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n"),
+			[]string{`fleet.yaml:27: GlobalRoute shop/shop: spec.rules: required: at least one rule`}},
+		{"no backends", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{name: r1}]\n"),
+			[]string{`fleet.yaml:29: GlobalRoute shop/shop: spec.rules[0].backends: required: at least one backend`}},
+		{"unknown backend", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{backends: [{service: chekout}]}]\n"),
+			[]string{`fleet.yaml:29: GlobalRoute shop/shop: spec.rules[0].backends[0].service: unknown GlobalService "shop/chekout" (did you mean "shop/checkout"?)`}},
+		{"backend in another namespace", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{backends: [{service: web/checkout}]}]\n"),
+			[]string{`fleet.yaml:29: GlobalRoute shop/shop: spec.rules[0].backends[0].service: unknown GlobalService "web/checkout" (did you mean "shop/checkout"?)`}},
+		{"zero weights", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout, weight: 0}]}]\n"),
+			[]string{`fleet.yaml:29: GlobalRoute shop/shop: spec.rules[0].backends: the weights add up to 0: at least one backend needs a positive weight`}},
+		{"negative weight", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout, weight: -1}, {service: checkout, weight: 5}]}]\n"),
+			[]string{`fleet.yaml:29: GlobalRoute shop/shop: spec.rules[0].backends[0].weight: must not be negative`}},
+		{"two path matches", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - match: {pathPrefix: /a, pathExact: /b}\n    backends: [{service: checkout}]\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match: at most one of pathPrefix, pathExact and pathRegex`}},
+		{"prefix without slash", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - match: {pathPrefix: api}\n    backends: [{service: checkout}]\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match.pathPrefix: must start with /`}},
+		{"bad regex", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - match: {pathRegex: \"/a(b\"}\n    backends: [{service: checkout}]\n"),
+			[]string{"fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match.pathRegex: invalid regular expression: missing closing ): `/a(b`"}},
+		{"bad header name", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - match: {headers: [{name: \"x canary\", value: \"1\"}]}\n    backends: [{service: checkout}]\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match.headers[0].name: invalid header name "x canary": a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')`}},
+		{"header value not a string", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - match: {headers: [{name: x-canary, value: true}]}\n    backends: [{service: checkout}]\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match.headers[0].value: must be a string, not a boolean (quote it: "true")`}},
+		{"unknown method", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - match: {methods: [GET, PST]}\n    backends: [{service: checkout}]\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match.methods[1]: unknown HTTP method "PST" (did you mean "POST"?)`}},
+		{"bad rule timeout", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - timeout: 15\n    backends: [{service: checkout}]\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].timeout: must be a duration string such as "5s", not a number (quote it: "15")`}},
+		{"negative retries", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - retries: {attempts: -2, perTryTimeout: 1x}\n    backends: [{service: checkout}]\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].retries.attempts: must not be negative`,
+				`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].retries.perTryTimeout: invalid duration "1x" (use a number and unit, such as 5s or 100ms)`}},
+		{"duplicate rule name", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {name: r, backends: [{service: checkout}]}\n  - {name: r, backends: [{service: checkout}]}\n"),
+			[]string{`fleet.yaml:31: GlobalRoute shop/shop: spec.rules[1].name: rule name "r" used twice`}},
+		{"unreachable service", clusters + service("  port: 80\n  clusters: {names: [x]}\n") + "---\n" + cluster("x", "  gateway: {provider: gloo}\n") + "---\n" + route("  hosts: [a.example.com]\n  clusters: {names: [us-east]}\n  rules: [{backends: [{service: checkout}]}]\n"),
+			[]string{`fleet.yaml:36: GlobalRoute shop/shop: spec.rules[0].backends[0].service: GlobalService "shop/checkout" cannot be reached from cluster "us-east": it does not run there and none of the clusters it runs in has spec.failover`}},
+		{"host served twice", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout}]}]\n") + "---\n" + strings.Replace(route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout}]}]\n"), "name: shop,", "name: shop2,", 1),
+			[]string{`fleet.yaml:35: GlobalRoute shop/shop2: spec.hosts[0]: host "a.example.com" is also served by GlobalRoute shop/shop on cluster "eu-west"; put both in one route`}},
+	}
+	if len(cases) < 40 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "fleet.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			streams, _, out, errOut := iostreams.Test()
+			code := cmd.Main([]string{"validate", "-f", path}, streams)
+			if code != cmd.ExitError {
+				t.Errorf("exit status %d, want 2\nstderr:\n%s", code, errOut)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout not empty: %s", out)
+			}
+			got := strings.Split(strings.TrimSpace(strings.ReplaceAll(errOut.String(), dir+string(filepath.Separator), "")), "\n")
+			want := append(append([]string{}, tc.want...), summaryLine(len(tc.want)))
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("stderr:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+func summaryLine(n int) string {
+	if n == 1 {
+		return "1 error in the fleet; nothing was done"
+	}
+	return strconv.Itoa(n) + " errors in the fleet; nothing was done"
+}

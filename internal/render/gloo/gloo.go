@@ -1,0 +1,519 @@
+// Package gloo renders a cluster's part of the fleet as Gloo Edge objects:
+// an Upstream per service its routes use (with failover to other clusters),
+// a VirtualService per route, and on failover targets a TCP Gateway that
+// accepts failover traffic and sends it to local endpoints only. Importing
+// the package registers the provider with render.
+package gloo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/gloo/gloov1"
+)
+
+// Object names. Gloo's discovery names the Upstreams it creates
+// "<namespace>-<service>-<port>"; every name gatefed renders starts with
+// "gatefed-" so the two never meet.
+const (
+	namePrefix      = "gatefed"
+	localNamePrefix = "gatefed-local"
+	// FailoverGatewayName is the Gateway that accepts failover traffic on a target.
+	FailoverGatewayName = "gatefed-failover"
+	// maxNameLength keeps names valid as DNS labels and label values.
+	maxNameLength = 63
+)
+
+// RetryOn is the Envoy retry policy of every rule with retries.
+const RetryOn = "5xx,reset,connect-failure,refused-stream"
+
+// Health check defaults for fields a GlobalService leaves empty; Envoy
+// rejects a health check without them.
+const (
+	DefaultHealthCheckTimeout  = time.Second
+	DefaultHealthCheckInterval = 3 * time.Second
+	DefaultHealthyThreshold    = 1
+	DefaultUnhealthyThreshold  = 3
+	DefaultHealthCheckPath     = "/"
+)
+
+// NoBackendStatus is the HTTP status of a rule none of whose backends can be served.
+const NoBackendStatus = 503
+
+// Provider renders Gloo Edge objects.
+type Provider struct{}
+
+var _ render.Provider = Provider{}
+
+func init() { render.Register(New()) }
+
+// New returns the Gloo Edge provider.
+func New() Provider { return Provider{} }
+
+// Name is "gloo".
+func (Provider) Name() string { return fleet.ProviderGloo }
+
+// UpstreamName is the Upstream a cluster's routes use to reach a service.
+func UpstreamName(s *fleet.GlobalService) string {
+	return objectName(namePrefix, s.Metadata.Namespace, s.Metadata.Name)
+}
+
+// LocalUpstreamName is the local-only Upstream failover traffic for a service reaches on a target.
+func LocalUpstreamName(s *fleet.GlobalService) string {
+	return objectName(localNamePrefix, s.Metadata.Namespace, s.Metadata.Name)
+}
+
+// VirtualServiceName is the VirtualService of a route.
+func VirtualServiceName(r *fleet.GlobalRoute) string {
+	return objectName(namePrefix, r.Metadata.Namespace, r.Metadata.Name)
+}
+
+// objectName joins parts with "-"; a name longer than a DNS label is cut and
+// ends in a hash of the whole name, so it stays unique and stable.
+func objectName(parts ...string) string {
+	name := strings.ToLower(strings.Join(parts, "-"))
+	if len(name) <= maxNameLength {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	hash := hex.EncodeToString(sum[:])[:8]
+	head := strings.TrimRight(name[:maxNameLength-len(hash)-1], "-.")
+	return head + "-" + hash
+}
+
+// Render returns the cluster's Upstreams, VirtualServices, local-only
+// Upstreams and failover Gateway, in that order.
+func (Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
+	r := &renderer{
+		in:      in,
+		cluster: in.Cluster.Metadata.Name,
+		ns:      in.Cluster.Spec.Gateway.Namespace,
+		names:   map[string]string{},
+	}
+	if r.ns == "" {
+		return nil, nil, fmt.Errorf("spec.gateway.namespace is empty")
+	}
+	if err := r.upstreams(); err != nil {
+		return nil, nil, err
+	}
+	if err := r.virtualServices(); err != nil {
+		return nil, nil, err
+	}
+	if err := r.failoverGateway(); err != nil {
+		return nil, nil, err
+	}
+	return r.objs, r.warnings, nil
+}
+
+type renderer struct {
+	in       *render.ClusterInput
+	cluster  string
+	ns       string
+	objs     []*unstructured.Unstructured
+	warnings []string
+	// names maps "Kind/name" to the document it was rendered for, to catch two documents sharing a name.
+	names map[string]string
+}
+
+func (r *renderer) warnf(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+// emit converts, stamps and keeps an object.
+func (r *renderer) emit(typed any, kind, name, sourceKind, sourceNs, sourceName string) error {
+	key := kind + "/" + name
+	source := sourceKind + " " + fleet.Ref(sourceNs, sourceName)
+	if prev, dup := r.names[key]; dup {
+		return fmt.Errorf("%s and %s both render %s %s/%s; rename one", prev, source, kind, r.ns, name)
+	}
+	r.names[key] = source
+	obj, err := render.ToUnstructured(typed)
+	if err != nil {
+		return err
+	}
+	render.Stamp(obj, r.cluster, sourceKind, sourceNs, sourceName)
+	r.objs = append(r.objs, obj)
+	return nil
+}
+
+func (r *renderer) meta(name string, annotations map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: r.ns, Annotations: annotations}
+}
+
+// usedKeys are the keys of in.Used, sorted.
+func (r *renderer) usedKeys() []string {
+	keys := make([]string, 0, len(r.in.Used))
+	for k := range r.in.Used {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// upstreams renders one Upstream per used service that has tiers.
+func (r *renderer) upstreams() error {
+	for _, key := range r.usedKeys() {
+		sp := r.in.Used[key]
+		s := sp.Service
+		if len(sp.Tiers) == 0 {
+			// Nothing to point an Upstream at; the rules using it say what happens.
+			continue
+		}
+		spec, err := r.upstreamSpec(sp)
+		if err != nil {
+			return err
+		}
+		if spec.Failover != nil && !s.HasHealthSignal() {
+			r.warnf("GlobalService %s: failover to %s never triggers without spec.healthCheck or spec.outlierDetection",
+				key, strings.Join(tierNames(sp)[1:], ", "))
+		}
+		ann := map[string]string{render.AnnotationTiers: strings.Join(tierNames(sp), ",")}
+		if len(sp.Skips) > 0 {
+			ann[render.AnnotationSkipped] = skipList(sp)
+		}
+		up := &gloov1.Upstream{
+			TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GlooGroupVersion, Kind: gloov1.KindUpstream},
+			ObjectMeta: r.meta(UpstreamName(s), ann),
+			Spec:       spec,
+		}
+		if err := r.emit(up, gloov1.KindUpstream, up.Name, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upstreamSpec points at tier 0 (the local Service, or the first remote
+// cluster's failover port) and lists the other tiers as failover priorities.
+func (r *renderer) upstreamSpec(sp *render.ServicePlan) (gloov1.UpstreamSpec, error) {
+	s := sp.Service
+	var spec gloov1.UpstreamSpec
+	first := sp.Tiers[0]
+	if first.Local {
+		spec.Kube = kubeUpstream(s)
+	} else {
+		if !first.Cluster.FailoverTarget() {
+			return spec, fmt.Errorf("GlobalService %s: tier cluster %s has no spec.failover", s.Key(), first.Cluster.Name())
+		}
+		spec.Static = &gloov1.StaticUpstream{
+			Hosts: []gloov1.StaticHost{{
+				Addr:    first.Cluster.Spec.Failover.Address,
+				Port:    uint32(first.Cluster.FailoverPort()),
+				SniAddr: render.FailoverSNI(s),
+			}},
+			UseTLS:         ptr(true),
+			AutoSniRewrite: ptr(false),
+		}
+		spec.SslConfig = r.failoverTLS(s)
+	}
+	spec.HealthChecks = healthChecks(s.Spec.HealthCheck)
+	spec.OutlierDetection = outlierDetection(s.Spec.OutlierDetection)
+
+	var priorities []gloov1.PriorityLocality
+	for _, t := range sp.Tiers[1:] {
+		c := t.Cluster
+		if !c.FailoverTarget() {
+			return spec, fmt.Errorf("GlobalService %s: tier cluster %s has no spec.failover", s.Key(), c.Name())
+		}
+		ep := gloov1.LocalityLbEndpoints{
+			LbEndpoints: []gloov1.LbEndpoint{{
+				Address:           c.Spec.Failover.Address,
+				Port:              uint32(c.FailoverPort()),
+				UpstreamSslConfig: r.failoverTLS(s),
+			}},
+		}
+		if c.Spec.Region != "" || c.Spec.Zone != "" {
+			ep.Locality = &gloov1.Locality{Region: c.Spec.Region, Zone: c.Spec.Zone}
+		}
+		priorities = append(priorities, gloov1.PriorityLocality{LocalityEndpoints: []gloov1.LocalityLbEndpoints{ep}})
+	}
+	if len(priorities) > 0 {
+		spec.Failover = &gloov1.Failover{PrioritizedLocalities: priorities}
+	}
+	return spec, nil
+}
+
+func kubeUpstream(s *fleet.GlobalService) *gloov1.KubeUpstream {
+	return &gloov1.KubeUpstream{
+		ServiceName:      s.ServiceName(),
+		ServiceNamespace: s.Metadata.Namespace,
+		ServicePort:      uint32(s.Spec.Port),
+	}
+}
+
+// failoverTLS is the client side of the failover wire contract.
+func (r *renderer) failoverTLS(s *fleet.GlobalService) *gloov1.UpstreamSslConfig {
+	return &gloov1.UpstreamSslConfig{
+		SecretRef: &gloov1.ResourceRef{Name: render.FailoverUpstreamSecret, Namespace: r.ns},
+		Sni:       render.FailoverSNI(s),
+	}
+}
+
+func healthChecks(hc *fleet.HealthCheck) []gloov1.HealthCheck {
+	if hc == nil {
+		return nil
+	}
+	path := hc.Path
+	if path == "" {
+		path = DefaultHealthCheckPath
+	}
+	return []gloov1.HealthCheck{{
+		Timeout:            protoDuration(orDefault(hc.Timeout.Std(), DefaultHealthCheckTimeout)),
+		Interval:           protoDuration(orDefault(hc.Interval.Std(), DefaultHealthCheckInterval)),
+		HealthyThreshold:   ptr(uint32(orDefault(hc.HealthyThreshold, DefaultHealthyThreshold))),
+		UnhealthyThreshold: ptr(uint32(orDefault(hc.UnhealthyThreshold, DefaultUnhealthyThreshold))),
+		HTTPHealthCheck:    &gloov1.HTTPHealthCheck{Path: path},
+	}}
+}
+
+// outlierDetection copies the fields set; Envoy's defaults apply to the rest.
+func outlierDetection(od *fleet.OutlierDetection) *gloov1.OutlierDetection {
+	if od == nil {
+		return nil
+	}
+	out := &gloov1.OutlierDetection{
+		Interval:         protoDuration(od.Interval.Std()),
+		BaseEjectionTime: protoDuration(od.BaseEjectionTime.Std()),
+	}
+	if od.Consecutive5xx > 0 {
+		out.Consecutive5xx = ptr(uint32(od.Consecutive5xx))
+	}
+	if od.MaxEjectionPercent > 0 {
+		out.MaxEjectionPercent = ptr(uint32(od.MaxEjectionPercent))
+	}
+	return out
+}
+
+// virtualServices renders one VirtualService per route served here.
+func (r *renderer) virtualServices() error {
+	routes := append([]*fleet.GlobalRoute(nil), r.in.Routes...)
+	sort.SliceStable(routes, func(i, j int) bool { return routes[i].Key() < routes[j].Key() })
+	hostOwner := map[string]string{}
+	for _, route := range routes {
+		for _, h := range route.Spec.Hosts {
+			if prev, ok := hostOwner[h]; ok {
+				r.warnf("host %q is in GlobalRoutes %s and %s; Gloo rejects VirtualServices whose domains overlap on one gateway", h, prev, route.Key())
+				continue
+			}
+			hostOwner[h] = route.Key()
+		}
+		var rules []gloov1.Route
+		for i, rule := range route.Spec.Rules {
+			gr, err := r.route(route, i, rule)
+			if err != nil {
+				return err
+			}
+			rules = append(rules, gr)
+		}
+		vs := &gloov1.VirtualService{
+			TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GatewayGroupVersion, Kind: gloov1.KindVirtualService},
+			ObjectMeta: r.meta(VirtualServiceName(route), nil),
+			Spec: gloov1.VirtualServiceSpec{VirtualHost: gloov1.VirtualHost{
+				Domains: append([]string(nil), route.Spec.Hosts...),
+				Routes:  rules,
+			}},
+		}
+		if err := r.emit(vs, gloov1.KindVirtualService, vs.Name, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// route renders one rule.
+func (r *renderer) route(route *fleet.GlobalRoute, i int, rule fleet.Rule) (gloov1.Route, error) {
+	out := gloov1.Route{Name: rule.Name, Matchers: []gloov1.Matcher{matcher(rule.Match)}}
+	where := fmt.Sprintf("GlobalRoute %s rules[%d]", route.Key(), i)
+
+	var dests []gloov1.WeightedDestination
+	for _, b := range rule.Backends {
+		key := route.BackendRef(b)
+		sp, ok := r.in.Used[key]
+		if !ok {
+			return out, fmt.Errorf("%s: backend %s has no service plan", where, key)
+		}
+		if len(sp.Tiers) == 0 {
+			if len(rule.Backends) > 1 {
+				r.warnf("%s: backend %s has no cluster to serve it; its share of traffic goes to the other backends", where, key)
+			}
+			continue
+		}
+		if b.WeightOf() <= 0 {
+			continue
+		}
+		dests = append(dests, gloov1.WeightedDestination{
+			Destination: gloov1.Destination{Upstream: gloov1.ResourceRef{Name: UpstreamName(sp.Service), Namespace: r.ns}},
+			Weight:      ptr(uint32(b.WeightOf())),
+		})
+	}
+	switch {
+	case len(dests) == 0:
+		r.warnf("%s: no backend can take traffic; the VirtualService answers %d", where, NoBackendStatus)
+		out.DirectResponseAction = &gloov1.DirectResponseAction{
+			Status: NoBackendStatus,
+			Body:   "no cluster can serve this route\n",
+		}
+	case len(rule.Backends) == 1:
+		out.RouteAction = &gloov1.RouteAction{Single: &gloov1.Destination{Upstream: dests[0].Destination.Upstream}}
+	default:
+		out.RouteAction = &gloov1.RouteAction{Multi: &gloov1.MultiDestination{Destinations: dests}}
+	}
+
+	var opts gloov1.RouteOptions
+	if d := rule.Timeout.Std(); d > 0 {
+		opts.Timeout = protoDuration(d)
+	}
+	if rt := rule.Retries; rt != nil {
+		opts.Retries = &gloov1.RetryPolicy{
+			RetryOn:       RetryOn,
+			NumRetries:    uint32(orDefault(rt.Attempts, 1)),
+			PerTryTimeout: protoDuration(rt.PerTryTimeout.Std()),
+		}
+	}
+	if opts != (gloov1.RouteOptions{}) && out.RouteAction != nil {
+		out.Options = &opts
+	}
+	return out, nil
+}
+
+// matcher converts a rule's match; no path means prefix "/".
+func matcher(m *fleet.Match) gloov1.Matcher {
+	if m == nil {
+		return gloov1.Matcher{Prefix: "/"}
+	}
+	var out gloov1.Matcher
+	switch {
+	case m.PathExact != "":
+		out.Exact = m.PathExact
+	case m.PathRegex != "":
+		out.Regex = m.PathRegex
+	case m.PathPrefix != "":
+		out.Prefix = m.PathPrefix
+	default:
+		out.Prefix = "/"
+	}
+	for _, h := range m.Headers {
+		out.Headers = append(out.Headers, gloov1.HeaderMatcher{Name: h.Name, Value: h.Value})
+	}
+	out.Methods = append(out.Methods, m.Methods...)
+	return out
+}
+
+// failoverGateway renders, on a failover target, a local-only Upstream per
+// served service and the TCP Gateway that terminates failover TLS and sends
+// each SNI to its local-only Upstream. A local-only Upstream never has a
+// failover block, so failover traffic is never sent on to another cluster.
+func (r *renderer) failoverGateway() error {
+	c := r.in.Cluster
+	if !c.FailoverTarget() || len(r.in.Served) == 0 {
+		return nil
+	}
+	if c.Spec.Gateway.Name == "" {
+		return fmt.Errorf("spec.gateway.name is empty")
+	}
+	served := append([]*fleet.GlobalService(nil), r.in.Served...)
+	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
+
+	sniOwner := map[string]string{}
+	var hosts []gloov1.TCPHost
+	for _, s := range served {
+		sni := render.FailoverSNI(s)
+		if prev, dup := sniOwner[sni]; dup {
+			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches %s's local Upstream",
+				prev, s.Key(), sni, prev)
+			continue
+		}
+		sniOwner[sni] = s.Key()
+		twin := &gloov1.Upstream{
+			TypeMeta: metav1.TypeMeta{APIVersion: gloov1.GlooGroupVersion, Kind: gloov1.KindUpstream},
+			ObjectMeta: r.meta(LocalUpstreamName(s), map[string]string{
+				render.AnnotationTiers: r.cluster,
+			}),
+			Spec: gloov1.UpstreamSpec{Kube: kubeUpstream(s)},
+		}
+		if err := r.emit(twin, gloov1.KindUpstream, twin.Name, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name); err != nil {
+			return err
+		}
+		hosts = append(hosts, gloov1.TCPHost{
+			Name: twin.Name,
+			SslConfig: &gloov1.DownstreamSslConfig{
+				SecretRef:  &gloov1.ResourceRef{Name: render.FailoverDownstreamSecret, Namespace: r.ns},
+				SniDomains: []string{sni},
+			},
+			Destination: gloov1.TCPDestination{Single: &gloov1.Destination{
+				Upstream: gloov1.ResourceRef{Name: twin.Name, Namespace: r.ns},
+			}},
+		})
+	}
+	gw := &gloov1.Gateway{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GatewayGroupVersion, Kind: gloov1.KindGateway},
+		ObjectMeta: r.meta(FailoverGatewayName, nil),
+		Spec: gloov1.GatewaySpec{
+			BindAddress: "::",
+			BindPort:    uint32(c.FailoverPort()),
+			ProxyNames:  []string{c.Spec.Gateway.Name},
+			TCPGateway:  &gloov1.TCPGateway{TCPHosts: hosts},
+		},
+	}
+	return r.emit(gw, gloov1.KindGateway, gw.Name, fleet.KindCluster, "", r.cluster)
+}
+
+func tierNames(sp *render.ServicePlan) []string {
+	names := make([]string, len(sp.Tiers))
+	for i, t := range sp.Tiers {
+		names[i] = t.Cluster.Name()
+	}
+	return names
+}
+
+// skipList is "cluster: reason; ..." in the planner's order.
+func skipList(sp *render.ServicePlan) string {
+	parts := make([]string, len(sp.Skips))
+	for i, s := range sp.Skips {
+		parts[i] = s.Cluster + ": " + s.Reason
+	}
+	return strings.Join(parts, "; ")
+}
+
+// protoDuration formats a duration as protobuf JSON does: seconds with 0, 3,
+// 6 or 9 fractional digits and an "s", for example "90s" or "0.250s".
+// Zero gives "" (unset).
+func protoDuration(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	secs, nanos := int64(d/time.Second), int64(d%time.Second)
+	switch {
+	case nanos == 0:
+		return fmt.Sprintf("%s%ds", sign, secs)
+	case nanos%1e6 == 0:
+		return fmt.Sprintf("%s%d.%03ds", sign, secs, nanos/1e6)
+	case nanos%1e3 == 0:
+		return fmt.Sprintf("%s%d.%06ds", sign, secs, nanos/1e3)
+	default:
+		return fmt.Sprintf("%s%d.%09ds", sign, secs, nanos)
+	}
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func ptr[T any](v T) *T { return &v }

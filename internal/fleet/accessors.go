@@ -88,6 +88,9 @@ func (b Backend) WeightOf() int32 {
 
 // Cluster returns the named cluster, or nil.
 func (f *Fleet) Cluster(name string) *Cluster {
+	if f.clusterIndex != nil {
+		return f.clusterIndex[name]
+	}
 	for _, c := range f.Clusters {
 		if c.Metadata.Name == name {
 			return c
@@ -98,6 +101,9 @@ func (f *Fleet) Cluster(name string) *Cluster {
 
 // Service returns the GlobalService "namespace/name", or nil.
 func (f *Fleet) Service(key string) *GlobalService {
+	if f.serviceIndex != nil {
+		return f.serviceIndex[key]
+	}
 	for _, s := range f.Services {
 		if s.Key() == key {
 			return s
@@ -108,6 +114,9 @@ func (f *Fleet) Service(key string) *GlobalService {
 
 // Route returns the GlobalRoute "namespace/name", or nil.
 func (f *Fleet) Route(key string) *GlobalRoute {
+	if f.routeIndex != nil {
+		return f.routeIndex[key]
+	}
 	for _, r := range f.Routes {
 		if r.Key() == key {
 			return r

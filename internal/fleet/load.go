@@ -43,11 +43,13 @@ func Load(paths []string, stdin io.Reader) (*Fleet, error) {
 		errs = append(errs, parseFile(f, file, data)...)
 	}
 	f.setDefaults()
+	f.Index()
 	errs = append(errs, withoutDecoded(f.validate(), errs)...)
 	if len(errs) > 0 {
 		return nil, errs.sorted()
 	}
 	f.sort()
+	f.Index()
 	return f, nil
 }
 

@@ -32,6 +32,33 @@ type Fleet struct {
 	Clusters []*Cluster
 	Services []*GlobalService
 	Routes   []*GlobalRoute
+
+	// Lookup indexes, built by Index; nil means search the slices.
+	clusterIndex map[string]*Cluster
+	serviceIndex map[string]*GlobalService
+	routeIndex   map[string]*GlobalRoute
+}
+
+// Index builds the name lookups. Call it again after changing the slices.
+func (f *Fleet) Index() {
+	f.clusterIndex = make(map[string]*Cluster, len(f.Clusters))
+	for _, c := range f.Clusters {
+		if _, dup := f.clusterIndex[c.Metadata.Name]; !dup {
+			f.clusterIndex[c.Metadata.Name] = c
+		}
+	}
+	f.serviceIndex = make(map[string]*GlobalService, len(f.Services))
+	for _, s := range f.Services {
+		if _, dup := f.serviceIndex[s.Key()]; !dup {
+			f.serviceIndex[s.Key()] = s
+		}
+	}
+	f.routeIndex = make(map[string]*GlobalRoute, len(f.Routes))
+	for _, r := range f.Routes {
+		if _, dup := f.routeIndex[r.Key()]; !dup {
+			f.routeIndex[r.Key()] = r
+		}
+	}
 }
 
 // Source records where a document came from.

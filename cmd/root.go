@@ -3,6 +3,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -187,7 +188,8 @@ func newVersionCmd(g *GlobalOptions) *cobra.Command {
 		RunE: func(*cobra.Command, []string) error {
 			switch output {
 			case "json":
-				fmt.Fprintf(g.IO.Out, "{\"version\":%q,\"commit\":%q,\"date\":%q}\n", version, commit, date)
+				b, _ := json.Marshal(map[string]string{"version": version, "commit": commit, "date": date})
+				fmt.Fprintln(g.IO.Out, string(b))
 			case "", "text":
 				fmt.Fprintf(g.IO.Out, "gatefed %s (commit %s, built %s)\n", version, commit, date)
 			default:

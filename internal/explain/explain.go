@@ -51,8 +51,8 @@ type Report struct {
 	// Sources are the source clusters explained, sorted by name; down ones are left out.
 	Sources []string `json:"sources"`
 	// Down and Missing restate the scenario.
-	Down     []string     `json:"down"`
-	Missing  []MissingRef `json:"missing"`
+	Down     []string       `json:"down"`
+	Missing  []MissingRef   `json:"missing"`
 	Services []ServiceTiers `json:"services"`
 	Routes   []RouteTraffic `json:"routes"`
 	// Outages are the routed services and route rules with no tier left.

@@ -1,0 +1,140 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/pmezard/go-difflib/difflib"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+)
+
+// Diff fills every change's Diff: objects to create or update are applied
+// with dryRun=All and the server's answer is compared with the live object;
+// an update whose answer equals the live object becomes unchanged. Objects
+// the cheap comparison already found in sync are not sent at all. Deletions
+// show the live object going away. Per-object failures (a conflict, a field
+// the schema rejects) land in the cluster's Errors.
+func (e *Engine) Diff(ctx context.Context, p *Plan) {
+	e.forEachCluster(ctx, p.Clusters, func(ctx context.Context, cp *ClusterPlan) {
+		if cp.Err != nil {
+			return
+		}
+		e.diffCluster(ctx, cp)
+	})
+}
+
+func (e *Engine) diffCluster(ctx context.Context, cp *ClusterPlan) {
+	cl := cp.client
+	var todo []*Change
+	for _, c := range cp.Changes {
+		if c.Op == OpCreate || c.Op == OpUpdate {
+			todo = append(todo, c)
+		}
+	}
+	e.emit(Event{Cluster: cp.Name, Stage: StageDiffing, Total: len(todo)})
+	var mu sync.Mutex
+	done := 0
+	var wg sync.WaitGroup
+	for _, c := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var merged *unstructured.Unstructured
+			err := cl.do(ctx, func() error {
+				var err error
+				merged, err = e.serverSideApply(ctx, cl, c, true)
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if err != nil {
+				cp.Errors = append(cp.Errors, newObjectError(c, err))
+				e.emit(Event{Cluster: cp.Name, Stage: StageDiffing, Done: done, Total: len(todo), Message: newObjectError(c, err).Error()})
+				return
+			}
+			before, after := stripped(c.live), stripped(merged)
+			if c.Op == OpUpdate && reflect.DeepEqual(before, after) {
+				c.Op = OpUnchanged
+			} else {
+				c.Diff = objectDiff(before, after, isSecret(c.desired))
+			}
+			e.emit(Event{Cluster: cp.Name, Stage: StageDiffing, Done: done, Total: len(todo)})
+		}()
+	}
+	wg.Wait()
+	for _, c := range cp.Changes {
+		if c.Op == OpDelete {
+			c.Diff = objectDiff(stripped(c.live), nil, isSecret(c.live))
+		}
+	}
+	sortErrors(cp.Errors)
+	if cp.Failed() {
+		e.emitf(cp.Name, StageFailed, "%d %s failed", len(cp.Errors), pluralize(len(cp.Errors), "object", "objects"))
+	} else {
+		e.emit(Event{Cluster: cp.Name, Stage: StageDone})
+	}
+}
+
+// serverSideApply sends one apply patch (PATCH application/apply-patch+yaml)
+// with field manager gatefed and strict field validation.
+func (e *Engine) serverSideApply(ctx context.Context, cl *clusterClient, c *Change, dryRun bool) (*unstructured.Unstructured, error) {
+	data, err := json.Marshal(c.desired.Object)
+	if err != nil {
+		return nil, err
+	}
+	force := e.opts.ForceConflicts
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force, FieldValidation: "Strict"}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	return cl.resource(c.mapping, c.Namespace).Patch(ctx, c.Name, types.ApplyPatchType, data, opts)
+}
+
+// objectDiff is the unified YAML diff from before to after (nil is absent).
+func objectDiff(before, after map[string]any, secret bool) string {
+	if secret {
+		before, after = cloneMap(before), cloneMap(after)
+		maskSecrets(before, after)
+	}
+	a, b := toYAML(before), toYAML(after)
+	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		FromFile: "live", ToFile: "applied", Context: 3,
+	})
+	if err != nil {
+		return fmt.Sprintf("diff failed: %v\n", err)
+	}
+	return text
+}
+
+func toYAML(obj map[string]any) string {
+	if obj == nil {
+		return ""
+	}
+	b, err := yaml.Marshal(obj)
+	if err != nil {
+		return fmt.Sprintf("# cannot show: %v\n", err)
+	}
+	return string(b)
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
+}
+
+func pluralize(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,231 @@
+// Package apply diffs and applies rendered objects to every cluster of a
+// fleet in parallel: server-side apply with field manager "gatefed", a
+// KEP-3659 ApplySet per cluster for owner-scoped pruning, and no-op detection
+// so that applying an unchanged configuration writes nothing.
+package apply
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/kube"
+)
+
+// Defaults of Options.
+const (
+	DefaultConcurrency = 8
+	DefaultParallel    = 10
+)
+
+// Options steer a diff or an apply.
+type Options struct {
+	// Kubeconfig is used for clusters whose Cluster document names none.
+	Kubeconfig string
+	// Concurrency bounds the requests in flight per cluster (default 8).
+	Concurrency int
+	// Parallel bounds the clusters worked on at once (default 10).
+	Parallel int
+	// Prune deletes ApplySet members that are no longer rendered.
+	Prune bool
+	// AllowEmpty lets a prune delete every member of a cluster's ApplySet.
+	AllowEmpty bool
+	// ForceConflicts takes over fields another field manager owns.
+	ForceConflicts bool
+	// FailFast stops every cluster at the first failure.
+	FailFast bool
+	// Tooling is the ApplySet tooling annotation value, "gatefed/<version>".
+	Tooling string
+	// ParentName is the ApplySet parent ConfigMap's name (default gatefed-applyset).
+	ParentName string
+	// CacheDir holds the discovery cache (default ${XDG_CACHE_HOME:-~/.cache}/gatefed).
+	CacheDir string
+	// WrapTransport, when set, wraps every cluster's HTTP transport.
+	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
+	// Events receives progress; it is called from many goroutines, one call at a time.
+	Events func(Event)
+}
+
+func (o *Options) defaults() {
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.Tooling == "" {
+		o.Tooling = toolName + "/v0.0.0"
+	}
+	if o.ParentName == "" {
+		o.ParentName = DefaultParentName
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = DefaultCacheDir()
+	}
+}
+
+// Target is one cluster and the objects it should hold, in apply order.
+type Target struct {
+	Cluster *fleet.Cluster
+	Objects []*unstructured.Unstructured
+}
+
+// Engine runs plans, diffs and applies.
+type Engine struct {
+	opts    Options
+	eventMu sync.Mutex
+}
+
+// New returns an engine with opts (zero values take defaults).
+func New(opts Options) *Engine {
+	opts.defaults()
+	return &Engine{opts: opts}
+}
+
+// Op is what an apply does to an object.
+type Op string
+
+// Ops.
+const (
+	OpCreate    Op = "create"
+	OpUpdate    Op = "update"
+	OpDelete    Op = "delete"
+	OpUnchanged Op = "unchanged"
+)
+
+// Change is one object of a cluster's plan.
+type Change struct {
+	Op         Op     `json:"op"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	// Diff is the unified YAML diff (set by Diff; Secret values masked).
+	Diff string `json:"diff,omitempty"`
+
+	desired *unstructured.Unstructured // normalized, with the ApplySet label
+	live    *unstructured.Unstructured
+	mapping *meta.RESTMapping
+	rank    int
+}
+
+// Ref is "Kind namespace/name".
+func (c *Change) Ref() string {
+	if c.Namespace == "" {
+		return c.Kind + " " + c.Name
+	}
+	return c.Kind + " " + c.Namespace + "/" + c.Name
+}
+
+// ClusterPlan is what an apply would do to one cluster.
+type ClusterPlan struct {
+	Name string
+	// Namespace is the gateway namespace, home of the ApplySet parent.
+	Namespace string
+	// Changes are the desired objects in apply order, then the deletions.
+	Changes []*Change
+	// Err is set when the cluster could not be planned (unreachable, unknown kind, ...).
+	Err error
+	// Errors are per-object failures found while diffing (conflicts, rejected objects).
+	Errors []*ObjectError
+	// Refused is set when the plan would empty the ApplySet without AllowEmpty.
+	Refused error
+
+	client  *clusterClient
+	set     *applySet
+	started time.Time
+	planned time.Duration
+}
+
+// Count returns how many changes have op.
+func (p *ClusterPlan) Count(op Op) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Op == op {
+			n++
+		}
+	}
+	return n
+}
+
+// Pending reports whether applying would change the cluster.
+func (p *ClusterPlan) Pending() bool {
+	return p.Count(OpCreate)+p.Count(OpUpdate)+p.Count(OpDelete) > 0
+}
+
+// Failed reports whether planning or diffing the cluster failed.
+func (p *ClusterPlan) Failed() bool { return p.Err != nil || len(p.Errors) > 0 || p.Refused != nil }
+
+// Plan is what an apply would do to every cluster, sorted as targets were given.
+type Plan struct {
+	Clusters []*ClusterPlan
+	// Prune is true when the plan includes deletions of pruned objects.
+	Prune bool
+}
+
+// Pending reports whether any cluster has changes.
+func (p *Plan) Pending() bool {
+	for _, c := range p.Clusters {
+		if c.Pending() {
+			return true
+		}
+	}
+	return false
+}
+
+// Failed reports whether any cluster failed to plan or diff.
+func (p *Plan) Failed() bool {
+	for _, c := range p.Clusters {
+		if c.Failed() {
+			return true
+		}
+	}
+	return false
+}
+
+// restConfig builds a cluster's client config: unthrottled, with the
+// optional transport wrapper.
+func (e *Engine) restConfig(c *fleet.Cluster) (*rest.Config, error) {
+	cfg, err := kube.RESTConfig(c, e.opts.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS = -1
+	cfg.Burst = 0
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if w := e.opts.WrapTransport; w != nil {
+		name := c.Name()
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return w(name, rt) })
+	}
+	return cfg, nil
+}
+
+// forEachCluster runs f for every cluster plan, Parallel at a time.
+func (e *Engine) forEachCluster(ctx context.Context, plans []*ClusterPlan, f func(ctx context.Context, p *ClusterPlan)) {
+	sem := make(chan struct{}, e.opts.Parallel)
+	var wg sync.WaitGroup
+	for _, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				f(ctx, p) // f reports the cancellation
+				return
+			}
+			defer func() { <-sem }()
+			f(ctx, p)
+		}()
+	}
+	wg.Wait()
+}

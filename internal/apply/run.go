@@ -1,0 +1,298 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"encoding/json"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// ClusterResult is what an apply did to one cluster.
+type ClusterResult struct {
+	Name      string
+	Created   int
+	Updated   int
+	Deleted   int
+	Unchanged int
+	// Failed counts objects not applied or not pruned.
+	Failed   int
+	Duration time.Duration
+	// Err is a failure of the whole cluster (unreachable, refused, interrupted).
+	Err error
+	// Errors are the per-object failures.
+	Errors []*ObjectError
+}
+
+// OK reports whether everything was applied.
+func (r *ClusterResult) OK() bool { return r.Err == nil && r.Failed == 0 && len(r.Errors) == 0 }
+
+// Result is an apply across the fleet, in plan order.
+type Result struct {
+	Clusters []*ClusterResult
+}
+
+// Failed reports whether any cluster failed.
+func (r *Result) Failed() bool {
+	for _, c := range r.Clusters {
+		if !c.OK() {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply carries out a plan: per cluster, the ApplySet parent is widened to
+// cover old and new members, the objects are applied phase by phase (in
+// parallel within a phase), members no longer rendered are pruned, and the
+// parent is narrowed to the new members. Objects the plan found unchanged are
+// not sent. A failing cluster does not stop the others unless FailFast.
+func (e *Engine) Apply(ctx context.Context, p *Plan) *Result {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := &Result{Clusters: make([]*ClusterResult, len(p.Clusters))}
+	index := map[*ClusterPlan]int{}
+	for i, cp := range p.Clusters {
+		index[cp] = i
+	}
+	e.forEachCluster(ctx, p.Clusters, func(ctx context.Context, cp *ClusterPlan) {
+		r := e.applyCluster(ctx, cp)
+		res.Clusters[index[cp]] = r
+		if r.OK() {
+			e.emitf(cp.Name, StageDone, "done: %d created, %d updated, %d deleted, %d unchanged in %s",
+				r.Created, r.Updated, r.Deleted, r.Unchanged, r.Duration.Round(time.Millisecond))
+		} else {
+			msg := fmt.Sprintf("%d failed", r.Failed)
+			if r.Err != nil {
+				msg = r.Err.Error()
+			}
+			e.emitf(cp.Name, StageFailed, "failed: %s", msg)
+			if e.opts.FailFast {
+				cancel()
+			}
+		}
+	})
+	return res
+}
+
+func (e *Engine) applyCluster(ctx context.Context, cp *ClusterPlan) *ClusterResult {
+	r := &ClusterResult{Name: cp.Name}
+	start := time.Now()
+	defer func() { r.Duration = time.Since(start) + cp.planned }()
+	if cp.Err != nil {
+		r.Err = cp.Err
+		return r
+	}
+	if cp.Refused != nil {
+		r.Err = cp.Refused
+		return r
+	}
+	if err := ctx.Err(); err != nil {
+		r.Err = fmt.Errorf("not started: %w", err)
+		return r
+	}
+	cl, set := cp.client, cp.set
+	var writes, deletes []*Change
+	desired := 0
+	for _, c := range cp.Changes {
+		switch c.Op {
+		case OpUnchanged:
+			r.Unchanged++
+			desired++
+		case OpCreate, OpUpdate:
+			writes = append(writes, c)
+			desired++
+		case OpDelete:
+			deletes = append(deletes, c)
+		}
+	}
+
+	// Widen the parent first, so an interrupted run leaks no object.
+	if desired > 0 || set.exists {
+		gks, nss := set.superset()
+		if set.needsUpdate(gks, nss) {
+			if err := e.writeParent(ctx, cl, set, gks, nss); err != nil {
+				r.Err = err
+				r.Failed = len(writes) + len(deletes)
+				return r
+			}
+		}
+	}
+
+	total := len(writes) + len(deletes)
+	done := 0
+	var mu sync.Mutex
+	progress := func(msg string) {
+		done++
+		e.emit(Event{Cluster: cp.Name, Stage: StageApplying, Done: done, Total: total, Message: msg})
+	}
+	e.emit(Event{Cluster: cp.Name, Stage: StageApplying, Total: total})
+
+	interrupted := 0
+	for _, phase := range phases(writes, false) {
+		var wg sync.WaitGroup
+		for _, c := range phase {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var out *unstructured.Unstructured
+				err := cl.do(ctx, func() error {
+					var err error
+					out, err = e.serverSideApply(ctx, cl, c, false)
+					return err
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil && ctx.Err() != nil:
+					interrupted++
+					r.Failed++
+				case err != nil:
+					oe := newObjectError(c, err)
+					r.Errors = append(r.Errors, oe)
+					r.Failed++
+					progress(oe.Error())
+				case c.live == nil:
+					r.Created++
+					progress("created " + c.Ref())
+				case out.GetResourceVersion() != c.live.GetResourceVersion():
+					r.Updated++
+					progress("updated " + c.Ref())
+				default:
+					r.Unchanged++
+					progress("")
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	sortErrors(r.Errors)
+	if interrupted > 0 {
+		r.Err = fmt.Errorf("interrupted with %d %s not applied: %w", interrupted, pluralize(interrupted, "object", "objects"), ctx.Err())
+		return r
+	}
+	if len(r.Errors) > 0 || !e.opts.Prune {
+		// Members that failed keep the parent wide; nothing is pruned on a failed apply.
+		if len(r.Errors) > 0 {
+			r.Failed += len(deletes)
+		}
+		return r
+	}
+
+	// Prune in reverse dependency order: routes before what they point at.
+	for _, phase := range phases(deletes, true) {
+		var wg sync.WaitGroup
+		for _, c := range phase {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := cl.do(ctx, func() error { return e.deleteMember(ctx, cl, c) })
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil && ctx.Err() != nil:
+					interrupted++
+					r.Failed++
+				case err != nil:
+					oe := newObjectError(c, fmt.Errorf("prune: %w", err))
+					r.Errors = append(r.Errors, oe)
+					r.Failed++
+					progress(oe.Error())
+				default:
+					r.Deleted++
+					progress("deleted " + c.Ref())
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	sortErrors(r.Errors)
+	if interrupted > 0 {
+		r.Err = fmt.Errorf("interrupted with %d %s not pruned: %w", interrupted, pluralize(interrupted, "object", "objects"), ctx.Err())
+		return r
+	}
+	if len(r.Errors) > 0 {
+		return r
+	}
+
+	// Narrow the parent to exactly this run's members.
+	if set.exists {
+		gks, nss := set.latest()
+		if set.needsUpdate(gks, nss) {
+			if err := e.writeParent(ctx, cl, set, gks, nss); err != nil {
+				r.Err = fmt.Errorf("applied and pruned, but %w", err)
+			}
+		}
+	}
+	return r
+}
+
+// phases splits changes into runs of the same dependency rank, in order
+// (reversed for deletions).
+func phases(changes []*Change, reverse bool) [][]*Change {
+	sorted := append([]*Change(nil), changes...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if reverse {
+			return sorted[i].rank > sorted[j].rank
+		}
+		return sorted[i].rank < sorted[j].rank
+	})
+	var out [][]*Change
+	for i, c := range sorted {
+		if i == 0 || c.rank != sorted[i-1].rank {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], c)
+	}
+	return out
+}
+
+// deleteMember deletes a pruned object, only if it is still the object the
+// plan saw (same UID) and still labelled into the set.
+func (e *Engine) deleteMember(ctx context.Context, cl *clusterClient, c *Change) error {
+	uid := c.live.GetUID()
+	propagation := metav1.DeletePropagationBackground
+	err := cl.resource(c.mapping, c.Namespace).Delete(ctx, c.Name, metav1.DeleteOptions{
+		Preconditions:     &metav1.Preconditions{UID: &uid},
+		PropagationPolicy: &propagation,
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if apierrors.IsConflict(err) {
+		return errors.New("the object was replaced since it was read; rerun to prune it")
+	}
+	return err
+}
+
+// writeParent applies the ApplySet parent ConfigMap with the given annotations.
+func (e *Engine) writeParent(ctx context.Context, cl *clusterClient, set *applySet, gks, namespaces string) error {
+	data, err := json.Marshal(set.parentObject(gks, namespaces).Object)
+	if err != nil {
+		return err
+	}
+	force := true
+	err = cl.do(ctx, func() error {
+		_, err := cl.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).
+			Namespace(set.namespace).Patch(ctx, set.name, types.ApplyPatchType, data,
+			metav1.PatchOptions{FieldManager: parentFieldManager, Force: &force, FieldValidation: "Strict"})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update ApplySet parent ConfigMap %s/%s: %w", set.namespace, set.name, err)
+	}
+	set.markWritten(gks, namespaces)
+	return nil
+}
+
+func sortErrors(errs []*ObjectError) {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].ref() < errs[j].ref() })
+}

@@ -1,0 +1,251 @@
+package apply
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Expected IDs computed independently:
+// printf 'gatefed-applyset.gw.ConfigMap.' | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='
+func TestApplySetIDMatchesKEPFormula(t *testing.T) {
+	cases := []struct{ name, ns, want string }{
+		{"gatefed-applyset", "gw", "applyset-HatzG7Hb3ht5eOXY37-T_wqH96ck7rmLqp3YaldqLjo-v1"},
+		{"parent", "ns1", "applyset-PdONkWkRMFiemHNrDmYXtbk4Ds_KS1G9yJJwgB5HLuA-v1"},
+	}
+	for _, c := range cases {
+		if got := ApplySetID(c.name, c.ns, "ConfigMap", ""); got != c.want {
+			t.Errorf("ApplySetID(%s, %s) = %s, want %s", c.name, c.ns, got, c.want)
+		}
+	}
+}
+
+func TestApplySetAnnotations(t *testing.T) {
+	a := newApplySet("gatefed-applyset", "gw", "gatefed/v1.2.3")
+	live := a.parentObject("Upstream.gloo.solo.io,VirtualService.gateway.solo.io", "old-ns")
+	if err := a.readParent(live); err != nil {
+		t.Fatal(err)
+	}
+	a.addMember(schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"}, "gw")
+	a.addMember(schema.GroupKind{Group: "gloo.solo.io", Kind: "Upstream"}, "gw")
+	a.addMember(schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "ReferenceGrant"}, "svc")
+	a.addMember(schema.GroupKind{Kind: "Secret"}, "gw")
+
+	gks, nss := a.superset()
+	if want := "HTTPRoute.gateway.networking.k8s.io,ReferenceGrant.gateway.networking.k8s.io,Secret,Upstream.gloo.solo.io,VirtualService.gateway.solo.io"; gks != want {
+		t.Errorf("superset kinds = %q, want %q", gks, want)
+	}
+	if nss != "old-ns,svc" {
+		t.Errorf("superset namespaces = %q, want old-ns,svc", nss)
+	}
+	gks, nss = a.latest()
+	if want := "HTTPRoute.gateway.networking.k8s.io,ReferenceGrant.gateway.networking.k8s.io,Secret,Upstream.gloo.solo.io"; gks != want {
+		t.Errorf("latest kinds = %q, want %q", gks, want)
+	}
+	if nss != "svc" {
+		t.Errorf("latest namespaces = %q, want svc", nss)
+	}
+	if !a.needsUpdate(gks, nss) {
+		t.Error("a changed set must need a parent update")
+	}
+	a.markWritten(gks, nss)
+	if a.needsUpdate(gks, nss) {
+		t.Error("an unchanged set must not need a parent update")
+	}
+	if got := a.parentObject(gks, nss).GetLabels()[LabelApplySetID]; got != a.id {
+		t.Errorf("parent id label = %q, want %q", got, a.id)
+	}
+}
+
+func TestReadParentRefusesForeignParents(t *testing.T) {
+	a := newApplySet("gatefed-applyset", "gw", "gatefed/v1")
+	other := a.parentObject("", "")
+	other.SetAnnotations(map[string]string{AnnotationTooling: "kubectl/v1.37"})
+	if err := a.readParent(other); err == nil || !strings.Contains(err.Error(), `managed by "kubectl"`) {
+		t.Errorf("parent of another tool: err = %v", err)
+	}
+	wrongID := a.parentObject("", "")
+	wrongID.SetLabels(map[string]string{LabelApplySetID: "applyset-x-v1"})
+	if err := a.readParent(wrongID); err == nil || !strings.Contains(err.Error(), "applyset-x-v1") {
+		t.Errorf("parent with a wrong ID: err = %v", err)
+	}
+	untooled := a.parentObject("", "")
+	untooled.SetAnnotations(nil)
+	if err := a.readParent(untooled); err == nil || !strings.Contains(err.Error(), AnnotationTooling) {
+		t.Errorf("parent without tooling: err = %v", err)
+	}
+}
+
+func obj(y map[string]any) *unstructured.Unstructured { return &unstructured.Unstructured{Object: y} }
+
+func TestInSync(t *testing.T) {
+	desired := obj(map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+		"metadata": map[string]any{"name": "r", "namespace": "gw", "labels": map[string]any{"a": "1"}},
+		"spec": map[string]any{
+			"hostnames": []any{"a.example.com"},
+			"rules":     []any{map[string]any{"backendRefs": []any{map[string]any{"name": "svc", "port": int64(80)}}}},
+		},
+	})
+	live := func(hostnames []any, fields string) *unstructured.Unstructured {
+		l := obj(map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+			"metadata": map[string]any{"name": "r", "namespace": "gw", "labels": map[string]any{"a": "1", "other": "x"}},
+			"spec": map[string]any{
+				"hostnames": hostnames,
+				// server defaults add fields; ports decode as float64 from JSON in some paths
+				"rules": []any{map[string]any{
+					"backendRefs": []any{map[string]any{"name": "svc", "port": float64(80), "group": "", "kind": "Service", "weight": int64(1)}},
+					"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": "/"}}},
+				}},
+			},
+			"status": map[string]any{"parents": []any{}},
+		})
+		l.SetManagedFields([]metav1.ManagedFieldsEntry{
+			{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}},
+			{Manager: "other", Operation: metav1.ManagedFieldsOperationUpdate, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:other":{}}}}`)}},
+		})
+		return l
+	}
+	owned := `{"f:metadata":{"f:labels":{"f:a":{}}},"f:spec":{"f:hostnames":{},"f:rules":{}}}`
+	if !inSync(desired, live([]any{"a.example.com"}, owned)) {
+		t.Error("live object holding every desired value must be in sync")
+	}
+	if inSync(desired, live([]any{"b.example.com"}, owned)) {
+		t.Error("a changed hostname must not be in sync")
+	}
+	if inSync(desired, live([]any{"a.example.com", "b.example.com"}, owned)) {
+		t.Error("an extra list element must not be in sync")
+	}
+	// gatefed owns a field desired no longer sets: applying would remove it.
+	stale := `{"f:metadata":{"f:labels":{"f:a":{},"f:b":{}}},"f:spec":{"f:hostnames":{},"f:rules":{}}}`
+	if inSync(desired, live([]any{"a.example.com"}, stale)) {
+		t.Error("a field owned by gatefed and no longer desired must not be in sync")
+	}
+	notOurs := live([]any{"a.example.com"}, owned)
+	mf := notOurs.GetManagedFields()
+	notOurs.SetManagedFields(mf[1:])
+	if inSync(desired, notOurs) {
+		t.Error("an object gatefed never applied must not be in sync")
+	}
+}
+
+func TestFieldsWithinKeyedLists(t *testing.T) {
+	desired := map[string]any{"spec": map[string]any{"ports": []any{
+		map[string]any{"port": int64(80), "protocol": "TCP"},
+	}, "finalizers": []any{"a"}}}
+	ok := `{"f:spec":{"f:ports":{"k:{\"port\":80,\"protocol\":\"TCP\"}":{".":{},"f:port":{}}},"f:finalizers":{"v:\"a\"":{}}}}`
+	gone := `{"f:spec":{"f:ports":{"k:{\"port\":443,\"protocol\":\"TCP\"}":{".":{}}}}}`
+	goneValue := `{"f:spec":{"f:finalizers":{"v:\"b\"":{}}}}`
+	for _, c := range []struct {
+		set  string
+		want bool
+	}{{ok, true}, {gone, false}, {goneValue, false}} {
+		m, _ := managedFieldsOf(withFields(c.set), FieldManager)
+		if got := fieldsWithin(m[0], desired); got != c.want {
+			t.Errorf("fieldsWithin(%s) = %v, want %v", c.set, got, c.want)
+		}
+	}
+}
+
+func withFields(raw string) *unstructured.Unstructured {
+	u := obj(map[string]any{"metadata": map[string]any{"name": "x"}})
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: &metav1.FieldsV1{Raw: []byte(raw)}}})
+	return u
+}
+
+func TestNormalizeSecretStringData(t *testing.T) {
+	s := obj(map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"},
+		"data": map[string]any{"a": "YQ=="}, "stringData": map[string]any{"b": "bee"}})
+	n := normalize(s)
+	if _, ok := n.Object["stringData"]; ok {
+		t.Error("stringData must be folded into data")
+	}
+	if got := n.Object["data"].(map[string]any)["b"]; got != "YmVl" {
+		t.Errorf("data.b = %v, want YmVl", got)
+	}
+	if _, ok := s.Object["stringData"]; !ok {
+		t.Error("normalize must not change its input")
+	}
+}
+
+func TestSecretDiffIsMasked(t *testing.T) {
+	before := map[string]any{"kind": "Secret", "data": map[string]any{"same": "c2FtZQ==", "changed": "b2xk", "gone": "Z29uZQ=="}}
+	after := map[string]any{"kind": "Secret", "data": map[string]any{"same": "c2FtZQ==", "changed": "bmV3", "new": "bmV3"}}
+	d := objectDiff(before, after, true)
+	for _, secret := range []string{"c2FtZQ==", "b2xk", "bmV3", "Z29uZQ=="} {
+		if strings.Contains(d, secret) {
+			t.Errorf("diff shows secret value %s:\n%s", secret, d)
+		}
+	}
+	for _, want := range []string{"-  changed: '*** (before)'", "+  changed: '*** (after)'", "-  gone: '***'", "+  new: '***'"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("diff lacks %q:\n%s", want, d)
+		}
+	}
+	if before["data"].(map[string]any)["changed"] != "b2xk" {
+		t.Error("masking must not change the objects it is given")
+	}
+}
+
+func TestConflictsOf(t *testing.T) {
+	err := &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: 409, Reason: metav1.StatusReasonConflict,
+		Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{
+			{Type: metav1.CauseTypeFieldManagerConflict, Message: `conflict with "kubectl-edit" using gateway.networking.k8s.io/v1`, Field: ".spec.hostnames"},
+			{Type: metav1.CauseTypeFieldManagerConflict, Message: `conflict with "ops"`, Field: ".metadata.labels.team"},
+		}},
+	}}
+	oe := newObjectError(&Change{Kind: "HTTPRoute", Namespace: "gw", Name: "r"}, err)
+	want := []FieldConflict{{Manager: "kubectl-edit", Field: ".spec.hostnames"}, {Manager: "ops", Field: ".metadata.labels.team"}}
+	if len(oe.Conflicts) != 2 || oe.Conflicts[0] != want[0] || oe.Conflicts[1] != want[1] {
+		t.Fatalf("conflicts = %+v, want %+v", oe.Conflicts, want)
+	}
+	msg := oe.Error()
+	for _, s := range []string{`HTTPRoute gw/r`, `.spec.hostnames owned by field manager "kubectl-edit"`, `.metadata.labels.team owned by field manager "ops"`, "--force-conflicts"} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("message %q lacks %q", msg, s)
+		}
+	}
+	if !errors.Is(oe, err) {
+		t.Error("ObjectError must unwrap to the API error")
+	}
+	if conflictsOf(errors.New("boom")) != nil {
+		t.Error("a non-conflict error has no conflicts")
+	}
+}
+
+func TestPhasesKeepRenderOrder(t *testing.T) {
+	mk := func(kind string, rank int) *Change { return &Change{Kind: kind, Name: kind, rank: rank} }
+	in := []*Change{mk("Secret", 1), mk("ReferenceGrant", 1), mk("Upstream", 2), mk("VirtualService", 6), mk("Gateway", 4)}
+	got := phases(in, false)
+	var names [][]string
+	for _, p := range got {
+		var ns []string
+		for _, c := range p {
+			ns = append(ns, c.Kind)
+		}
+		names = append(names, ns)
+	}
+	want := "[[Secret ReferenceGrant] [Upstream] [Gateway] [VirtualService]]"
+	if s := fmtSlices(names); s != want {
+		t.Errorf("phases = %s, want %s", s, want)
+	}
+	rev := phases(in, true)
+	if rev[0][0].Kind != "VirtualService" || rev[len(rev)-1][0].Kind != "Secret" {
+		t.Errorf("deletions must run routes first and secrets last, got %v first and %v last", rev[0][0].Kind, rev[len(rev)-1][0].Kind)
+	}
+}
+
+func fmtSlices(s [][]string) string {
+	var parts []string
+	for _, p := range s {
+		parts = append(parts, "["+strings.Join(p, " ")+"]")
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}

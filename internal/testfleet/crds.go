@@ -1,0 +1,412 @@
+package testfleet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+)
+
+// CRDSet selects CRD families. The zero value means all of them; NoCRDs means none.
+type CRDSet uint8
+
+// CRD families.
+const (
+	// GatewayAPICRDs: sigs.k8s.io/gateway-api config/crd/experimental (a
+	// superset of the standard channel), CRDs only.
+	GatewayAPICRDs CRDSet = 1 << iota
+	// EnvoyGatewayCRDs: github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated.
+	EnvoyGatewayCRDs
+	// GlooCRDs: ../shared/crds/gloo (Upstream, UpstreamGroup, VirtualService, RouteTable, Gateway).
+	GlooCRDs
+	noCRDsBit
+
+	AllCRDs = GatewayAPICRDs | EnvoyGatewayCRDs | GlooCRDs
+	NoCRDs  = noCRDsBit
+)
+
+var crdFamilies = []struct {
+	set  CRDSet
+	name string
+	load func() ([]*apiextv1.CustomResourceDefinition, error)
+}{
+	{GatewayAPICRDs, "gateway-api", loadGatewayAPICRDs},
+	{EnvoyGatewayCRDs, "envoy-gateway", loadEnvoyGatewayCRDs},
+	{GlooCRDs, "gloo", loadGlooCRDs},
+}
+
+// or returns s, or def when s is zero, or all when both are; "none" stays NoCRDs.
+func (s CRDSet) or(def CRDSet) CRDSet {
+	if s == 0 {
+		s = def
+	}
+	if s == 0 {
+		return AllCRDs
+	}
+	if s&^noCRDsBit == 0 {
+		return NoCRDs
+	}
+	return s &^ noCRDsBit
+}
+
+// families is the set as plain family bits (zero value: all).
+func (s CRDSet) families() CRDSet { return s.or(AllCRDs) &^ noCRDsBit }
+
+// Has reports whether every family of o is in s.
+func (s CRDSet) Has(o CRDSet) bool { return s.families()&o.families() == o.families() }
+
+// Names lists the families, for example [gateway-api gloo].
+func (s CRDSet) Names() []string {
+	var out []string
+	for _, f := range crdFamilies {
+		if s.families()&f.set != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+func (s CRDSet) String() string {
+	if n := s.Names(); len(n) > 0 {
+		return strings.Join(n, ",")
+	}
+	return "none"
+}
+
+var (
+	crdCacheMu sync.Mutex
+	crdCache   = map[CRDSet][]*apiextv1.CustomResourceDefinition{}
+)
+
+// loadCRDs returns the CRDs of a set, read once per process.
+func loadCRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
+	set = set.families()
+	var out []*apiextv1.CustomResourceDefinition
+	for _, f := range crdFamilies {
+		if set&f.set == 0 {
+			continue
+		}
+		crdCacheMu.Lock()
+		crds, ok := crdCache[f.set]
+		crdCacheMu.Unlock()
+		if !ok {
+			var err error
+			if crds, err = f.load(); err != nil {
+				return nil, fmt.Errorf("%s CRDs: %w", f.name, err)
+			}
+			if len(crds) == 0 {
+				return nil, fmt.Errorf("%s CRDs: none found", f.name)
+			}
+			crdCacheMu.Lock()
+			crdCache[f.set] = crds
+			crdCacheMu.Unlock()
+		}
+		out = append(out, crds...)
+	}
+	return out, nil
+}
+
+// CRDs returns the CustomResourceDefinitions of a set as the fleet installs them.
+func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
+	crds, err := loadCRDs(set)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*apiextv1.CustomResourceDefinition, len(crds))
+	for i, c := range crds {
+		out[i] = c.DeepCopy()
+	}
+	return out, nil
+}
+
+func loadGatewayAPICRDs() ([]*apiextv1.CustomResourceDefinition, error) {
+	dir, err := ModuleDir("sigs.k8s.io/gateway-api")
+	if err != nil {
+		return nil, err
+	}
+	// The experimental channel is a superset of the standard one. Its
+	// ValidatingAdmissionPolicy file only guards CRD upgrades and is skipped
+	// (readCRDDir keeps CustomResourceDefinitions only).
+	return readCRDDir(filepath.Join(dir, "config", "crd", "experimental"))
+}
+
+func loadEnvoyGatewayCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
+	dir, err := ModuleDir("github.com/envoyproxy/gateway")
+	if err != nil {
+		return nil, err
+	}
+	return readCRDDir(filepath.Join(dir, "charts", "gateway-crds-helm", "templates", "generated"))
+}
+
+// GlooCRDDir is the directory of the Gloo Edge CRDs: $GATEFED_GLOO_CRD_DIR,
+// else ../shared/crds/gloo relative to the repository root.
+func GlooCRDDir() (string, error) {
+	if d := os.Getenv(EnvGlooCRDDir); d != "" {
+		return d, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Clean(filepath.Join(root, "..", "shared", "crds", "gloo")), nil
+}
+
+func loadGlooCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
+	dir, err := GlooCRDDir()
+	if err != nil {
+		return nil, err
+	}
+	return readCRDDir(dir)
+}
+
+// readCRDDir reads every CustomResourceDefinition in dir/*.yaml. Lines that
+// are only a helm template action ({{ ... }}) are dropped first.
+func readCRDDir(dir string) ([]*apiextv1.CustomResourceDefinition, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no *.yaml files in %s", dir)
+	}
+	sort.Strings(files)
+	var out []*apiextv1.CustomResourceDefinition
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		crds, err := decodeCRDs(stripTemplateLines(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		out = append(out, crds...)
+	}
+	return out, nil
+}
+
+func stripTemplateLines(data []byte) []byte {
+	var b bytes.Buffer
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if bytes.HasPrefix(t, []byte("{{")) && bytes.HasSuffix(t, []byte("}}")) {
+			continue
+		}
+		b.Write(line)
+	}
+	return b.Bytes()
+}
+
+func decodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var out []*apiextv1.CustomResourceDefinition
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, err
+		}
+		var meta metav1.TypeMeta
+		if err := json.Unmarshal(js, &meta); err != nil {
+			return nil, err
+		}
+		if meta.Kind != "CustomResourceDefinition" {
+			continue
+		}
+		crd := &apiextv1.CustomResourceDefinition{}
+		if err := json.Unmarshal(js, crd); err != nil {
+			return nil, err
+		}
+		out = append(out, crd)
+	}
+}
+
+// installCRDs creates the cluster's CRDs (or updates ones already there),
+// then waits until all are established and listed by discovery.
+func (c *Cluster) installCRDs(ctx context.Context) error {
+	crds, err := loadCRDs(c.CRDs)
+	if err != nil {
+		return err
+	}
+	if len(crds) == 0 {
+		return nil
+	}
+	begin := time.Now()
+	client, err := apiextclient.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	api := client.ApiextensionsV1().CustomResourceDefinitions()
+	errs := make([]error, len(crds))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, crd := range crds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			obj := crd.DeepCopy()
+			_, err := api.Create(ctx, obj, metav1.CreateOptions{FieldManager: "gatefed-testfleet"})
+			if apierrors.IsAlreadyExists(err) {
+				var cur *apiextv1.CustomResourceDefinition
+				if cur, err = api.Get(ctx, obj.Name, metav1.GetOptions{}); err == nil {
+					obj.ResourceVersion = cur.ResourceVersion
+					_, err = api.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "gatefed-testfleet"})
+				}
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("install CRD %s: %w", crd.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	created := time.Since(begin)
+	if err := c.waitEstablished(ctx, api, crds); err != nil {
+		return err
+	}
+	established := time.Since(begin)
+	if err := c.waitCRDsServed(ctx); err != nil {
+		return err
+	}
+	c.fleet.progress("cluster %s: %d CRDs (%s) created in %s, established in %s, served in %s", c.Name, len(crds), c.CRDs,
+		created.Round(100*time.Millisecond), established.Round(100*time.Millisecond), time.Since(begin).Round(100*time.Millisecond))
+	return nil
+}
+
+type crdGetter interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*apiextv1.CustomResourceDefinition, error)
+}
+
+func (c *Cluster) waitEstablished(ctx context.Context, api crdGetter, crds []*apiextv1.CustomResourceDefinition) error {
+	ctx, cancel := context.WithTimeout(ctx, c.fleet.opts.StartTimeout)
+	defer cancel()
+	for _, crd := range crds {
+		for {
+			cur, err := api.Get(ctx, crd.Name, metav1.GetOptions{})
+			if err == nil && crdCondition(cur, apiextv1.Established) && crdCondition(cur, apiextv1.NamesAccepted) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("CRD %s not established: %v", crd.Name, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func crdCondition(crd *apiextv1.CustomResourceDefinition, t apiextv1.CustomResourceDefinitionConditionType) bool {
+	for _, cond := range crd.Status.Conditions {
+		if cond.Type == t {
+			return cond.Status == apiextv1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// crdResources returns the group/version/resource of every served version of the cluster's CRDs.
+func (c *Cluster) crdResources() ([]schema.GroupVersionResource, error) {
+	crds, err := loadCRDs(c.CRDs)
+	if err != nil {
+		return nil, err
+	}
+	var out []schema.GroupVersionResource
+	for _, crd := range crds {
+		for _, v := range crd.Spec.Versions {
+			if v.Served {
+				out = append(out, schema.GroupVersionResource{Group: crd.Spec.Group, Version: v.Name, Resource: crd.Spec.Names.Plural})
+			}
+		}
+	}
+	return out, nil
+}
+
+// waitCRDsServed waits until discovery lists every CRD resource and each can
+// be listed, so clients that map kinds through discovery work at once.
+func (c *Cluster) waitCRDsServed(ctx context.Context) error {
+	gvrs, err := c.crdResources()
+	if err != nil || len(gvrs) == 0 {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.fleet.opts.StartTimeout)
+	defer cancel()
+	cfg := rest.CopyConfig(c.Config)
+	cfg.WarningHandler = rest.NoWarnings{}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for {
+		missing = missing[:0]
+		_, lists, derr := disc.ServerGroupsAndResources()
+		served := map[schema.GroupVersionResource]bool{}
+		for _, l := range lists {
+			gv, _ := schema.ParseGroupVersion(l.GroupVersion)
+			for _, r := range l.APIResources {
+				served[gv.WithResource(r.Name)] = true
+			}
+		}
+		for _, gvr := range gvrs {
+			if !served[gvr] {
+				missing = append(missing, gvr.String())
+			}
+		}
+		if derr == nil && len(missing) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("CRDs not in discovery: %s (%v)", strings.Join(missing, ", "), derr)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	for _, gvr := range gvrs {
+		for {
+			_, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("list %s: %w", gvr, err)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+package testfleet
+
+import (
+	"os"
+	"testing"
+)
+
+// shared is the fleet every test of this package uses unless it needs its own.
+var shared *Fleet
+
+const sharedClusters = 3
+
+func TestMain(m *testing.M) {
+	if pidFile := os.Getenv(helperEnv); pidFile != "" {
+		os.Exit(runFleetHelper(pidFile))
+	}
+	Main(m, Options{Count: sharedClusters}, &shared)
+}

@@ -177,7 +177,7 @@ func TestObjectsMatchCRDSchemas(t *testing.T) {
 	}
 	flux.Complete(f, clusters)
 	objs, _ = Objects(clusters, flux)
-	bad = objs[1].DeepCopy() // a remote cluster: it has a kubeConfig
+	bad = objs[0].DeepCopy()
 	unstructured.SetNestedField(bad.Object, "Git", "spec", "sourceRef", "kind")
 	unstructured.SetNestedField(bad.Object, "often", "spec", "interval")
 	if p := validateAgainstCRD(t, fluxCRD(t), bad); !containsAll(p, "spec.sourceRef.kind in body should be one of", "spec.interval") {

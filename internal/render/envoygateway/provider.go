@@ -1,0 +1,318 @@
+// Package envoygateway renders a cluster's gatefed objects for Envoy Gateway
+// and the Gateway API: an HTTPRoute per GlobalRoute, Envoy Gateway Backend
+// objects for remote failover tiers, BackendTrafficPolicies for health
+// checks, outlier detection, retries and timeouts, ReferenceGrants for
+// cross-namespace Services and, on failover targets, a mutual-TLS failover
+// Gateway with one TLSRoute per served service.
+package envoygateway
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+)
+
+// Names of the failover Gateway, its listener and its ClientTrafficPolicy.
+const (
+	FailoverGatewayName  = "gatefed-failover"
+	FailoverListenerName = "failover"
+	FailoverPolicyName   = "gatefed-failover"
+)
+
+// Defaults the fleet loader applies; repeated so a hand-built fleet renders too.
+const (
+	defaultGatewayNamespace = "envoy-gateway-system"
+	defaultGatewayName      = "eg"
+	defaultClassName        = "eg"
+)
+
+// Provider renders Envoy Gateway objects.
+type Provider struct{}
+
+// New returns the envoy-gateway provider.
+func New() *Provider { return &Provider{} }
+
+var _ render.Provider = (*Provider)(nil)
+
+// Name is "envoy-gateway".
+func (*Provider) Name() string { return fleet.ProviderEnvoyGateway }
+
+// Render returns the cluster's objects in a fixed order: ReferenceGrants,
+// Backends, BackendTrafficPolicies, the failover ClientTrafficPolicy and
+// Gateway, HTTPRoutes, TLSRoutes; each group sorted by namespace and name.
+func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
+	if in == nil || in.Cluster == nil {
+		return nil, nil, fmt.Errorf("envoy-gateway: no cluster to render")
+	}
+	r := newRenderer(in)
+	objs, err := r.run()
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs, r.warnings, nil
+}
+
+type renderer struct {
+	in        *render.ClusterInput
+	cluster   string
+	gwNs      string
+	gwName    string
+	className string
+	names     *namer
+	warnings  []string
+
+	// rules holds, per route key, what each rule renders to.
+	rules map[string][]*ruleModel
+	// served are the services the failover listener routes, one per SNI.
+	served []*fleet.GlobalService
+}
+
+// ruleModel is a GlobalRoute rule prepared for rendering.
+type ruleModel struct {
+	index  int
+	rule   *fleet.Rule
+	name   string // HTTPRoute rule name; "" leaves the rule unnamed
+	policy *rulePolicy
+}
+
+func newRenderer(in *render.ClusterInput) *renderer {
+	gw := in.Cluster.Spec.Gateway
+	r := &renderer{
+		in:        in,
+		cluster:   in.Cluster.Name(),
+		gwNs:      orDefault(gw.Namespace, defaultGatewayNamespace),
+		gwName:    orDefault(gw.Name, defaultGatewayName),
+		className: orDefault(gw.ClassName, defaultClassName),
+		rules:     map[string][]*ruleModel{},
+	}
+	return r
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// warnf records a warning; render.Render prefixes it with the cluster.
+func (r *renderer) warnf(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+func (r *renderer) run() ([]*unstructured.Unstructured, error) {
+	r.checkPlans()
+	r.served = r.servedBySNI()
+	if err := r.prepareRules(); err != nil {
+		return nil, err
+	}
+	r.names = newNamer(r.nameRequests())
+
+	var grants, backends, policies, gateways, httpRoutes, tlsRoutes []*unstructured.Unstructured
+	var err error
+	if grants, err = r.referenceGrants(); err != nil {
+		return nil, err
+	}
+	if backends, err = r.backends(); err != nil {
+		return nil, err
+	}
+	for _, route := range r.in.Routes {
+		hr, err := r.httpRoute(route)
+		if err != nil {
+			return nil, err
+		}
+		httpRoutes = append(httpRoutes, hr)
+		btps, err := r.trafficPolicies(route)
+		if err != nil {
+			return nil, err
+		}
+		policies = append(policies, btps...)
+	}
+	if r.servesFailover() {
+		ctp, gw, err := r.failoverGateway()
+		if err != nil {
+			return nil, err
+		}
+		policies = append(policies, ctp)
+		gateways = append(gateways, gw)
+		if tlsRoutes, err = r.tlsRoutes(); err != nil {
+			return nil, err
+		}
+	}
+
+	var out []*unstructured.Unstructured
+	for _, group := range [][]*unstructured.Unstructured{grants, backends, policies, gateways, httpRoutes, tlsRoutes} {
+		sortObjects(group)
+		out = append(out, group...)
+	}
+	return out, nil
+}
+
+func sortObjects(objs []*unstructured.Unstructured) {
+	sort.SliceStable(objs, func(i, j int) bool {
+		a, b := objs[i], objs[j]
+		if a.GetKind() != b.GetKind() {
+			return a.GetKind() < b.GetKind()
+		}
+		if a.GetNamespace() != b.GetNamespace() {
+			return a.GetNamespace() < b.GetNamespace()
+		}
+		return a.GetName() < b.GetName()
+	})
+}
+
+// usedKeys returns the keys of in.Used, sorted.
+func (r *renderer) usedKeys() []string {
+	keys := make([]string, 0, len(r.in.Used))
+	for k := range r.in.Used {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// checkPlans warns about services whose tiers Envoy Gateway cannot honour
+// fully. (render.Render itself warns about services without any tier.)
+func (r *renderer) checkPlans() {
+	for _, key := range r.usedKeys() {
+		p := r.in.Used[key]
+		switch {
+		case len(p.Tiers) > 2:
+			var shared []string
+			for _, t := range p.Tiers[1:] {
+				shared = append(shared, t.Cluster.Name())
+			}
+			r.warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order",
+				key, len(p.Tiers), tierNames(p), strings.Join(shared, ", "))
+		}
+	}
+}
+
+func tierNames(p *render.ServicePlan) string {
+	names := make([]string, len(p.Tiers))
+	for i, t := range p.Tiers {
+		names[i] = t.Cluster.Name()
+	}
+	return strings.Join(names, " > ")
+}
+
+// plan returns the tiers of a route backend's service.
+func (r *renderer) plan(route *fleet.GlobalRoute, b fleet.Backend) (*render.ServicePlan, error) {
+	key := route.BackendRef(b)
+	p := r.in.Used[key]
+	if p == nil || p.Service == nil {
+		return nil, fmt.Errorf("GlobalRoute %s: no tiers planned for GlobalService %s", route.Key(), key)
+	}
+	return p, nil
+}
+
+// prepareRules names rules and computes their policies before any name is handed out.
+func (r *renderer) prepareRules() error {
+	for _, route := range r.in.Routes {
+		models := make([]*ruleModel, len(route.Spec.Rules))
+		taken := map[string]bool{}
+		for i := range route.Spec.Rules {
+			rule := &route.Spec.Rules[i]
+			if rule.Name != "" {
+				taken[rule.Name] = true
+			}
+		}
+		for i := range route.Spec.Rules {
+			rule := &route.Spec.Rules[i]
+			pol, err := r.rulePolicy(route, i, rule)
+			if err != nil {
+				return err
+			}
+			m := &ruleModel{index: i, rule: rule, name: rule.Name, policy: pol}
+			if m.name == "" && pol != nil {
+				// A policy attaches to a rule by name, so an unnamed rule gets one.
+				m.name = fmt.Sprintf("rule-%d", i)
+				for n := 2; taken[m.name]; n++ {
+					m.name = fmt.Sprintf("rule-%d-%d", i, n)
+				}
+				taken[m.name] = true
+			}
+			models[i] = m
+		}
+		r.rules[route.Key()] = models
+	}
+	return nil
+}
+
+// nameRequests lists every generated name so ambiguous ones get hashed.
+func (r *renderer) nameRequests() []nameRequest {
+	var reqs []nameRequest
+	for _, route := range r.in.Routes {
+		ns, name := route.Metadata.Namespace, route.Metadata.Name
+		reqs = append(reqs, nameRequest{kindHTTPRoute, r.gwNs, []string{ns, name}})
+		for _, m := range r.rules[route.Key()] {
+			if m.policy != nil {
+				reqs = append(reqs, nameRequest{kindPolicy, r.gwNs, []string{ns, name, m.name}})
+			}
+		}
+	}
+	for _, key := range r.usedKeys() {
+		p := r.in.Used[key]
+		for _, t := range p.Tiers {
+			if !t.Local {
+				reqs = append(reqs, nameRequest{kindBackend, r.gwNs, backendParts(p.Service, t.Cluster)})
+			}
+		}
+	}
+	if r.servesFailover() {
+		for _, s := range r.served {
+			reqs = append(reqs, nameRequest{kindTLSRoute, r.gwNs, []string{s.Metadata.Namespace, s.Metadata.Name}})
+		}
+	}
+	for _, g := range r.grantModels() {
+		reqs = append(reqs, nameRequest{kindReferenceGrant, g.namespace, []string{g.service}})
+	}
+	return reqs
+}
+
+func backendParts(s *fleet.GlobalService, target *fleet.Cluster) []string {
+	return []string{s.Metadata.Namespace, s.Metadata.Name, target.Name()}
+}
+
+func (r *renderer) backendName(s *fleet.GlobalService, target *fleet.Cluster) string {
+	return r.names.name(kindBackend, r.gwNs, backendParts(s, target)...)
+}
+
+func (r *renderer) httpRouteName(route *fleet.GlobalRoute) string {
+	return r.names.name(kindHTTPRoute, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)
+}
+
+func (r *renderer) servesFailover() bool {
+	return r.in.Cluster.FailoverTarget() && len(r.in.Served) > 0
+}
+
+// servedBySNI returns the served services, keeping the first of any that
+// share an SNI (the same Service port) and warning about the rest.
+func (r *renderer) servedBySNI() []*fleet.GlobalService {
+	if !r.servesFailover() {
+		return nil
+	}
+	served := append([]*fleet.GlobalService(nil), r.in.Served...)
+	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
+	owner := map[string]string{}
+	var out []*fleet.GlobalService
+	for _, s := range served {
+		sni := render.FailoverSNI(s)
+		if prev, dup := owner[sni]; dup {
+			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's TLSRoute", prev, s.Key(), sni, prev)
+			continue
+		}
+		owner[sni] = s.Key()
+		out = append(out, s)
+	}
+	return out
+}
+
+// addressIsIP reports whether a failover address is an IP rather than a hostname.
+func addressIsIP(addr string) bool { return net.ParseIP(addr) != nil }

@@ -1,0 +1,534 @@
+package envoygateway
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+)
+
+const gwNs = "envoy-gateway-system"
+
+// orderedFleet: checkout runs in a, b and c and fails over to c, then b.
+func orderedFleet() *fleet.Fleet {
+	checkout := service("shop", "checkout", 8080)
+	checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"c", "b"}}
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
+	return newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "10.0.0.2"), egCluster("c", "", "", "10.0.0.3")},
+		[]*fleet.GlobalService{checkout},
+		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+	)
+}
+
+func TestOrderedFailover(t *testing.T) {
+	objs, warnings := renderCluster(t, orderedFleet(), "a")
+
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	if hr.GetAPIVersion() != "gateway.networking.k8s.io/v1" {
+		t.Errorf("HTTPRoute apiVersion %q", hr.GetAPIVersion())
+	}
+	assertField(t, hr, `
+parentRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: eg}]
+hostnames: [shop.example.com]
+rules:
+- name: rule-0
+  matches: [{path: {type: PathPrefix, value: /}}]
+  backendRefs:
+  - {group: "", kind: Service, name: checkout, namespace: shop, port: 8080, weight: 1}
+  - {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-c, weight: 1}
+  - {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-b, weight: 1}
+`, "spec")
+	if got := annotation(hr, render.AnnotationTiers); got != "shop/checkout=a,c,b" {
+		t.Errorf("HTTPRoute tiers annotation %q", got)
+	}
+	if got := annotation(hr, render.AnnotationSource); got != "GlobalRoute/shop/storefront" {
+		t.Errorf("HTTPRoute source annotation %q", got)
+	}
+	assertField(t, hr, `{app.kubernetes.io/managed-by: gatefed, gatefed.dev/cluster: a}`, "metadata", "labels")
+
+	for _, tc := range []struct{ target, ip string }{{"c", "10.0.0.3"}, {"b", "10.0.0.2"}} {
+		be := find(t, objs, "Backend", gwNs, "gatefed-shop-checkout-"+tc.target)
+		if be.GetAPIVersion() != "gateway.envoyproxy.io/v1alpha1" {
+			t.Errorf("Backend apiVersion %q", be.GetAPIVersion())
+		}
+		assertField(t, be, `
+type: Endpoints
+endpoints: [{ip: {address: `+tc.ip+`, port: 15443}}]
+fallback: true
+tls:
+  caCertificateRefs: [{group: "", kind: Secret, name: failover-upstream}]
+  sni: checkout-8080.shop.failover.gatefed.internal
+  clientCertificateRef: {group: "", kind: Secret, name: failover-upstream}
+`, "spec")
+		if got := annotation(be, render.AnnotationTiers); got != "a,c,b" {
+			t.Errorf("Backend tiers annotation %q", got)
+		}
+		if got := annotation(be, render.AnnotationSource); got != "GlobalService/shop/checkout" {
+			t.Errorf("Backend source annotation %q", got)
+		}
+	}
+	if n := len(ofKind(objs, "Backend")); n != 2 {
+		t.Errorf("%d Backends, want 2", n)
+	}
+	assertWarning(t, warnings, "GlobalService shop/checkout has 3 failover tiers (a > c > b)", "single fallback priority", "c, b share it")
+	if len(warnings) != 1 {
+		t.Errorf("warnings %q, want exactly one", warnings)
+	}
+}
+
+func TestTwoTiersDoNotWarn(t *testing.T) {
+	f := orderedFleet()
+	f.Services[0].Spec.Clusters = &fleet.Placement{Names: []string{"a", "b"}}
+	objs, warnings := renderCluster(t, f, "a")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q, want none", warnings)
+	}
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `
+- {group: "", kind: Service, name: checkout, namespace: shop, port: 8080, weight: 1}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-b, weight: 1}
+`, "spec", "rules", "0", "backendRefs")
+}
+
+func TestLocalityFailover(t *testing.T) {
+	payments := service("pay", "payments", 9000)
+	payments.Spec.ServiceName = "payments-api"
+	payments.Spec.HealthCheck = &fleet.HealthCheck{Path: "/ready", Interval: "3s", Timeout: "500ms", HealthyThreshold: 1, UnhealthyThreshold: 2}
+	f := newFleet(
+		[]*fleet.Cluster{
+			egCluster("euw1-a", "eu-west-1", "eu-west-1a", "198.51.100.4"),
+			egCluster("use1-a", "us-east-1", "us-east-1a", "198.51.100.1"),
+			egCluster("use1-b", "us-east-1", "us-east-1b", "198.51.100.2"),
+			egCluster("use1-c", "us-east-1", "us-east-1a", "198.51.100.3"),
+		},
+		[]*fleet.GlobalService{payments},
+		route("edge", "api", []string{"api.example.com"}, to("pay/payments")),
+	)
+	objs, warnings := renderCluster(t, f, "use1-a")
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-edge-api")
+	// Same zone (use1-c), same region (use1-b), then the rest (euw1-a).
+	assertField(t, hr, `
+- {group: "", kind: Service, name: payments-api, namespace: pay, port: 9000, weight: 1}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-pay-payments-use1-c, weight: 1}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-pay-payments-use1-b, weight: 1}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-pay-payments-euw1-a, weight: 1}
+`, "spec", "rules", "0", "backendRefs")
+	if got := annotation(hr, render.AnnotationTiers); got != "pay/payments=use1-a,use1-c,use1-b,euw1-a" {
+		t.Errorf("tiers annotation %q", got)
+	}
+	for _, name := range []string{"use1-c", "use1-b", "euw1-a"} {
+		be := find(t, objs, "Backend", gwNs, "gatefed-pay-payments-"+name)
+		assertField(t, be, `true`, "spec", "fallback")
+		assertField(t, be, `payments-api-9000.pay.failover.gatefed.internal`, "spec", "tls", "sni")
+	}
+	assertWarning(t, warnings, "pay/payments has 4 failover tiers", "use1-c, use1-b, euw1-a share it")
+}
+
+func TestServiceMissingFromSource(t *testing.T) {
+	checkout := service("shop", "checkout", 8080, "b", "c")
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "r1", "z1", ""), egCluster("b", "r1", "z2", "10.0.0.2"), egCluster("c", "r2", "z3", "c.example.net")},
+		[]*fleet.GlobalService{checkout},
+		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+	)
+	objs, warnings := renderCluster(t, f, "a")
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-b, weight: 1}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-c, weight: 1}
+`, "spec", "rules", "0", "backendRefs")
+
+	primary := find(t, objs, "Backend", gwNs, "gatefed-shop-checkout-b")
+	assertField(t, primary, `false`, "spec", "fallback")
+	assertField(t, primary, `[{ip: {address: 10.0.0.2, port: 15443}}]`, "spec", "endpoints")
+	fallback := find(t, objs, "Backend", gwNs, "gatefed-shop-checkout-c")
+	assertField(t, fallback, `true`, "spec", "fallback")
+	assertField(t, fallback, `[{fqdn: {hostname: c.example.net, port: 15443}}]`, "spec", "endpoints")
+
+	// The Service is not local, so nothing refers to it across namespaces,
+	// and a is no failover target: no Gateway, no TLSRoute.
+	for _, kind := range []string{"ReferenceGrant", "Gateway", "TLSRoute", "ClientTrafficPolicy"} {
+		if n := len(ofKind(objs, kind)); n != 0 {
+			t.Errorf("%d %s objects, want none:\n%s", n, kind, listObjects(objs))
+		}
+	}
+	// IP and hostname endpoints mixed with a fallback: Envoy Gateway splits the rule.
+	assertWarning(t, warnings, "GlobalRoute shop/storefront rule 0 mixes IP endpoints (b) with hostname failover addresses (c)")
+}
+
+func TestHostnameFailoverWithLocalTierWarns(t *testing.T) {
+	checkout := service("shop", "checkout", 8080)
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "b.example.net")},
+		[]*fleet.GlobalService{checkout},
+		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+	)
+	_, warnings := renderCluster(t, f, "a")
+	assertWarning(t, warnings, "mixes IP endpoints (a) with hostname failover addresses (b)", "give failover targets IP addresses")
+	// From b every tier is reached by IP: local endpoints and a's address.
+	if _, warnings = renderCluster(t, f, "b"); len(warnings) != 0 {
+		t.Errorf("warnings on b %q, want none", warnings)
+	}
+}
+
+func TestWeightedSplit(t *testing.T) {
+	v1 := service("shop", "checkout", 8080, "a", "b")
+	v2 := service("shop", "checkout-v2", 8080, "a", "b")
+	for _, s := range []*fleet.GlobalService{v1, v2} {
+		s.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
+	}
+	rule := fleet.Rule{Backends: []fleet.Backend{{Service: "checkout", Weight: weight(90)}, {Service: "checkout-v2", Weight: weight(10)}}}
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "10.0.0.2")},
+		[]*fleet.GlobalService{v1, v2},
+		route("shop", "storefront", []string{"shop.example.com"}, rule),
+	)
+	objs, warnings := renderCluster(t, f, "a")
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	// Fallback Backends carry their service's weight so the split holds within
+	// the fallback priority too.
+	assertField(t, hr, `
+- {group: "", kind: Service, name: checkout, namespace: shop, port: 8080, weight: 90}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-b, weight: 90}
+- {group: "", kind: Service, name: checkout-v2, namespace: shop, port: 8080, weight: 10}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-v2-b, weight: 10}
+`, "spec", "rules", "0", "backendRefs")
+	if got := annotation(hr, render.AnnotationTiers); got != "shop/checkout=a,b; shop/checkout-v2=a,b" {
+		t.Errorf("tiers annotation %q", got)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q, want none", warnings)
+	}
+}
+
+func TestCrossNamespaceReferenceGrant(t *testing.T) {
+	shop := service("shop", "checkout", 8080, "a", "b")
+	shop.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
+	inGatewayNs := service(gwNs, "status", 80, "a")
+	renamed := service("shop", "cart", 8081, "a")
+	renamed.Spec.ServiceName = "cart-svc"
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2")},
+		[]*fleet.GlobalService{renamed, shop, inGatewayNs},
+		route("shop", "storefront", []string{"shop.example.com"},
+			to("checkout"),
+			fleet.Rule{Name: "cart", Match: &fleet.Match{PathPrefix: "/cart"}, Backends: []fleet.Backend{{Service: "shop/cart"}}},
+			fleet.Rule{Name: "status", Match: &fleet.Match{PathExact: "/status"}, Backends: []fleet.Backend{{Service: gwNs + "/status"}}},
+		),
+	)
+	objs, _ := renderCluster(t, f, "a")
+	grants := ofKind(objs, "ReferenceGrant")
+	if len(grants) != 2 {
+		t.Fatalf("%d ReferenceGrants, want 2:\n%s", len(grants), listObjects(objs))
+	}
+	rg := find(t, objs, "ReferenceGrant", "shop", "gatefed-checkout")
+	if rg.GetAPIVersion() != "gateway.networking.k8s.io/v1" {
+		t.Errorf("ReferenceGrant apiVersion %q", rg.GetAPIVersion())
+	}
+	assertField(t, rg, `
+from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: envoy-gateway-system}]
+to: [{group: "", kind: Service, name: checkout}]
+`, "spec")
+	rg = find(t, objs, "ReferenceGrant", "shop", "gatefed-cart-svc")
+	assertField(t, rg, `[{group: "", kind: Service, name: cart-svc}]`, "spec", "to")
+	if got := annotation(rg, render.AnnotationSource); got != "GlobalService/shop/cart" {
+		t.Errorf("ReferenceGrant source %q", got)
+	}
+
+	// On the failover target the grant also admits the TLSRoute.
+	objs, _ = renderCluster(t, f, "b")
+	rg = find(t, objs, "ReferenceGrant", "shop", "gatefed-checkout")
+	assertField(t, rg, `
+from:
+- {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: envoy-gateway-system}
+- {group: gateway.networking.k8s.io, kind: TLSRoute, namespace: envoy-gateway-system}
+to: [{group: "", kind: Service, name: checkout}]
+`, "spec")
+}
+
+func TestMatches(t *testing.T) {
+	s := service("", "web", 80, "a")
+	rules := []fleet.Rule{
+		{Name: "exact", Match: &fleet.Match{PathExact: "/login", Methods: []string{"GET", "POST"}}, Backends: []fleet.Backend{{Service: "web"}}},
+		{Match: &fleet.Match{PathRegex: "/v[0-9]+/.*", Headers: []fleet.HeaderMatch{{Name: "x-canary", Value: "1"}}}, Backends: []fleet.Backend{{Service: "web"}}},
+		{Match: &fleet.Match{PathPrefix: "/api", Headers: []fleet.HeaderMatch{{Name: "x-a", Value: "b"}}, Methods: []string{"delete"}}, Backends: []fleet.Backend{{Service: "web"}}},
+	}
+	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "")}, []*fleet.GlobalService{s}, route("", "web", []string{"web.example.com", "*.web.example.com"}, rules...))
+	objs, _ := renderCluster(t, f, "a")
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-default-web")
+	assertField(t, hr, `[web.example.com, "*.web.example.com"]`, "spec", "hostnames")
+	ref := `[{group: "", kind: Service, name: web, namespace: default, port: 80, weight: 1}]`
+	assertField(t, hr, `
+- name: exact
+  matches:
+  - {path: {type: Exact, value: /login}, method: GET}
+  - {path: {type: Exact, value: /login}, method: POST}
+  backendRefs: `+ref+`
+- matches:
+  - path: {type: RegularExpression, value: "/v[0-9]+/.*"}
+    headers: [{type: Exact, name: x-canary, value: "1"}]
+  backendRefs: `+ref+`
+- matches:
+  - path: {type: PathPrefix, value: /api}
+    headers: [{type: Exact, name: x-a, value: b}]
+    method: DELETE
+  backendRefs: `+ref+`
+`, "spec", "rules")
+	if n := len(ofKind(objs, "BackendTrafficPolicy")); n != 0 {
+		t.Errorf("%d BackendTrafficPolicies for rules without settings", n)
+	}
+}
+
+func TestTrafficPolicies(t *testing.T) {
+	checkout := service("shop", "checkout", 8080, "a", "b")
+	checkout.Spec.HealthCheck = &fleet.HealthCheck{Path: "/healthz", Interval: "5s", Timeout: "1500ms", HealthyThreshold: 2, UnhealthyThreshold: 3}
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5, Interval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 50}
+	static := service("shop", "static", 80, "a")
+	rules := []fleet.Rule{
+		{Name: "pay", Match: &fleet.Match{PathPrefix: "/pay"}, Backends: []fleet.Backend{{Service: "checkout"}},
+			Timeout: "1m30s", Retries: &fleet.Retries{Attempts: 3, PerTryTimeout: "2s"}},
+		{Backends: []fleet.Backend{{Service: "static"}}, Timeout: "250ms"},
+		{Match: &fleet.Match{PathPrefix: "/plain"}, Backends: []fleet.Backend{{Service: "static"}}},
+		{Match: &fleet.Match{PathPrefix: "/retry"}, Backends: []fleet.Backend{{Service: "static"}}, Retries: &fleet.Retries{PerTryTimeout: "1s"}},
+	}
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2")},
+		[]*fleet.GlobalService{checkout, static},
+		route("shop", "storefront", []string{"shop.example.com"}, rules...),
+	)
+	objs, warnings := renderCluster(t, f, "a")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+	if n := len(ofKind(objs, "BackendTrafficPolicy")); n != 3 {
+		t.Fatalf("%d BackendTrafficPolicies, want 3:\n%s", n, listObjects(objs))
+	}
+	pay := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-shop-storefront-pay")
+	if pay.GetAPIVersion() != "gateway.envoyproxy.io/v1alpha1" {
+		t.Errorf("apiVersion %q", pay.GetAPIVersion())
+	}
+	assertField(t, pay, `
+targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: gatefed-shop-storefront, sectionName: pay}]
+healthCheck:
+  active:
+    type: HTTP
+    http: {path: /healthz}
+    interval: 5s
+    timeout: 1s500ms
+    healthyThreshold: 2
+    unhealthyThreshold: 3
+  passive:
+    consecutive5XxErrors: 5
+    interval: 10s
+    baseEjectionTime: 30s
+    maxEjectionPercent: 50
+retry:
+  numRetries: 3
+  retryOn: {triggers: [5xx, reset, connect-failure, refused-stream]}
+  perRetry: {timeout: 2s}
+timeout:
+  http: {requestTimeout: 1m30s}
+`, "spec")
+	if got := annotation(pay, render.AnnotationSource); got != "GlobalRoute/shop/storefront" {
+		t.Errorf("source %q", got)
+	}
+
+	// An unnamed rule that needs a policy is named after its index.
+	second := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-shop-storefront-rule-1")
+	assertField(t, second, `
+targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: gatefed-shop-storefront, sectionName: rule-1}]
+timeout: {http: {requestTimeout: 250ms}}
+`, "spec")
+	third := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-shop-storefront-rule-3")
+	// retries without attempts retry once.
+	assertField(t, third, `{numRetries: 1, retryOn: {triggers: [5xx, reset, connect-failure, refused-stream]}, perRetry: {timeout: 1s}}`, "spec", "retry")
+
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `pay`, "spec", "rules", "0", "name")
+	assertField(t, hr, `rule-1`, "spec", "rules", "1", "name")
+	rules2, _ := unstructuredSlice(hr, "spec", "rules")
+	if _, named := rules2[2].(map[string]any)["name"]; named {
+		t.Errorf("rule 2 has no policy and should stay unnamed: %v", rules2[2])
+	}
+}
+
+func TestDifferingHealthChecksInOneRuleWarn(t *testing.T) {
+	a := service("", "a", 80, "c1")
+	a.Spec.HealthCheck = &fleet.HealthCheck{Path: "/a", Interval: "5s", Timeout: "1s"}
+	b := service("", "b", 80, "c1")
+	f := newFleet([]*fleet.Cluster{egCluster("c1", "", "", "")}, []*fleet.GlobalService{a, b},
+		route("", "split", []string{"x.example.com"}, to("b", "a")))
+	objs, warnings := renderCluster(t, f, "c1")
+	assertWarning(t, warnings, "GlobalRoute default/split rule 0", "one health check", "GlobalService default/a also applies to default/b")
+	btp := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-default-split-rule-0")
+	assertField(t, btp, `{path: /a}`, "spec", "healthCheck", "active", "http")
+}
+
+func TestFailoverGatewayAndTLSRoutes(t *testing.T) {
+	checkout := service("shop", "checkout", 8080, "a", "b")
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
+	status := service(gwNs, "status", 80, "b")
+	other := service("shop", "elsewhere", 80, "a")
+	b := egCluster("b", "", "", "10.0.0.2")
+	b.Spec.Failover.Port = 16443
+	b.Spec.Gateway = fleet.GatewaySpec{Provider: fleet.ProviderEnvoyGateway, Namespace: "edge", Name: "public", ClassName: "envoy"}
+	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), b}, []*fleet.GlobalService{checkout, status, other})
+
+	objs, warnings := renderCluster(t, f, "b")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+	gw := find(t, objs, "Gateway", "edge", FailoverGatewayName)
+	if gw.GetAPIVersion() != "gateway.networking.k8s.io/v1" {
+		t.Errorf("Gateway apiVersion %q", gw.GetAPIVersion())
+	}
+	assertField(t, gw, `
+gatewayClassName: envoy
+listeners:
+- name: failover
+  port: 16443
+  protocol: TLS
+  tls:
+    mode: Terminate
+    certificateRefs: [{group: "", kind: Secret, name: failover-downstream}]
+  allowedRoutes:
+    namespaces: {from: Same}
+    kinds: [{group: gateway.networking.k8s.io, kind: TLSRoute}]
+`, "spec")
+	if got := annotation(gw, render.AnnotationSource); got != "Cluster//b" {
+		t.Errorf("Gateway source %q", got)
+	}
+	ctp := find(t, objs, "ClientTrafficPolicy", "edge", FailoverPolicyName)
+	assertField(t, ctp, `
+targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gatefed-failover, sectionName: failover}]
+tls:
+  clientValidation:
+    mode: RequireAndVerify
+    caCertificateRefs: [{group: "", kind: Secret, name: failover-downstream}]
+`, "spec")
+
+	routes := ofKind(objs, "TLSRoute")
+	if len(routes) != 2 {
+		t.Fatalf("%d TLSRoutes, want 2 (checkout, status):\n%s", len(routes), listObjects(objs))
+	}
+	tr := find(t, objs, "TLSRoute", "edge", "gatefed-shop-checkout")
+	if tr.GetAPIVersion() != "gateway.networking.k8s.io/v1" {
+		t.Errorf("TLSRoute apiVersion %q", tr.GetAPIVersion())
+	}
+	assertField(t, tr, `
+parentRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gatefed-failover, sectionName: failover}]
+hostnames: [checkout-8080.shop.failover.gatefed.internal]
+rules:
+- backendRefs: [{group: "", kind: Service, name: checkout, namespace: shop, port: 8080, weight: 1}]
+`, "spec")
+	if got := annotation(tr, render.AnnotationSource); got != "GlobalService/shop/checkout" {
+		t.Errorf("TLSRoute source %q", got)
+	}
+	tr = find(t, objs, "TLSRoute", "edge", "gatefed-envoy-gateway-system-status")
+	assertField(t, tr, `[status-80.envoy-gateway-system.failover.gatefed.internal]`, "spec", "hostnames")
+
+	// a is a failover target too but serves only what runs there.
+	objs, _ = renderCluster(t, f, "a")
+	find(t, objs, "TLSRoute", gwNs, "gatefed-shop-checkout")
+	find(t, objs, "TLSRoute", gwNs, "gatefed-shop-elsewhere")
+	if n := len(ofKind(objs, "TLSRoute")); n != 2 {
+		t.Errorf("%d TLSRoutes on a, want 2", n)
+	}
+}
+
+func TestNoFailoverGatewayWithoutServedServices(t *testing.T) {
+	s := service("", "web", 80, "a")
+	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2")}, []*fleet.GlobalService{s})
+	objs, _ := renderCluster(t, f, "b")
+	if len(objs) != 0 {
+		t.Errorf("objects on a target serving nothing:\n%s", listObjects(objs))
+	}
+}
+
+func TestSkippedClustersAnnotated(t *testing.T) {
+	f := orderedFleet()
+	in := input(t, f, "a")
+	p := in.Used["shop/checkout"]
+	// Drop c as if it were unavailable.
+	p.Tiers = []planTier{p.Tiers[0], p.Tiers[2]}
+	p.Skips = append(p.Skips, planSkip{Cluster: "c", Reason: "Service has no ready endpoints"})
+	objs, _ := renderInput(t, in)
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	if got := annotation(hr, render.AnnotationTiers); got != "shop/checkout=a,b" {
+		t.Errorf("tiers %q", got)
+	}
+	if got := annotation(hr, render.AnnotationSkipped); got != "shop/checkout=c: Service has no ready endpoints" {
+		t.Errorf("skipped %q", got)
+	}
+	be := find(t, objs, "Backend", gwNs, "gatefed-shop-checkout-b")
+	if got := annotation(be, render.AnnotationSkipped); got != "c: Service has no ready endpoints" {
+		t.Errorf("Backend skipped %q", got)
+	}
+	if n := len(ofKind(objs, "Backend")); n != 1 {
+		t.Errorf("%d Backends, want 1", n)
+	}
+	// Without skips there is no skipped annotation.
+	objs, _ = renderCluster(t, f, "a")
+	hr = find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	if _, ok := hr.GetAnnotations()[render.AnnotationSkipped]; ok {
+		t.Errorf("skipped annotation without skips")
+	}
+}
+
+func TestServiceWithoutTiersHasNoBackendRefs(t *testing.T) {
+	f := orderedFleet()
+	in := input(t, f, "a")
+	in.Used["shop/checkout"].Tiers = nil
+	objs, _ := renderInput(t, in)
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertNoField(t, hr, "spec", "rules", "0", "backendRefs")
+}
+
+func TestRouteLimits(t *testing.T) {
+	var rules []fleet.Rule
+	for i := 0; i < 17; i++ {
+		rules = append(rules, to("web"))
+	}
+	s := service("", "web", 80, "a")
+	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "")}, []*fleet.GlobalService{s}, route("", "big", []string{"x.example.com"}, rules...))
+	_, _, err := New().Render(input(t, f, "a"))
+	if err == nil || !strings.Contains(err.Error(), "17 rules, an HTTPRoute allows 16") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	for _, cluster := range []string{"a", "b", "c"} {
+		first, w1 := renderCluster(t, orderedFleet(), cluster)
+		for i := 0; i < 5; i++ {
+			again, w2 := renderCluster(t, orderedFleet(), cluster)
+			if !reflect.DeepEqual(normalize(t, first), normalize(t, again)) || !reflect.DeepEqual(w1, w2) {
+				t.Fatalf("cluster %s: render differs between runs", cluster)
+			}
+		}
+	}
+}
+
+func TestProviderName(t *testing.T) {
+	if New().Name() != fleet.ProviderEnvoyGateway {
+		t.Errorf("Name() = %q", New().Name())
+	}
+}
+
+func TestSharedSNIKeepsFirstTLSRoute(t *testing.T) {
+	first := service("shop", "checkout", 8080, "a")
+	second := service("shop", "checkout-alias", 8080, "a")
+	second.Spec.ServiceName = "checkout"
+	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1")}, []*fleet.GlobalService{first, second})
+	objs, warnings := renderCluster(t, f, "a")
+	routes := ofKind(objs, "TLSRoute")
+	if len(routes) != 1 || routes[0].GetName() != "gatefed-shop-checkout" {
+		t.Fatalf("TLSRoutes:\n%s", listObjects(objs))
+	}
+	assertWarning(t, warnings, "GlobalServices shop/checkout and shop/checkout-alias name the same Service port (SNI checkout-8080.shop.failover.gatefed.internal)")
+}

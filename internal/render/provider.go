@@ -70,7 +70,8 @@ func ToUnstructured(typed any) (*unstructured.Unstructured, error) {
 	return &unstructured.Unstructured{Object: m}, nil
 }
 
-// Stamp sets the labels and source annotation every rendered object carries.
+// Stamp sets the labels and the source annotation ("Kind/namespace/name", or
+// "Kind/name" for a Cluster) every rendered object carries.
 func Stamp(obj *unstructured.Unstructured, cluster, sourceKind, sourceNamespace, sourceName string) {
 	labels := obj.GetLabels()
 	if labels == nil {
@@ -83,6 +84,10 @@ func Stamp(obj *unstructured.Unstructured, cluster, sourceKind, sourceNamespace,
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[AnnotationSource] = fmt.Sprintf("%s/%s/%s", sourceKind, sourceNamespace, sourceName)
+	if sourceNamespace == "" {
+		ann[AnnotationSource] = sourceKind + "/" + sourceName // cluster-scoped: a Cluster
+	} else {
+		ann[AnnotationSource] = sourceKind + "/" + sourceNamespace + "/" + sourceName
+	}
 	obj.SetAnnotations(ann)
 }

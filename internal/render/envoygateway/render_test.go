@@ -400,7 +400,7 @@ listeners:
     namespaces: {from: Same}
     kinds: [{group: gateway.networking.k8s.io, kind: TLSRoute}]
 `, "spec")
-	if got := annotation(gw, render.AnnotationSource); got != "Cluster//b" {
+	if got := annotation(gw, render.AnnotationSource); got != "Cluster/b" {
 		t.Errorf("Gateway source %q", got)
 	}
 	ctp := find(t, objs, "ClientTrafficPolicy", "edge", FailoverPolicyName)

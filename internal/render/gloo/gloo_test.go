@@ -233,7 +233,7 @@ func TestFailoverGatewayOnTarget(t *testing.T) {
 	if got := gw.GetNamespace(); got != "gloo-system" {
 		t.Errorf("namespace = %q", got)
 	}
-	if got := gw.GetAnnotations()[render.AnnotationSource]; got != "Cluster//east" {
+	if got := gw.GetAnnotations()[render.AnnotationSource]; got != "Cluster/east" {
 		t.Errorf("source = %q", got)
 	}
 	// east runs checkout and payments; catalog and legacy do not run there.

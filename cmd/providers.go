@@ -1,0 +1,12 @@
+package cmd
+
+import (
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
+)
+
+func init() {
+	render.Register(gloo.New())
+	render.Register(envoygateway.New())
+}

@@ -1,0 +1,373 @@
+package discover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/plan"
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// shared runs clusters a, b and c; no controller is needed, so no CRDs.
+var shared *testfleet.Fleet
+
+func TestMain(m *testing.M) {
+	render.Register(gloo.New())
+	render.Register(envoygateway.New())
+	testfleet.Main(m, testfleet.Options{
+		Clusters: []testfleet.ClusterOptions{{Name: "a"}, {Name: "b"}, {Name: "c"}},
+		CRDs:     testfleet.NoCRDs,
+	}, &shared)
+}
+
+// fleetDoc is a fleet of a (gloo), b and c (envoy-gateway), all failover
+// targets, and d (gloo), which only routes and has no API server: nothing is
+// placed there, so discovery never reads it. checkout fails over b, c, a;
+// cart by locality. extra is appended.
+func fleetDoc(kubeconfig, ns, extra string) string {
+	return fmt.Sprintf(`
+apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: a}
+spec: {kubeconfig: %[1]s, region: r1, gateway: {provider: gloo}, failover: {address: 192.0.2.1}}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: b}
+spec: {kubeconfig: %[1]s, region: r1, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.2}}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: c}
+spec: {kubeconfig: %[1]s, region: r2, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.3}}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: d}
+spec: {kubeconfig: %[1]s, context: no-such-context, region: r2, gateway: {provider: gloo}}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalService
+metadata: {name: checkout, namespace: %[2]s}
+spec:
+  port: 8080
+  clusters: {names: [a, b, c]}
+  failover: {policy: ordered, order: [b, c, a]}
+  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalService
+metadata: {name: cart, namespace: %[2]s}
+spec:
+  port: 8080
+  clusters: {names: [a, b, c]}
+  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalRoute
+metadata: {name: web, namespace: %[2]s}
+spec:
+  hosts: [shop.example.com]
+  rules:
+  - name: checkout
+    match: {pathPrefix: /checkout}
+    backends: [{service: checkout}]
+  - backends: [{service: cart}]
+%[3]s`, kubeconfig, ns, extra)
+}
+
+func loadFleet(t *testing.T, doc string) *fleet.Fleet {
+	t.Helper()
+	f, err := fleet.Load([]string{"-"}, strings.NewReader(doc))
+	if err != nil {
+		t.Fatalf("load fleet: %v", err)
+	}
+	return f
+}
+
+// presence sets the scene: checkout runs in a, is absent from b and has no
+// ready endpoint in c; cart runs in a and c and listens on the wrong port in b.
+func presence(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	ns := shared.Namespace(t, "shop")
+	for _, s := range []struct {
+		cluster string
+		svc     testfleet.Service
+	}{
+		{"a", testfleet.Service{Namespace: ns, Name: "checkout", Ready: 2}},
+		{"c", testfleet.Service{Namespace: ns, Name: "checkout", Ready: 0, NotReady: 2}},
+		{"a", testfleet.Service{Namespace: ns, Name: "cart", Ready: 1}},
+		{"b", testfleet.Service{Namespace: ns, Name: "cart", Port: 9090, Ready: 1}},
+		{"c", testfleet.Service{Namespace: ns, Name: "cart", Ready: 3, NotReady: 1}},
+	} {
+		if err := shared.Cluster(s.cluster).Sim().Service(ctx, s.svc); err != nil {
+			t.Fatalf("cluster %s: %v", s.cluster, err)
+		}
+	}
+	return ns
+}
+
+func TestDiscoverReadsPresence(t *testing.T) {
+	ns := presence(t)
+	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, ""))
+	res, err := Discover(context.Background(), f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"checkout@a": "",
+		"checkout@b": "service " + ns + "/checkout not found",
+		"checkout@c": "no ready endpoints",
+		"cart@a":     "",
+		"cart@b":     "service has no port 8080",
+		"cart@c":     "",
+	}
+	for k, w := range want {
+		name, cluster, _ := strings.Cut(k, "@")
+		if got := res.Unavailable(f.Service(ns+"/"+name), cluster); got != w {
+			t.Errorf("%s: %q, want %q", k, got, w)
+		}
+	}
+	if res.Checked != 6 || len(res.Unreachable) != 0 {
+		t.Errorf("checked %d pairs, unreachable %v; want 6 and none", res.Checked, res.Unreachable)
+	}
+}
+
+// annotations returns the tiers and skipped annotations of an object.
+func annotations(t *testing.T, objs []*unstructured.Unstructured, kind, name string) (tiers, skipped string) {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return o.GetAnnotations()[render.AnnotationTiers], o.GetAnnotations()[render.AnnotationSkipped]
+		}
+	}
+	t.Fatalf("no %s %s", kind, name)
+	return "", ""
+}
+
+// routeOf returns the object of a kind rendered from a GlobalRoute.
+func routeOf(t *testing.T, objs []*unstructured.Unstructured, kind, route string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetAnnotations()[render.AnnotationSource] == "GlobalRoute/"+route {
+			return o
+		}
+	}
+	t.Fatalf("no %s from GlobalRoute %s", kind, route)
+	return nil
+}
+
+// From every source the rendered tiers are the policy's order less the
+// clusters where the service is not there, and the objects say why.
+func TestRenderRoutesAroundAbsentServices(t *testing.T) {
+	ns := presence(t)
+	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, ""))
+	res, err := Discover(context.Background(), f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := render.Render(f, render.Options{Availability: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notFound := "b: service " + ns + "/checkout not found"
+	checkoutSkips := map[string]string{ // by source: tiers are b, c, a by policy, less b and c
+		"a": notFound + "; c: no ready endpoints",
+		"b": notFound + "; c: no ready endpoints",
+		"c": "c: no ready endpoints; " + notFound,
+		"d": notFound + "; c: no ready endpoints",
+	}
+	cartTiers := map[string]string{ // locality: local first, then same region, then by name; b lacks the port
+		"a": "a,c", "b": "a,c", "c": "c,a", "d": "c,a",
+	}
+	for _, co := range out.Clusters {
+		src := co.Cluster.Name()
+		switch co.Cluster.Spec.Gateway.Provider {
+		case fleet.ProviderGloo:
+			tiers, skipped := annotations(t, co.Objects, "Upstream", gloo.UpstreamName(f.Service(ns+"/checkout")))
+			if tiers != "a" || skipped != checkoutSkips[src] {
+				t.Errorf("gloo %s: checkout Upstream tiers %q skipped %q; want a and %q", src, tiers, skipped, checkoutSkips[src])
+			}
+			tiers, skipped = annotations(t, co.Objects, "Upstream", gloo.UpstreamName(f.Service(ns+"/cart")))
+			if tiers != cartTiers[src] || skipped != "b: service has no port 8080" {
+				t.Errorf("gloo %s: cart Upstream tiers %q skipped %q", src, tiers, skipped)
+			}
+		case fleet.ProviderEnvoyGateway:
+			hr := routeOf(t, co.Objects, "HTTPRoute", ns+"/web")
+			tiers, skipped := annotations(t, co.Objects, "HTTPRoute", hr.GetName())
+			wantTiers := ns + "/checkout=a; " + ns + "/cart=" + cartTiers[src]
+			if tiers != wantTiers {
+				t.Errorf("envoy-gateway %s: HTTPRoute tiers %q, want %q", src, tiers, wantTiers)
+			}
+			for _, want := range []string{strings.ReplaceAll(checkoutSkips[src], "; ", ", "), "b: service has no port 8080"} {
+				for _, part := range strings.Split(want, ", ") {
+					if !strings.Contains(skipped, part) {
+						t.Errorf("envoy-gateway %s: HTTPRoute skipped %q lacks %q", src, skipped, part)
+					}
+				}
+			}
+		}
+	}
+	// The summary: one report per source and service with skips.
+	got := map[string]string{}
+	for _, s := range out.Skips {
+		var parts []string
+		for _, k := range s.Skipped {
+			parts = append(parts, k.Cluster+": "+k.Reason)
+		}
+		got[s.Cluster+" "+s.Service] = strings.Join(parts, "; ")
+	}
+	for src, want := range checkoutSkips {
+		if got[src+" "+ns+"/checkout"] != want {
+			t.Errorf("skip report from %s for checkout: %q, want %q", src, got[src+" "+ns+"/checkout"], want)
+		}
+		if got[src+" "+ns+"/cart"] != "b: service has no port 8080" {
+			t.Errorf("skip report from %s for cart: %q", src, got[src+" "+ns+"/cart"])
+		}
+	}
+	if len(out.Skips) != 8 {
+		t.Errorf("%d skip reports, want 8: %+v", len(out.Skips), out.Skips)
+	}
+}
+
+// Endpoints that become ready bring the cluster back on the next render.
+func TestEndpointsBecomingReadyRestoreTheTier(t *testing.T) {
+	ns := presence(t)
+	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, ""))
+	if err := shared.Cluster("c").Sim().Service(context.Background(), testfleet.Service{Namespace: ns, Name: "checkout", Ready: 1, NotReady: 1}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Discover(context.Background(), f, Options{Sources: []string{"d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiers, skips := plan.Tiers(f, f.Service(ns+"/checkout"), f.Cluster("d"), res)
+	var names []string
+	for _, t := range tiers {
+		names = append(names, t.Cluster.Name())
+	}
+	if strings.Join(names, ",") != "c,a" || len(skips) != 1 || skips[0].Cluster != "b" {
+		t.Errorf("tiers %v skips %v; want c,a and b skipped", names, skips)
+	}
+}
+
+// unreachableKubeconfig writes a kubeconfig whose only context, e, points
+// at a port nothing listens on.
+func unreachableKubeconfig(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	doc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e
+  cluster: {server: "https://%s", insecure-skip-tls-verify: true}
+users:
+- name: e
+  user: {token: none}
+contexts:
+- name: e
+  context: {cluster: e, user: e}
+current-context: e
+`, addr)
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestUnreachableCluster(t *testing.T) {
+	ns := presence(t)
+	extra := fmt.Sprintf(`---
+apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: e}
+spec: {kubeconfig: %s, region: r3, gateway: {provider: gloo}, failover: {address: 192.0.2.5}}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalService
+metadata: {name: api, namespace: %s}
+spec:
+  port: 8080
+  clusters: {names: [a, e]}
+  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
+`, unreachableKubeconfig(t), ns)
+	if err := shared.Cluster("a").Sim().Service(context.Background(), testfleet.Service{Namespace: ns, Name: "api", Ready: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, extra))
+	api := f.Service(ns + "/api")
+	cart := f.Service(ns + "/cart")
+
+	res, err := Discover(context.Background(), f, Options{})
+	var ue *UnreachableClustersError
+	if !errors.As(err, &ue) || len(ue.Clusters) != 1 || ue.Clusters[0].Cluster != "e" {
+		t.Fatalf("policy error: err = %v, want cluster e unreachable", err)
+	}
+	if !strings.Contains(err.Error(), "cannot read cluster e: ") || !strings.Contains(err.Error(), "--discover-unreachable=skip") {
+		t.Errorf("error text: %v", err)
+	}
+
+	res, err = Discover(context.Background(), f, Options{Unreachable: UnreachableSkip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Unavailable(api, "e"); got != ReasonUnreachable {
+		t.Errorf("skip: api@e = %q, want unreachable", got)
+	}
+	if got := res.Unavailable(cart, "e"); got != "" {
+		t.Errorf("skip: cart is not placed in e, yet %q", got)
+	}
+	if got := res.Unavailable(api, "a"); got != "" {
+		t.Errorf("skip: api@a = %q", got)
+	}
+	if got := res.Unavailable(cart, "b"); got != "service has no port 8080" {
+		t.Errorf("skip: the reachable clusters are still read: cart@b = %q", got)
+	}
+	if len(res.Unreachable) != 1 {
+		t.Errorf("unreachable = %v", res.Unreachable)
+	}
+
+	res, err = Discover(context.Background(), f, Options{Unreachable: UnreachableKeep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Unavailable(api, "e"); got != "" {
+		t.Errorf("keep: api@e = %q, want available", got)
+	}
+	if len(res.Unreachable) != 1 {
+		t.Errorf("keep still reports the unreachable cluster: %v", res.Unreachable)
+	}
+
+	// Only the clusters the sources' tiers can reach are read: b neither
+	// routes to api nor runs it, so rendering b never contacts e.
+	res, err = Discover(context.Background(), f, Options{Sources: []string{"b"}})
+	if err != nil {
+		t.Fatalf("sources b: %v", err)
+	}
+	if res.Checked != 6 {
+		t.Errorf("sources b: checked %d pairs, want 6 (checkout and cart in a, b, c)", res.Checked)
+	}
+
+	if _, err := Discover(context.Background(), f, Options{Unreachable: "sometimes"}); err == nil || !strings.Contains(err.Error(), "want error, skip or keep") {
+		t.Errorf("unknown policy: err = %v", err)
+	}
+}

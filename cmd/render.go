@@ -1,10 +1,14 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/gitops"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -15,6 +19,10 @@ type RenderOptions struct {
 	OutDir   string
 	Clusters []string
 	Selector string
+	Discover discoverFlags
+	// SkipsJSON is a file for the skip summary as JSON (with --discover).
+	SkipsJSON string
+	GitOps    gitops.Options
 }
 
 func init() { register(newRenderCmd) }
@@ -33,43 +41,127 @@ gives a v1 List. --out-dir writes DIR/<cluster>/<kind>-<namespace>-<name>.yaml
 and a kustomization.yaml per cluster. Warnings go to stderr, never into the
 manifests.
 
+--discover reads every cluster a service is placed in (its Service, the port
+and the EndpointSlices' ready endpoints) and leaves the clusters where it is
+not there out of the service's tiers, so that traffic goes to the next cluster
+instead of an HTTP 500. Each affected object says why in the annotation
+gatefed.dev/skipped-clusters, stderr has one "Skipped:" line per source
+cluster and service, and --skips-json FILE writes the same as JSON. A cluster
+that cannot be read is an error unless --discover-unreachable is skip or keep.
+
+--gitops argocd|flux (with --out-dir) also writes DIR/gitops/: an Argo CD
+ApplicationSet with one Application per rendered cluster, or one Flux
+Kustomization per cluster, pointing at DIR/<cluster> in the Git repository.
+See docs/gitops.md.
+
 ` + exitStatusHelp,
 		Example: `  gatefed render -f fleet/
   gatefed render -f fleet/ --cluster us-east -o json
-  gatefed render -f fleet/ -l env=prod --out-dir manifests/`,
+  gatefed render -f fleet/ -l env=prod --out-dir manifests/
+  gatefed render -f fleet/ --discover --discover-unreachable=skip
+  gatefed render -f fleet/ --out-dir manifests --gitops argocd --gitops-repo https://git.example.com/gw.git
+  gatefed render -f fleet/ --out-dir manifests --gitops flux --gitops-local-cluster hub`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return o.Run() },
+		RunE: func(c *cobra.Command, _ []string) error { return o.RunContext(c.Context()) },
 	}
 	f := c.Flags()
 	f.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml|json")
 	f.StringVar(&o.OutDir, "out-dir", "", "write DIR/<cluster>/<kind>-<namespace>-<name>.yaml and a kustomization.yaml per cluster")
 	f.StringArrayVar(&o.Clusters, "cluster", nil, "render only this cluster (repeatable)")
 	f.StringVarP(&o.Selector, "selector", "l", "", "render only clusters whose labels match this selector")
+	o.Discover.addTo(f)
+	f.StringVar(&o.SkipsJSON, "skips-json", "", "with --discover, also write the clusters left out of tiers, and why, to this file as JSON")
+	f.StringVar(&o.GitOps.Tool, "gitops", "", "with --out-dir, also write DIR/gitops/ for a GitOps controller: argocd (ApplicationSet) or flux (Kustomizations)")
+	f.StringVar(&o.GitOps.Repo, "gitops-repo", "", "Git repository URL that holds DIR (argocd)")
+	f.StringVar(&o.GitOps.Revision, "gitops-revision", gitops.DefaultRevision, "Git revision Argo CD syncs (argocd)")
+	f.StringVar(&o.GitOps.PathPrefix, "gitops-path-prefix", "", "DIR's path from the repository root (default: --out-dir as given)")
+	f.StringVar(&o.GitOps.Source, "gitops-source", gitops.DefaultFluxSource, "name of the Flux GitRepository that holds DIR (flux)")
+	f.StringVar(&o.GitOps.Namespace, "gitops-namespace", "", "namespace of the ApplicationSet or Kustomizations (default argocd or flux-system)")
+	f.StringVar(&o.GitOps.Interval, "gitops-interval", gitops.DefaultInterval, "Flux reconcile interval (flux)")
+	f.StringVar(&o.GitOps.LocalCluster, "gitops-local-cluster", "", "the cluster the GitOps controller runs in (Argo CD in-cluster server; Flux without kubeConfig)")
 	return c
 }
 
 // Run renders and writes the manifests.
-func (o *RenderOptions) Run() error {
+func (o *RenderOptions) Run() error { return o.RunContext(context.Background()) }
+
+// RunContext renders and writes the manifests; ctx bounds --discover.
+func (o *RenderOptions) RunContext(ctx context.Context) error {
 	if o.Output != "yaml" && o.Output != "json" {
 		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use yaml or json", o.Output)}
+	}
+	if err := o.Discover.validate(); err != nil {
+		return err
+	}
+	if o.SkipsJSON != "" && !o.Discover.Enabled {
+		return &exitError{code: ExitError, err: fmt.Errorf("--skips-json needs --discover")}
+	}
+	if o.GitOps.Tool != "" && o.OutDir == "" {
+		return &exitError{code: ExitError, err: fmt.Errorf("--gitops needs --out-dir: the objects point at DIR/<cluster> in the repository")}
 	}
 	f, err := o.loadFleet()
 	if err != nil {
 		return err
 	}
-	res, err := render.Render(f, render.Options{Clusters: o.Clusters, Selector: o.Selector})
+	opts := render.Options{Clusters: o.Clusters, Selector: o.Selector}
+	selected, err := render.Select(f, opts)
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	if o.GitOps.Tool != "" {
+		o.GitOps.Dir, o.GitOps.Kubeconfig = o.OutDir, o.Kubeconfig
+		if err := o.GitOps.Complete(f, selected); err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+	}
+	if o.Discover.Enabled {
+		names := make([]string, len(selected))
+		for i, c := range selected {
+			names[i] = c.Name()
+		}
+		if opts.Availability, err = o.Discover.availability(ctx, o.GlobalOptions, f, names); err != nil {
+			return err
+		}
+	}
+	res, err := render.Render(f, opts)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(o.IO.ErrOut, "Warning: %s\n", w)
 	}
+	if o.Discover.Enabled {
+		printSkips(o.IO.ErrOut, res.Skips)
+		if o.SkipsJSON != "" {
+			if err := writeSkipsJSON(o.SkipsJSON, res.Skips); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+		}
+	}
 	if o.OutDir != "" {
 		files, err := render.WriteDir(o.OutDir, res)
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
+		if o.GitOps.Tool != "" {
+			clusters := make([]*fleet.Cluster, len(res.Clusters))
+			for i, co := range res.Clusters {
+				clusters[i] = co.Cluster
+			}
+			objs, err := gitops.Objects(clusters, &o.GitOps)
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			written, err := gitops.Write(o.OutDir, objs)
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			files = append(files, written...)
+		}
 		fmt.Fprintf(o.IO.ErrOut, "wrote %d files for %d %s under %s\n", len(files), len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), o.OutDir)
+		if o.GitOps.Tool != "" {
+			fmt.Fprintf(o.IO.ErrOut, "wrote the %s hand-off under %s\n", o.GitOps.Tool, filepath.Join(o.OutDir, gitops.SubDir))
+		}
 		return nil
 	}
 	if o.Output == "json" {

@@ -57,6 +57,8 @@ type Options struct {
 	Unreachable string
 	// Timeout bounds the reads of one cluster (default DefaultTimeout).
 	Timeout time.Duration
+	// Ignore are clusters not to read: every service there counts as available.
+	Ignore []string
 	// Concurrency bounds how many clusters are read at once (default DefaultConcurrency).
 	Concurrency int
 	// Config, when set, replaces kube.RESTConfig (tests).
@@ -187,6 +189,9 @@ func Discover(ctx context.Context, f *fleet.Fleet, opts Options) (*Result, error
 	}
 
 	needed := Needed(f, opts.Sources)
+	for _, n := range opts.Ignore {
+		delete(needed, n)
+	}
 	names := make([]string, 0, len(needed))
 	for n := range needed {
 		names = append(names, n)

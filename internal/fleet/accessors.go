@@ -125,8 +125,12 @@ func (f *Fleet) Route(key string) *GlobalRoute {
 	return nil
 }
 
-// Placed returns the clusters a placement picks, sorted by name. A nil or empty placement picks all.
+// Placed returns the clusters a placement picks, sorted by name. A nil or
+// empty placement picks all. The slice may be shared: do not modify it.
 func (f *Fleet) Placed(p *Placement) []*Cluster {
+	if cached, ok := f.placed[p]; ok {
+		return cached
+	}
 	var out []*Cluster
 	for _, c := range f.Clusters {
 		if p.Matches(c) {

@@ -37,6 +37,7 @@ type Fleet struct {
 	clusterIndex map[string]*Cluster
 	serviceIndex map[string]*GlobalService
 	routeIndex   map[string]*GlobalRoute
+	placed       map[*Placement][]*Cluster
 }
 
 // Index builds the name lookups. Call it again after changing the slices.
@@ -53,6 +54,15 @@ func (f *Fleet) Index() {
 			f.serviceIndex[s.Key()] = s
 		}
 	}
+	f.placed = nil
+	placed := map[*Placement][]*Cluster{nil: f.Placed(nil)}
+	for _, s := range f.Services {
+		placed[s.Spec.Clusters] = f.Placed(s.Spec.Clusters)
+	}
+	for _, r := range f.Routes {
+		placed[r.Spec.Clusters] = f.Placed(r.Spec.Clusters)
+	}
+	f.placed = placed
 	f.routeIndex = make(map[string]*GlobalRoute, len(f.Routes))
 	for _, r := range f.Routes {
 		if _, dup := f.routeIndex[r.Key()]; !dup {

@@ -48,7 +48,9 @@ func writeBenchFleet(tb testing.TB, n, m int) string {
 	return path
 }
 
-// BenchmarkRender loads, validates and renders fleets of growing size.
+// BenchmarkRender loads, validates and renders fleets of growing size the
+// way gatefed render does: cluster by cluster, in parallel, without holding
+// the whole fleet's objects.
 // peak-MB is the largest heap in use seen while it ran; objects is the
 // number of rendered objects.
 func BenchmarkRender(b *testing.B) {
@@ -68,13 +70,13 @@ func BenchmarkRender(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				res, err := render.Render(f, render.Options{})
+				objects = 0
+				err = render.Each(f, render.Options{}, func(c *render.ClusterOutput) error {
+					objects += len(c.Objects)
+					return nil
+				})
 				if err != nil {
 					b.Fatal(err)
-				}
-				objects = 0
-				for _, c := range res.Clusters {
-					objects += len(c.Objects)
 				}
 			}
 			b.StopTimer()
@@ -93,11 +95,8 @@ func BenchmarkRenderYAML(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := render.Render(f, render.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := render.WriteYAML(io.Discard, res); err != nil {
+		w := render.NewYAMLWriter(io.Discard)
+		if err := render.Each(f, render.Options{}, w.Write); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,44 +14,95 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// WriteYAML writes one YAML stream; each object is preceded by a
-// "# cluster: NAME" comment.
-func WriteYAML(w io.Writer, res *Result) error {
+// YAMLWriter writes one YAML stream, cluster after cluster; each object is
+// preceded by a "# cluster: NAME" comment.
+type YAMLWriter struct {
+	w       io.Writer
+	started bool
+}
+
+// NewYAMLWriter returns a YAMLWriter on w.
+func NewYAMLWriter(w io.Writer) *YAMLWriter { return &YAMLWriter{w: w} }
+
+// Write writes one cluster's objects.
+func (y *YAMLWriter) Write(c *ClusterOutput) error {
 	var buf bytes.Buffer
-	first := true
-	for _, c := range res.Clusters {
-		for _, o := range c.Objects {
-			y, err := yaml.Marshal(o.Object)
-			if err != nil {
-				return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
-			}
-			if !first {
-				buf.WriteString("---\n")
-			}
-			first = false
-			fmt.Fprintf(&buf, "# cluster: %s\n", c.Cluster.Metadata.Name)
-			buf.Write(y)
+	for _, o := range c.Objects {
+		b, err := yaml.Marshal(o.Object)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
 		}
+		if y.started {
+			buf.WriteString("---\n")
+		}
+		y.started = true
+		fmt.Fprintf(&buf, "# cluster: %s\n", c.Cluster.Metadata.Name)
+		buf.Write(b)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err := y.w.Write(buf.Bytes())
 	return err
 }
 
-// WriteJSON writes a v1 List of every object.
-func WriteJSON(w io.Writer, res *Result) error {
-	items := []any{}
-	for _, c := range res.Clusters {
-		for _, o := range c.Objects {
-			items = append(items, o.Object)
+// WriteYAML writes a whole result as one YAML stream.
+func WriteYAML(w io.Writer, res *Result) error {
+	y := NewYAMLWriter(w)
+	for i := range res.Clusters {
+		if err := y.Write(&res.Clusters[i]); err != nil {
+			return err
 		}
 	}
-	list := map[string]any{"apiVersion": "v1", "kind": "List", "items": items}
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
+	return nil
+}
+
+// ListWriter writes a v1 List of every object, cluster after cluster. Call
+// Close to end the list.
+type ListWriter struct {
+	w     io.Writer
+	count int
+}
+
+// NewListWriter returns a ListWriter on w.
+func NewListWriter(w io.Writer) *ListWriter { return &ListWriter{w: w} }
+
+// Write writes one cluster's objects as list items.
+func (l *ListWriter) Write(c *ClusterOutput) error {
+	var buf bytes.Buffer
+	for _, o := range c.Objects {
+		b, err := json.MarshalIndent(o.Object, "    ", "  ")
+		if err != nil {
+			return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
+		}
+		if l.count == 0 {
+			buf.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n    ")
+		} else {
+			buf.WriteString(",\n    ")
+		}
+		l.count++
+		buf.Write(b)
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err := l.w.Write(buf.Bytes())
 	return err
+}
+
+// Close ends the list.
+func (l *ListWriter) Close() error {
+	end := "\n  ],\n  \"kind\": \"List\"\n}\n"
+	if l.count == 0 {
+		end = "{\n  \"apiVersion\": \"v1\",\n  \"items\": [],\n  \"kind\": \"List\"\n}\n"
+	}
+	_, err := io.WriteString(l.w, end)
+	return err
+}
+
+// WriteJSON writes a whole result as a v1 List.
+func WriteJSON(w io.Writer, res *Result) error {
+	l := NewListWriter(w)
+	for i := range res.Clusters {
+		if err := l.Write(&res.Clusters[i]); err != nil {
+			return err
+		}
+	}
+	return l.Close()
 }
 
 // FileName is an object's file name in --out-dir: <kind>-<namespace>-<name>.yaml.

@@ -3,10 +3,7 @@
 package render
 
 import (
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/plan"
@@ -50,12 +47,18 @@ type Provider interface {
 	Render(in *ClusterInput) (objs []*unstructured.Unstructured, warnings []string, err error)
 }
 
-// ToUnstructured converts a typed object, dropping the null creationTimestamp
-// and empty status that typed Go structs marshal.
+// conversionCheck, when set by a test, sees every conversion.
+var conversionCheck func(typed any, converted map[string]any)
+
+// ToUnstructured converts a typed object, dropping null fields (such as the
+// null creationTimestamp) and the empty status that typed Go structs marshal.
 func ToUnstructured(typed any) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
+	m, err := toMap(typed)
 	if err != nil {
-		return nil, fmt.Errorf("convert %T: %w", typed, err)
+		return nil, err
+	}
+	if conversionCheck != nil {
+		conversionCheck(typed, m)
 	}
 	if md, ok := m["metadata"].(map[string]any); ok {
 		if md["creationTimestamp"] == nil {
@@ -73,21 +76,24 @@ func ToUnstructured(typed any) (*unstructured.Unstructured, error) {
 // Stamp sets the labels and the source annotation ("Kind/namespace/name", or
 // "Kind/name" for a Cluster) every rendered object carries.
 func Stamp(obj *unstructured.Unstructured, cluster, sourceKind, sourceNamespace, sourceName string) {
-	labels := obj.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
+	md := childMap(obj.Object, "metadata")
+	labels := childMap(md, "labels")
 	labels[LabelManagedBy] = ManagedByValue
 	labels[LabelCluster] = cluster
-	obj.SetLabels(labels)
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
+	ann := childMap(md, "annotations")
 	if sourceNamespace == "" {
 		ann[AnnotationSource] = sourceKind + "/" + sourceName // cluster-scoped: a Cluster
 	} else {
 		ann[AnnotationSource] = sourceKind + "/" + sourceNamespace + "/" + sourceName
 	}
-	obj.SetAnnotations(ann)
+}
+
+// childMap returns m[key] as a map, creating it when missing.
+func childMap(m map[string]any, key string) map[string]any {
+	if c, ok := m[key].(map[string]any); ok {
+		return c
+	}
+	c := map[string]any{}
+	m[key] = c
+	return c
 }

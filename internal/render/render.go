@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -42,10 +43,13 @@ type Options struct {
 	Availability plan.Availability
 }
 
-// ClusterOutput is one cluster's rendered objects, in apply order.
+// ClusterOutput is one cluster's rendered objects, in apply order, with
+// the warnings and discovery skips of that cluster.
 type ClusterOutput struct {
-	Cluster *fleet.Cluster
-	Objects []*unstructured.Unstructured
+	Cluster  *fleet.Cluster
+	Objects  []*unstructured.Unstructured
+	Warnings []string
+	Skips    []SkipReport
 }
 
 // SkipReport says which clusters a service's tiers left out, seen from one cluster.
@@ -134,42 +138,108 @@ func Input(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) *ClusterIn
 	return in
 }
 
-// Render renders every selected cluster with its provider.
+// Render renders every selected cluster and keeps the whole result in memory.
 func Render(f *fleet.Fleet, opts Options) (*Result, error) {
-	clusters, err := Select(f, opts)
+	res := &Result{}
+	err := Each(f, opts, func(out *ClusterOutput) error {
+		res.Clusters = append(res.Clusters, *out)
+		res.Warnings = append(res.Warnings, out.Warnings...)
+		res.Skips = append(res.Skips, out.Skips...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
-	for _, c := range clusters {
-		p := lookup(c.Spec.Gateway.Provider)
-		if p == nil {
-			return nil, fmt.Errorf("cluster %s: provider %q is not available", c.Metadata.Name, c.Spec.Gateway.Provider)
-		}
-		in := Input(f, c, opts.Availability)
-		for _, key := range sortedPlanKeys(in.Used) {
-			sp := in.Used[key]
-			if len(sp.Skips) > 0 {
-				res.Skips = append(res.Skips, SkipReport{Cluster: c.Metadata.Name, Service: key, Skipped: sp.Skips})
-			}
-			if len(sp.Tiers) == 0 {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s: GlobalService %s has no cluster left to serve it: its routes will fail", c.Metadata.Name, key))
-			}
-		}
-		objs, warns, err := p.Render(in)
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", c.Metadata.Name, err)
-		}
-		for _, w := range warns {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s: %s", c.Metadata.Name, w))
-		}
-		SortObjects(objs)
-		if err := checkUnique(objs); err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", c.Metadata.Name, err)
-		}
-		res.Clusters = append(res.Clusters, ClusterOutput{Cluster: c, Objects: objs})
-	}
 	return res, nil
+}
+
+// Each renders the selected clusters on up to GOMAXPROCS goroutines and
+// calls fn with each cluster's output in cluster-name order. At most a few
+// outputs per goroutine are held at once, so memory stays bounded by a
+// handful of clusters however large the fleet. It stops at the first error.
+func Each(f *fleet.Fleet, opts Options, fn func(*ClusterOutput) error) error {
+	clusters, err := Select(f, opts)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		out *ClusterOutput
+		err error
+	}
+	workers := runtime.GOMAXPROCS(0)
+	slots := make([]chan result, len(clusters))
+	for i := range slots {
+		slots[i] = make(chan result, 1)
+	}
+	window := make(chan struct{}, 2*workers) // outputs rendered but not yet consumed
+	stop := make(chan struct{})
+	defer close(stop)
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range clusters {
+			select {
+			case window <- struct{}{}:
+			case <-stop:
+				return
+			}
+			select {
+			case next <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := range next {
+				out, err := renderCluster(f, clusters[i], opts.Availability)
+				slots[i] <- result{out, err}
+			}
+		}()
+	}
+	for i := range clusters {
+		r := <-slots[i]
+		<-window
+		if r.err != nil {
+			return r.err
+		}
+		if err := fn(r.out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func renderCluster(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) (*ClusterOutput, error) {
+	name := c.Metadata.Name
+	p := lookup(c.Spec.Gateway.Provider)
+	if p == nil {
+		return nil, fmt.Errorf("cluster %s: provider %q is not available", name, c.Spec.Gateway.Provider)
+	}
+	out := &ClusterOutput{Cluster: c}
+	in := Input(f, c, avail)
+	for _, key := range sortedPlanKeys(in.Used) {
+		sp := in.Used[key]
+		if len(sp.Skips) > 0 {
+			out.Skips = append(out.Skips, SkipReport{Cluster: name, Service: key, Skipped: sp.Skips})
+		}
+		if len(sp.Tiers) == 0 {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("cluster %s: GlobalService %s has no cluster left to serve it: its routes will fail", name, key))
+		}
+	}
+	objs, warns, err := p.Render(in)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	for _, w := range warns {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("cluster %s: %s", name, w))
+	}
+	if err := sortUnique(objs); err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	out.Objects = objs
+	return out, nil
 }
 
 func sortedPlanKeys(m map[string]*ServicePlan) []string {
@@ -208,34 +278,57 @@ func KindRank(kind string) int {
 	return 10
 }
 
-// SortObjects orders objects by apply phase, then group, kind, namespace and name.
-func SortObjects(objs []*unstructured.Unstructured) {
-	sort.SliceStable(objs, func(i, j int) bool {
-		a, b := objs[i], objs[j]
-		if ra, rb := KindRank(a.GetKind()), KindRank(b.GetKind()); ra != rb {
-			return ra < rb
-		}
-		if a.GetAPIVersion() != b.GetAPIVersion() {
-			return a.GetAPIVersion() < b.GetAPIVersion()
-		}
-		if a.GetKind() != b.GetKind() {
-			return a.GetKind() < b.GetKind()
-		}
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
-		}
-		return a.GetName() < b.GetName()
-	})
+// ObjectKey identifies an object and orders it for apply.
+type ObjectKey struct {
+	Rank                              int
+	APIVersion, Kind, Namespace, Name string
 }
 
-func checkUnique(objs []*unstructured.Unstructured) error {
-	seen := map[string]bool{}
-	for _, o := range objs {
-		k := fmt.Sprintf("%s %s %s/%s", o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName())
-		if seen[k] {
-			return fmt.Errorf("two rendered objects are both %s: rename one of their sources", k)
-		}
-		seen[k] = true
+// KeyOf returns an object's key.
+func KeyOf(o *unstructured.Unstructured) ObjectKey {
+	k := ObjectKey{Kind: o.GetKind(), APIVersion: o.GetAPIVersion(), Namespace: o.GetNamespace(), Name: o.GetName()}
+	k.Rank = KindRank(k.Kind)
+	return k
+}
+
+// Less orders keys by apply phase, then apiVersion, kind, namespace and name.
+func (a ObjectKey) Less(b ObjectKey) bool {
+	if a.Rank != b.Rank {
+		return a.Rank < b.Rank
 	}
-	return nil
+	if a.APIVersion != b.APIVersion {
+		return a.APIVersion < b.APIVersion
+	}
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+// SortObjects orders objects by apply phase, then group, kind, namespace and name.
+func SortObjects(objs []*unstructured.Unstructured) { _ = sortUnique(objs) }
+
+// sortUnique sorts objs and reports two objects with one identity.
+func sortUnique(objs []*unstructured.Unstructured) error {
+	keyed := make([]keyedObject, len(objs))
+	for i, o := range objs {
+		keyed[i] = keyedObject{KeyOf(o), o}
+	}
+	sort.SliceStable(keyed, func(i, j int) bool { return keyed[i].key.Less(keyed[j].key) })
+	var dup error
+	for i := range keyed {
+		objs[i] = keyed[i].obj
+		if a := keyed[i].key; i > 0 && dup == nil && a == keyed[i-1].key {
+			dup = fmt.Errorf("two rendered objects are both %s %s %s/%s: rename one of their sources", a.APIVersion, a.Kind, a.Namespace, a.Name)
+		}
+	}
+	return dup
+}
+
+type keyedObject struct {
+	key ObjectKey
+	obj *unstructured.Unstructured
 }

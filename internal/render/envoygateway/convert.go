@@ -12,36 +12,17 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 )
 
-// toObject converts a typed object to unstructured, drops its status and
-// every null field, and stamps the gatefed labels and source annotation.
+// toObject converts a typed object to unstructured (render.ToUnstructured
+// drops null fields), drops its status, and stamps the gatefed labels and
+// source annotation.
 func toObject(typed any, cluster, sourceKind, sourceNamespace, sourceName string) (*unstructured.Unstructured, error) {
 	obj, err := render.ToUnstructured(typed)
 	if err != nil {
 		return nil, err
 	}
 	delete(obj.Object, "status")
-	pruneNulls(obj.Object)
 	render.Stamp(obj, cluster, sourceKind, sourceNamespace, sourceName)
 	return obj, nil
-}
-
-// pruneNulls removes null values, which typed structs emit for nil fields
-// that lack omitempty, so the rendered object holds only what is set.
-func pruneNulls(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			if e == nil {
-				delete(t, k)
-				continue
-			}
-			pruneNulls(e)
-		}
-	case []any:
-		for _, e := range t {
-			pruneNulls(e)
-		}
-	}
 }
 
 // gwDuration converts a fleet duration to the Gateway API duration format

@@ -155,16 +155,27 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 }
 
 func sortObjects(objs []*unstructured.Unstructured) {
-	sort.SliceStable(objs, func(i, j int) bool {
-		a, b := objs[i], objs[j]
-		if a.GetKind() != b.GetKind() {
-			return a.GetKind() < b.GetKind()
+	type keyed struct {
+		kind, namespace, name string
+		obj                   *unstructured.Unstructured
+	}
+	ks := make([]keyed, len(objs))
+	for i, o := range objs {
+		ks[i] = keyed{o.GetKind(), o.GetNamespace(), o.GetName(), o}
+	}
+	sort.SliceStable(ks, func(i, j int) bool {
+		a, b := ks[i], ks[j]
+		if a.kind != b.kind {
+			return a.kind < b.kind
 		}
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
+		if a.namespace != b.namespace {
+			return a.namespace < b.namespace
 		}
-		return a.GetName() < b.GetName()
+		return a.name < b.name
 	})
+	for i := range ks {
+		objs[i] = ks[i].obj
+	}
 }
 
 // usedKeys returns the keys of in.Used, sorted.

@@ -1,0 +1,154 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatefed/gatefed/internal/check"
+	"github.com/gatefed/gatefed/internal/check/applydiff"
+)
+
+// CheckOptions are the flags of gatefed check.
+type CheckOptions struct {
+	*GlobalOptions
+	Exclude  []string
+	Clusters []string
+	Output   string
+	Wait     time.Duration
+	Strict   bool
+	Timeout  time.Duration
+}
+
+func init() { register(newCheckCmd) }
+
+func newCheckCmd(g *GlobalOptions) *cobra.Command {
+	o := &CheckOptions{GlobalOptions: g}
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "Check every cluster's gateway: health, drift, failover readiness and sizing",
+		Long: `Check runs named checks on every cluster of the fleet, clusters and checks in
+parallel, each bounded by --timeout, and reports every finding with a hint:
+
+  connectivity        the API answers; latency, server version, version skew in the fleet
+  gateway-install     the provider's CRDs; Gloo's Deployments or the Envoy Gateway
+                      GatewayClass and Gateway are ready
+  config-status       every object gatefed manages is accepted by its gateway
+  drift               live objects against a fresh render (as gatefed diff)
+  service-presence    each GlobalService's Service, port and ready endpoints
+  failover-readiness  failover endpoints answer TCP and TLS from this host; the
+                      failover port, Secrets (metadata only) and health signals
+  sizing              Envoy clusters, endpoints, routes, listeners; estimated proxy
+                      and control-plane memory against the proxy's limit; replicas;
+                      what happens to each service if the cluster were lost (N-1)
+
+The result is a grid of clusters by checks (pass, warn, fail, skip), then each
+warning and failure with how to fix it. -o json gives
+{"clusters":[{"name":..,"checks":[{"name":..,"status":..,"findings":[..]}]}],"summary":{..}}.
+--wait runs the checks again until everything passes or the time is up,
+reporting progress on stderr. The sizing model's constants can be set in the
+config file under sizing (for example sizing.bytesPerCluster); docs/checks.md
+lists them with their sources.
+
+A failed check gives exit status 1; warnings do too with --strict. Bad input
+(unknown check or cluster, an invalid fleet) gives 2. The same holds with -o json.
+
+` + exitStatusHelp,
+		Example: `  gatefed check -f fleet/
+  gatefed check -f fleet/ --cluster us-east -x sizing -x drift
+  gatefed check -f fleet/ -o json --strict
+  gatefed check -f fleet/ --wait 2m`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return o.Run(c.Context()) },
+	}
+	f := c.Flags()
+	f.StringArrayVarP(&o.Exclude, "exclude", "x", nil, "do not run this check (repeatable; "+strings.Join(check.Names, ", ")+")")
+	f.StringArrayVar(&o.Clusters, "cluster", nil, "check only this cluster (repeatable)")
+	f.StringVarP(&o.Output, "output", "o", "table", "output format: table|json")
+	f.DurationVar(&o.Wait, "wait", 0, "run the checks again until everything passes or this much time has passed")
+	f.BoolVar(&o.Strict, "strict", false, "warnings fail too (exit status 1)")
+	f.DurationVar(&o.Timeout, "timeout", check.DefaultTimeout, "time limit of each check on each cluster")
+	return c
+}
+
+// sizingModel reads the sizing model's overrides from the config file.
+func (o *CheckOptions) sizingModel() check.SizingModel {
+	v := o.Config()
+	m := check.SizingModel{}
+	if v == nil {
+		return m
+	}
+	m.BytesPerCluster = v.GetInt64("sizing.bytesPerCluster")
+	m.BytesPerHost = v.GetInt64("sizing.bytesPerHost")
+	m.BytesPerHTTPListener = v.GetInt64("sizing.bytesPerHTTPListener")
+	m.BytesPerTCPListener = v.GetInt64("sizing.bytesPerTCPListener")
+	m.ProxyBaseBytes = v.GetInt64("sizing.proxyBaseBytes")
+	m.ControlPlaneBaseBytes = v.GetInt64("sizing.controlPlaneBaseBytes")
+	m.ControlPlaneBytesPerConfigByte = v.GetFloat64("sizing.controlPlaneBytesPerConfigByte")
+	m.MemoryLimitRatio = v.GetFloat64("sizing.memoryLimitRatio")
+	m.MinReplicas = v.GetInt32("sizing.minReplicas")
+	return m
+}
+
+// Run checks the fleet and prints the report.
+func (o *CheckOptions) Run(ctx context.Context) error {
+	if o.Output != "table" && o.Output != "json" {
+		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use table or json", o.Output)}
+	}
+	if o.Timeout <= 0 {
+		return &exitError{code: ExitError, err: fmt.Errorf("--timeout must be positive, not %s", o.Timeout)}
+	}
+	if o.Wait < 0 {
+		return &exitError{code: ExitError, err: fmt.Errorf("--wait must not be negative, not %s", o.Wait)}
+	}
+	if _, err := check.Selected(o.Exclude); err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	f, err := o.loadFleet()
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	opts := check.Options{
+		Clusters:   o.Clusters,
+		Exclude:    o.Exclude,
+		Timeout:    o.Timeout,
+		Kubeconfig: o.Kubeconfig,
+		Sizing:     o.sizingModel(),
+		Differ:     applydiff.Differ{Kubeconfig: o.Kubeconfig},
+	}
+	var rep *check.Report
+	if o.Wait > 0 {
+		rep, err = check.RunUntil(ctx, f, opts, o.Wait, o.Strict, o.IO.ErrOut)
+	} else {
+		rep, err = check.Run(ctx, f, opts)
+	}
+	if err != nil {
+		var ie *check.InputError
+		if errors.As(err, &ie) {
+			return &exitError{code: ExitError, err: ie.Err}
+		}
+		return &exitError{code: ExitError, err: err}
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(o.IO.ErrOut, "Warning: %s\n", w)
+	}
+	if o.Output == "json" {
+		err = check.WriteJSON(o.IO.Out, rep)
+	} else {
+		err = check.WriteText(o.IO, rep)
+	}
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	if !rep.Passed(o.Strict) {
+		return found()
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/status"
+)
+
+// managedSelector selects the objects gatefed manages on a cluster.
+func managedSelector(cluster string) string {
+	return render.LabelManagedBy + "=" + render.ManagedByValue + "," + render.LabelCluster + "=" + cluster
+}
+
+// managedKinds are the kinds whose managed objects config-status reads: what
+// the render holds plus every kind the provider may render, so objects left
+// from an older render are read too. Sorted.
+func managedKinds(env *clusterEnv) []schema.GroupKind {
+	set := map[schema.GroupKind]bool{}
+	for _, o := range env.objects {
+		set[o.GroupVersionKind().GroupKind()] = true
+	}
+	for _, c := range providerCRDs[env.cluster.Spec.Gateway.Provider] {
+		if c.Kind != "GatewayClass" {
+			set[c.gk()] = true
+		}
+	}
+	out := make([]schema.GroupKind, 0, len(set))
+	for gk := range set {
+		out = append(out, gk)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// listManaged lists the managed objects of every served kind, in parallel.
+// Kinds the API does not serve are returned in missing.
+func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind) (objs []*unstructured.Unstructured, missing []schema.GroupKind, errs []error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sel := managedSelector(env.cluster.Name())
+	for _, gk := range kinds {
+		m := env.mapping(gk)
+		if m == nil {
+			missing = append(missing, gk)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			list, err := env.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{LabelSelector: sel})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("list %s: %w", m.Resource.GroupResource(), err))
+				return
+			}
+			for i := range list.Items {
+				objs = append(objs, &list.Items[i])
+			}
+		}()
+	}
+	wg.Wait()
+	render.SortObjects(objs)
+	return objs, missing, errs
+}
+
+func checkConfigStatus(ctx context.Context, env *clusterEnv, res *result) {
+	objs, missing, errs := listManaged(ctx, env, managedKinds(env))
+	for _, err := range errs {
+		res.fail(err.Error(), rbacHint("list", ""))
+	}
+	if len(missing) > 0 {
+		names := make([]string, len(missing))
+		for i, gk := range missing {
+			names[i] = gk.String()
+		}
+		res.info("not served by the API, not read: " + strings.Join(names, ", ") + " (see gateway-install)")
+	}
+	counts := map[status.State]int{}
+	for _, o := range objs {
+		ref := objRef(o.GetKind(), o.GetNamespace(), o.GetName())
+		v := status.Of(o)
+		counts[v.State]++
+		source := o.GetAnnotations()[render.AnnotationSource]
+		from := ""
+		if source != "" {
+			from = " (rendered from " + source + ")"
+		}
+		switch v.State {
+		case status.Accepted:
+			if v.Reason != "" {
+				res.objWarn(ref, fmt.Sprintf("%s is accepted with warnings: %s", ref, v.Reason),
+					"read the warning in the object's status and fix its source document"+from)
+			}
+		case status.Rejected:
+			res.objFail(ref, fmt.Sprintf("%s is rejected: %s", ref, orText(v.Reason, "no reason given")),
+				fmt.Sprintf("fix the source document%s and apply again; kubectl get %s -n %s %s -o yaml shows the whole status",
+					from, strings.ToLower(o.GetKind()), o.GetNamespace(), o.GetName()))
+		case status.Pending:
+			msg := fmt.Sprintf("%s has no verdict from its gateway: %s", ref, v.Reason)
+			if v.Reason == "no status yet" {
+				msg = fmt.Sprintf("no controller has reported on %s", ref)
+			}
+			res.objWarn(ref, msg, fmt.Sprintf("check that the %s controller runs and watches namespace %s (see gateway-install)",
+				env.cluster.Spec.Gateway.Provider, o.GetNamespace()))
+		}
+	}
+	res.info(fmt.Sprintf("%s managed: %d accepted, %d rejected, %d without a verdict, %d carry no status",
+		plural(len(objs), "object", "objects"), counts[status.Accepted], counts[status.Rejected], counts[status.Pending], counts[status.None]))
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

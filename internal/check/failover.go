@@ -1,0 +1,395 @@
+package check
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+)
+
+// FailoverPortName is the name of the gateway Service port that carries
+// failover traffic on a Gloo failover target.
+const FailoverPortName = "failover"
+
+// ProbeOutcome classifies a failover endpoint probe.
+type ProbeOutcome string
+
+// Probe outcomes.
+const (
+	// TLSAnswered: TCP connected and the endpoint answered the TLS handshake
+	// (possibly refusing it, for example for want of a client certificate).
+	TLSAnswered ProbeOutcome = "tls-answered"
+	// NotTLS: TCP connected but what answered is not TLS, or it hung up.
+	NotTLS ProbeOutcome = "not-tls"
+	// Refused: nothing listens (connection refused or reset).
+	Refused ProbeOutcome = "refused"
+	// Timeout: no answer in time.
+	Timeout ProbeOutcome = "timeout"
+	// Unreachable: the address does not resolve or has no route.
+	Unreachable ProbeOutcome = "unreachable"
+)
+
+// ProbeResult is what a failover endpoint probe found.
+type ProbeResult struct {
+	Outcome ProbeOutcome
+	// Detail is the TLS version and the server's alert, or the error.
+	Detail string
+}
+
+// ProbeFailover opens a TCP connection to addr from this host and starts a
+// TLS handshake with SNI sni, without a client certificate and without
+// verifying the server (the failover CA is not at hand). A server that
+// answers the handshake, even to refuse it for want of a client
+// certificate, counts as TLSAnswered.
+func ProbeFailover(ctx context.Context, addr, sni string) ProbeResult {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return ProbeResult{Outcome: dialOutcome(err), Detail: dialText(err)}
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	tc := tls.Client(conn, &tls.Config{
+		ServerName:         sni,
+		InsecureSkipVerify: true, // reachability only: the failover CA is not available here
+		MinVersion:         tls.VersionTLS12,
+	})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		var rhe tls.RecordHeaderError
+		switch {
+		case remoteAlert(err) != "":
+			return ProbeResult{Outcome: TLSAnswered, Detail: "the handshake ended with the server's alert: " + remoteAlert(err)}
+		case errors.As(err, &rhe):
+			return ProbeResult{Outcome: NotTLS, Detail: "what answered is not TLS"}
+		case isTimeout(err):
+			return ProbeResult{Outcome: Timeout, Detail: "no TLS answer in time"}
+		case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+			return ProbeResult{Outcome: NotTLS, Detail: "the connection was closed during the TLS handshake (unknown SNI, or not a TLS listener)"}
+		default:
+			return ProbeResult{Outcome: NotTLS, Detail: "TLS handshake failed: " + err.Error()}
+		}
+	}
+	detail := tls.VersionName(tc.ConnectionState().Version)
+	// With TLS 1.3 a server that needs a client certificate says so after
+	// the handshake: read briefly to tell.
+	_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	var one [1]byte
+	if _, err := tc.Read(one[:]); err != nil {
+		if a := remoteAlert(err); a != "" {
+			detail += ", then the server's alert: " + a
+		}
+	}
+	return ProbeResult{Outcome: TLSAnswered, Detail: detail}
+}
+
+// remoteAlert returns the TLS alert the server sent ("tls: certificate
+// required"), or "". crypto/tls reports a received alert as a *net.OpError
+// with Op "remote error".
+func remoteAlert(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
+		return op.Err.Error()
+	}
+	return ""
+}
+
+func dialOutcome(err error) ProbeOutcome {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
+		return Refused
+	case isTimeout(err):
+		return Timeout
+	}
+	return Unreachable
+}
+
+func dialText(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case isTimeout(err):
+		return "timed out"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "cannot resolve " + dnsErr.Name + ": " + dnsErr.Err
+	}
+	return err.Error()
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// sendsFailover reports whether the cluster's routes use a remote tier.
+func sendsFailover(env *clusterEnv) bool {
+	for _, sp := range env.input.Used {
+		for _, t := range sp.Tiers {
+			if !t.Local {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// receivesFailover reports whether the cluster accepts failover traffic for a service.
+func receivesFailover(env *clusterEnv) bool {
+	return env.cluster.FailoverTarget() && len(env.input.Served) > 0
+}
+
+func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
+	c := env.cluster
+	sends, receives := sendsFailover(env), receivesFailover(env)
+	if !c.FailoverTarget() && !sends {
+		res.skip("this cluster neither is a failover target nor sends to one")
+		return
+	}
+	if c.FailoverTarget() {
+		probeEndpoint(ctx, env, res)
+	}
+	if env.apiErr != nil {
+		res.info("the cluster's API is unreachable: its gateway Service and failover Secrets were not read")
+	} else {
+		if receives && c.Spec.Gateway.Provider == fleet.ProviderGloo {
+			glooFailoverPort(ctx, env, res)
+		}
+		if sends {
+			secretExists(ctx, env, res, render.FailoverUpstreamSecret, "holds the client certificate this cluster presents to failover targets")
+		}
+		if receives {
+			secretExists(ctx, env, res, render.FailoverDownstreamSecret, "holds the certificate this cluster serves failover traffic with and the CA that verifies other clusters")
+		}
+	}
+	healthSignals(env, res)
+}
+
+// probeEndpoint dials the cluster's failover address from this host.
+func probeEndpoint(ctx context.Context, env *clusterEnv, res *result) {
+	c := env.cluster
+	addr := net.JoinHostPort(c.Spec.Failover.Address, strconv.Itoa(int(c.FailoverPort())))
+	sni := render.FailoverDomain
+	if len(env.input.Served) > 0 {
+		sni = render.FailoverSNI(env.input.Served[0])
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout(ctx))
+	defer cancel()
+	p := ProbeFailover(pctx, addr, sni)
+	switch p.Outcome {
+	case TLSAnswered:
+		res.info(fmt.Sprintf("failover endpoint %s: listening, TLS answered from this host (%s)", addr, p.Detail))
+	case NotTLS:
+		res.fail(fmt.Sprintf("failover endpoint %s: listening from this host, but TLS did not answer: %s", addr, p.Detail),
+			fmt.Sprintf("the failover port must be the gateway's mutual-TLS failover listener; check that the failover Gateway is accepted (config-status) and that spec.failover of Cluster %s names its load balancer", c.Name()))
+	default:
+		res.fail(fmt.Sprintf("failover endpoint %s: not reachable from this host: %s", addr, p.Detail),
+			fmt.Sprintf("other clusters connect to spec.failover (%s) of Cluster %s: expose the gateway's failover port there (a LoadBalancer Service port), and open firewalls between clusters", addr, c.Name()))
+	}
+}
+
+// probeTimeout leaves the check time to report after the probe.
+func probeTimeout(ctx context.Context) time.Duration {
+	const most = 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) / 2; left < most {
+			return left
+		}
+	}
+	return most
+}
+
+// glooFailoverPort needs the gateway proxy's Service to expose a port named
+// failover with the registered port.
+func glooFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
+	c := env.cluster
+	ns, name := env.gatewayNamespace(), c.Spec.Gateway.Name
+	ref := objRef("Service", ns, name)
+	svc, err := env.kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if isNotFound(err) {
+			res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s does not exist", ns, name),
+				"install Gloo's gateway proxy, or correct spec.gateway.name")
+			return
+		}
+		res.objFail(ref, fmt.Sprintf("read Service %s/%s: %v", ns, name, err), rbacHint("get services", ns))
+		return
+	}
+	want := c.FailoverPort()
+	for _, p := range svc.Spec.Ports {
+		if p.Name != FailoverPortName {
+			continue
+		}
+		if p.Port != want {
+			res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s exposes port %q as %d, but Cluster %s registers %d", ns, name, FailoverPortName, p.Port, c.Name(), want),
+				fmt.Sprintf("make the Service port %q %d, or set spec.failover.port of Cluster %s to %d", FailoverPortName, want, c.Name(), p.Port))
+			return
+		}
+		res.objInfo(ref, fmt.Sprintf("the gateway Service %s/%s exposes port %q %d", ns, name, FailoverPortName, want))
+		return
+	}
+	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName),
+		fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener (gatewayProxies.%s.service.extraPorts in Gloo's Helm values)", FailoverPortName, want, name))
+}
+
+var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+
+// secretExists reads a Secret's metadata only: its data never leaves the cluster.
+func secretExists(ctx context.Context, env *clusterEnv, res *result, name, role string) {
+	ns := env.gatewayNamespace()
+	ref := objRef("Secret", ns, name)
+	_, err := env.meta.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		res.objInfo(ref, fmt.Sprintf("Secret %s/%s exists", ns, name))
+	case isNotFound(err):
+		res.objFail(ref, fmt.Sprintf("Secret %s/%s is missing; it %s", ns, name, role),
+			fmt.Sprintf("create it in namespace %s (tls.crt, tls.key and ca.crt from the fleet's failover CA); see docs/checks.md", ns))
+	default:
+		res.objFail(ref, fmt.Sprintf("read Secret %s/%s (metadata only): %v", ns, name, err), rbacHint("get secrets", ns))
+	}
+}
+
+// healthSignals warns about each failover path the render gives no health
+// signal: without an active health check or outlier detection, Envoy never
+// moves traffic to the next tier.
+func healthSignals(env *clusterEnv, res *result) {
+	var missing []string
+	checked := 0
+	switch env.cluster.Spec.Gateway.Provider {
+	case fleet.ProviderGloo:
+		for _, o := range env.objects {
+			if o.GetKind() != "Upstream" {
+				continue
+			}
+			if _, ok, _ := unstructured.NestedMap(o.Object, "spec", "failover"); !ok {
+				continue
+			}
+			checked++
+			hc, _, _ := unstructured.NestedSlice(o.Object, "spec", "healthChecks")
+			_, od, _ := unstructured.NestedMap(o.Object, "spec", "outlierDetection")
+			if len(hc) == 0 && !od {
+				missing = append(missing, fmt.Sprintf("Upstream %s/%s (%s)", o.GetNamespace(), o.GetName(), o.GetAnnotations()[render.AnnotationSource]))
+			}
+		}
+	case fleet.ProviderEnvoyGateway:
+		m, n := egHealthSignals(env.objects)
+		missing, checked = m, n
+	default:
+		for _, key := range sortedUsed(env) {
+			sp := env.input.Used[key]
+			if len(sp.Tiers) < 2 {
+				continue
+			}
+			checked++
+			if !sp.Service.HasHealthSignal() {
+				missing = append(missing, "GlobalService "+key)
+			}
+		}
+	}
+	if checked == 0 {
+		return
+	}
+	for _, m := range missing {
+		res.warn(fmt.Sprintf("%s can fail over but has no health check or outlier detection in what was rendered: failover never triggers", m),
+			"set spec.healthCheck or spec.outlierDetection on the GlobalService")
+	}
+	if len(missing) == 0 {
+		res.info(fmt.Sprintf("every failover path (%d) has a health signal", checked))
+	}
+}
+
+// egHealthSignals finds the HTTPRoute rules with a fallback Backend that no
+// BackendTrafficPolicy gives an active or passive health check.
+func egHealthSignals(objs []*unstructured.Unstructured) (missing []string, checked int) {
+	fallback := map[string]bool{} // namespace/name of Backends with fallback: true
+	covered := map[string]bool{}  // route ns/name#section ("" for the whole route)
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Backend":
+			if fb, _, _ := unstructured.NestedBool(o.Object, "spec", "fallback"); fb {
+				fallback[o.GetNamespace()+"/"+o.GetName()] = true
+			}
+		case "BackendTrafficPolicy":
+			_, active, _ := unstructured.NestedMap(o.Object, "spec", "healthCheck", "active")
+			_, passive, _ := unstructured.NestedMap(o.Object, "spec", "healthCheck", "passive")
+			if !active && !passive {
+				continue
+			}
+			refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "targetRefs")
+			for _, r := range refs {
+				rm, _ := r.(map[string]any)
+				if rm["kind"] != "HTTPRoute" {
+					continue
+				}
+				section, _ := rm["sectionName"].(string)
+				covered[fmt.Sprintf("%s/%v#%s", o.GetNamespace(), rm["name"], section)] = true
+			}
+		}
+	}
+	for _, o := range objs {
+		if o.GetKind() != "HTTPRoute" {
+			continue
+		}
+		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
+		for i, r := range rules {
+			rm, _ := r.(map[string]any)
+			refs, _ := rm["backendRefs"].([]any)
+			fails := false
+			for _, b := range refs {
+				bm, _ := b.(map[string]any)
+				ns, _ := bm["namespace"].(string)
+				if ns == "" {
+					ns = o.GetNamespace()
+				}
+				if bm["kind"] == "Backend" && fallback[fmt.Sprintf("%s/%v", ns, bm["name"])] {
+					fails = true
+				}
+			}
+			if !fails {
+				continue
+			}
+			checked++
+			section, _ := rm["name"].(string)
+			route := o.GetNamespace() + "/" + o.GetName()
+			if covered[route+"#"+section] || covered[route+"#"] {
+				continue
+			}
+			label := fmt.Sprintf("rule %d", i)
+			if section != "" {
+				label = fmt.Sprintf("rule %q", section)
+			}
+			missing = append(missing, fmt.Sprintf("HTTPRoute %s %s (%s)", route, label, o.GetAnnotations()[render.AnnotationSource]))
+		}
+	}
+	return missing, checked
+}
+
+func sortedUsed(env *clusterEnv) []string {
+	keys := make([]string, 0, len(env.input.Used))
+	for k := range env.input.Used {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,74 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+)
+
+// perClusterRequests bounds the requests a check has in flight on one cluster.
+const perClusterRequests = 8
+
+// placedServices are the GlobalServices that run in the cluster, by key.
+func placedServices(env *clusterEnv) []*fleet.GlobalService {
+	var out []*fleet.GlobalService
+	for _, s := range env.run.fleet.Services {
+		if s.Spec.Clusters.Matches(env.cluster) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func checkServicePresence(ctx context.Context, env *clusterEnv, res *result) {
+	services := placedServices(env)
+	if len(services) == 0 {
+		res.skip("no GlobalService runs in this cluster")
+		return
+	}
+	counts := make([]*endpointCount, len(services))
+	sem := make(chan struct{}, perClusterRequests)
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			counts[i] = env.readyEndpoints(ctx, s.Metadata.Namespace, s.ServiceName(), s.Spec.Port)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i, s := range services {
+		ec := counts[i]
+		ns, name, port := s.Metadata.Namespace, s.ServiceName(), s.Spec.Port
+		ref := objRef("Service", ns, name)
+		what := fmt.Sprintf("GlobalService %s", s.Key())
+		switch {
+		case ec.err != nil:
+			res.objFail(ref, fmt.Sprintf("%s: read Service %s/%s and its EndpointSlices: %v", what, ns, name, ec.err),
+				rbacHint("get services and list endpointslices", ns))
+		case !ec.found:
+			res.objFail(ref, fmt.Sprintf("%s: Service %s/%s does not exist in this cluster", what, ns, name),
+				fmt.Sprintf("deploy the service here, or take this cluster out of spec.clusters of %s", what))
+		case !ec.portFound:
+			res.objFail(ref, fmt.Sprintf("%s: Service %s/%s has no port %d", what, ns, name, port),
+				fmt.Sprintf("add port %d to the Service, or correct spec.port of %s", port, what))
+		case ec.ready == 0:
+			msg := fmt.Sprintf("%s: Service %s/%s port %d has no ready endpoints", what, ns, name, port)
+			if ec.notReady > 0 {
+				msg += fmt.Sprintf(" (%d not ready)", ec.notReady)
+			}
+			res.objFail(ref, msg, fmt.Sprintf("kubectl -n %s get endpointslices -l kubernetes.io/service-name=%s; check the pods behind it (readiness probes, selector)", ns, name))
+		default:
+			ok++
+			res.objInfo(ref, fmt.Sprintf("%s: Service %s/%s port %d has %s", what, ns, name, port, plural(ec.ready, "ready endpoint", "ready endpoints")))
+		}
+	}
+	if ok == len(services) {
+		res.info(fmt.Sprintf("all %s present with ready endpoints", plural(len(services), "service", "services")))
+	}
+}

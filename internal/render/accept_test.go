@@ -1,0 +1,108 @@
+package render_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// TestRenderedObjectsAcceptedByRealSchemas server-side applies every object
+// of every example fleet, with strict field validation, to a real
+// kube-apiserver serving the real Gloo, Gateway API and Envoy Gateway CRDs.
+// A field the schema does not declare, a wrong type or a broken CEL rule
+// fails the apply.
+func TestRenderedObjectsAcceptedByRealSchemas(t *testing.T) {
+	tf := testfleet.StartT(t, testfleet.Options{Count: 1})
+	cfg := tf.Clusters[0].Config
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg)))
+	ctx := context.Background()
+
+	apply := func(o *unstructured.Unstructured, dryRun bool) error {
+		gvk := o.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return err
+		}
+		data, err := o.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		opts := metav1.PatchOptions{FieldManager: "gatefed", FieldValidation: "Strict"}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		_, err = dyn.Resource(m.Resource).Namespace(o.GetNamespace()).Patch(ctx, o.GetName(), types.ApplyPatchType, data, opts)
+		return err
+	}
+
+	applied := map[string]int{}
+	for _, dir := range fleetDirs(t) {
+		res, _ := renderDir(t, dir)
+		for _, c := range res.Clusters {
+			for _, o := range c.Objects {
+				if ns := o.GetNamespace(); ns != "" {
+					_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+					if err != nil && !apierrors.IsAlreadyExists(err) {
+						t.Fatal(err)
+					}
+				}
+				// Each example fleet is applied as if it were the only one:
+				// dry runs, so that fleets reusing a name do not meet.
+				if err := apply(o, true); err != nil {
+					t.Errorf("%s: cluster %s: %s %s/%s rejected: %v", dir, c.Cluster.Name(), o.GetKind(), o.GetNamespace(), o.GetName(), err)
+					continue
+				}
+				applied[o.GroupVersionKind().String()]++
+			}
+		}
+	}
+	// The kinds both providers render must all have been seen.
+	for _, kind := range []string{
+		"gloo.solo.io/v1, Kind=Upstream",
+		"gateway.solo.io/v1, Kind=VirtualService",
+		"gateway.solo.io/v1, Kind=Gateway",
+		"gateway.networking.k8s.io/v1, Kind=HTTPRoute",
+		"gateway.networking.k8s.io/v1, Kind=Gateway",
+		"gateway.networking.k8s.io/v1, Kind=TLSRoute",
+		"gateway.networking.k8s.io/v1, Kind=ReferenceGrant",
+		"gateway.envoyproxy.io/v1alpha1, Kind=Backend",
+		"gateway.envoyproxy.io/v1alpha1, Kind=BackendTrafficPolicy",
+		"gateway.envoyproxy.io/v1alpha1, Kind=ClientTrafficPolicy",
+	} {
+		if applied[kind] == 0 {
+			t.Errorf("no %s was applied; applied: %v", kind, applied)
+		}
+	}
+	t.Logf("accepted: %v", applied)
+
+	// The same path rejects a misspelt field: strict validation is on.
+	res, _ := renderDir(t, fleetDirs(t)[0])
+	for _, c := range res.Clusters {
+		for _, o := range c.Objects {
+			bad := o.DeepCopy()
+			if err := unstructured.SetNestedField(bad.Object, "x", "spec", "hostnamez"); err != nil {
+				t.Fatal(err)
+			}
+			err := apply(bad, true)
+			if err == nil || !strings.Contains(err.Error(), ".spec.hostnamez: field not declared in schema") {
+				t.Errorf("%s %s with spec.hostnamez: got %v, want ".spec.hostnamez: field not declared in schema"", bad.GetKind(), bad.GetName(), err)
+			}
+			return
+		}
+	}
+}

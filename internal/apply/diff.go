@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -54,6 +55,13 @@ func (e *Engine) diffCluster(ctx context.Context, cp *ClusterPlan) {
 			mu.Lock()
 			defer mu.Unlock()
 			done++
+			if err != nil && (cp.Err != nil || ctx.Err() != nil) {
+				return // the cluster already failed as a whole
+			}
+			if err != nil && isTransportError(err) {
+				cp.Err = fmt.Errorf("connection lost while diffing: %w", transportError(err))
+				return
+			}
 			if err != nil {
 				cp.Errors = append(cp.Errors, newObjectError(c, err))
 				e.emit(Event{Cluster: cp.Name, Stage: StageDiffing, Done: done, Total: len(todo), Message: newObjectError(c, err).Error()})
@@ -69,6 +77,9 @@ func (e *Engine) diffCluster(ctx context.Context, cp *ClusterPlan) {
 		}()
 	}
 	wg.Wait()
+	if cp.Err == nil && ctx.Err() != nil {
+		cp.Err = fmt.Errorf("interrupted: %w", ctx.Err())
+	}
 	for _, c := range cp.Changes {
 		if c.Op == OpDelete {
 			c.Diff = objectDiff(stripped(c.live), nil, isSecret(c.live))
@@ -103,9 +114,8 @@ func objectDiff(before, after map[string]any, secret bool) string {
 		before, after = cloneMap(before), cloneMap(after)
 		maskSecrets(before, after)
 	}
-	a, b := toYAML(before), toYAML(after)
 	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		A: yamlLines(before), B: yamlLines(after),
 		FromFile: "live", ToFile: "applied", Context: 3,
 	})
 	if err != nil {
@@ -114,15 +124,20 @@ func objectDiff(before, after map[string]any, secret bool) string {
 	return text
 }
 
-func toYAML(obj map[string]any) string {
+// yamlLines is an object as YAML lines; nil (absent) has none.
+func yamlLines(obj map[string]any) []string {
 	if obj == nil {
-		return ""
+		return nil
 	}
 	b, err := yaml.Marshal(obj)
 	if err != nil {
-		return fmt.Sprintf("# cannot show: %v\n", err)
+		return []string{fmt.Sprintf("# cannot show: %v\n", err)}
 	}
-	return string(b)
+	lines := strings.SplitAfter(string(b), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
 }
 
 func cloneMap(m map[string]any) map[string]any {

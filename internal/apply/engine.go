@@ -111,6 +111,7 @@ type Change struct {
 
 	desired *unstructured.Unstructured // normalized, with the ApplySet label
 	live    *unstructured.Unstructured
+	applied *unstructured.Unstructured // the server's answer to the apply
 	mapping *meta.RESTMapping
 	rank    int
 }

@@ -78,7 +78,7 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 		gvk := obj.GroupVersionKind()
 		m, err := cl.mapping(gvk)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), err)
+			return fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), transportError(err))
 		}
 		d := normalize(obj)
 		delete(d.Object, "status")
@@ -119,7 +119,7 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("read ApplySet parent ConfigMap %s/%s: %w", cp.Namespace, set.name, err)
+		return fmt.Errorf("read ApplySet parent ConfigMap %s/%s: %w", cp.Namespace, set.name, transportError(err))
 	}
 	if err := set.readParent(parent); err != nil {
 		return err
@@ -220,7 +220,7 @@ func (e *Engine) listMembers(ctx context.Context, cl *clusterClient, set *applyS
 			err := cl.do(ctx, func() error {
 				list, err := cl.resource(j.m, j.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 				if err != nil {
-					return fmt.Errorf("list %s in %q: %w", j.m.Resource.Resource, j.ns, err)
+					return fmt.Errorf("list %s in %q: %w", j.m.Resource.Resource, j.ns, transportError(err))
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -289,7 +289,7 @@ func (e *Engine) findUnlabelled(ctx context.Context, cl *clusterClient, missing 
 					list, err = r.List(ctx, metav1.ListOptions{})
 				}
 				if err != nil {
-					return fmt.Errorf("list %s in %q: %w", m.Resource.Resource, k.namespace, err)
+					return fmt.Errorf("list %s in %q: %w", m.Resource.Resource, k.namespace, transportError(err))
 				}
 				names = make(map[string]bool, len(list.Items))
 				for _, it := range list.Items {
@@ -315,7 +315,7 @@ func (e *Engine) findUnlabelled(ctx context.Context, cl *clusterClient, missing 
 							return nil
 						}
 						if err != nil {
-							return fmt.Errorf("get %s: %w", c.Ref(), err)
+							return fmt.Errorf("get %s: %w", c.Ref(), transportError(err))
 						}
 						c.live = live
 						return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"encoding/json"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -83,7 +83,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) *Result {
 	return res
 }
 
-func (e *Engine) applyCluster(ctx context.Context, cp *ClusterPlan) *ClusterResult {
+func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan) *ClusterResult {
 	r := &ClusterResult{Name: cp.Name}
 	start := time.Now()
 	defer func() { r.Duration = time.Since(start) + cp.planned }()
@@ -95,10 +95,15 @@ func (e *Engine) applyCluster(ctx context.Context, cp *ClusterPlan) *ClusterResu
 		r.Err = cp.Refused
 		return r
 	}
-	if err := ctx.Err(); err != nil {
+	if err := parent.Err(); err != nil {
 		r.Err = fmt.Errorf("not started: %w", err)
 		return r
 	}
+	// A lost connection stops this cluster's run with one error, not one per object.
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var mu sync.Mutex
+	var lost error
 	cl, set := cp.client, cp.set
 	var writes, deletes []*Change
 	desired := 0
@@ -120,7 +125,7 @@ func (e *Engine) applyCluster(ctx context.Context, cp *ClusterPlan) *ClusterResu
 		gks, nss := set.superset()
 		if set.needsUpdate(gks, nss) {
 			if err := e.writeParent(ctx, cl, set, gks, nss); err != nil {
-				r.Err = err
+				r.Err = transportError(err)
 				r.Failed = len(writes) + len(deletes)
 				return r
 			}
@@ -129,58 +134,85 @@ func (e *Engine) applyCluster(ctx context.Context, cp *ClusterPlan) *ClusterResu
 
 	total := len(writes) + len(deletes)
 	done := 0
-	var mu sync.Mutex
 	progress := func(msg string) {
 		done++
 		e.emit(Event{Cluster: cp.Name, Stage: StageApplying, Done: done, Total: total, Message: msg})
 	}
 	e.emit(Event{Cluster: cp.Name, Stage: StageApplying, Total: total})
 
-	interrupted := 0
-	for _, phase := range phases(writes, false) {
-		var wg sync.WaitGroup
-		for _, c := range phase {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var out *unstructured.Unstructured
-				err := cl.do(ctx, func() error {
-					var err error
-					out, err = e.serverSideApply(ctx, cl, c, false)
-					return err
-				})
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil && ctx.Err() != nil:
-					interrupted++
-					r.Failed++
-				case err != nil:
-					oe := newObjectError(c, err)
-					r.Errors = append(r.Errors, oe)
-					r.Failed++
-					progress(oe.Error())
-				case c.live == nil:
-					r.Created++
-					progress("created " + c.Ref())
-				case out.GetResourceVersion() != c.live.GetResourceVersion():
-					r.Updated++
-					progress("updated " + c.Ref())
-				default:
-					r.Unchanged++
-					progress("")
-				}
-			}()
+	// run sends one request per change, phase by phase; ok records a success.
+	notDone := 0
+	run := func(changes []*Change, reverse bool, send func(*Change) error, ok func(*Change)) {
+		for _, phase := range phases(changes, reverse) {
+			var wg sync.WaitGroup
+			for _, c := range phase {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := cl.do(ctx, func() error { return send(c) })
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						ok(c)
+					case lost != nil || ctx.Err() != nil:
+						notDone++
+						r.Failed++
+					case isTransportError(err):
+						lost = transportError(err)
+						cancel()
+						notDone++
+						r.Failed++
+					default:
+						oe := newObjectError(c, err)
+						r.Errors = append(r.Errors, oe)
+						r.Failed++
+						progress(oe.Error())
+					}
+				}()
+			}
+			wg.Wait()
 		}
-		wg.Wait()
 	}
+	stopped := func(what string) bool {
+		if notDone == 0 {
+			return false
+		}
+		switch {
+		case lost != nil:
+			r.Err = fmt.Errorf("connection lost, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, lost)
+		default:
+			r.Err = fmt.Errorf("interrupted, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, parent.Err())
+		}
+		return true
+	}
+
+	run(writes, false, func(c *Change) error {
+		out, err := e.serverSideApply(ctx, cl, c, false)
+		if err == nil {
+			c.applied = out
+		}
+		return err
+	}, func(c *Change) {
+		switch {
+		case c.live == nil:
+			r.Created++
+			progress("created " + c.Ref())
+		case c.applied.GetResourceVersion() != c.live.GetResourceVersion():
+			r.Updated++
+			progress("updated " + c.Ref())
+		default:
+			r.Unchanged++
+			progress("")
+		}
+	})
 	sortErrors(r.Errors)
-	if interrupted > 0 {
-		r.Err = fmt.Errorf("interrupted with %d %s not applied: %w", interrupted, pluralize(interrupted, "object", "objects"), ctx.Err())
+	if stopped("applied") {
+		r.Failed += len(deletes)
 		return r
 	}
 	if len(r.Errors) > 0 || !e.opts.Prune {
-		// Members that failed keep the parent wide; nothing is pruned on a failed apply.
+		// Nothing is pruned after a failed apply; the parent stays wide.
 		if len(r.Errors) > 0 {
 			r.Failed += len(deletes)
 		}
@@ -188,38 +220,12 @@ func (e *Engine) applyCluster(ctx context.Context, cp *ClusterPlan) *ClusterResu
 	}
 
 	// Prune in reverse dependency order: routes before what they point at.
-	for _, phase := range phases(deletes, true) {
-		var wg sync.WaitGroup
-		for _, c := range phase {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := cl.do(ctx, func() error { return e.deleteMember(ctx, cl, c) })
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil && ctx.Err() != nil:
-					interrupted++
-					r.Failed++
-				case err != nil:
-					oe := newObjectError(c, fmt.Errorf("prune: %w", err))
-					r.Errors = append(r.Errors, oe)
-					r.Failed++
-					progress(oe.Error())
-				default:
-					r.Deleted++
-					progress("deleted " + c.Ref())
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	run(deletes, true, func(c *Change) error { return e.deleteMember(ctx, cl, c) }, func(c *Change) {
+		r.Deleted++
+		progress("deleted " + c.Ref())
+	})
 	sortErrors(r.Errors)
-	if interrupted > 0 {
-		r.Err = fmt.Errorf("interrupted with %d %s not pruned: %w", interrupted, pluralize(interrupted, "object", "objects"), ctx.Err())
-		return r
-	}
-	if len(r.Errors) > 0 {
+	if stopped("pruned") || len(r.Errors) > 0 {
 		return r
 	}
 
@@ -228,7 +234,7 @@ func (e *Engine) applyCluster(ctx context.Context, cp *ClusterPlan) *ClusterResu
 		gks, nss := set.latest()
 		if set.needsUpdate(gks, nss) {
 			if err := e.writeParent(ctx, cl, set, gks, nss); err != nil {
-				r.Err = fmt.Errorf("applied and pruned, but %w", err)
+				r.Err = fmt.Errorf("applied and pruned, but %w", transportError(err))
 			}
 		}
 	}
@@ -287,7 +293,7 @@ func (e *Engine) writeParent(ctx context.Context, cl *clusterClient, set *applyS
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("update ApplySet parent ConfigMap %s/%s: %w", set.namespace, set.name, err)
+		return fmt.Errorf("update ApplySet parent ConfigMap %s/%s: %w", set.namespace, set.name, transportError(err))
 	}
 	set.markWritten(gks, namespaces)
 	return nil
@@ -295,4 +301,25 @@ func (e *Engine) writeParent(ctx context.Context, cl *clusterClient, set *applyS
 
 func sortErrors(errs []*ObjectError) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].ref() < errs[j].ref() })
+}
+
+// isTransportError reports whether err is a failure to talk to the API
+// server at all (no API status came back).
+func isTransportError(err error) bool {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return false
+	}
+	var ue *url.Error
+	return errors.As(err, &ue)
+}
+
+// transportError drops the request URL from a connection error: the cause
+// (say "dial tcp 10.0.0.1:6443: connect: connection refused") says enough.
+func transportError(err error) error {
+	var ue *url.Error
+	if !isTransportError(err) || !errors.As(err, &ue) {
+		return err
+	}
+	return ue.Err
 }

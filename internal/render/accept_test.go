@@ -100,7 +100,7 @@ func TestRenderedObjectsAcceptedByRealSchemas(t *testing.T) {
 			}
 			err := apply(bad, true)
 			if err == nil || !strings.Contains(err.Error(), ".spec.hostnamez: field not declared in schema") {
-				t.Errorf("%s %s with spec.hostnamez: got %v, want ".spec.hostnamez: field not declared in schema"", bad.GetKind(), bad.GetName(), err)
+				t.Errorf("%s %s with spec.hostnamez: got %v, want \".spec.hostnamez: field not declared in schema\"", bad.GetKind(), bad.GetName(), err)
 			}
 			return
 		}

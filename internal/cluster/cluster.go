@@ -1,0 +1,180 @@
+// Package cluster is gatefed's cluster registry: it registers, lists, shows
+// and deregisters the fleet's Cluster documents, which live in git with the
+// rest of the fleet. Credentials stay in the user's kubeconfig; a scoped
+// service account with its own kubeconfig is minted only when asked.
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+)
+
+// Labels and names of what register creates in a cluster.
+const (
+	// LabelRegistration names the registration an object was created for;
+	// deregister --purge deletes exactly the objects that carry it.
+	LabelRegistration = "gatefed.dev/registration"
+	LabelManagedBy    = "app.kubernetes.io/managed-by"
+	ManagedByValue    = "gatefed"
+	// SystemNamespace holds the service accounts register creates.
+	SystemNamespace = "gatefed-system"
+	// FieldManager is the server-side apply field manager of register.
+	FieldManager = "gatefed-register"
+	// ApplySetParentName is the ApplySet parent ConfigMap gatefed apply keeps
+	// in the gateway namespace.
+	ApplySetParentName = "gatefed-applyset"
+	// Failover Secrets gatefed reads the metadata of (the wire contract).
+	FailoverUpstreamSecret   = "failover-upstream"
+	FailoverDownstreamSecret = "failover-downstream"
+	// FailoverPortName is the Service port name that marks a failover port.
+	FailoverPortName = "failover"
+)
+
+// Annotations on a Cluster document registered with --service-account: the
+// context and kubeconfig it was registered with, which deregister --purge
+// uses to delete what register created (the service account cannot).
+const (
+	AnnotationAdminContext    = "gatefed.dev/admin-context"
+	AnnotationAdminKubeconfig = "gatefed.dev/admin-kubeconfig"
+)
+
+// DefaultFileName is the file register writes in a fleet directory.
+const DefaultFileName = "clusters.yaml"
+
+// ServiceAccountName is the service account of a registration.
+func ServiceAccountName(name string) string { return "gatefed-" + name }
+
+// RoleName names the ClusterRole, ClusterRoleBinding, Roles and RoleBindings
+// of a registration: one set per registration, never shared.
+func RoleName(name string) string { return "gatefed:" + name }
+
+// TokenSecretName is the service-account-token Secret used when the cluster
+// does not serve the TokenRequest API.
+func TokenSecretName(name string) string { return "gatefed-" + name + "-token" }
+
+// resource is one API resource, for CRD checks and RBAC rules.
+type resource struct {
+	Group    string
+	Resource string
+}
+
+func (r resource) CRDName() string { return r.Resource + "." + r.Group }
+
+// providerSpec is what gatefed needs from a gateway provider's cluster.
+type providerSpec struct {
+	// CRDs register checks for.
+	CRDs []resource
+	// Rendered are the resources gatefed writes for this provider.
+	Rendered []resource
+	// ServiceNamespaced are rendered resources that live in the services'
+	// namespaces rather than in the gateway namespace.
+	ServiceNamespaced []resource
+}
+
+var providerSpecs = map[string]providerSpec{
+	fleet.ProviderGloo: {
+		CRDs: []resource{
+			{"gloo.solo.io", "upstreams"},
+			{"gateway.solo.io", "virtualservices"},
+			{"gateway.solo.io", "gateways"},
+		},
+		Rendered: []resource{
+			{"gloo.solo.io", "upstreams"},
+			{"gateway.solo.io", "virtualservices"},
+			{"gateway.solo.io", "gateways"},
+		},
+	},
+	fleet.ProviderEnvoyGateway: {
+		CRDs: []resource{
+			{"gateway.networking.k8s.io", "gateways"},
+			{"gateway.networking.k8s.io", "httproutes"},
+			{"gateway.networking.k8s.io", "tlsroutes"},
+			{"gateway.networking.k8s.io", "referencegrants"},
+			{"gateway.envoyproxy.io", "backends"},
+			{"gateway.envoyproxy.io", "backendtrafficpolicies"},
+		},
+		Rendered: []resource{
+			{"gateway.networking.k8s.io", "httproutes"},
+			{"gateway.networking.k8s.io", "tlsroutes"},
+			{"gateway.networking.k8s.io", "gateways"},
+			{"gateway.networking.k8s.io", "referencegrants"},
+			{"gateway.envoyproxy.io", "backends"},
+			{"gateway.envoyproxy.io", "backendtrafficpolicies"},
+			{"gateway.envoyproxy.io", "clienttrafficpolicies"},
+		},
+		ServiceNamespaced: []resource{
+			{"gateway.networking.k8s.io", "referencegrants"},
+		},
+	},
+}
+
+// Providers lists the known providers.
+var Providers = []string{fleet.ProviderGloo, fleet.ProviderEnvoyGateway}
+
+// installHint says how to get the CRDs of an API group.
+func installHint(group string) string {
+	switch group {
+	case "gloo.solo.io", "gateway.solo.io":
+		return "install Gloo Edge: helm install gloo gloo/gloo --namespace gloo-system --create-namespace (chart repo https://storage.googleapis.com/solo-public-helm)"
+	case "gateway.networking.k8s.io":
+		return "install the Gateway API experimental channel (TLSRoute is experimental): kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/experimental-install.yaml, or install Envoy Gateway, whose chart brings them"
+	case "gateway.envoyproxy.io":
+		return "install Envoy Gateway: helm install eg oci://docker.io/envoyproxy/gateway-helm --namespace envoy-gateway-system --create-namespace"
+	}
+	return "install the gateway"
+}
+
+// defaultGatewayNamespace and defaultGatewayName are the loader's defaults.
+func defaultGatewayNamespace(provider string) string { return fleet.DefaultGatewayNamespace[provider] }
+func defaultGatewayName(provider string) string      { return fleet.DefaultGatewayName[provider] }
+
+func knownProvider(p string) bool {
+	_, ok := providerSpecs[p]
+	return ok
+}
+
+// didYouMean suggests the closest candidate to s, or "".
+func didYouMean(s string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"sort"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// Verbs of the rules register grants.
+var (
+	writeVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	readVerbs  = []string{"get", "list", "watch"}
+)
+
+// Permissions are the RBAC rules of one registration's service account.
+type Permissions struct {
+	// Cluster is the ClusterRole's rules: read-only, cluster-wide.
+	Cluster []rbacv1.PolicyRule
+	// GatewayNamespace is the Role's rules in the gateway namespace.
+	GatewayNamespace []rbacv1.PolicyRule
+	// ServiceNamespace is the Role's rules in each service namespace (empty
+	// for providers that render nothing there).
+	ServiceNamespace []rbacv1.PolicyRule
+}
+
+// PermissionsFor returns the least-privilege rules for a provider:
+//   - cluster-wide read of Services, Pods, EndpointSlices, Deployments,
+//     Gateways and GatewayClasses, and get/list of CRDs;
+//   - in the gateway namespace, write of the kinds gatefed renders, create of
+//     ConfigMaps plus get/update/patch of the ApplySet parent ConfigMap only,
+//     and get of the two failover Secrets only;
+//   - for envoy-gateway, in each service namespace, write of ReferenceGrants.
+func PermissionsFor(provider string) Permissions {
+	spec := providerSpecs[provider]
+	p := Permissions{
+		Cluster: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"services", "pods"}, Verbs: readVerbs},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: readVerbs},
+			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: readVerbs},
+			{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways", "gatewayclasses"}, Verbs: readVerbs},
+			{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list"}},
+		},
+	}
+	p.GatewayNamespace = append(p.GatewayNamespace, rulesByGroup(spec.Rendered, writeVerbs)...)
+	p.GatewayNamespace = append(p.GatewayNamespace,
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{ApplySetParentName}, Verbs: []string{"get", "update", "patch"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{FailoverUpstreamSecret, FailoverDownstreamSecret}, Verbs: []string{"get"}},
+	)
+	if len(spec.ServiceNamespaced) > 0 {
+		p.ServiceNamespace = rulesByGroup(spec.ServiceNamespaced, writeVerbs)
+	}
+	return p
+}
+
+// rulesByGroup makes one rule per API group, groups and resources sorted.
+func rulesByGroup(rs []resource, verbs []string) []rbacv1.PolicyRule {
+	byGroup := map[string][]string{}
+	for _, r := range rs {
+		byGroup[r.Group] = append(byGroup[r.Group], r.Resource)
+	}
+	var out []rbacv1.PolicyRule
+	for _, g := range sortedKeys(byGroup) {
+		res := append([]string{}, byGroup[g]...)
+		sort.Strings(res)
+		out = append(out, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: res, Verbs: verbs})
+	}
+	return out
+}

@@ -478,7 +478,10 @@ spec: {port: 8080}
 	}{
 		{"list Services everywhere", func() error { _, err := sacs.CoreV1().Services("").List(ctx, metav1.ListOptions{}); return err }},
 		{"list Pods everywhere", func() error { _, err := sacs.CoreV1().Pods("").List(ctx, metav1.ListOptions{}); return err }},
-		{"list EndpointSlices everywhere", func() error { _, err := sacs.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{}); return err }},
+		{"list EndpointSlices everywhere", func() error {
+			_, err := sacs.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{})
+			return err
+		}},
 		{"list Deployments everywhere", func() error { _, err := sacs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); return err }},
 		{"get a CRD", func() error {
 			_, err := missingCRDs(ctx, cfg, fleet.ProviderEnvoyGateway)
@@ -542,15 +545,24 @@ spec: {port: 8080}
 		{"ClusterRole gatefed:eu-sa-x", create(t, func() error {
 			_, err := cs.RbacV1().ClusterRoles().Create(ctx, clusterRole("gatefed:eu-sa-x", nil), metav1.CreateOptions{})
 			return err
-		}, func() error { _, err := cs.RbacV1().ClusterRoles().Get(ctx, "gatefed:eu-sa-x", metav1.GetOptions{}); return err })},
+		}, func() error {
+			_, err := cs.RbacV1().ClusterRoles().Get(ctx, "gatefed:eu-sa-x", metav1.GetOptions{})
+			return err
+		})},
 		{"ClusterRole gatefed:eu-sa.old (labelled by someone else's tool)", create(t, func() error {
 			_, err := cs.RbacV1().ClusterRoles().Create(ctx, clusterRole("gatefed:eu-sa.old", map[string]string{LabelRegistration: "eu-sa"}), metav1.CreateOptions{})
 			return err
-		}, func() error { _, err := cs.RbacV1().ClusterRoles().Get(ctx, "gatefed:eu-sa.old", metav1.GetOptions{}); return err })},
+		}, func() error {
+			_, err := cs.RbacV1().ClusterRoles().Get(ctx, "gatefed:eu-sa.old", metav1.GetOptions{})
+			return err
+		})},
 		{"ServiceAccount elsewhere/gatefed-eu-sa", create(t, func() error {
 			_, err := cs.CoreV1().ServiceAccounts("elsewhere").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "gatefed-eu-sa"}}, metav1.CreateOptions{})
 			return err
-		}, func() error { _, err := cs.CoreV1().ServiceAccounts("elsewhere").Get(ctx, "gatefed-eu-sa", metav1.GetOptions{}); return err })},
+		}, func() error {
+			_, err := cs.CoreV1().ServiceAccounts("elsewhere").Get(ctx, "gatefed-eu-sa", metav1.GetOptions{})
+			return err
+		})},
 	}
 
 	before := registrationObjects(t, cs, "eu-sa")
@@ -735,7 +747,7 @@ func TestServiceAccountTokenSecretFallback(t *testing.T) {
 	target, _ := url.Parse(c3.URL)
 	tokenPath := regexp.MustCompile(`/serviceaccounts/[^/]+/token$`)
 	proxy := httptest.NewServer(&httputil.ReverseProxy{
-		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			if r.Method == http.MethodPost && tokenPath.MatchString(r.URL.Path) {
 				return &http.Response{StatusCode: http.StatusNotFound, Header: http.Header{"Content-Type": {"application/json"}}, Request: r,

@@ -123,54 +123,67 @@ func (o *RenderOptions) RunContext(ctx context.Context) error {
 			return err
 		}
 	}
-	res, err := render.Render(f, opts)
+	// Clusters are rendered and written one by one, so that memory stays
+	// bounded by a few clusters however large the fleet.
+	var (
+		skips    []render.SkipReport
+		rendered []*fleet.Cluster
+		files    []string
+		emit     func(*render.ClusterOutput) error
+		list     *render.ListWriter
+	)
+	switch {
+	case o.OutDir != "":
+		emit = func(c *render.ClusterOutput) error {
+			written, err := render.WriteClusterDir(o.OutDir, c)
+			files = append(files, written...)
+			return err
+		}
+	case o.Output == "json":
+		list = render.NewListWriter(o.IO.Out)
+		emit = list.Write
+	default:
+		emit = render.NewYAMLWriter(o.IO.Out).Write
+	}
+	err = render.Each(f, opts, func(c *render.ClusterOutput) error {
+		for _, w := range c.Warnings {
+			fmt.Fprintf(o.IO.ErrOut, "Warning: %s\n", w)
+		}
+		skips = append(skips, c.Skips...)
+		rendered = append(rendered, c.Cluster)
+		return emit(c)
+	})
+	if err == nil && list != nil {
+		err = list.Close()
+	}
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(o.IO.ErrOut, "Warning: %s\n", w)
-	}
 	if o.Discover.Enabled {
-		printSkips(o.IO.ErrOut, res.Skips)
+		printSkips(o.IO.ErrOut, skips)
 		if o.SkipsJSON != "" {
-			if err := writeSkipsJSON(o.SkipsJSON, res.Skips); err != nil {
+			if err := writeSkipsJSON(o.SkipsJSON, skips); err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
 		}
 	}
-	if o.OutDir != "" {
-		files, err := render.WriteDir(o.OutDir, res)
+	if o.OutDir == "" {
+		return nil
+	}
+	if o.GitOps.Tool != "" {
+		objs, err := gitops.Objects(rendered, &o.GitOps)
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
-		if o.GitOps.Tool != "" {
-			clusters := make([]*fleet.Cluster, len(res.Clusters))
-			for i, co := range res.Clusters {
-				clusters[i] = co.Cluster
-			}
-			objs, err := gitops.Objects(clusters, &o.GitOps)
-			if err != nil {
-				return &exitError{code: ExitError, err: err}
-			}
-			written, err := gitops.Write(o.OutDir, objs)
-			if err != nil {
-				return &exitError{code: ExitError, err: err}
-			}
-			files = append(files, written...)
+		written, err := gitops.Write(o.OutDir, objs)
+		if err != nil {
+			return &exitError{code: ExitError, err: err}
 		}
-		fmt.Fprintf(o.IO.ErrOut, "wrote %d files for %d %s under %s\n", len(files), len(res.Clusters), plural(len(res.Clusters), "cluster", "clusters"), o.OutDir)
-		if o.GitOps.Tool != "" {
-			fmt.Fprintf(o.IO.ErrOut, "wrote the %s hand-off under %s\n", o.GitOps.Tool, filepath.Join(o.OutDir, gitops.SubDir))
-		}
-		return nil
+		files = append(files, written...)
 	}
-	if o.Output == "json" {
-		err = render.WriteJSON(o.IO.Out, res)
-	} else {
-		err = render.WriteYAML(o.IO.Out, res)
-	}
-	if err != nil {
-		return &exitError{code: ExitError, err: err}
+	fmt.Fprintf(o.IO.ErrOut, "wrote %d files for %d %s under %s\n", len(files), len(rendered), plural(len(rendered), "cluster", "clusters"), o.OutDir)
+	if o.GitOps.Tool != "" {
+		fmt.Fprintf(o.IO.ErrOut, "wrote the %s hand-off under %s\n", o.GitOps.Tool, filepath.Join(o.OutDir, gitops.SubDir))
 	}
 	return nil
 }

@@ -112,7 +112,8 @@ var (
 )
 
 // RepoRoot finds the repository root: $GATEFED_ROOT, else the nearest
-// directory above the working directory whose go.mod declares the gatefed module.
+// directory above the working directory, else above the running executable
+// (bin/gatefed), whose go.mod declares the gatefed module.
 func RepoRoot() (string, error) {
 	rootOnce.Do(func() { rootDir, rootErr = findRoot() })
 	return rootDir, rootErr
@@ -122,18 +123,26 @@ func findRoot() (string, error) {
 	if d := os.Getenv(EnvRoot); d != "" {
 		return filepath.Abs(d)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if moduleOf(filepath.Join(dir, "go.mod")) == modulePath {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("no gatefed source tree above %s (run from the repository or set %s)", wd, EnvRoot)
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			starts = append(starts, filepath.Dir(exe))
 		}
 	}
+	for _, start := range starts {
+		for dir := start; ; dir = filepath.Dir(dir) {
+			if moduleOf(filepath.Join(dir, "go.mod")) == modulePath {
+				return dir, nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return "", fmt.Errorf("no gatefed source tree above the working directory or the gatefed binary: the test fleet reads CRDs from it; run from the repository or set %s", EnvRoot)
 }
 
 func moduleOf(goMod string) string {

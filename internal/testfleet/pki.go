@@ -196,3 +196,55 @@ func writePKI(dir, name string) (*ca, error) {
 	}
 	return authority, nil
 }
+
+// CertAuthority issues certificates for TLS material tests and the demo need
+// besides the clusters' own (for example failover Secrets).
+type CertAuthority struct{ ca *ca }
+
+// NewCertAuthority creates a CA whose common name is name+"-ca".
+func NewCertAuthority(name string) (*CertAuthority, error) {
+	c, err := newCA(name)
+	if err != nil {
+		return nil, err
+	}
+	return &CertAuthority{ca: c}, nil
+}
+
+// LoadCertAuthority reads a CA saved with Save.
+func LoadCertAuthority(certFile, keyFile string) (*CertAuthority, error) {
+	c, err := loadCA(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &CertAuthority{ca: c}, nil
+}
+
+// Save writes the CA's certificate and key (PEM).
+func (a *CertAuthority) Save(certFile, keyFile string) error {
+	key, err := ecKeyPEM(a.ca.key.(*ecdsa.PrivateKey))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(certFile, a.ca.certPEM, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile, key, 0o600)
+}
+
+// CertPEM is the CA's certificate.
+func (a *CertAuthority) CertPEM() []byte { return a.ca.certPEM }
+
+// ServerCert issues a serving certificate for hosts (DNS names, wildcards or IPs).
+func (a *CertAuthority) ServerCert(hosts ...string) (certPEM, keyPEM []byte, err error) {
+	if len(hosts) == 0 {
+		return nil, nil, fmt.Errorf("a serving certificate needs at least one host")
+	}
+	kp, err := a.ca.issue(hosts[0], nil, hosts)
+	return kp.certPEM, kp.keyPEM, err
+}
+
+// ClientCert issues a client certificate for commonName in groups (the organisations).
+func (a *CertAuthority) ClientCert(commonName string, groups ...string) (certPEM, keyPEM []byte, err error) {
+	kp, err := a.ca.issue(commonName, groups, nil)
+	return kp.certPEM, kp.keyPEM, err
+}

@@ -250,3 +250,21 @@ func portInUse(log string) bool {
 var errExited = errors.New("exited")
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// StartDetached starts exe with args in its own session, its output appended
+// to logPath, and returns its pid. The demo uses it to restart a recorded API
+// server (State.Clusters[i].APIServer).
+func StartDetached(exe string, args []string, logPath string) (int, error) {
+	return StartProcess(exe, args, logPath, true)
+}
+
+// StartProcess starts exe with args, its output appended to logPath, and
+// returns its pid: detached in its own session, or else killed when this
+// process dies (and reaped by it).
+func StartProcess(exe string, args []string, logPath string, detached bool) (int, error) {
+	p := &process{name: filepath.Base(exe), path: exe, args: args, logPath: logPath}
+	if err := p.start(detached); err != nil {
+		return 0, err
+	}
+	return p.pid(), nil
+}

@@ -190,10 +190,14 @@ type Deployment struct {
 	Replicas int32
 	// Available sets condition Available True (all replicas ready) or False (none ready).
 	Available bool
+	// Labels of the Deployment, besides app=<name>.
+	Labels map[string]string
+	// Container is the name of its one container (default "app").
+	Container string
 }
 
 // Deployment creates the Deployment unless it exists (image
-// registry.k8s.io/pause, label app=<name>), then writes its status
+// registry.k8s.io/pause, selector app=<name>), then writes its status
 // subresource as the deployment controller would.
 func (s *Sim) Deployment(ctx context.Context, d Deployment) error {
 	if d.Replicas == 0 {
@@ -202,16 +206,23 @@ func (s *Sim) Deployment(ctx context.Context, d Deployment) error {
 	if err := s.EnsureNamespace(ctx, d.Namespace); err != nil {
 		return err
 	}
+	if d.Container == "" {
+		d.Container = "app"
+	}
 	api := s.Kube.AppsV1().Deployments(d.Namespace)
 	labels := map[string]string{"app": d.Name}
+	objLabels := map[string]string{"app": d.Name}
+	for k, v := range d.Labels {
+		objLabels[k] = v
+	}
 	obj := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name, Labels: objLabels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(d.Replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: d.Container, Image: "registry.k8s.io/pause:3.10"}}},
 			},
 		},
 	}

@@ -1,0 +1,238 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss/table"
+	"github.com/spf13/cobra"
+
+	"github.com/gatefed/gatefed/internal/demo"
+)
+
+func init() { register(newDemoCmd) }
+
+// DemoOptions are the flags of gatefed demo and its subcommands.
+type DemoOptions struct {
+	StateDir string
+	Clusters int
+	NoBuild  bool
+	Output   string
+}
+
+func newDemoCmd(g *GlobalOptions) *cobra.Command {
+	o := &DemoOptions{}
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a local demo fleet of real Kubernetes API servers",
+		Long: `demo runs a fleet of local kube-apiservers (sharing one etcd) in the
+background, with the Gateway API, Envoy Gateway and Gloo Edge CRDs installed,
+a kubeconfig with one context per cluster, a fleet directory describing them,
+and seeded Services and EndpointSlices. No gateway controllers run: "demo
+reconcile" writes the statuses they would write.
+
+Everything lives under the state directory (default
+$XDG_STATE_HOME/gatefed/demo): state.json, kubeconfig, fleet/, logs/ and data.
+The directory belongs to the demo: "demo down" removes what "demo up" made.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+	}
+	c.PersistentFlags().StringVar(&o.StateDir, "state-dir", demo.DefaultStateDir(), "directory holding the demo's processes' state, kubeconfig, fleet documents and data")
+	opts := func() demo.Options { return demo.Options{IO: g.IO, StateDir: o.StateDir} }
+	fail := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		return &exitError{code: ExitError, err: err}
+	}
+
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Start the demo fleet in the background",
+		Long: `up builds kube-apiserver, kubectl and etcd when they are missing (with
+hack/build-kube.sh, from the gatefed source tree), starts the clusters
+detached, writes the kubeconfig and fleet documents, seeds each cluster and
+prints commands to try.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var names []string
+			for _, sub := range cmd.Root().Commands() {
+				names = append(names, sub.Name())
+			}
+			return fail(demo.Up(ctx, demo.UpOptions{
+				Options:  opts(),
+				Clusters: o.Clusters,
+				Build:    !o.NoBuild,
+				Command:  selfCommand(),
+				Commands: names,
+			}))
+		},
+	}
+	up.Flags().IntVar(&o.Clusters, "clusters", 3, fmt.Sprintf("number of clusters (1-%d): pairs share a region, providers alternate gloo and envoy-gateway", demo.MaxClusters))
+	up.Flags().BoolVar(&o.NoBuild, "no-build", false, "fail instead of building missing binaries")
+
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the demo fleet's processes and remove its state",
+		Long: `down stops exactly the processes the state directory records (a recorded pid
+now running another program is left alone), verifies they are gone and
+removes what up created.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return fail(demo.Down(opts())) },
+	}
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show whether each demo cluster runs and is ready",
+		Long: `status shows etcd and each cluster's API server: its pid, address and state
+(ready, not-ready or stopped). With no demo fleet it fails with status 2.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := demo.Status(cmd.Context(), opts())
+			if err != nil {
+				return fail(err)
+			}
+			return fail(printDemoStatus(g, rep, o.Output))
+		},
+	}
+	status.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text|json")
+
+	reconcile := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Write the statuses Gloo and Envoy Gateway would write on applied objects",
+		Long: `reconcile stands in for the gateway controllers, which the demo does not run:
+on every object gatefed manages in each running cluster it writes an accepted
+status (Gloo status.statuses, Gateway API conditions, route parents and policy
+ancestors). Run it after apply, before check.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return fail(demo.Reconcile(cmd.Context(), opts())) },
+	}
+
+	stopCluster := &cobra.Command{
+		Use:   "stop-cluster NAME",
+		Short: "Stop one demo cluster's API server (it keeps its data)",
+		Long: `stop-cluster stops one cluster's kube-apiserver, so commands see the cluster
+go away; start-cluster brings it back with the same address and data.
+
+` + exitStatusHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error { return fail(demo.StopCluster(opts(), args[0])) },
+	}
+	startCluster := &cobra.Command{
+		Use:   "start-cluster NAME",
+		Short: "Start a stopped demo cluster's API server again",
+		Long: `start-cluster starts a cluster stopped with stop-cluster again, on the same
+port with the same data, and waits until it is ready.
+
+` + exitStatusHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fail(demo.StartCluster(cmd.Context(), opts(), args[0]))
+		},
+	}
+	listener := &cobra.Command{
+		Use:    "failover-listener",
+		Short:  "Answer mutual TLS on every demo cluster's failover port (started by demo up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return fail(demo.ServeFailover(ctx, opts()))
+		},
+	}
+	c.AddCommand(up, down, status, reconcile, stopCluster, startCluster, listener)
+	return c
+}
+
+// selfCommand is how the user ran gatefed, for printed hints.
+func selfCommand() string {
+	arg0 := os.Args[0]
+	if filepath.Base(arg0) == arg0 {
+		return arg0
+	}
+	if p, err := exec.LookPath(filepath.Base(arg0)); err == nil {
+		if a, err1 := filepath.Abs(arg0); err1 == nil && a == p {
+			return filepath.Base(arg0)
+		}
+	}
+	return arg0
+}
+
+func printDemoStatus(g *GlobalOptions, rep *demo.Report, output string) error {
+	switch output {
+	case "json":
+		enc := json.NewEncoder(g.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "", "text":
+	default:
+		return fmt.Errorf("unknown output format %q: use text or json", output)
+	}
+	header := []string{"CLUSTER", "PROVIDER", "REGION", "ZONE", "URL", "PID", "STATE"}
+	rows := [][]string{}
+	row := func(s demo.ClusterStatus) []string {
+		pid := "-"
+		if s.Pid != 0 {
+			pid = strconv.Itoa(s.Pid)
+		}
+		state := s.State
+		if s.Detail != "" {
+			state += " (" + s.Detail + ")"
+		}
+		return []string{s.Name, dash(s.Provider), dash(s.Region), dash(s.Zone), s.URL, pid, state}
+	}
+	for _, c := range rep.Clusters {
+		rows = append(rows, row(c))
+	}
+	rows = append(rows, row(rep.Etcd), row(rep.Listener))
+	if g.IO.ColorEnabled() {
+		t := table.New().Border(lipgloss.NormalBorder()).Headers(header...).Rows(rows...).
+			StyleFunc(func(r, col int) lipgloss.Style {
+				s := lipgloss.NewStyle().Padding(0, 1)
+				if r == table.HeaderRow {
+					return s.Bold(true)
+				}
+				if col == 6 && r >= 0 && r < len(rows) {
+					if strings.HasPrefix(rows[r][6], demo.StateReady) {
+						return s.Foreground(lipgloss.Color("2"))
+					}
+					return s.Foreground(lipgloss.Color("1"))
+				}
+				return s
+			})
+		fmt.Fprintln(g.IO.Out, t)
+	} else {
+		for _, r := range append([][]string{header}, rows...) {
+			fmt.Fprintln(g.IO.Out, strings.Join(r, "\t"))
+		}
+	}
+	fmt.Fprintf(g.IO.Out, "kubeconfig: %s\nfleet:      %s\n", rep.Kubeconfig, rep.FleetDir)
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

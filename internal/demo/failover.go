@@ -1,0 +1,203 @@
+package demo
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// The demo's failover TLS material lives in <state>/failover.
+const failoverDir = "failover"
+
+type failoverFiles struct{ caCert, caKey, serverCert, serverKey string }
+
+func (o *Options) failoverFiles() failoverFiles {
+	p := func(n string) string { return filepath.Join(o.StateDir, failoverDir, n) }
+	return failoverFiles{p("ca.crt"), p("ca.key"), p("server.crt"), p("server.key")}
+}
+
+// failoverHosts are the names a failover serving certificate covers: the
+// SNIs of the fleet's services (<service>-<port>.<namespace>.<domain>).
+func failoverHosts(f *fleet.Fleet) []string {
+	hosts := []string{render.FailoverDomain, "127.0.0.1"}
+	seen := map[string]bool{}
+	for _, s := range f.Services {
+		if ns := s.Metadata.Namespace; !seen[ns] {
+			seen[ns] = true
+			hosts = append(hosts, "*."+ns+"."+render.FailoverDomain)
+		}
+	}
+	return hosts
+}
+
+// newFailoverCA creates the fleet's failover CA and the listener's certificate.
+func (o *Options) newFailoverCA(f *fleet.Fleet) (*testfleet.CertAuthority, error) {
+	files := o.failoverFiles()
+	if err := os.MkdirAll(filepath.Dir(files.caCert), 0o700); err != nil {
+		return nil, err
+	}
+	ca, err := testfleet.NewCertAuthority("gatefed-demo-failover")
+	if err != nil {
+		return nil, err
+	}
+	if err := ca.Save(files.caCert, files.caKey); err != nil {
+		return nil, err
+	}
+	cert, key, err := ca.ServerCert(failoverHosts(f)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(files.serverCert, cert, 0o644); err != nil {
+		return nil, err
+	}
+	return ca, os.WriteFile(files.serverKey, key, 0o600)
+}
+
+// failoverSecrets are the Secrets of the failover wire contract for one
+// cluster: the client certificate it presents and the certificate it serves,
+// each with the CA.
+func failoverSecrets(ca *testfleet.CertAuthority, f *fleet.Fleet, cluster, namespace string) ([]*corev1.Secret, error) {
+	clientCert, clientKey, err := ca.ClientCert(cluster)
+	if err != nil {
+		return nil, err
+	}
+	serverCert, serverKey, err := ca.ServerCert(failoverHosts(f)...)
+	if err != nil {
+		return nil, err
+	}
+	secret := func(name string, cert, key []byte) *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{"app.kubernetes.io/part-of": "gatefed-demo"}},
+			Type:       corev1.SecretTypeTLS,
+			Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key, "ca.crt": ca.CertPEM()},
+		}
+	}
+	return []*corev1.Secret{
+		secret(render.FailoverUpstreamSecret, clientCert, clientKey),
+		secret(render.FailoverDownstreamSecret, serverCert, serverKey),
+	}, nil
+}
+
+// ServeFailover listens on every demo cluster's failover port (127.0.0.1)
+// with mutual TLS from the demo's failover CA, standing in for the gateways'
+// failover listeners so the endpoints answer. It accepts, completes the
+// handshake and closes. It runs until ctx ends.
+func ServeFailover(ctx context.Context, opts Options) error {
+	st, err := opts.LoadState()
+	if err != nil {
+		return err
+	}
+	files := opts.failoverFiles()
+	cert, err := tls.LoadX509KeyPair(files.serverCert, files.serverKey)
+	if err != nil {
+		return err
+	}
+	caPEM, err := os.ReadFile(files.caCert)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+	}
+	var listeners []net.Listener
+	for _, c := range st.Clusters {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(c.FailoverPort))))
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("cluster %s failover port: %w", c.Name, err)
+		}
+		listeners = append(listeners, tls.NewListener(l, cfg))
+	}
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer conn.Close()
+					_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+					if tc, ok := conn.(*tls.Conn); ok {
+						_ = tc.Handshake()
+					}
+					_, _ = io.Copy(io.Discard, conn)
+				}()
+			}
+		}()
+	}
+	fmt.Fprintf(opts.IO.Out, "failover listener serving %d ports\n", len(listeners))
+	<-ctx.Done()
+	for _, l := range listeners {
+		l.Close()
+	}
+	wg.Wait()
+	return nil
+}
+
+// startFailoverListener runs "gatefed demo failover-listener" detached and
+// waits until every port accepts connections.
+func startFailoverListener(opts UpOptions, st *State) (testfleet.ProcessState, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return testfleet.ProcessState{}, err
+	}
+	log := filepath.Join(opts.StateDir, "logs", "failover-listener.log")
+	args := []string{"demo", "failover-listener", "--state-dir", opts.StateDir}
+	pid, err := testfleet.StartProcess(exe, args, log, !opts.Attached)
+	if err != nil {
+		return testfleet.ProcessState{}, err
+	}
+	ps := testfleet.ProcessState{Pid: pid, Exe: exe, Log: log, Args: args}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, c := range st.Clusters {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(c.FailoverPort)))
+		for {
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			if testfleet.ProcessGone(pid) || time.Now().After(deadline) {
+				_ = testfleet.Terminate(pid, exe, time.Second)
+				return ps, errors.New("the failover listener did not start; last lines of " + log + ":\n" + tail(log))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return ps, nil
+}
+
+func tail(path string) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > 2000 {
+		data = data[len(data)-2000:]
+	}
+	return string(data)
+}

@@ -1,0 +1,266 @@
+package demo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+)
+
+// MaxClusters is the largest demo fleet.
+const MaxClusters = 8
+
+// ServiceNamespace holds the demo's services.
+const ServiceNamespace = "shop"
+
+// clusterPlan is one demo cluster as the fleet documents describe it.
+type clusterPlan struct {
+	Name, Provider, Region, Zone string
+	FailoverPort                 int32
+}
+
+// layout names the clusters of a demo fleet: pairs share a region (so
+// locality ordering prefers the neighbour), providers alternate gloo and
+// envoy-gateway, and every cluster is a failover target on its own port.
+func layout(n int) []clusterPlan {
+	regions := []struct{ prefix, region string }{{"east", "us-east"}, {"west", "us-west"}, {"eu", "eu-west"}, {"ap", "ap-south"}}
+	// Order chosen so three clusters are east-1 (gloo), east-2 (envoy-gateway), west-1 (gloo).
+	out := make([]clusterPlan, 0, n)
+	for i := range n {
+		r := regions[i/2]
+		provider := fleet.ProviderGloo
+		if i%2 == 1 {
+			provider = fleet.ProviderEnvoyGateway
+		}
+		out = append(out, clusterPlan{
+			Name:         fmt.Sprintf("%s-%d", r.prefix, i%2+1),
+			Provider:     provider,
+			Region:       r.region,
+			Zone:         fmt.Sprintf("%s-1%c", r.region, 'a'+rune(i%2)),
+			FailoverPort: int32(fleet.DefaultFailoverPort + i),
+		})
+	}
+	return out
+}
+
+// writeFleetDocs writes clusters.yaml, services.yaml and routes.yaml into dir.
+func writeFleetDocs(dir string, clusters []clusterPlan) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"clusters.yaml": clustersYAML(clusters),
+		"services.yaml": servicesYAML(clusters),
+		"routes.yaml":   routesYAML(clusters),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func clustersYAML(clusters []clusterPlan) string {
+	var b strings.Builder
+	b.WriteString(`# The demo fleet's clusters: local kube-apiservers started by "gatefed demo up".
+# Their contexts (named after the clusters) are in the demo kubeconfig: pass it
+# with --kubeconfig. Clusters in the same region come first in locality failover.
+`)
+	for _, c := range clusters {
+		fmt.Fprintf(&b, `---
+apiVersion: %s
+kind: Cluster
+metadata:
+  name: %s
+  labels:
+    env: demo
+    region: %s
+spec:
+  region: %s
+  zone: %s
+  gateway:
+    provider: %s
+  failover:
+    address: 127.0.0.1
+    port: %d
+`, fleet.APIVersion, c.Name, c.Region, c.Region, c.Zone, c.Provider, c.FailoverPort)
+	}
+	return b.String()
+}
+
+func names(clusters []clusterPlan) []string {
+	out := make([]string, len(clusters))
+	for i, c := range clusters {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// paymentsClusters are the first and the last cluster: payments runs in two
+// places and fails over in a fixed order, last cluster first.
+func paymentsClusters(clusters []clusterPlan) (placed, order []string) {
+	first, last := clusters[0].Name, clusters[len(clusters)-1].Name
+	if first == last {
+		return []string{first}, []string{first}
+	}
+	return []string{first, last}, []string{last, first}
+}
+
+func yamlList(items []string) string { return "[" + strings.Join(items, ", ") + "]" }
+
+func servicesYAML(clusters []clusterPlan) string {
+	placed, order := paymentsClusters(clusters)
+	regions := []string{clusters[0].Region}
+	if len(clusters) > 2 && clusters[2].Region != regions[0] {
+		regions = append(regions, clusters[2].Region)
+	}
+	return fmt.Sprintf(`# Services that run in several clusters. "gatefed demo up" seeded a Service and
+# an EndpointSlice for each of them in every cluster they are placed in.
+---
+# checkout runs everywhere and fails over by locality: same zone, same
+# region, then the rest.
+apiVersion: %[1]s
+kind: GlobalService
+metadata:
+  name: checkout
+  namespace: %[2]s
+spec:
+  port: 8080
+  failover:
+    policy: locality
+  healthCheck:
+    path: /healthz
+    interval: 5s
+    timeout: 1s
+    healthyThreshold: 2
+    unhealthyThreshold: 3
+  outlierDetection:
+    consecutive5xx: 5
+    interval: 10s
+    baseEjectionTime: 30s
+    maxEjectionPercent: 50
+---
+# payments runs in two clusters and fails over in a fixed order.
+apiVersion: %[1]s
+kind: GlobalService
+metadata:
+  name: payments
+  namespace: %[2]s
+spec:
+  port: 9090
+  clusters:
+    names: %[3]s
+  failover:
+    policy: ordered
+    order: %[4]s
+  healthCheck:
+    path: /ready
+    interval: 3s
+    timeout: 1s
+    healthyThreshold: 1
+    unhealthyThreshold: 2
+---
+# catalog is placed by label selector and ejects failing endpoints passively.
+apiVersion: %[1]s
+kind: GlobalService
+metadata:
+  name: catalog
+  namespace: %[2]s
+spec:
+  port: 8080
+  clusters:
+    selector:
+      matchExpressions:
+      - key: region
+        operator: In
+        values: %[5]s
+  outlierDetection:
+    consecutive5xx: 3
+    interval: 5s
+    baseEjectionTime: 15s
+    maxEjectionPercent: 100
+---
+# catalog-v2 is the canary of catalog: the storefront sends it 10%% of the traffic.
+apiVersion: %[1]s
+kind: GlobalService
+metadata:
+  name: catalog-v2
+  namespace: %[2]s
+spec:
+  port: 8080
+  clusters:
+    selector:
+      matchExpressions:
+      - key: region
+        operator: In
+        values: %[5]s
+  outlierDetection:
+    consecutive5xx: 3
+    interval: 5s
+    baseEjectionTime: 15s
+    maxEjectionPercent: 100
+`, fleet.APIVersion, ServiceNamespace, yamlList(placed), yamlList(order), yamlList(regions))
+}
+
+func routesYAML(clusters []clusterPlan) string {
+	apiClusters := names(clusters)
+	if len(apiClusters) > 2 {
+		apiClusters = apiClusters[:2]
+	}
+	return fmt.Sprintf(`# Routes served by the clusters' gateways.
+---
+# storefront is served by every gateway.
+apiVersion: %[1]s
+kind: GlobalRoute
+metadata:
+  name: storefront
+  namespace: %[2]s
+spec:
+  hosts: [shop.demo.gatefed.dev]
+  rules:
+  - name: checkout
+    match:
+      pathPrefix: /checkout
+    backends:
+    - service: checkout
+    timeout: 10s
+    retries:
+      attempts: 2
+      perTryTimeout: 3s
+  - name: pay
+    match:
+      pathPrefix: /pay
+      methods: [POST]
+    backends:
+    - service: payments
+  - name: catalog
+    backends:
+    - service: catalog
+      weight: 90
+    - service: catalog-v2
+      weight: 10
+---
+# api is served by the first clusters' gateways only.
+apiVersion: %[1]s
+kind: GlobalRoute
+metadata:
+  name: api
+  namespace: %[2]s
+spec:
+  hosts: [api.demo.gatefed.dev]
+  clusters:
+    names: %[3]s
+  rules:
+  - name: payments
+    match:
+      pathExact: /v1/pay
+      headers:
+      - name: x-api-version
+        value: "1"
+    backends:
+    - service: payments
+`, fleet.APIVersion, ServiceNamespace, yamlList(apiClusters))
+}

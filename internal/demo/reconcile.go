@@ -1,0 +1,166 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// How reconcile reports on each kind, as its controller would.
+type statusKind int
+
+const (
+	glooStatus   statusKind = iota // status.statuses[<gloo namespace>] Accepted
+	conditions                     // status.conditions Accepted (and Programmed for Gateways)
+	routeParents                   // status.parents[] per spec.parentRefs
+	ancestors                      // status.ancestors[] for the cluster's Gateway
+)
+
+var reconciledKinds = []struct {
+	gvr  schema.GroupVersionResource
+	kind statusKind
+}{
+	{testfleet.UpstreamGVR, glooStatus},
+	{testfleet.UpstreamGroupGVR, glooStatus},
+	{testfleet.VirtualServiceGVR, glooStatus},
+	{testfleet.RouteTableGVR, glooStatus},
+	{testfleet.GlooGatewayGVR, glooStatus},
+	{testfleet.GatewayGVR, conditions},
+	{testfleet.BackendGVR, conditions},
+	{testfleet.HTTPRouteGVR, routeParents},
+	{testfleet.TLSRouteGVR, routeParents},
+	{testfleet.GRPCRouteGVR, routeParents},
+	{testfleet.BackendTrafficPolicyGVR, ancestors},
+	{schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "clienttrafficpolicies"}, ancestors},
+	{schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "securitypolicies"}, ancestors},
+}
+
+// Reconcile writes, on every object gatefed manages in each running demo
+// cluster, the status its controller would write once it accepted it. No
+// controllers run in the demo; this stands in for them so check has statuses to read.
+func Reconcile(ctx context.Context, opts Options) error {
+	st, err := opts.LoadState()
+	if err != nil {
+		return err
+	}
+	f, err := fleet.Load([]string{opts.FleetDir()}, nil)
+	if err != nil {
+		return fmt.Errorf("demo fleet documents: %w", err)
+	}
+	var errs []error
+	for _, c := range st.Fleet.Clusters {
+		fc := f.Cluster(c.Name)
+		if fc == nil {
+			continue
+		}
+		if !testfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
+			fmt.Fprintf(opts.IO.Out, "  %s: stopped, skipped\n", c.Name)
+			continue
+		}
+		cfg, err := opts.restConfig(c.Context)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sim, err := testfleet.NewSim(cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		counts, err := reconcileCluster(ctx, sim, fc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
+		}
+		fmt.Fprintf(opts.IO.Out, "  %s: %s\n", c.Name, describeCounts(counts))
+	}
+	return errors.Join(errs...)
+}
+
+func describeCounts(counts map[string]int) string {
+	if len(counts) == 0 {
+		return "no managed objects (run apply first)"
+	}
+	var parts []string
+	for k, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+	}
+	sort.Strings(parts)
+	return "accepted " + strings.Join(parts, ", ")
+}
+
+func reconcileCluster(ctx context.Context, sim *testfleet.Sim, c *fleet.Cluster) (map[string]int, error) {
+	counts := map[string]int{}
+	gw := c.Spec.Gateway
+	selector := render.LabelManagedBy + "=" + render.ManagedByValue
+	for _, k := range reconciledKinds {
+		list, err := sim.Dynamic.Resource(k.gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if apierrors.IsNotFound(err) {
+			continue // kind not served in this cluster
+		}
+		if err != nil {
+			return counts, fmt.Errorf("list %s: %w", k.gvr.Resource, err)
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			ns, name := obj.GetNamespace(), obj.GetName()
+			switch k.kind {
+			case glooStatus:
+				err = sim.GlooStatus(ctx, k.gvr, ns, name, testfleet.GlooStatus{State: testfleet.GlooAccepted, Namespace: gw.Namespace})
+			case conditions:
+				conds := []testfleet.Condition{testfleet.True("Accepted", "")}
+				if k.gvr == testfleet.GatewayGVR {
+					conds = append(conds, testfleet.True("Programmed", ""))
+				}
+				err = sim.Conditions(ctx, k.gvr, ns, name, conds...)
+			case routeParents:
+				err = sim.RouteStatus(ctx, k.gvr, ns, name, parentsOf(obj, ns)...)
+			case ancestors:
+				err = sim.PolicyStatus(ctx, k.gvr, ns, name, testfleet.ParentStatus{
+					Gateway: gw.Namespace + "/" + gw.Name, Conditions: []testfleet.Condition{testfleet.True("Accepted", "")},
+				})
+			}
+			if err != nil {
+				return counts, err
+			}
+			counts[obj.GetKind()]++
+		}
+	}
+	return counts, nil
+}
+
+// parentsOf returns an accepted, resolved status for each Gateway in spec.parentRefs.
+func parentsOf(route *unstructured.Unstructured, namespace string) []testfleet.ParentStatus {
+	refs, _, _ := unstructured.NestedSlice(route.Object, "spec", "parentRefs")
+	var out []testfleet.ParentStatus
+	for _, r := range refs {
+		m, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		if kind, _ := m["kind"].(string); kind != "" && kind != "Gateway" {
+			continue
+		}
+		ns, _ := m["namespace"].(string)
+		if ns == "" {
+			ns = namespace
+		}
+		name, _ := m["name"].(string)
+		section, _ := m["sectionName"].(string)
+		out = append(out, testfleet.ParentStatus{
+			Gateway: ns + "/" + name, SectionName: section,
+			Conditions: []testfleet.Condition{testfleet.True("Accepted", ""), testfleet.True("ResolvedRefs", "")},
+		})
+	}
+	return out
+}

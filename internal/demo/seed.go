@@ -1,0 +1,145 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/testfleet"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Labels Envoy Gateway puts on the proxy Deployment of a Gateway.
+const (
+	egOwningGatewayName      = "gateway.envoyproxy.io/owning-gateway-name"
+	egOwningGatewayNamespace = "gateway.envoyproxy.io/owning-gateway-namespace"
+)
+
+// seed writes into every cluster what a real one would hold: the Service and
+// ready endpoints of each GlobalService placed there, and the gateway install
+// (Deployments Available; for Envoy Gateway, an Accepted GatewayClass and a
+// Programmed Gateway).
+func seed(ctx context.Context, tf *testfleet.Fleet, f *fleet.Fleet, failoverCA *testfleet.CertAuthority) error {
+	errs := make([]error, len(f.Clusters))
+	var wg sync.WaitGroup
+	for i, c := range f.Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tc := tf.Cluster(c.Name())
+			if tc == nil {
+				errs[i] = fmt.Errorf("cluster %s not started", c.Name())
+				return
+			}
+			if err := seedCluster(ctx, tc.Sim(), f, c, failoverCA); err != nil {
+				errs[i] = fmt.Errorf("cluster %s: %w", c.Name(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func seedCluster(ctx context.Context, sim *testfleet.Sim, f *fleet.Fleet, c *fleet.Cluster, failoverCA *testfleet.CertAuthority) error {
+	for _, s := range f.Services {
+		placed := false
+		for _, pc := range f.ServiceClusters(s) {
+			placed = placed || pc.Name() == c.Name()
+		}
+		if !placed {
+			continue
+		}
+		svc := testfleet.Service{Namespace: s.Metadata.Namespace, Name: s.ServiceName(), Port: s.Spec.Port, Ready: 2}
+		if err := sim.Service(ctx, svc); err != nil {
+			return err
+		}
+	}
+	gw := c.Spec.Gateway
+	secrets, err := failoverSecrets(failoverCA, f, c.Name(), gw.Namespace)
+	if err != nil {
+		return err
+	}
+	if err := sim.EnsureNamespace(ctx, gw.Namespace); err != nil {
+		return err
+	}
+	for _, s := range secrets {
+		if _, err := sim.Kube.CoreV1().Secrets(gw.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "gatefed-demo"}); err != nil {
+			return fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
+		}
+	}
+	switch gw.Provider {
+	case fleet.ProviderGloo:
+		if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: gw.Namespace, Name: "gloo", Available: true, Container: "gloo"}); err != nil {
+			return err
+		}
+		if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: gw.Namespace, Name: gw.Name, Replicas: 2, Available: true, Container: "gateway-proxy"}); err != nil {
+			return err
+		}
+		// The proxy's Service exposes the failover port, as Gloo's Helm
+		// values (gatewayProxies.<name>.service.extraPorts) would.
+		proxySvc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: gw.Name, Labels: map[string]string{"gloo": "gateway-proxy"}},
+			Spec: corev1.ServiceSpec{
+				Type:     corev1.ServiceTypeLoadBalancer,
+				Selector: map[string]string{"app": gw.Name},
+				Ports: []corev1.ServicePort{
+					{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP},
+					{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443), Protocol: corev1.ProtocolTCP},
+					{Name: "failover", Port: c.FailoverPort(), TargetPort: intstr.FromInt32(c.FailoverPort()), Protocol: corev1.ProtocolTCP},
+				},
+			},
+		}
+		if _, err := sim.Kube.CoreV1().Services(gw.Namespace).Create(ctx, proxySvc, metav1.CreateOptions{FieldManager: "gatefed-demo"}); err != nil {
+			return fmt.Errorf("service %s/%s: %w", gw.Namespace, gw.Name, err)
+		}
+	case fleet.ProviderEnvoyGateway:
+		if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: gw.Namespace, Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
+			return err
+		}
+		proxy := testfleet.Deployment{
+			Namespace: gw.Namespace, Name: "envoy-" + gw.Namespace + "-" + gw.Name, Replicas: 2, Available: true, Container: "envoy",
+			Labels: map[string]string{egOwningGatewayName: gw.Name, egOwningGatewayNamespace: gw.Namespace},
+		}
+		if err := sim.Deployment(ctx, proxy); err != nil {
+			return err
+		}
+		class := fmt.Sprintf(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"GatewayClass","metadata":{"name":%q},"spec":{"controllerName":%q}}`,
+			gw.ClassName, testfleet.EnvoyGatewayControllerName)
+		if err := applyJSON(ctx, sim, testfleet.GatewayClassGVR, "", gw.ClassName, class); err != nil {
+			return err
+		}
+		gateway := fmt.Sprintf(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway","metadata":{"name":%q,"namespace":%q},"spec":{"gatewayClassName":%q,"listeners":[{"name":"http","port":80,"protocol":"HTTP","allowedRoutes":{"namespaces":{"from":"All"}}}]}}`,
+			gw.Name, gw.Namespace, gw.ClassName)
+		if err := applyJSON(ctx, sim, testfleet.GatewayGVR, gw.Namespace, gw.Name, gateway); err != nil {
+			return err
+		}
+		if err := sim.Conditions(ctx, testfleet.GatewayClassGVR, "", gw.ClassName, testfleet.True("Accepted", "")); err != nil {
+			return err
+		}
+		if err := sim.Conditions(ctx, testfleet.GatewayGVR, gw.Namespace, gw.Name, testfleet.True("Accepted", ""), testfleet.True("Programmed", "")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyJSON server-side applies an object as the demo's installer.
+func applyJSON(ctx context.Context, sim *testfleet.Sim, gvr schema.GroupVersionResource, namespace, name, obj string) error {
+	force := true
+	_, err := sim.Dynamic.Resource(gvr).Namespace(namespace).Patch(ctx, name, types.ApplyPatchType, []byte(obj),
+		metav1.PatchOptions{FieldManager: "gatefed-demo", Force: &force, FieldValidation: metav1.FieldValidationStrict})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", gvr.Resource, name, err)
+	}
+	return nil
+}

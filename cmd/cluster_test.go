@@ -76,8 +76,8 @@ func TestClusterRegisterBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown context", []string{"eu-west", "--context", "ctx-c", "--provider", "gloo"},
-			`Error: context "ctx-c" not found in kubeconfig ` + kubeconfig + ` (did you mean "ctx-a"?) (known contexts: ctx-a, ctx-b)`},
+		{"unknown context", []string{"eu-west", "--context", "ctx-aa", "--provider", "gloo"},
+			`Error: context "ctx-aa" not found in kubeconfig ` + kubeconfig + ` (did you mean "ctx-a"?) (known contexts: ctx-a, ctx-b)`},
 		{"missing kubeconfig", []string{"eu-west", "--context", "ctx-b", "--provider", "gloo", "--kubeconfig", filepath.Join(dir, "nope")},
 			"Error: kubeconfig " + filepath.Join(dir, "nope") + ": cannot read it: no such file or directory"},
 		{"unreadable kubeconfig", []string{"eu-west", "--context", "ctx-b", "--provider", "gloo", "--kubeconfig", dir},

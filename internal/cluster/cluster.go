@@ -136,15 +136,20 @@ func knownProvider(p string) bool {
 	return ok
 }
 
-// didYouMean suggests the closest candidate to s, or "".
+// didYouMean suggests the one closest candidate to s, or "" when none is
+// close or several are equally close.
 func didYouMean(s string, candidates []string) string {
-	best, bestDist := "", 3
+	best, bestDist, tie := "", 3, false
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
+		d := editDistance(strings.ToLower(s), strings.ToLower(c))
+		switch {
+		case d < bestDist:
+			best, bestDist, tie = c, d, false
+		case d == bestDist && best != "":
+			tie = true
 		}
 	}
-	if best == "" {
+	if best == "" || tie {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)

@@ -1,0 +1,22 @@
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// docs/clusters.md lists the RBAC rules register creates, exactly.
+func TestDocsListTheRBACRules(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "clusters.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range Providers {
+		block := "```yaml\n" + RulesYAML(p) + "```\n"
+		if !strings.Contains(string(data), p+":\n\n"+block) {
+			t.Errorf("docs/clusters.md does not list the %s rules as register creates them:\n%s", p, block)
+		}
+	}
+}

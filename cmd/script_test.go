@@ -27,6 +27,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
 			env.Setenv("NO_COLOR", "")
 			env.Setenv("KUBECONFIG", filepath.Join(env.WorkDir, "no-kubeconfig"))
+			if err := useTestFleet(t, filepath.Join("..", "testdata", "script"), env); err != nil {
+				return err
+			}
 			return nil
 		},
 	})

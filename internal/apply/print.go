@@ -66,7 +66,7 @@ func WriteDiff(w io.Writer, p *Plan, color bool) {
 func WriteSummary(w io.Writer, p *Plan) {
 	for _, cp := range p.Clusters {
 		if cp.Err != nil {
-			fmt.Fprintf(w, "%s: error: %v\n", cp.Name, cp.Err)
+			fmt.Fprintf(w, "%s: failed (the error is listed below)\n", cp.Name)
 			continue
 		}
 		line := fmt.Sprintf("%s: %d to create, %d to update, %d to delete, %d unchanged",
@@ -76,7 +76,7 @@ func WriteSummary(w io.Writer, p *Plan) {
 		}
 		fmt.Fprintln(w, line)
 		if cp.Refused != nil {
-			fmt.Fprintf(w, "%s: error: %v\n", cp.Name, cp.Refused)
+			fmt.Fprintf(w, "%s: refused (the reason is listed below)\n", cp.Name)
 		}
 	}
 }

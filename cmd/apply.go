@@ -1,0 +1,320 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/gatefed/gatefed/internal/apply"
+	"github.com/gatefed/gatefed/internal/render"
+)
+
+// fleetRunFlags are the flags diff and apply share: which clusters, how
+// much in parallel, prune and conflicts.
+type fleetRunFlags struct {
+	Output         string
+	Clusters       []string
+	Selector       string
+	Concurrency    int
+	Parallel       int
+	Prune          bool
+	ForceConflicts bool
+	Discover       discoverFlags
+}
+
+func (r *fleetRunFlags) addTo(f *pflag.FlagSet, verb string) {
+	f.StringVarP(&r.Output, "output", "o", "text", "output format: text|json")
+	f.StringArrayVar(&r.Clusters, "cluster", nil, verb+" only this cluster (repeatable)")
+	f.StringVarP(&r.Selector, "selector", "l", "", verb+" only clusters whose labels match this selector")
+	f.IntVar(&r.Concurrency, "concurrency", apply.DefaultConcurrency, "requests in flight per cluster")
+	f.IntVar(&r.Parallel, "parallel", apply.DefaultParallel, "clusters worked on at once")
+	f.BoolVar(&r.Prune, "prune", true, "delete objects gatefed applied before (its ApplySet members) that are no longer rendered")
+	f.BoolVar(&r.ForceConflicts, "force-conflicts", false, "take over fields another field manager owns instead of reporting a conflict")
+	r.Discover.addTo(f)
+}
+
+func (r *fleetRunFlags) validate() error {
+	if r.Output != "text" && r.Output != "json" {
+		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use text or json", r.Output)}
+	}
+	if r.Concurrency < 1 {
+		return &exitError{code: ExitError, err: fmt.Errorf("--concurrency must be at least 1, not %d", r.Concurrency)}
+	}
+	if r.Parallel < 1 {
+		return &exitError{code: ExitError, err: fmt.Errorf("--parallel must be at least 1, not %d", r.Parallel)}
+	}
+	return r.Discover.validate()
+}
+
+// targets loads and renders the fleet: every selected cluster with its objects.
+func (r *fleetRunFlags) targets(ctx context.Context, g *GlobalOptions) ([]apply.Target, error) {
+	f, err := g.loadFleet()
+	if err != nil {
+		return nil, err
+	}
+	opts := render.Options{Clusters: r.Clusters, Selector: r.Selector}
+	selected, err := render.Select(f, opts)
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: err}
+	}
+	if r.Discover.Enabled {
+		names := make([]string, len(selected))
+		for i, c := range selected {
+			names[i] = c.Name()
+		}
+		if opts.Availability, err = r.Discover.availability(ctx, g, f, names); err != nil {
+			return nil, err
+		}
+	}
+	res, err := render.Render(f, opts)
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: err}
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(g.IO.ErrOut, "Warning: %s\n", w)
+	}
+	if r.Discover.Enabled {
+		printSkips(g.IO.ErrOut, res.Skips)
+	}
+	targets := make([]apply.Target, len(res.Clusters))
+	for i, co := range res.Clusters {
+		targets[i] = apply.Target{Cluster: co.Cluster, Objects: co.Objects}
+	}
+	return targets, nil
+}
+
+func (r *fleetRunFlags) engineOptions(g *GlobalOptions) apply.Options {
+	return apply.Options{
+		Kubeconfig:     g.Kubeconfig,
+		Concurrency:    r.Concurrency,
+		Parallel:       r.Parallel,
+		Prune:          r.Prune,
+		ForceConflicts: r.ForceConflicts,
+		Tooling:        "gatefed/" + version,
+	}
+}
+
+// progressFor shows progress on stderr: live lines when stderr is a
+// terminal, else plain event lines when plain is set, else nothing.
+func progressFor(g *GlobalOptions, targets []apply.Target, plain bool) *apply.Progress {
+	live := isTerminalWriter(g.IO.ErrOut)
+	if !live && !plain {
+		return nil
+	}
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.Cluster.Name()
+	}
+	return apply.NewProgress(g.IO.ErrOut, live, names)
+}
+
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// signalContext ends on Ctrl-C or SIGTERM: requests in flight are abandoned
+// and the run reports what was not done.
+func signalContext(c *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := c.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// ApplyOptions are the flags of gatefed apply.
+type ApplyOptions struct {
+	*GlobalOptions
+	fleetRunFlags
+	AllowEmpty bool
+	FailFast   bool
+	DryRun     bool
+	Yes        bool
+	Wait       bool
+	Timeout    time.Duration
+}
+
+func init() { register(newApplyCmd) }
+
+func newApplyCmd(g *GlobalOptions) *cobra.Command {
+	o := &ApplyOptions{GlobalOptions: g}
+	c := &cobra.Command{
+		Use:   "apply",
+		Short: "Apply the rendered objects to every cluster, in parallel, and prune what is no longer rendered",
+		Long: `Apply renders the fleet and applies each cluster's objects with server-side apply
+(field manager "gatefed", strict field validation), clusters in parallel
+(--parallel) and requests in parallel within a cluster (--concurrency).
+Objects go in dependency order: ReferenceGrants and Secrets, then Upstreams and
+Backends, policies, Gateways, then routes; each phase in parallel.
+
+Objects already holding what gatefed would apply are not written at all: a
+second apply of the same input sends no write request. Before writing, apply
+prints the plan (to create, update, delete, unchanged) per cluster; on a
+terminal it asks for confirmation unless -y; off a terminal it never asks.
+
+Pruning (on by default) follows the ApplySet convention (KEP-3659) that kubectl
+understands: a ConfigMap "gatefed-applyset" in each cluster's gateway namespace
+lists the kinds and namespaces of gatefed's objects, each labelled
+applyset.kubernetes.io/part-of. Only objects so labelled that are no longer
+rendered are deleted; nothing else, ever. A cluster that would lose every
+object (nothing rendered for it) is refused unless --allow-empty.
+
+A field another field manager owns with a different value is a conflict: it
+is reported with the field paths and the other manager's name, and the object
+is left alone unless --force-conflicts. One failing cluster (unreachable,
+rejected object, conflict) does not stop the others unless --fail-fast; the
+run ends with a table per cluster (CLUSTER, CREATED, UPDATED, DELETED,
+UNCHANGED, FAILED, TIME) and each failure with its cause. Rerunning after a
+fault converges. Progress goes to stderr: live lines on a terminal, one line
+per event otherwise.
+
+--wait then polls until each object is accepted by its gateway (Gloo status
+Accepted; Gateway API Accepted and ResolvedRefs, and Programmed for Gateways)
+and lists those rejected or not accepted within --timeout.
+
+--dry-run prints the plan as gatefed diff does (same output and exit status:
+0 in sync, 1 changes pending, 2 error) and writes nothing.
+
+Exit status: 0 applied (and accepted, with --wait); 2 anything failed, was
+refused, rejected, or not accepted in time, or the confirmation was declined.
+See docs/apply.md.
+
+` + exitStatusHelp,
+		Example: `  gatefed apply -f fleet/
+  gatefed apply -f fleet/ --cluster us-east --yes
+  gatefed apply -f fleet/ -l env=prod --wait --timeout 3m
+  gatefed apply -f fleet/ --dry-run -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctx, stop := signalContext(c)
+			defer stop()
+			return o.Run(ctx)
+		},
+	}
+	f := c.Flags()
+	o.fleetRunFlags.addTo(f, "apply to")
+	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "let prune delete every object gatefed manages in a cluster that has nothing rendered")
+	f.BoolVar(&o.FailFast, "fail-fast", false, "stop every cluster at the first failure")
+	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan as gatefed diff does and write nothing")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation on a terminal")
+	f.BoolVar(&o.Wait, "wait", false, "after applying, wait until every object is accepted by its gateway")
+	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	return c
+}
+
+// Run applies the fleet.
+func (o *ApplyOptions) Run(ctx context.Context) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.Timeout <= 0 {
+		return &exitError{code: ExitError, err: fmt.Errorf("--timeout must be positive, not %s", o.Timeout)}
+	}
+	targets, err := o.targets(ctx, o.GlobalOptions)
+	if err != nil {
+		return err
+	}
+	opts := o.engineOptions(o.GlobalOptions)
+	opts.AllowEmpty = o.AllowEmpty
+	opts.FailFast = o.FailFast
+
+	if o.DryRun {
+		return runDiff(ctx, o.GlobalOptions, &o.fleetRunFlags, opts, targets)
+	}
+
+	// Plan (reads only), show it, confirm.
+	progress := progressFor(o.GlobalOptions, targets, false)
+	if progress != nil {
+		opts.Events = progress.Event
+	}
+	eng := apply.New(opts)
+	plan := eng.Plan(ctx, targets)
+	if progress != nil {
+		progress.Stop()
+	}
+	apply.WriteSummary(o.IO.ErrOut, plan)
+	if plan.Failed() && o.FailFast {
+		apply.WriteErrors(o.IO.ErrOut, plan)
+		fmt.Fprintln(o.IO.ErrOut, "--fail-fast: nothing was applied")
+		return silentError()
+	}
+	if plan.Pending() && o.IO.InTTY && o.IO.OutTTY && !o.Yes {
+		ok, err := confirm(o.IO.In, o.IO.ErrOut, fmt.Sprintf("Apply these changes to %d %s? [y/N] ", pendingClusters(plan), plural(pendingClusters(plan), "cluster", "clusters")))
+		if err != nil || !ok {
+			fmt.Fprintln(o.IO.ErrOut, "Apply cancelled; nothing was written.")
+			return silentError()
+		}
+	}
+
+	// Apply.
+	progress = progressFor(o.GlobalOptions, targets, true)
+	if progress != nil {
+		eng = apply.New(withEvents(opts, progress.Event))
+	}
+	res := eng.Apply(ctx, plan)
+	var wait *apply.WaitReport
+	if o.Wait && ctx.Err() == nil {
+		wait = eng.Wait(ctx, plan, res, o.Timeout)
+	}
+	if progress != nil {
+		progress.Stop()
+	}
+
+	styled := o.IO.ColorEnabled()
+	if o.Output == "json" {
+		if err := apply.WriteResultJSON(o.IO.Out, res, wait); err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+	} else {
+		apply.WriteResultTable(o.IO.Out, res, styled)
+		if wait != nil {
+			apply.WriteWaitReport(o.IO.Out, wait, styled)
+		}
+	}
+	apply.WriteResultErrors(o.IO.ErrOut, res)
+	if res.Failed() || (wait != nil && !wait.OK()) {
+		return silentError()
+	}
+	return nil
+}
+
+func withEvents(opts apply.Options, f func(apply.Event)) apply.Options {
+	opts.Events = f
+	return opts
+}
+
+func pendingClusters(p *apply.Plan) int {
+	n := 0
+	for _, c := range p.Clusters {
+		if c.Pending() {
+			n++
+		}
+	}
+	return n
+}
+
+// confirm asks a yes/no question; only "y" or "yes" is yes.
+func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprint(out, question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(out)
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}

@@ -1,0 +1,64 @@
+package cmd_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// scriptFleet is one test fleet of three clusters (contexts c1, c2, c3, every
+// CRD family installed), started for the first script that needs it and
+// stopped when every script is done.
+var scriptFleet struct {
+	once sync.Once
+	f    *testfleet.Fleet
+	err  error
+}
+
+// useTestFleet gives a script that mentions $TESTFLEET_KUBECONFIG a running
+// fleet: TESTFLEET_KUBECONFIG is its admin kubeconfig, and TESTFLEET_NAMESPACE
+// a namespace of the script's own in every cluster, named "script-" and the
+// script's name with "_" as "-" (apply_basic: script-apply-basic), which its
+// fleet files use as the gateway namespace so that scripts do not collide.
+func useTestFleet(t *testing.T, dir string, env *testscript.Env) error {
+	name := strings.TrimPrefix(filepath.Base(env.WorkDir), "script-")
+	script, err := os.ReadFile(filepath.Join(dir, name+".txtar"))
+	if err != nil || !bytes.Contains(script, []byte("TESTFLEET_KUBECONFIG")) {
+		return nil
+	}
+	scriptFleet.once.Do(func() {
+		scriptFleet.f, scriptFleet.err = testfleet.Start(context.Background(), testfleet.Options{Count: 3})
+		if scriptFleet.err == nil {
+			t.Cleanup(func() { _ = scriptFleet.f.Stop() })
+		}
+	})
+	if scriptFleet.err != nil {
+		return fmt.Errorf("start test fleet: %w", scriptFleet.err)
+	}
+	ns := "script-" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	for _, c := range scriptFleet.f.Clusters {
+		cs, err := c.Clientset()
+		if err != nil {
+			return err
+		}
+		_, err = cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("cluster %s: namespace %s: %w", c.Name, ns, err)
+		}
+	}
+	env.Setenv("TESTFLEET_KUBECONFIG", scriptFleet.f.Kubeconfig)
+	env.Setenv("TESTFLEET_NAMESPACE", ns)
+	return nil
+}

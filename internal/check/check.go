@@ -134,6 +134,8 @@ type Change struct {
 	Kind      string
 	Namespace string
 	Name      string
+	// Detail says what changed, for example who changed it, when known.
+	Detail string
 }
 
 // Differ compares one cluster's live objects with its rendered objects, the

@@ -45,7 +45,11 @@ func checkDrift(ctx context.Context, env *clusterEnv, res *result) {
 				fmt.Sprintf("gatefed apply --cluster %s creates it", name))
 		case "update":
 			updated++
-			res.objFail(ref, fmt.Sprintf("%s was changed out of band: its live state differs from the render", ref),
+			what := "its live state differs from the render"
+			if c.Detail != "" {
+				what = c.Detail
+			}
+			res.objFail(ref, fmt.Sprintf("%s was changed out of band: %s", ref, what),
 				fmt.Sprintf("gatefed diff --cluster %s shows the change; gatefed apply --cluster %s restores the rendered state (or change the fleet documents to keep it)", name, name))
 		case "delete":
 			deleted++

@@ -71,6 +71,8 @@ func checkSizing(ctx context.Context, env *clusterEnv, res *result) {
 		}
 	} else {
 		res.info("the cluster's API is unreachable: figures come from the render alone")
+		res.warn("the gateway proxy Deployment could not be read: its memory limit and replicas are unknown",
+			"see connectivity; run the check again once the API answers")
 	}
 	d.ProxyLoad = proxyLoad(ctx, env, live)
 	d.EstimatedProxyBytes = m.ProxyBytes(d.ProxyLoad)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -84,19 +85,37 @@ func TestSizingCheckOffline(t *testing.T) {
 	if want := int64(256<<20) + 10*d.ConfigBytes; d.EstimatedControlPlaneBytes != want {
 		t.Errorf("control plane bytes %d, want %d", d.EstimatedControlPlaneBytes, want)
 	}
-	// Losing a strands ledger for b, c and d: three warnings.
+	// Losing a strands ledger for b, c and d: three N-1 warnings, and one
+	// for the proxy Deployment that could not be read.
 	if out.Status != Warn {
 		t.Errorf("status %s, want warn (ledger runs only in a)", out.Status)
 	}
-	warns := 0
+	n1, deployment := 0, 0
 	for _, f := range out.Findings {
-		if f.Severity == Warning {
-			warns++
+		switch {
+		case f.Severity == Warning && strings.HasPrefix(f.Message, "N-1: if a were lost, GlobalService shop/ledger would have no cluster left"):
+			n1++
+		case f.Severity == Warning && strings.Contains(f.Message, "Deployment could not be read"):
+			deployment++
+		case f.Severity == Warning:
+			t.Errorf("unexpected warning %q", f.Message)
 		}
 	}
-	if warns != 3 {
-		t.Errorf("%d warnings, want 3: %+v", warns, out.Findings)
+	if n1 != 3 || deployment != 1 {
+		t.Errorf("%d N-1 and %d Deployment warnings, want 3 and 1: %+v", n1, deployment, out.Findings)
 	}
+	if !hasInfo(out.Findings, "N-1: if a were lost, b takes shop/checkout from d") {
+		t.Errorf("no finding says b absorbs d's checkout traffic: %+v", out.Findings)
+	}
+}
+
+func hasInfo(fs []Finding, msg string) bool {
+	for _, f := range fs {
+		if f.Severity == Info && f.Message == msg {
+			return true
+		}
+	}
+	return false
 }
 
 func TestIfLost(t *testing.T) {

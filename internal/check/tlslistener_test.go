@@ -13,15 +13,25 @@ import (
 	"time"
 )
 
-// StartTLSListener starts a loopback TLS listener with a self-signed
-// certificate, the way a failover port answers: when mutual is set it
-// requires a client certificate, which the probe does not have. It returns
-// the listener's address; the listener closes when the test ends.
+// StartTLSListener starts a loopback TLS listener (see NewTLSListener) that
+// closes when the test ends, and returns its address.
 func StartTLSListener(t testing.TB, mutual bool) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ln, err := NewTLSListener(mutual)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// NewTLSListener starts a loopback TLS listener with a self-signed
+// certificate, the way a failover port answers: when mutual is set it
+// requires a client certificate, which the probe does not have.
+func NewTLSListener(mutual bool) (net.Listener, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
@@ -34,7 +44,7 @@ func StartTLSListener(t testing.TB, mutual bool) string {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 	if mutual {
@@ -42,9 +52,8 @@ func StartTLSListener(t testing.TB, mutual bool) string {
 	}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -60,7 +69,7 @@ func StartTLSListener(t testing.TB, mutual bool) string {
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return ln, nil
 }
 
 // ClosedPort returns a loopback address nothing listens on.

@@ -5,6 +5,9 @@ package applydiff
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -34,19 +37,47 @@ func (d Differ) Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructu
 	if cp.Err != nil {
 		return nil, cp.Err
 	}
-	if len(cp.Errors) > 0 {
-		errs := make([]error, len(cp.Errors))
-		for i, e := range cp.Errors {
-			errs[i] = e
+	var out []check.Change
+	var errs []error
+	failed := map[string]bool{}
+	for _, e := range cp.Errors {
+		failed[e.Kind+" "+e.Namespace+"/"+e.Name] = true
+		if len(e.Conflicts) == 0 {
+			errs = append(errs, e)
+			continue
 		}
+		// Another field manager took over fields gatefed applied: changed out of band.
+		out = append(out, check.Change{Op: string(apply.OpUpdate), Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, Detail: conflictText(e.Conflicts)})
+	}
+	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	var out []check.Change
 	for _, ch := range cp.Changes {
+		if failed[ch.Kind+" "+ch.Namespace+"/"+ch.Name] {
+			continue
+		}
 		switch ch.Op {
 		case apply.OpCreate, apply.OpUpdate, apply.OpDelete:
 			out = append(out, check.Change{Op: string(ch.Op), Kind: ch.Kind, Namespace: ch.Namespace, Name: ch.Name})
 		}
 	}
 	return out, nil
+}
+
+// conflictText is "spec.a, spec.b changed by kubectl-edit".
+func conflictText(cs []apply.FieldConflict) string {
+	byManager := map[string][]string{}
+	for _, c := range cs {
+		byManager[c.Manager] = append(byManager[c.Manager], c.Field)
+	}
+	managers := make([]string, 0, len(byManager))
+	for m := range byManager {
+		managers = append(managers, m)
+	}
+	sort.Strings(managers)
+	parts := make([]string, len(managers))
+	for i, m := range managers {
+		parts[i] = fmt.Sprintf("%s changed by %q", strings.Join(byManager[m], ", "), m)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -112,6 +112,9 @@ const (
 	egOwningGatewayName      = "gateway.envoyproxy.io/owning-gateway-name"
 	egOwningGatewayNamespace = "gateway.envoyproxy.io/owning-gateway-namespace"
 	egControllerNamespace    = "envoy-gateway-system"
+	// egFailoverGateway is the Gateway gatefed renders on envoy-gateway
+	// failover targets; its Service is the best candidate.
+	egFailoverGateway = "gatefed-failover"
 )
 
 // discoverFailover finds the failover address as Gloo Federation does: the
@@ -134,17 +137,19 @@ func discoverFailover(ctx context.Context, cs kubernetes.Interface, provider, gw
 		}
 		services = append(services, list.Items...)
 	}
-	owned := func(s *corev1.Service) bool {
-		return s.Labels[egOwningGatewayNamespace] == gwNamespace && s.Labels[egOwningGatewayName] == gwName
+	ownedBy := func(s *corev1.Service, gateway string) bool {
+		return s.Labels[egOwningGatewayNamespace] == gwNamespace && s.Labels[egOwningGatewayName] == gateway
 	}
 	rank := func(s *corev1.Service) int {
 		switch {
-		case s.Namespace == gwNamespace && s.Name == gwName, owned(s):
+		case ownedBy(s, egFailoverGateway):
 			return 0
-		case s.Namespace == gwNamespace:
+		case s.Namespace == gwNamespace && s.Name == gwName, ownedBy(s, gwName):
 			return 1
+		case s.Namespace == gwNamespace:
+			return 2
 		}
-		return 2
+		return 3
 	}
 	sort.SliceStable(services, func(i, j int) bool {
 		ri, rj := rank(&services[i]), rank(&services[j])

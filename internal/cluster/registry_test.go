@@ -165,7 +165,10 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	// namespace, ports named <protocol>-<port>.
 	gatewayService(t, cs2, "eg-gw", "placeholder", nil, "", map[string]int32{"http": 80})
 	gatewayService(t, cs2, "envoy-gateway-system", "envoy-eg-gw-eg-1a2b3c",
-		map[string]string{egOwningGatewayName: "eg", egOwningGatewayNamespace: "eg-gw"}, "203.0.113.20", map[string]int32{"tls-15443": 15443})
+		map[string]string{egOwningGatewayName: "eg", egOwningGatewayNamespace: "eg-gw"}, "203.0.113.21", map[string]int32{"tls-15443": 15443})
+	// The failover Gateway's Service wins over the main Gateway's.
+	gatewayService(t, cs2, "envoy-gateway-system", "envoy-eg-gw-gatefed-failover-4d5e6f",
+		map[string]string{egOwningGatewayName: "gatefed-failover", egOwningGatewayNamespace: "eg-gw"}, "203.0.113.20", map[string]int32{"tls-15443": 15443})
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, DefaultFileName)
@@ -184,7 +187,7 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	if !res.Created || res.File != path || res.Version != testfleet.KubeVersion || res.Server != testFleet.Cluster("c2").URL {
 		t.Fatalf("unexpected result %+v", res)
 	}
-	if res.Failover == nil || res.Failover.String() != "203.0.113.20:15443" || res.Failover.Service != "envoy-gateway-system/envoy-eg-gw-eg-1a2b3c" {
+	if res.Failover == nil || res.Failover.String() != "203.0.113.20:15443" || res.Failover.Service != "envoy-gateway-system/envoy-eg-gw-gatefed-failover-4d5e6f" {
 		t.Fatalf("failover: got %+v, want 203.0.113.20:15443 from Envoy Gateway's Service", res.Failover)
 	}
 	if len(res.Warnings) != 0 {

@@ -20,6 +20,11 @@ type ConnectivityDetails struct {
 }
 
 func checkConnectivity(ctx context.Context, env *clusterEnv, res *result) {
+	if env.configErr != nil {
+		res.fail("no client for the cluster: "+env.configErr.Error(),
+			fmt.Sprintf("add context %q to %s, or set spec.context / spec.kubeconfig of Cluster %s", env.cluster.Context(), kubeconfigName(env), env.cluster.Name()))
+		return
+	}
 	err := env.probe(ctx)
 	if err != nil {
 		env.apiErr = err

@@ -40,6 +40,8 @@ type clusterEnv struct {
 	meta metadata.Interface
 	disc discovery.DiscoveryInterface
 
+	// configErr is set when no client could be built (kubeconfig, context).
+	configErr error
 	// Set by the connectivity probe. apiErr is non-nil when the API cannot be used.
 	apiErr  error
 	version *version.Info
@@ -60,7 +62,7 @@ func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 	}
 	cfg, err := kube.RESTConfig(out.Cluster, r.opts.Kubeconfig)
 	if err != nil {
-		env.apiErr = err
+		env.configErr, env.apiErr = err, err
 		return env
 	}
 	cfg = rest.CopyConfig(cfg)
@@ -77,7 +79,8 @@ func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 		}
 	}
 	if err != nil {
-		env.apiErr = fmt.Errorf("client for cluster %s: %w", out.Cluster.Name(), err)
+		env.configErr = fmt.Errorf("client for cluster %s: %w", out.Cluster.Name(), err)
+		env.apiErr = env.configErr
 	}
 	return env
 }

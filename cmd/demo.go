@@ -47,7 +47,16 @@ The directory belongs to the demo: "demo down" removes what "demo up" made.
 		Args: cobra.NoArgs,
 	}
 	c.PersistentFlags().StringVar(&o.StateDir, "state-dir", demo.DefaultStateDir(), "directory holding the demo's processes' state, kubeconfig, fleet documents and data")
-	opts := func() demo.Options { return demo.Options{IO: g.IO, StateDir: o.StateDir} }
+	opts := func() demo.Options {
+		dir := o.StateDir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		// A closed terminal or pipe must not kill a command half way through
+		// starting or stopping processes: writes then just fail.
+		signal.Ignore(syscall.SIGPIPE)
+		return demo.Options{IO: g.IO, StateDir: dir}
+	}
 	fail := func(err error) error {
 		if err == nil {
 			return nil
@@ -66,7 +75,7 @@ prints commands to try.
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			var names []string
 			for _, sub := range cmd.Root().Commands() {

@@ -49,7 +49,7 @@ const (
 )
 
 // stateEntries are what Up creates in the state directory and Down removes.
-var stateEntries = []string{stateFile, fleetDir, kubeconfig, failoverDir, "etcd", "clusters", "logs", "users"}
+var stateEntries = []string{stateFile, fleetDir, kubeconfig, failoverDir, testfleet.JournalFile, "etcd", "clusters", "logs", "users"}
 
 // State is what the state directory records about a running demo.
 type State struct {
@@ -153,8 +153,8 @@ func Up(ctx context.Context, opts UpOptions) error {
 			return err
 		}
 	} else if errors.Is(err, ErrNoDemo) {
-		// Leftovers of an interrupted start would confuse etcd.
-		if err := removeState(opts.StateDir); err != nil {
+		// An interrupted start may have left processes and data behind.
+		if err := stopLeftovers(opts.Options); err != nil {
 			return err
 		}
 	} else {
@@ -168,6 +168,9 @@ func Up(ctx context.Context, opts UpOptions) error {
 	}
 
 	plans := layout(opts.Clusters)
+	if err := pickFailoverPorts(plans); err != nil {
+		return err
+	}
 	if err := writeFleetDocs(opts.FleetDir(), plans); err != nil {
 		return err
 	}
@@ -292,6 +295,9 @@ func ensureBinaries(build bool, progress io.Writer) error {
 func Down(opts Options) error {
 	st, err := opts.LoadState()
 	if errors.Is(err, ErrNoDemo) {
+		if err := stopLeftovers(opts); err != nil {
+			return err
+		}
 		fmt.Fprintf(opts.IO.Out, "no demo fleet in %s\n", opts.StateDir)
 		return nil
 	}
@@ -335,6 +341,19 @@ func stopProcess(out io.Writer, what string, p testfleet.ProcessState) error {
 	}
 	fmt.Fprintf(out, "  stopped %s (pid %d)\n", what, p.Pid)
 	return nil
+}
+
+// stopLeftovers stops what an interrupted Up started (recorded in the
+// state directory's process journal) and removes its files.
+func stopLeftovers(opts Options) error {
+	stopped, err := testfleet.StopJournaled(opts.StateDir, 10*time.Second)
+	for _, s := range stopped {
+		fmt.Fprintf(opts.IO.ErrOut, "stopped %s left by an interrupted demo up\n", s)
+	}
+	if err != nil {
+		return err
+	}
+	return removeState(opts.StateDir)
 }
 
 // removeState removes what Up created, and the directory when it is then empty.

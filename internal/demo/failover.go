@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -170,23 +169,33 @@ func startFailoverListener(opts UpOptions, st *State) (testfleet.ProcessState, e
 	}
 	log := filepath.Join(opts.StateDir, "logs", "failover-listener.log")
 	args := []string{"demo", "failover-listener", "--state-dir", opts.StateDir}
-	pid, err := testfleet.StartProcess(exe, args, log, !opts.Attached)
+	pid, err := testfleet.StartProcess(exe, args, log, !opts.Attached, opts.StateDir)
 	if err != nil {
 		return testfleet.ProcessState{}, err
 	}
 	ps := testfleet.ProcessState{Pid: pid, Exe: exe, Log: log, Args: args}
+	// Wait until every port answers with a certificate from this demo's CA:
+	// only then is it this listener that answers, not another one.
+	caPEM, err := os.ReadFile(opts.failoverFiles().caCert)
+	if err != nil {
+		return ps, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
 	deadline := time.Now().Add(15 * time.Second)
 	for _, c := range st.Clusters {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(c.FailoverPort)))
+		var last error
 		for {
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{ServerName: render.FailoverDomain, RootCAs: pool})
 			if err == nil {
 				conn.Close()
 				break
 			}
+			last = err
 			if testfleet.ProcessGone(pid) || time.Now().After(deadline) {
 				_ = testfleet.Terminate(pid, exe, time.Second)
-				return ps, errors.New("the failover listener did not start; last lines of " + log + ":\n" + tail(log))
+				return ps, fmt.Errorf("the failover listener does not answer on %s (%v); last lines of %s:\n%s", addr, last, log, tail(log))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

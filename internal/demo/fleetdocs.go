@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,8 @@ type clusterPlan struct {
 
 // layout names the clusters of a demo fleet: pairs share a region (so
 // locality ordering prefers the neighbour), providers alternate gloo and
-// envoy-gateway, and every cluster is a failover target on its own port.
+// envoy-gateway, and every cluster is a failover target on its own port
+// (15443, 15444, ...; see pickFailoverPorts).
 func layout(n int) []clusterPlan {
 	regions := []struct{ prefix, region string }{{"east", "us-east"}, {"west", "us-west"}, {"eu", "eu-west"}, {"ap", "ap-south"}}
 	// Order chosen so three clusters are east-1 (gloo), east-2 (envoy-gateway), west-1 (gloo).
@@ -263,4 +265,27 @@ spec:
     backends:
     - service: payments
 `, fleet.APIVersion, ServiceNamespace, yamlList(apiClusters))
+}
+
+// pickFailoverPorts keeps each cluster's port when it is free on 127.0.0.1
+// and otherwise takes a free one, so demos and tests running side by side
+// do not answer for each other.
+func pickFailoverPorts(plans []clusterPlan) error {
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for i := range plans {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(plans[i].FailoverPort)))
+		if err != nil {
+			if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return err
+			}
+			plans[i].FailoverPort = int32(l.Addr().(*net.TCPAddr).Port)
+		}
+		held = append(held, l)
+	}
+	return nil
 }

@@ -153,7 +153,7 @@ func StartCluster(ctx context.Context, opts Options, name string) error {
 		return fmt.Errorf("etcd of the demo fleet is not running; restart the demo: gatefed demo down && gatefed demo up")
 	}
 	begin := time.Now()
-	pid, err := testfleet.StartProcess(c.APIServer.Exe, c.APIServer.Args, c.APIServer.Log, !opts.Attached)
+	pid, err := testfleet.StartProcess(c.APIServer.Exe, c.APIServer.Args, c.APIServer.Log, !opts.Attached, opts.StateDir)
 	if err != nil {
 		return err
 	}

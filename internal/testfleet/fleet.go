@@ -305,6 +305,7 @@ func (f *Fleet) startEtcd(ctx context.Context) error {
 			name:    "etcd",
 			path:    EtcdBin(),
 			logPath: filepath.Join(f.Dir, "logs", "etcd.log"),
+			journal: filepath.Join(f.Dir, JournalFile),
 			args: []string{
 				"--name=fleet",
 				"--data-dir=" + dataDir,
@@ -480,6 +481,7 @@ func (c *Cluster) start(ctx context.Context, first bool) error {
 			path:    APIServerBin(),
 			args:    c.apiserverArgs(),
 			logPath: filepath.Join(c.fleet.Dir, "logs", c.Name+"-apiserver.log"),
+			journal: filepath.Join(c.fleet.Dir, JournalFile),
 		}
 		begin := time.Now()
 		if err := p.start(c.fleet.opts.Detached); err != nil {

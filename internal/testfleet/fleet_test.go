@@ -227,8 +227,17 @@ func TestUserKubeconfigIsBoundByRBAC(t *testing.T) {
 	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{}); err != nil {
-		t.Fatalf("list after binding: %v", err)
+	// The RBAC authorizer sees the binding through an informer: wait for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
+			t.Fatalf("list after binding: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if _, err := alice.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("list secrets: %v, want Forbidden", err)
@@ -464,4 +473,31 @@ func ptrTo[T any](v T) *T { return &v }
 func exeOf(pid int) string {
 	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	return exe
+}
+
+func TestJournalLetsALaterProcessStopWhatAStartLeft(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Start(context.Background(), Options{Dir: dir, CRDs: NoCRDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Stop() })
+	pids := f.Pids()
+	// Someone that only has the directory (the fleet's state is lost) stops it.
+	stopped, err := StopJournaled(dir, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stopped) != len(pids) {
+		t.Errorf("stopped %v, want %d processes", stopped, len(pids))
+	}
+	for _, pid := range pids {
+		if !ProcessGone(pid) {
+			t.Errorf("pid %d still runs", pid)
+		}
+	}
+	// A second pass finds nothing left to stop.
+	if again, err := StopJournaled(dir, time.Second); err != nil || len(again) != 0 {
+		t.Errorf("second pass stopped %v (%v)", again, err)
+	}
 }

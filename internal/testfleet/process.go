@@ -22,6 +22,7 @@ type process struct {
 	path    string
 	args    []string
 	logPath string
+	journal string // file the pid is appended to, if set
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
@@ -81,6 +82,13 @@ func (p *process) start(detached bool) error {
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	p.cmd = cmd
+	if p.journal != "" {
+		if err := appendJournal(p.journal, cmd.Process.Pid, p.path, p.name); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return fmt.Errorf("record %s: %w", p.name, err)
+		}
+	}
 	p.done = make(chan struct{})
 	go func() {
 		p.err = cmd.Wait()
@@ -255,16 +263,75 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // to logPath, and returns its pid. The demo uses it to restart a recorded API
 // server (State.Clusters[i].APIServer).
 func StartDetached(exe string, args []string, logPath string) (int, error) {
-	return StartProcess(exe, args, logPath, true)
+	return StartProcess(exe, args, logPath, true, "")
 }
 
 // StartProcess starts exe with args, its output appended to logPath, and
 // returns its pid: detached in its own session, or else killed when this
 // process dies (and reaped by it).
-func StartProcess(exe string, args []string, logPath string, detached bool) (int, error) {
+// With journalDir set, the process is also recorded in that directory's journal.
+func StartProcess(exe string, args []string, logPath string, detached bool, journalDir string) (int, error) {
 	p := &process{name: filepath.Base(exe), path: exe, args: args, logPath: logPath}
+	if journalDir != "" {
+		p.journal = filepath.Join(journalDir, JournalFile)
+	}
 	if err := p.start(detached); err != nil {
 		return 0, err
 	}
 	return p.pid(), nil
+}
+
+// JournalFile is the file in a fleet's directory that records every process
+// the fleet starts, one "pid<TAB>exe<TAB>name" line each, as soon as it
+// starts: whoever finds a directory left by an interrupted start can stop
+// what it recorded (StopJournaled).
+const JournalFile = "processes"
+
+func appendJournal(path string, pid int, exe, name string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d\t%s\t%s\n", pid, exe, name)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// StopJournaled stops every process recorded in dir's journal that still
+// runs its recorded executable with dir in its command line, and waits until
+// each is gone. It returns what it stopped.
+func StopJournaled(dir string, grace time.Duration) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var stopped []string
+	var errs []error
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- { // newest first: API servers before etcd
+		fields := strings.SplitN(lines[i], "\t", 3)
+		if len(fields) != 3 {
+			continue
+		}
+		pid, err := strconv.Atoi(fields[0])
+		if err != nil || !ProcessRuns(pid, fields[1]) || !cmdlineMentions(pid, dir) {
+			continue
+		}
+		if err := Terminate(pid, fields[1], grace); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		stopped = append(stopped, fmt.Sprintf("%s (pid %d)", fields[2], pid))
+	}
+	return stopped, errors.Join(errs...)
+}
+
+func cmdlineMentions(pid int, s string) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && bytes.Contains(data, []byte(s))
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(stopTestFleetAfter(m), map[string]func(){
 		"gatefed": func() { os.Exit(cmd.Main(os.Args[1:], iostreams.System())) },
 	})
 }
@@ -27,7 +27,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
 			env.Setenv("NO_COLOR", "")
 			env.Setenv("KUBECONFIG", filepath.Join(env.WorkDir, "no-kubeconfig"))
-			if err := useTestFleet(t, filepath.Join("..", "testdata", "script"), env); err != nil {
+			if err := useTestFleet(filepath.Join("..", "testdata", "script"), env); err != nil {
 				return err
 			}
 			return nil

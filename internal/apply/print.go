@@ -14,32 +14,35 @@ import (
 )
 
 var (
-	styleHeader  = lipgloss.NewStyle().Bold(true)
-	styleAdd     = lipgloss.NewStyle().Foreground(lipgloss.Color("2"))
-	styleDel     = lipgloss.NewStyle().Foreground(lipgloss.Color("1"))
-	styleHunk    = lipgloss.NewStyle().Foreground(lipgloss.Color("6"))
 	styleFailed  = lipgloss.NewStyle().Foreground(lipgloss.Color("1")).Bold(true)
-	styleOK      = lipgloss.NewStyle().Foreground(lipgloss.Color("2"))
-	styleDimmed  = lipgloss.NewStyle().Faint(true)
 	styleTableHd = lipgloss.NewStyle().Bold(true).Padding(0, 1)
 	styleCell    = lipgloss.NewStyle().Padding(0, 1)
+)
+
+// ANSI colours of diff lines (only when color is set).
+const (
+	ansiBold  = "\x1b[1m"
+	ansiRed   = "\x1b[31m"
+	ansiGreen = "\x1b[32m"
+	ansiCyan  = "\x1b[36m"
+	ansiReset = "\x1b[0m"
 )
 
 // WriteDiff prints every pending change as a unified YAML diff headed by
 // cluster, operation, kind and namespace/name. Colour only when color is set.
 func WriteDiff(w io.Writer, p *Plan, color bool) {
-	paint := func(s lipgloss.Style, text string) string {
+	paint := func(code, text string) string {
 		if !color {
 			return text
 		}
-		return s.Render(text)
+		return code + text + ansiReset
 	}
 	for _, cp := range p.Clusters {
 		for _, c := range cp.Changes {
 			if c.Op == OpUnchanged || c.Diff == "" {
 				continue
 			}
-			fmt.Fprintln(w, paint(styleHeader, fmt.Sprintf("# %s: %s %s", cp.Name, c.Op, c.Ref())))
+			fmt.Fprintln(w, paint(ansiBold, fmt.Sprintf("# %s: %s %s", cp.Name, c.Op, c.Ref())))
 			for _, line := range strings.SplitAfter(c.Diff, "\n") {
 				if line == "" {
 					continue
@@ -47,13 +50,13 @@ func WriteDiff(w io.Writer, p *Plan, color bool) {
 				text := strings.TrimSuffix(line, "\n")
 				switch {
 				case strings.HasPrefix(text, "+++"), strings.HasPrefix(text, "---"):
-					text = paint(styleHeader, text)
+					text = paint(ansiBold, text)
 				case strings.HasPrefix(text, "@@"):
-					text = paint(styleHunk, text)
+					text = paint(ansiCyan, text)
 				case strings.HasPrefix(text, "+"):
-					text = paint(styleAdd, text)
+					text = paint(ansiGreen, text)
 				case strings.HasPrefix(text, "-"):
-					text = paint(styleDel, text)
+					text = paint(ansiRed, text)
 				}
 				fmt.Fprintln(w, text)
 			}

@@ -3,6 +3,7 @@ package apply
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -248,4 +249,77 @@ func fmtSlices(s [][]string) string {
 		parts = append(parts, "["+strings.Join(p, " ")+"]")
 	}
 	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func TestWriteDiffColourOnlyWhenAsked(t *testing.T) {
+	p := &Plan{Clusters: []*ClusterPlan{{Name: "c1", Changes: []*Change{{
+		Op: OpUpdate, Kind: "HTTPRoute", Namespace: "gw", Name: "r",
+		Diff: objectDiff(map[string]any{"spec": map[string]any{"a": "1"}}, map[string]any{"spec": map[string]any{"a": "2"}}, false),
+	}}}}}
+	var plain, coloured strings.Builder
+	WriteDiff(&plain, p, false)
+	WriteDiff(&coloured, p, true)
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("plain diff has escape codes:\n%q", plain.String())
+	}
+	for _, want := range []string{"# c1: update HTTPRoute gw/r\n", "--- live\n", "+++ applied\n", "-  a: \"1\"\n", "+  a: \"2\"\n"} {
+		if !strings.Contains(plain.String(), want) {
+			t.Errorf("plain diff lacks %q:\n%s", want, plain.String())
+		}
+	}
+	for _, want := range []string{ansiRed + "-  a: \"1\"" + ansiReset, ansiGreen + "+  a: \"2\"" + ansiReset, ansiBold + "# c1: update HTTPRoute gw/r" + ansiReset} {
+		if !strings.Contains(coloured.String(), want) {
+			t.Errorf("coloured diff lacks %q:\n%q", want, coloured.String())
+		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var plain strings.Builder
+	p := NewProgress(&plain, false, []string{"a", "b"})
+	p.Event(Event{Cluster: "a", Stage: StageApplying, Done: 1, Total: 2})
+	p.Event(Event{Cluster: "a", Stage: StageApplying, Done: 2, Total: 2, Message: "created HTTPRoute gw/r"})
+	p.Event(Event{Cluster: "b", Stage: StageFailed, Message: "failed: boom"})
+	p.Stop()
+	if got, want := plain.String(), "a: created HTTPRoute gw/r\nb: failed: boom\n"; got != want {
+		t.Errorf("plain progress = %q, want %q", got, want)
+	}
+
+	var live syncBuilder
+	p = NewProgress(&live, true, []string{"east", "west"})
+	p.Event(Event{Cluster: "east", Stage: StageApplying, Done: 3, Total: 10})
+	p.Event(Event{Cluster: "west", Stage: StageFailed, Message: "failed: connection refused"})
+	p.Stop()
+	out := live.String()
+	for _, want := range []string{"\r\x1b[2Keast  applying 3/10\n", "\r\x1b[2Kwest  failed: connection refused\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("live progress lacks %q:\n%q", want, out)
+		}
+	}
+	p = NewProgress(&live, true, []string{"east"})
+	p.Event(Event{Cluster: "east", Stage: StageDone, Message: "done"})
+	p.Stop()
+	p.mu.Lock()
+	p.draw() // a redraw moves the cursor up over the lines drawn before
+	p.mu.Unlock()
+	if !strings.Contains(live.String(), "\x1b[1A") {
+		t.Errorf("a redraw must move up over its lines:\n%q", live.String())
+	}
+}
+
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

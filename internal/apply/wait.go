@@ -86,6 +86,7 @@ func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int
 		}
 	}
 	total := len(pending)
+	e.emitf(cp.Name, StageWaiting, "waiting for the gateway to accept %d %s", total, pluralize(total, "object", "objects"))
 	selector := LabelPartOf + "=" + cp.set.id
 	for {
 		e.emit(Event{Cluster: cp.Name, Stage: StageWaiting, Done: total - len(pending), Total: total})
@@ -161,6 +162,7 @@ func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int
 		left = append(left, WaitItem{Cluster: cp.Name, Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, Status: results[k]})
 	}
 	accepted = total - len(pending)
-	e.emit(Event{Cluster: cp.Name, Stage: StageDone, Done: accepted, Total: total})
+	e.emit(Event{Cluster: cp.Name, Stage: StageDone, Done: accepted, Total: total,
+		Message: fmt.Sprintf("%d of %d %s accepted", accepted, total, pluralize(total, "object", "objects"))})
 	return accepted, left, timedOut
 }

@@ -114,6 +114,9 @@ removes what up created.
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Output != "text" && o.Output != "json" {
+				return fail(fmt.Errorf("unknown output format %q: use text or json", o.Output))
+			}
 			rep, err := demo.Status(cmd.Context(), opts())
 			if err != nil {
 				return fail(err)

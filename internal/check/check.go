@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -158,6 +159,9 @@ type Options struct {
 	Sizing SizingModel
 	// Differ computes drift; nil skips the drift check with a reason.
 	Differ Differ
+	// WrapTransport, when set, wraps every cluster's HTTP transport (to
+	// count requests, or to add a network's delay in benchmarks).
+	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
 }
 
 // DefaultTimeout bounds each check when Options.Timeout is zero.
@@ -490,6 +494,27 @@ func (r *result) objWarn(obj, msg, hint string) {
 }
 func (r *result) objFail(obj, msg, hint string) {
 	r.add(Finding{Severity: Failure, Message: msg, Hint: hint, Object: obj})
+}
+
+// inParallel runs steps at once, each into a result of its own, then adds
+// their findings to r in step order, so that the report stays deterministic.
+func (r *result) inParallel(steps ...func(*result)) {
+	subs := make([]*result, len(steps))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		subs[i] = &result{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			step(subs[i])
+		}()
+	}
+	wg.Wait()
+	for _, sub := range subs {
+		for _, f := range sub.Findings {
+			r.add(f)
+		}
+	}
 }
 
 // skip marks the check as not applicable, with the reason as an info finding.

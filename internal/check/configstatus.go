@@ -42,11 +42,14 @@ func managedKinds(env *clusterEnv) []schema.GroupKind {
 }
 
 // listManaged lists the managed objects of every served kind, in parallel.
-// Kinds the API does not serve are returned in missing.
+// When sizing runs too, both read one list of each kind (filtered here by
+// label); otherwise the server filters by label. Kinds the API does not
+// serve are returned in missing.
 func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind) (objs []*unstructured.Unstructured, missing []schema.GroupKind, errs []error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sel := managedSelector(env.cluster.Name())
+	shared := env.run.enabled(Sizing)
 	for _, gk := range kinds {
 		m := env.mapping(gk)
 		if m == nil {
@@ -56,16 +59,35 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			list, err := env.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{LabelSelector: sel})
+			var found []*unstructured.Unstructured
+			var err error
+			if shared {
+				var all []*liveObject
+				all, err = env.listAll(ctx, m)
+				for _, o := range all {
+					l := o.GetLabels()
+					if l[render.LabelManagedBy] == render.ManagedByValue && l[render.LabelCluster] == env.cluster.Name() {
+						found = append(found, o.Unstructured)
+					}
+				}
+			} else {
+				var list *unstructured.UnstructuredList
+				list, err = env.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{LabelSelector: sel})
+				if err == nil {
+					for i := range list.Items {
+						found = append(found, &list.Items[i])
+					}
+				} else {
+					err = fmt.Errorf("list %s: %w", m.Resource.GroupResource(), err)
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("list %s: %w", m.Resource.GroupResource(), err))
+				errs = append(errs, err)
 				return
 			}
-			for i := range list.Items {
-				objs = append(objs, &list.Items[i])
-			}
+			objs = append(objs, found...)
 		}()
 	}
 	wg.Wait()

@@ -2,14 +2,20 @@ package check
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
@@ -17,7 +23,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/kube"
@@ -46,19 +51,23 @@ type clusterEnv struct {
 	apiErr  error
 	version *version.Info
 	latency time.Duration
-	mapper  meta.RESTMapper
+	// mappings are the kinds the API serves, of those the checks use.
+	mappings map[schema.GroupKind]*meta.RESTMapping
 
 	endpointsMu sync.Mutex
-	endpoints   map[string]*endpointCount
+	namespaces  map[string]*namespaceServices
+	listsMu     sync.Mutex
+	lists       map[schema.GroupVersionResource]*listed
 }
 
 func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 	env := &clusterEnv{
-		run:       r,
-		cluster:   out.Cluster,
-		objects:   out.Objects,
-		input:     r.input(out.Cluster),
-		endpoints: map[string]*endpointCount{},
+		run:        r,
+		cluster:    out.Cluster,
+		objects:    out.Objects,
+		input:      r.input(out.Cluster),
+		namespaces: map[string]*namespaceServices{},
+		lists:      map[schema.GroupVersionResource]*listed{},
 	}
 	cfg, err := kube.RESTConfig(out.Cluster, r.opts.Kubeconfig)
 	if err != nil {
@@ -70,8 +79,16 @@ func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 	cfg.Burst = 0
 	// Bounds calls that take no context (discovery); the rest use the check's context.
 	cfg.Timeout = r.opts.Timeout
+	if w := r.opts.WrapTransport; w != nil {
+		name := out.Cluster.Name()
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return w(name, rt) })
+	}
 	env.cfg = cfg
-	if env.kube, err = kubernetes.NewForConfig(cfg); err == nil {
+	// Built-in types travel as protobuf: less to encode and decode on both ends.
+	typed := rest.CopyConfig(cfg)
+	typed.ContentType = runtime.ContentTypeProtobuf
+	typed.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	if env.kube, err = kubernetes.NewForConfig(typed); err == nil {
 		if env.dyn, err = dynamic.NewForConfig(cfg); err == nil {
 			if env.meta, err = metadata.NewForConfig(cfg); err == nil {
 				env.disc, err = discovery.NewDiscoveryClientForConfig(cfg)
@@ -85,14 +102,23 @@ func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 	return env
 }
 
-// probe reads the server version (timing it) and the served API resources.
+// probe reads the server version (timing it) and, at the same time, which
+// of the kinds the checks use the API serves.
 func (e *clusterEnv) probe(ctx context.Context) error {
 	if e.apiErr != nil {
 		return e.apiErr
 	}
+	var wg sync.WaitGroup
+	var discErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.mappings, discErr = e.discover(ctx)
+	}()
 	start := time.Now()
 	body, err := e.kube.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	e.latency = time.Since(start)
+	wg.Wait()
 	if err != nil {
 		e.apiErr = err
 		return err
@@ -103,48 +129,159 @@ func (e *clusterEnv) probe(ctx context.Context) error {
 		return e.apiErr
 	}
 	e.version = &info
-	groups, err := withContext(ctx, func() ([]*restmapper.APIGroupResources, error) {
-		return restmapper.GetAPIGroupResources(e.disc)
-	})
-	if err != nil && len(groups) == 0 {
-		e.apiErr = fmt.Errorf("discovery: %w", err)
+	if discErr != nil {
+		e.apiErr = fmt.Errorf("discovery: %w", discErr)
 		return e.apiErr
 	}
-	e.mapper = restmapper.NewDiscoveryRESTMapper(groups)
 	return nil
 }
 
-// withContext runs f and returns early when ctx ends (f keeps running until
-// the client's own timeout stops it).
-func withContext[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	type answer struct {
-		v   T
-		err error
+// knownVersions is the version each group's kinds are looked for in first.
+var knownVersions = map[string]string{
+	groupGloo:       "v1",
+	groupGlooGW:     "v1",
+	groupGatewayAPI: "v1",
+	groupEG:         "v1alpha1",
+	"":              "v1",
+}
+
+// wantedKinds are the kinds the checks may use on this cluster: the
+// provider's, the proxy kinds sizing reads and the rendered ones.
+func (e *clusterEnv) wantedKinds() map[schema.GroupVersionKind]bool {
+	want := map[schema.GroupVersionKind]bool{}
+	add := func(gk schema.GroupKind, version string) {
+		if version == "" {
+			version = knownVersions[gk.Group]
+		}
+		want[gk.WithVersion(version)] = true
 	}
-	ch := make(chan answer, 1)
-	go func() {
-		v, err := f()
-		ch <- answer{v, err}
-	}()
-	select {
-	case a := <-ch:
-		return a.v, a.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
+	p := e.cluster.Spec.Gateway.Provider
+	for _, c := range providerCRDs[p] {
+		add(c.gk(), "")
 	}
+	for _, gk := range proxyKinds[p] {
+		add(gk, "")
+	}
+	for _, o := range e.objects {
+		gvk := o.GroupVersionKind()
+		add(gvk.GroupKind(), gvk.Version)
+	}
+	return want
+}
+
+// discover finds how the API serves each wanted kind: one small request per
+// group version, in parallel, instead of reading the whole discovery
+// document. A kind missing from the version looked at is searched for in
+// the group's other served versions.
+func (e *clusterEnv) discover(ctx context.Context) (map[schema.GroupKind]*meta.RESTMapping, error) {
+	want := e.wantedKinds()
+	gvs := map[schema.GroupVersion]bool{}
+	for gvk := range want {
+		gvs[gvk.GroupVersion()] = true
+	}
+	out := map[schema.GroupKind]*meta.RESTMapping{}
+	var mu sync.Mutex
+	var errs []error
+	fetch := func(gvList []schema.GroupVersion) {
+		var wg sync.WaitGroup
+		for _, gv := range gvList {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				list, err := e.resourcesOf(ctx, gv)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if !isNotFound(err) {
+						errs = append(errs, err)
+					}
+					return
+				}
+				for _, r := range list.APIResources {
+					if strings.Contains(r.Name, "/") {
+						continue // a subresource
+					}
+					gk := schema.GroupKind{Group: gv.Group, Kind: r.Kind}
+					if _, done := out[gk]; done {
+						continue
+					}
+					scope := meta.RESTScopeNamespace
+					if !r.Namespaced {
+						scope = meta.RESTScopeRoot
+					}
+					out[gk] = &meta.RESTMapping{
+						Resource:         gv.WithResource(r.Name),
+						GroupVersionKind: gv.WithKind(r.Kind),
+						Scope:            scope,
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	first := make([]schema.GroupVersion, 0, len(gvs))
+	for gv := range gvs {
+		first = append(first, gv)
+	}
+	fetch(first)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// Kinds not found where looked for: try the group's other versions.
+	missingGroups := map[string]bool{}
+	for gvk := range want {
+		if _, ok := out[gvk.GroupKind()]; !ok && gvk.Group != "" {
+			missingGroups[gvk.Group] = true
+		}
+	}
+	var more []schema.GroupVersion
+	for g := range missingGroups {
+		var group metav1.APIGroup
+		body, err := e.disc.RESTClient().Get().AbsPath("/apis", g).Do(ctx).Raw()
+		if err != nil {
+			if isNotFound(err) {
+				continue // the group is not served at all
+			}
+			return nil, err
+		}
+		if err := json.Unmarshal(body, &group); err != nil {
+			return nil, fmt.Errorf("discovery of group %s: %w", g, err)
+		}
+		for _, v := range group.Versions {
+			if gv := (schema.GroupVersion{Group: g, Version: v.Version}); !gvs[gv] {
+				more = append(more, gv)
+			}
+		}
+	}
+	if len(more) > 0 {
+		fetch(more)
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+	}
+	return out, nil
+}
+
+// resourcesOf reads the resources the API serves in one group version.
+func (e *clusterEnv) resourcesOf(ctx context.Context, gv schema.GroupVersion) (*metav1.APIResourceList, error) {
+	path := []string{"/apis", gv.Group, gv.Version}
+	if gv.Group == "" {
+		path = []string{"/api", gv.Version}
+	}
+	body, err := e.disc.RESTClient().Get().AbsPath(path...).Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	var list metav1.APIResourceList
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("discovery of %s: %w", gv, err)
+	}
+	return &list, nil
 }
 
 // mapping resolves a kind the API serves, or returns nil.
 func (e *clusterEnv) mapping(gk schema.GroupKind) *meta.RESTMapping {
-	if e.mapper == nil {
-		return nil
-	}
-	m, err := e.mapper.RESTMapping(gk)
-	if err != nil {
-		return nil
-	}
-	return m
+	return e.mappings[gk]
 }
 
 // resource returns the dynamic client of a mapping in a namespace ("" for all or cluster scope).
@@ -163,8 +300,7 @@ func (e *clusterEnv) gatewayNamespace() string { return e.cluster.Spec.Gateway.N
 
 // endpointCount is what a Service's EndpointSlices say about one port.
 type endpointCount struct {
-	once sync.Once
-	// Found is false when the Service does not exist.
+	// found is false when the Service does not exist.
 	found bool
 	// portFound is false when the Service has no such port.
 	portFound bool
@@ -173,29 +309,34 @@ type endpointCount struct {
 	err       error
 }
 
-// readyEndpoints reads a Service and its EndpointSlices once per run and
-// counts the endpoints of port (ready: conditions.ready true or unset).
-func (e *clusterEnv) readyEndpoints(ctx context.Context, namespace, name string, port int32) *endpointCount {
-	key := fmt.Sprintf("%s/%s:%d", namespace, name, port)
-	e.endpointsMu.Lock()
-	ec, ok := e.endpoints[key]
-	if !ok {
-		ec = &endpointCount{}
-		e.endpoints[key] = ec
-	}
-	e.endpointsMu.Unlock()
-	ec.once.Do(func() { ec.read(ctx, e.kube, namespace, name, port) })
-	return ec
+// namespaceServices are the Services and EndpointSlices of one namespace,
+// read once per run with two list requests.
+type namespaceServices struct {
+	once     sync.Once
+	services map[string]*corev1.Service
+	slices   map[string][]discoveryv1.EndpointSlice // by the kubernetes.io/service-name label
+	err      error
 }
 
-func (ec *endpointCount) read(ctx context.Context, kc kubernetes.Interface, namespace, name string, port int32) {
-	svc, err := kc.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		if isNotFound(err) {
-			return
-		}
-		ec.err = err
-		return
+// readyEndpoints counts the endpoints of a Service's port (ready:
+// conditions.ready true or unset), from its namespace's Services and
+// EndpointSlices, read once per run and shared by every check.
+func (e *clusterEnv) readyEndpoints(ctx context.Context, namespace, name string, port int32) *endpointCount {
+	e.endpointsMu.Lock()
+	ns, ok := e.namespaces[namespace]
+	if !ok {
+		ns = &namespaceServices{}
+		e.namespaces[namespace] = ns
+	}
+	e.endpointsMu.Unlock()
+	ns.once.Do(func() { ns.read(ctx, e.kube, namespace) })
+	ec := &endpointCount{err: ns.err}
+	if ns.err != nil {
+		return ec
+	}
+	svc, ok := ns.services[name]
+	if !ok {
+		return ec
 	}
 	ec.found = true
 	portName := ""
@@ -206,16 +347,9 @@ func (ec *endpointCount) read(ctx context.Context, kc kubernetes.Interface, name
 		}
 	}
 	if !ec.portFound {
-		return
+		return ec
 	}
-	slices, err := kc.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: discoveryv1.LabelServiceName + "=" + name,
-	})
-	if err != nil {
-		ec.err = err
-		return
-	}
-	for _, s := range slices.Items {
+	for _, s := range ns.slices[name] {
 		if !slicePort(s.Ports, portName) {
 			continue
 		}
@@ -228,6 +362,130 @@ func (ec *endpointCount) read(ctx context.Context, kc kubernetes.Interface, name
 			}
 		}
 	}
+	return ec
+}
+
+func (ns *namespaceServices) read(ctx context.Context, kc kubernetes.Interface, namespace string) {
+	var wg sync.WaitGroup
+	var svcErr, sliceErr error
+	var svcs *corev1.ServiceList
+	var slices *discoveryv1.EndpointSliceList
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		svcs, svcErr = kc.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
+	}()
+	go func() {
+		defer wg.Done()
+		slices, sliceErr = kc.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName})
+	}()
+	wg.Wait()
+	if ns.err = errors.Join(svcErr, sliceErr); ns.err != nil {
+		return
+	}
+	ns.services = map[string]*corev1.Service{}
+	for i := range svcs.Items {
+		ns.services[svcs.Items[i].Name] = &svcs.Items[i]
+	}
+	ns.slices = map[string][]discoveryv1.EndpointSlice{}
+	for _, s := range slices.Items {
+		owner := s.Labels[discoveryv1.LabelServiceName]
+		ns.slices[owner] = append(ns.slices[owner], s)
+	}
+}
+
+// listed is one kind's objects in the whole cluster, listed once per run.
+type listed struct {
+	once    sync.Once
+	objects []*liveObject
+	err     error
+}
+
+// liveObject is a listed object without its managedFields, its spec
+// decoded only when asked for: the lists are large and most checks read
+// only metadata and status.
+type liveObject struct {
+	*unstructured.Unstructured
+	rawSpec  json.RawMessage
+	specOnce sync.Once
+}
+
+// full returns the object with its spec.
+func (o *liveObject) full() *unstructured.Unstructured {
+	o.specOnce.Do(func() {
+		if len(o.rawSpec) == 0 {
+			return
+		}
+		var spec map[string]any
+		if err := json.Unmarshal(o.rawSpec, &spec); err == nil {
+			o.Object["spec"] = spec
+		}
+	})
+	return o.Unstructured
+}
+
+// lightList is a list response decoded without managedFields and with each
+// spec kept as raw JSON.
+type lightList struct {
+	Items []struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name        string            `json:"name"`
+			Namespace   string            `json:"namespace,omitempty"`
+			Labels      map[string]string `json:"labels,omitempty"`
+			Annotations map[string]string `json:"annotations,omitempty"`
+			Generation  int64             `json:"generation,omitempty"`
+		} `json:"metadata"`
+		Spec   json.RawMessage `json:"spec,omitempty"`
+		Status map[string]any  `json:"status,omitempty"`
+	} `json:"items"`
+}
+
+// listAll lists every object of a served kind in the cluster, once per run:
+// config-status and sizing read the same lists.
+func (e *clusterEnv) listAll(ctx context.Context, m *meta.RESTMapping) ([]*liveObject, error) {
+	e.listsMu.Lock()
+	l, ok := e.lists[m.Resource]
+	if !ok {
+		l = &listed{}
+		e.lists[m.Resource] = l
+	}
+	e.listsMu.Unlock()
+	l.once.Do(func() {
+		gvr := m.Resource
+		path := []string{"/apis", gvr.Group, gvr.Version, gvr.Resource}
+		if gvr.Group == "" {
+			path = []string{"/api", gvr.Version, gvr.Resource}
+		}
+		body, err := e.disc.RESTClient().Get().AbsPath(path...).Do(ctx).Raw()
+		if err != nil {
+			l.err = fmt.Errorf("list %s: %w", gvr.GroupResource(), err)
+			return
+		}
+		var list lightList
+		if err := json.Unmarshal(body, &list); err != nil {
+			l.err = fmt.Errorf("list %s: %w", gvr.GroupResource(), err)
+			return
+		}
+		l.objects = make([]*liveObject, len(list.Items))
+		for i, it := range list.Items {
+			u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": it.APIVersion, "kind": it.Kind}}
+			if u.GetKind() == "" {
+				u.SetGroupVersionKind(m.GroupVersionKind)
+			}
+			u.SetName(it.Metadata.Name)
+			u.SetNamespace(it.Metadata.Namespace)
+			u.SetLabels(it.Metadata.Labels)
+			u.SetAnnotations(it.Metadata.Annotations)
+			u.SetGeneration(it.Metadata.Generation)
+			if it.Status != nil {
+				u.Object["status"] = it.Status
+			}
+			l.objects[i] = &liveObject{Unstructured: u, rawSpec: it.Spec}
+		}
+	})
+	return l.objects, l.err
 }
 
 // slicePort reports whether an EndpointSlice carries the Service port named

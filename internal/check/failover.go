@@ -165,22 +165,31 @@ func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
 		res.skip("this cluster neither is a failover target nor sends to one")
 		return
 	}
+	var steps []func(*result)
 	if c.FailoverTarget() {
-		probeEndpoint(ctx, env, res)
+		steps = append(steps, func(r *result) { probeEndpoint(ctx, env, r) })
 	}
-	if env.apiErr != nil {
-		res.info("the cluster's API is unreachable: its gateway Service and failover Secrets were not read")
-	} else {
+	switch {
+	case env.apiErr != nil:
+		steps = append(steps, func(r *result) {
+			r.info("the cluster's API is unreachable: its gateway Service and failover Secrets were not read")
+		})
+	default:
 		if receives && c.Spec.Gateway.Provider == fleet.ProviderGloo {
-			glooFailoverPort(ctx, env, res)
+			steps = append(steps, func(r *result) { glooFailoverPort(ctx, env, r) })
 		}
 		if sends {
-			secretExists(ctx, env, res, render.FailoverUpstreamSecret, "holds the client certificate this cluster presents to failover targets")
+			steps = append(steps, func(r *result) {
+				secretExists(ctx, env, r, render.FailoverUpstreamSecret, "holds the client certificate this cluster presents to failover targets")
+			})
 		}
 		if receives {
-			secretExists(ctx, env, res, render.FailoverDownstreamSecret, "holds the certificate this cluster serves failover traffic with and the CA that verifies other clusters")
+			steps = append(steps, func(r *result) {
+				secretExists(ctx, env, r, render.FailoverDownstreamSecret, "holds the certificate this cluster serves failover traffic with and the CA that verifies other clusters")
+			})
 		}
 	}
+	res.inParallel(steps...)
 	healthSignals(env, res)
 }
 

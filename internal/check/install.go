@@ -77,20 +77,32 @@ func checkGatewayInstall(ctx context.Context, env *clusterEnv, res *result) {
 	ns := env.gatewayNamespace()
 	switch provider {
 	case fleet.ProviderGloo:
-		deploymentAvailable(ctx, env, res, ns, GlooControllerDeployment, "Gloo's control plane")
-		deploymentAvailable(ctx, env, res, ns, env.cluster.Spec.Gateway.Name, "the gateway proxy")
+		res.inParallel(
+			func(r *result) {
+				deploymentAvailable(ctx, env, r, ns, GlooControllerDeployment, "Gloo's control plane")
+			},
+			func(r *result) {
+				deploymentAvailable(ctx, env, r, ns, env.cluster.Spec.Gateway.Name, "the gateway proxy")
+			},
+		)
 	case fleet.ProviderEnvoyGateway:
 		className := env.cluster.Spec.Gateway.ClassName
 		gc := crd{groupGatewayAPI, "GatewayClass", "gatewayclasses"}
 		gw := crd{groupGatewayAPI, "Gateway", "gateways"}
-		if m := env.mapping(gc.gk()); m != nil {
-			verdict(ctx, env, res, m.Resource, "", className, "GatewayClass", "Accepted",
-				"check the Envoy Gateway controller's logs and that the GatewayClass's spec.controllerName is gateway.envoyproxy.io/gatewayclass-controller")
-		}
-		if m := env.mapping(gw.gk()); m != nil {
-			verdict(ctx, env, res, m.Resource, ns, env.cluster.Spec.Gateway.Name, "Gateway", "Programmed",
-				"describe the Gateway (kubectl describe gateway) and check that its class is accepted and its listeners are valid")
-		}
+		res.inParallel(
+			func(r *result) {
+				if m := env.mapping(gc.gk()); m != nil {
+					verdict(ctx, env, r, m.Resource, "", className, "GatewayClass", "Accepted",
+						"check the Envoy Gateway controller's logs and that the GatewayClass's spec.controllerName is gateway.envoyproxy.io/gatewayclass-controller")
+				}
+			},
+			func(r *result) {
+				if m := env.mapping(gw.gk()); m != nil {
+					verdict(ctx, env, r, m.Resource, ns, env.cluster.Spec.Gateway.Name, "Gateway", "Programmed",
+						"describe the Gateway (kubectl describe gateway) and check that its class is accepted and its listeners are valid")
+				}
+			},
+		)
 	}
 }
 

@@ -49,8 +49,8 @@ func checkServicePresence(ctx context.Context, env *clusterEnv, res *result) {
 		what := fmt.Sprintf("GlobalService %s", s.Key())
 		switch {
 		case ec.err != nil:
-			res.objFail(ref, fmt.Sprintf("%s: read Service %s/%s and its EndpointSlices: %v", what, ns, name, ec.err),
-				rbacHint("get services and list endpointslices", ns))
+			res.objFail(ref, fmt.Sprintf("%s: read the Services and EndpointSlices of namespace %s: %v", what, ns, ec.err),
+				rbacHint("list services and endpointslices", ns))
 		case !ec.found:
 			res.objFail(ref, fmt.Sprintf("%s: Service %s/%s does not exist in this cluster", what, ns, name),
 				fmt.Sprintf("deploy the service here, or take this cluster out of spec.clusters of %s", what))

@@ -63,8 +63,16 @@ type FleetSizing struct {
 func checkSizing(ctx context.Context, env *clusterEnv, res *result) {
 	m := env.run.opts.Sizing
 	d := &SizingDetails{LiveRead: env.apiErr == nil}
+	// The proxy Deployment is read while the live configuration is counted.
+	deployment := &result{}
+	var wg sync.WaitGroup
 	var live liveConfig
 	if env.apiErr == nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			proxyDeployment(ctx, env, deployment, d)
+		}()
 		live = readLiveConfig(ctx, env)
 		for _, err := range live.errs {
 			res.warn("sizing could not read live objects: "+err.Error(), rbacHint("list", ""))
@@ -81,16 +89,20 @@ func checkSizing(ctx context.Context, env *clusterEnv, res *result) {
 	res.info(fmt.Sprintf("proxy configuration: %d Envoy clusters, %d endpoints, %d routes, %d HTTP and %d TCP listeners; estimated proxy memory %s",
 		d.EnvoyClusters, d.Endpoints, d.Routes, d.HTTPListeners, d.TCPListeners, humanBytes(d.EstimatedProxyBytes)))
 	res.info(fmt.Sprintf("rendered configuration %s; estimated control plane memory %s", humanBytes(d.ConfigBytes), humanBytes(d.EstimatedControlPlaneBytes)))
-
+	wg.Wait()
 	if env.apiErr == nil {
-		proxyDeployment(ctx, env, res, d)
+		limitFindings(env, deployment, d)
+	}
+	for _, f := range deployment.Findings {
+		res.add(f)
 	}
 	d.IfLost = ifLost(env.run, env.cluster)
 	reportLoss(env.cluster.Name(), d.IfLost, res)
 	res.setDetails(d)
 }
 
-// proxyDeployment reads the gateway proxy's Deployment: replicas, memory request and limit.
+// proxyDeployment reads the gateway proxy's Deployment: replicas, memory
+// request and limit; it warns about too few replicas.
 func proxyDeployment(ctx context.Context, env *clusterEnv, res *result, d *SizingDetails) {
 	m := env.run.opts.Sizing
 	dep, container, err := findProxyDeployment(ctx, env)
@@ -118,6 +130,16 @@ func proxyDeployment(ctx context.Context, env *clusterEnv, res *result, d *Sizin
 		res.objWarn(ref, fmt.Sprintf("the gateway proxy runs %s: losing one pod stops the gateway", plural(int(d.ProxyReplicas), "replica", "replicas")),
 			fmt.Sprintf("run at least %d replicas (kubectl -n %s scale deployment %s --replicas=%d, or the gateway's Helm values), with a PodDisruptionBudget", m.MinReplicas, dep.Namespace, dep.Name, m.MinReplicas))
 	}
+}
+
+// limitFindings compares the estimate with the proxy's memory limit.
+func limitFindings(env *clusterEnv, res *result, d *SizingDetails) {
+	if d.ProxyDeployment == "" {
+		return
+	}
+	m := env.run.opts.Sizing
+	ns, name, _ := strings.Cut(d.ProxyDeployment, "/")
+	ref := objRef("Deployment", ns, name)
 	switch {
 	case d.ProxyMemoryLimit == 0:
 		res.objInfo(ref, fmt.Sprintf("the gateway proxy has no memory limit (request %s)", humanBytesOr(d.ProxyMemoryRequest, "unset")))
@@ -180,7 +202,7 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 // liveConfig is what a cluster holds beyond the render: objects of the
 // kinds that make proxy configuration, keyed by kind and namespace/name.
 type liveConfig struct {
-	objects map[string]*unstructured.Unstructured
+	objects map[string]*liveObject
 	errs    []error
 }
 
@@ -205,7 +227,7 @@ func objKey(o *unstructured.Unstructured) string {
 
 // readLiveConfig lists every object of the proxy kinds, in parallel.
 func readLiveConfig(ctx context.Context, env *clusterEnv) liveConfig {
-	out := liveConfig{objects: map[string]*unstructured.Unstructured{}}
+	out := liveConfig{objects: map[string]*liveObject{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, gk := range proxyKinds[env.cluster.Spec.Gateway.Provider] {
@@ -216,16 +238,15 @@ func readLiveConfig(ctx context.Context, env *clusterEnv) liveConfig {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			list, err := env.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{})
+			objs, err := env.listAll(ctx, m)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				out.errs = append(out.errs, fmt.Errorf("list %s: %w", m.Resource.GroupResource(), err))
+				out.errs = append(out.errs, err)
 				return
 			}
-			for i := range list.Items {
-				o := &list.Items[i]
-				out.objects[objKey(o)] = o
+			for _, o := range objs {
+				out.objects[objKey(o.Unstructured)] = o
 			}
 		}()
 	}
@@ -244,7 +265,7 @@ func merged(rendered []*unstructured.Unstructured, live liveConfig) []*unstructu
 	var extra []*unstructured.Unstructured
 	for k, o := range live.objects {
 		if !seen[k] {
-			extra = append(extra, o)
+			extra = append(extra, o.full())
 		}
 	}
 	render.SortObjects(extra)

@@ -15,7 +15,7 @@ func offlineEnv(t *testing.T, r *runner, name string) *clusterEnv {
 	for _, out := range r.rendered.Clusters {
 		if out.Cluster.Name() == name {
 			return &clusterEnv{run: r, cluster: out.Cluster, objects: out.Objects, input: r.input(out.Cluster),
-				apiErr: errors.New("offline"), endpoints: map[string]*endpointCount{}}
+				apiErr: errors.New("offline")}
 		}
 	}
 	t.Fatalf("cluster %s not rendered", name)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 
@@ -26,11 +27,13 @@ type Differ struct {
 	Kubeconfig string
 	// CacheDir holds the discovery cache (default: apply's).
 	CacheDir string
+	// WrapTransport, when set, wraps every cluster's HTTP transport.
+	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
 }
 
 // Diff compares one cluster's live objects with the render.
 func (d Differ) Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructured.Unstructured) ([]check.Change, error) {
-	eng := apply.New(apply.Options{Kubeconfig: d.Kubeconfig, CacheDir: d.CacheDir, Prune: true, AllowEmpty: true, Parallel: 1})
+	eng := apply.New(apply.Options{Kubeconfig: d.Kubeconfig, CacheDir: d.CacheDir, WrapTransport: d.WrapTransport, Prune: true, AllowEmpty: true, Parallel: 1})
 	p := eng.Plan(ctx, []apply.Target{{Cluster: c, Objects: objects}})
 	eng.Diff(ctx, p)
 	cp := p.Clusters[0]

@@ -1,0 +1,236 @@
+package check_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/internal/apply"
+	"github.com/gatefed/gatefed/internal/check"
+	"github.com/gatefed/gatefed/internal/check/applydiff"
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// benchServices and benchRoutes size each cluster of the benchmark fleet.
+const (
+	benchClusters = 5
+	benchServices = 10
+	benchRoutes   = 5
+)
+
+// benchFleet writes a fleet of benchClusters healthy Gloo clusters: every
+// service runs everywhere and fails over by locality, every route is served
+// everywhere, every cluster is a failover target listening on its own
+// loopback TLS port.
+func benchFleet(kubeconfig string, ports []int) string {
+	var b strings.Builder
+	for i, p := range ports {
+		fmt.Fprintf(&b, `apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: b%d}
+spec:
+  kubeconfig: %s
+  region: r%d
+  gateway: {provider: gloo}
+  failover: {address: 127.0.0.1, port: %d}
+---
+`, i+1, kubeconfig, i%2, p)
+	}
+	for s := range benchServices {
+		fmt.Fprintf(&b, `apiVersion: gatefed.dev/v1alpha1
+kind: GlobalService
+metadata: {name: svc%d, namespace: shop}
+spec:
+  port: 8080
+  outlierDetection: {consecutive5xx: 5}
+---
+`, s)
+	}
+	for r := range benchRoutes {
+		fmt.Fprintf(&b, `apiVersion: gatefed.dev/v1alpha1
+kind: GlobalRoute
+metadata: {name: route%d, namespace: shop}
+spec:
+  hosts: [r%d.example.com]
+  rules:
+  - match: {pathPrefix: /a}
+    backends: [{service: svc%d}]
+  - match: {pathPrefix: /b}
+    backends: [{service: svc%d}]
+---
+`, r, r, (2*r)%benchServices, (2*r+1)%benchServices)
+	}
+	return b.String()
+}
+
+// setupBenchFleet starts benchClusters clusters and brings each to the
+// state a healthy Gloo installation reports.
+func setupBenchFleet(b *testing.B) *fleet.Fleet {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tf := testfleet.StartT(b, testfleet.Options{Count: benchClusters})
+	var ports []int
+	for range benchClusters {
+		ln, err := check.NewTLSListener(true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { ln.Close() })
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	// The test fleet names its contexts c1..cN: point b1..bN at them.
+	doc := benchFleet(tf.Kubeconfig, ports)
+	for i := benchClusters; i >= 1; i-- {
+		doc = strings.ReplaceAll(doc, fmt.Sprintf("metadata: {name: b%d}\nspec:\n", i), fmt.Sprintf("metadata: {name: b%d}\nspec:\n  context: c%d\n", i, i))
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "fleet.yaml"), []byte(doc), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	f, err := fleet.Load([]string{dir}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := render.Render(f, render.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, c := range tf.Clusters {
+		sim := c.Sim()
+		for _, ns := range []string{"gloo-system", "shop"} {
+			if err := sim.EnsureNamespace(ctx, ns); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, d := range []string{"gloo", "gateway-proxy"} {
+			if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "gloo-system", Name: d, Replicas: 2, Available: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "gloo-system", Name: "gateway-proxy"},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "gateway-proxy"},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: check.FailoverPortName, Port: int32(ports[i])}}},
+		}
+		if _, err := sim.Kube.CoreV1().Services("gloo-system").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		for s := range benchServices {
+			if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: fmt.Sprintf("svc%d", s), Port: 8080, Ready: 3}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, name := range []string{render.FailoverUpstreamSecret, render.FailoverDownstreamSecret} {
+			if err := createSecret(ctx, sim, "gloo-system", name); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	eng := apply.New(apply.Options{Prune: true, CacheDir: b.TempDir()})
+	var targets []apply.Target
+	for _, c := range res.Clusters {
+		targets = append(targets, apply.Target{Cluster: c.Cluster, Objects: c.Objects})
+	}
+	if ar := eng.Apply(ctx, eng.Plan(ctx, targets)); ar.Failed() {
+		b.Fatalf("apply the bench fleet: %+v", ar.Clusters)
+	}
+	for i, c := range res.Clusters {
+		sim := tf.Clusters[i].Sim()
+		for _, o := range c.Objects {
+			gvr := testfleet.UpstreamGVR
+			switch o.GetKind() {
+			case "VirtualService":
+				gvr = testfleet.VirtualServiceGVR
+			case "Gateway":
+				gvr = testfleet.GlooGatewayGVR
+			}
+			if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), testfleet.GlooStatus{State: testfleet.GlooAccepted}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return f
+}
+
+// BenchmarkCheck checks one cluster, then all five, with every check. The
+// clusters and their checks run in parallel, so five should take about as
+// long as one: compare the ns/op of clusters=1 and clusters=5.
+//
+// "local" talks to the loopback API servers as they are: every request
+// costs only CPU, which the API servers and this process share. "rtt=20ms"
+// delays every request by a round trip, as clusters in other zones or
+// regions would.
+func BenchmarkCheck(b *testing.B) {
+	f := setupBenchFleet(b)
+	for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
+		network := "local"
+		var wrap func(string, http.RoundTripper) http.RoundTripper
+		if rtt > 0 {
+			network = fmt.Sprintf("rtt=%s", rtt)
+			wrap = func(_ string, rt http.RoundTripper) http.RoundTripper { return delayed{rt, rtt} }
+		}
+		opts := check.Options{Timeout: time.Minute, WrapTransport: wrap,
+			Differ: applydiff.Differ{CacheDir: b.TempDir(), WrapTransport: wrap}}
+		run := func(b *testing.B, clusters []string) {
+			o := opts
+			o.Clusters = clusters
+			// One run outside the timer fills the discovery cache, as a user's earlier runs would.
+			if rep, err := check.Run(context.Background(), f, o); err != nil || rep.Failed() || rep.Warned() {
+				b.Fatalf("the bench fleet is not healthy: %v %s", err, reportProblems(rep))
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				rep, err := check.Run(context.Background(), f, o)
+				if err != nil || rep.Failed() {
+					b.Fatalf("check: %v %s", err, reportProblems(rep))
+				}
+			}
+		}
+		b.Run(network+"/clusters=1", func(b *testing.B) { run(b, []string{"b1"}) })
+		b.Run(fmt.Sprintf("%s/clusters=%d", network, benchClusters), func(b *testing.B) { run(b, nil) })
+	}
+}
+
+// delayed adds a network round trip to every request.
+type delayed struct {
+	rt  http.RoundTripper
+	rtt time.Duration
+}
+
+func (d delayed) RoundTrip(req *http.Request) (*http.Response, error) {
+	select {
+	case <-time.After(d.rtt):
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	return d.rt.RoundTrip(req)
+}
+
+func reportProblems(rep *check.Report) string {
+	if rep == nil {
+		return ""
+	}
+	var out []string
+	for _, c := range rep.Clusters {
+		for _, r := range c.Checks {
+			for _, f := range r.Findings {
+				if f.Severity != check.Info {
+					out = append(out, c.Name+" "+r.Name+": "+f.Message)
+				}
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -346,3 +346,44 @@ func TestKubectlUnderstandsApplySet(t *testing.T) {
 	}
 	_ = metav1.GetOptions{}
 }
+
+// --fail-fast: the first failure (a rejected object in c2) stops the other
+// clusters, whose writes are held until then.
+func TestApplyFailFast(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	bad := func(cluster string) []*unstructured.Unstructured {
+		objs := e.baseline(cluster)
+		if cluster == "c2" {
+			objs[1].Object["strinData"] = map[string]any{"x": "y"} // misspelt stringData
+		}
+		return objs
+	}
+	e.reqs.before = func(cluster string, _ int, req *http.Request) {
+		if cluster == "c2" {
+			return
+		}
+		select {
+		case <-req.Context().Done(): // cancelled by the failure in c2
+		case <-time.After(30 * time.Second):
+		}
+	}
+	_, res := e.apply(ctx, e.engine(func(o *Options) { o.FailFast = true }), e.targets(bad))
+	e.reqs.before = nil
+	for _, r := range res.Clusters {
+		if r.OK() || r.Created != 0 {
+			t.Errorf("cluster %s: %v %s, want stopped with nothing created", r.Name, counts(r), errorsText(r))
+		}
+		if r.Name != "c2" && (r.Err == nil || !strings.Contains(r.Err.Error(), "stopped by --fail-fast after a failure")) {
+			t.Errorf("cluster %s: err = %v, want stopped by --fail-fast", r.Name, r.Err)
+		}
+	}
+	if c2 := res.Clusters[1]; len(c2.Errors) != 1 || !strings.Contains(c2.Errors[0].Error(), "strinData") {
+		t.Errorf("c2 errors = %v, want the misspelt Secret field", c2.Errors)
+	}
+	// Without --fail-fast the other clusters apply.
+	_, res = e.apply(ctx, e.engine(), e.targets(bad))
+	if !res.Clusters[0].OK() || !res.Clusters[2].OK() || res.Clusters[1].OK() {
+		t.Errorf("without --fail-fast: %v / %v / %v", counts(res.Clusters[0]), counts(res.Clusters[1]), counts(res.Clusters[2]))
+	}
+}

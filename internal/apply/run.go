@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"encoding/json"
@@ -63,8 +64,15 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) *Result {
 	for i, cp := range p.Clusters {
 		index[cp] = i
 	}
+	// With FailFast the first failure anywhere cancels every cluster's requests.
+	var tripped atomic.Bool
+	failed := func() {
+		if e.opts.FailFast && !tripped.Swap(true) {
+			cancel()
+		}
+	}
 	e.forEachCluster(ctx, p.Clusters, func(ctx context.Context, cp *ClusterPlan) {
-		r := e.applyCluster(ctx, cp)
+		r := e.applyCluster(ctx, cp, failed, &tripped)
 		res.Clusters[index[cp]] = r
 		if r.OK() {
 			e.emitf(cp.Name, StageDone, "done: %d created, %d updated, %d deleted, %d unchanged in %s",
@@ -75,15 +83,15 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) *Result {
 				msg = r.Err.Error()
 			}
 			e.emitf(cp.Name, StageFailed, "failed: %s", msg)
-			if e.opts.FailFast {
-				cancel()
-			}
+			failed()
 		}
 	})
 	return res
 }
 
-func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan) *ClusterResult {
+// applyCluster applies one cluster's plan; failed is called at each failure
+// (it cancels everything under FailFast, recorded in failFast).
+func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed func(), failFast *atomic.Bool) *ClusterResult {
 	r := &ClusterResult{Name: cp.Name}
 	start := time.Now()
 	defer func() { r.Duration = time.Since(start) + cp.planned }()
@@ -95,8 +103,14 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan) *ClusterR
 		r.Err = cp.Refused
 		return r
 	}
-	if err := parent.Err(); err != nil {
-		r.Err = fmt.Errorf("not started: %w", err)
+	cause := func() error {
+		if failFast.Load() {
+			return errors.New("stopped by --fail-fast after a failure")
+		}
+		return parent.Err()
+	}
+	if parent.Err() != nil {
+		r.Err = fmt.Errorf("not started: %w", cause())
 		return r
 	}
 	// A lost connection stops this cluster's run with one error, not one per object.
@@ -125,8 +139,12 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan) *ClusterR
 		gks, nss := set.superset()
 		if set.needsUpdate(gks, nss) {
 			if err := e.writeParent(ctx, cl, set, gks, nss); err != nil {
+				if parent.Err() != nil {
+					err = fmt.Errorf("not started: %w", cause())
+				}
 				r.Err = transportError(err)
 				r.Failed = len(writes) + len(deletes)
+				failed()
 				return r
 			}
 		}
@@ -163,11 +181,13 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan) *ClusterR
 						cancel()
 						notDone++
 						r.Failed++
+						failed()
 					default:
 						oe := newObjectError(c, err)
 						r.Errors = append(r.Errors, oe)
 						r.Failed++
 						progress(oe.Error())
+						failed()
 					}
 				}()
 			}
@@ -182,7 +202,7 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan) *ClusterR
 		case lost != nil:
 			r.Err = fmt.Errorf("connection lost, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, lost)
 		default:
-			r.Err = fmt.Errorf("interrupted, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, parent.Err())
+			r.Err = fmt.Errorf("interrupted, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, cause())
 		}
 		return true
 	}

@@ -258,7 +258,10 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 		return nil
 	}
 	begin := time.Now()
-	client, err := apiextclient.NewForConfig(c.Config)
+	// Creating a large CRD can take long on a busy machine: allow the whole start timeout.
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Timeout = c.fleet.opts.StartTimeout
+	client, err := apiextclient.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -271,13 +274,10 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			obj := crd.DeepCopy()
-			_, err := api.Create(ctx, obj, metav1.CreateOptions{FieldManager: "gatefed-testfleet"})
-			if apierrors.IsAlreadyExists(err) {
-				var cur *apiextv1.CustomResourceDefinition
-				if cur, err = api.Get(ctx, obj.Name, metav1.GetOptions{}); err == nil {
-					obj.ResourceVersion = cur.ResourceVersion
-					_, err = api.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "gatefed-testfleet"})
+			var err error
+			for attempt := 0; attempt < 3; attempt++ {
+				if err = createOrUpdateCRD(ctx, api, crd); err == nil || !transient(err) {
+					break
 				}
 			}
 			if err != nil {
@@ -300,6 +300,36 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	c.fleet.progress("cluster %s: %d CRDs (%s) created in %s, established in %s, served in %s", c.Name, len(crds), c.CRDs,
 		created.Round(100*time.Millisecond), established.Round(100*time.Millisecond), time.Since(begin).Round(100*time.Millisecond))
 	return nil
+}
+
+func createOrUpdateCRD(ctx context.Context, api crdClient, crd *apiextv1.CustomResourceDefinition) error {
+	obj := crd.DeepCopy()
+	_, err := api.Create(ctx, obj, metav1.CreateOptions{FieldManager: "gatefed-testfleet"})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	// Already there: from a restart, or a create whose answer was lost.
+	cur, err := api.Get(ctx, obj.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	obj.ResourceVersion = cur.ResourceVersion
+	_, err = api.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "gatefed-testfleet"})
+	return err
+}
+
+// transient reports errors worth another try on a busy machine.
+func transient(err error) bool {
+	return apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsConflict(err) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
+		strings.Contains(err.Error(), "Client.Timeout") || strings.Contains(err.Error(), "connection reset") ||
+		strings.Contains(err.Error(), "Please retry")
+}
+
+type crdClient interface {
+	crdGetter
+	Create(ctx context.Context, crd *apiextv1.CustomResourceDefinition, opts metav1.CreateOptions) (*apiextv1.CustomResourceDefinition, error)
+	Update(ctx context.Context, crd *apiextv1.CustomResourceDefinition, opts metav1.UpdateOptions) (*apiextv1.CustomResourceDefinition, error)
 }
 
 type crdGetter interface {

@@ -420,7 +420,8 @@ func (c *Cluster) restConfig(kp keyPair) *rest.Config {
 		},
 		QPS:       -1,
 		UserAgent: "gatefed-testfleet",
-		Timeout:   30 * time.Second,
+		// Generous: the machine running tests may be busy.
+		Timeout: 2 * time.Minute,
 	}
 }
 

@@ -72,7 +72,13 @@ build() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     if (( SECONDS - start >= next )); then
-      echo "    ... $((SECONDS - start))s, $(grep -vc '^go: ' "$log" || true) packages compiled"
+      local n
+      n=$(grep -vc '^go: ' "$log" || true)
+      if (( n > 0 )); then
+        echo "    ... $((SECONDS - start))s, $n packages compiled"
+      else
+        echo "    ... $((SECONDS - start))s (linking from the build cache)"
+      fi
       next=$((next + 20))
     fi
   done

@@ -151,7 +151,7 @@ for (( r = 1; r <= ROUNDS; r++ )); do
   done
 
   echo
-  echo "round $r: ${#CLUSTERS[@]} clusters, $total objects ($(( total / ${#CLUSTERS[@]} )) per cluster)"
+  echo "round $r: ${#CLUSTERS[@]} clusters, $total objects ($(( total / ${#CLUSTERS[@]} )) per cluster), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   printf '%-22s %10s %10s %8s\n' "" "gatefed" "kubectl" "ratio"
   printf '%-22s %8sms %8sms %8s\n' "apply (cold)" "${T[gatefed_cold]}" "${T[kubectl_cold]}" "$(ratio "${T[kubectl_cold]}" "${T[gatefed_cold]}")"
   printf '%-22s %8sms %8sms %8s\n' "apply (no change)" "${T[gatefed_nochange]}" "${T[kubectl_nochange]}" "$(ratio "${T[kubectl_nochange]}" "${T[gatefed_nochange]}")"

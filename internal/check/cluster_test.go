@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -27,6 +28,7 @@ import (
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
+	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/render"
@@ -456,10 +458,15 @@ func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim,
 // runCheck runs gatefed check as a user would and returns stdout, stderr and the exit status.
 func runCheck(t *testing.T, s *scenario, tty bool, args ...string) (string, string, int) {
 	t.Helper()
+	return runCheckIn(t, s.dir, tty, args...)
+}
+
+func runCheckIn(t *testing.T, dir string, tty bool, args ...string) (string, string, int) {
+	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
 	streams.OutTTY = tty
 	streams.NoColor = true
-	all := append([]string{"-f", s.dir, "check", "--timeout", "60s"}, args...)
+	all := append([]string{"-f", dir, "check", "--timeout", "60s"}, args...)
 	code := cmd.Main(all, streams)
 	return out.String(), errOut.String(), code
 }
@@ -782,6 +789,70 @@ func TestCheckStoppedCluster(t *testing.T) {
 	out, _, code = runCheck(t, s, false, "--cluster", "north")
 	if code != 1 || !strings.Contains(out, "north\tfail\tskip\tskip\tskip\tskip\tfail\twarn") {
 		t.Errorf("table for stopped north (exit %d):\n%s", code, out)
+	}
+}
+
+// TestCheckLeastPrivilege checks west as the service account gatefed
+// cluster register creates would: cluster-wide reads of Services,
+// EndpointSlices, Deployments, Gateways and GatewayClasses; everything
+// else only in the gateway and service namespaces; two Secrets by name.
+func TestCheckLeastPrivilege(t *testing.T) {
+	s := setupScenario(t)
+	ctx := context.Background()
+	west := s.tf.Cluster("west")
+	kc := west.Sim().Kube
+	perms := cluster.PermissionsFor(fleet.ProviderEnvoyGateway)
+	const user = "gatefed-checker"
+	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	if _, err := kc.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: perms.Cluster}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user}, Subjects: subject,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for ns, rules := range map[string][]rbacv1.PolicyRule{"envoy-gateway-system": perms.GatewayNamespace, "shop": perms.ServiceNamespace} {
+		if _, err := kc.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user}, Subjects: subject,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubeconfig, err := s.tf.FleetUserKubeconfig(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(s.dir, "fleet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "fleet.yaml"), []byte(strings.ReplaceAll(string(doc), s.tf.Kubeconfig, kubeconfig)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// drift needs what gatefed diff needs (docs/apply.md), which lists every
+	// ApplySet kind in every ApplySet namespace: not covered here.
+	out, errOut, code := runCheckIn(t, dir, false, "--cluster", "west", "-x", "drift", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit status %d, want 0 (every check passes with the registered permissions)\n%s\n%s", code, out, errOut)
+	}
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.grid()["west"]) != 6 {
+		t.Errorf("checks %v, want every check but drift", rep.grid()["west"])
+	}
+	for name, st := range rep.grid()["west"] {
+		if st != wantGrid["west"][name] {
+			t.Errorf("%s: %s, want %s: %+v", name, st, wantGrid["west"][name], rep.findings("west", name))
+		}
+	}
+	// Routes of other namespaces cannot be listed: sizing says what it counted.
+	if !hasFinding(rep.findings("west", check.Sizing), check.Info, "listing them cluster-wide is forbidden", "HTTPRoute.gateway.networking.k8s.io (in envoy-gateway-system)") {
+		t.Errorf("sizing does not say it counted some kinds in some namespaces only: %+v", rep.findings("west", check.Sizing))
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -43,8 +43,9 @@ func managedKinds(env *clusterEnv) []schema.GroupKind {
 
 // listManaged lists the managed objects of every served kind, in parallel.
 // When sizing runs too, both read one list of each kind (filtered here by
-// label); otherwise the server filters by label. Kinds the API does not
-// serve are returned in missing.
+// label); otherwise the server filters by label, in the namespaces gatefed
+// manages objects of that kind in. Kinds the API does not serve are
+// returned in missing.
 func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind) (objs []*unstructured.Unstructured, missing []schema.GroupKind, errs []error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -59,27 +60,23 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var found []*unstructured.Unstructured
+			var found []*liveObject
 			var err error
-			if shared {
-				var all []*liveObject
-				all, err = env.listAll(ctx, m)
-				for _, o := range all {
-					l := o.GetLabels()
-					if l[render.LabelManagedBy] == render.ManagedByValue && l[render.LabelCluster] == env.cluster.Name() {
-						found = append(found, o.Unstructured)
+			switch {
+			case shared:
+				var l *listed
+				if l, err = env.listAll(ctx, m); err == nil {
+					for _, o := range l.objects {
+						lb := o.GetLabels()
+						if lb[render.LabelManagedBy] == render.ManagedByValue && lb[render.LabelCluster] == env.cluster.Name() {
+							found = append(found, o)
+						}
 					}
 				}
-			} else {
-				var list *unstructured.UnstructuredList
-				list, err = env.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{LabelSelector: sel})
-				if err == nil {
-					for i := range list.Items {
-						found = append(found, &list.Items[i])
-					}
-				} else {
-					err = fmt.Errorf("list %s: %w", m.Resource.GroupResource(), err)
-				}
+			case m.Scope.Name() == meta.RESTScopeNameRoot:
+				found, err = env.lightList(ctx, m, "", sel)
+			default:
+				found, err = env.listNamespaces(ctx, m, env.namespacesOf(gk), sel)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -87,7 +84,9 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 				errs = append(errs, err)
 				return
 			}
-			objs = append(objs, found...)
+			for _, o := range found {
+				objs = append(objs, o.Unstructured)
+			}
 		}()
 	}
 	wg.Wait()

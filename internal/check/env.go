@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -394,11 +396,15 @@ func (ns *namespaceServices) read(ctx context.Context, kc kubernetes.Interface, 
 	}
 }
 
-// listed is one kind's objects in the whole cluster, listed once per run.
+// listed is one kind's objects, listed once per run: in the whole cluster,
+// or, when that is forbidden, in the namespaces gatefed manages objects of
+// that kind in (partial).
 type listed struct {
-	once    sync.Once
-	objects []*liveObject
-	err     error
+	once       sync.Once
+	objects    []*liveObject
+	partial    bool
+	namespaces []string
+	err        error
 }
 
 // liveObject is a listed object without its managedFields, its spec
@@ -442,9 +448,28 @@ type lightList struct {
 	} `json:"items"`
 }
 
-// listAll lists every object of a served kind in the cluster, once per run:
-// config-status and sizing read the same lists.
-func (e *clusterEnv) listAll(ctx context.Context, m *meta.RESTMapping) ([]*liveObject, error) {
+// namespacesOf are the namespaces gatefed manages objects of a kind in:
+// the gateway namespace and those of the rendered objects of that kind.
+func (e *clusterEnv) namespacesOf(gk schema.GroupKind) []string {
+	set := map[string]bool{e.gatewayNamespace(): true}
+	for _, o := range e.objects {
+		if o.GroupVersionKind().GroupKind() == gk && o.GetNamespace() != "" {
+			set[o.GetNamespace()] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for ns := range set {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// listAll lists every object of a served kind once per run (config-status
+// and sizing read the same lists): in the whole cluster, or, when the
+// identity may not list it cluster-wide (a service account registered by
+// gatefed cluster register may not), in the namespaces of namespacesOf.
+func (e *clusterEnv) listAll(ctx context.Context, m *meta.RESTMapping) (*listed, error) {
 	e.listsMu.Lock()
 	l, ok := e.lists[m.Resource]
 	if !ok {
@@ -453,39 +478,83 @@ func (e *clusterEnv) listAll(ctx context.Context, m *meta.RESTMapping) ([]*liveO
 	}
 	e.listsMu.Unlock()
 	l.once.Do(func() {
-		gvr := m.Resource
-		path := []string{"/apis", gvr.Group, gvr.Version, gvr.Resource}
-		if gvr.Group == "" {
-			path = []string{"/api", gvr.Version, gvr.Resource}
-		}
-		body, err := e.disc.RESTClient().Get().AbsPath(path...).Do(ctx).Raw()
-		if err != nil {
-			l.err = fmt.Errorf("list %s: %w", gvr.GroupResource(), err)
+		objs, err := e.lightList(ctx, m, "", "")
+		if err == nil || !apierrors.IsForbidden(err) || m.Scope.Name() == meta.RESTScopeNameRoot {
+			l.objects, l.err = objs, err
 			return
 		}
-		var list lightList
-		if err := json.Unmarshal(body, &list); err != nil {
-			l.err = fmt.Errorf("list %s: %w", gvr.GroupResource(), err)
-			return
-		}
-		l.objects = make([]*liveObject, len(list.Items))
-		for i, it := range list.Items {
-			u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": it.APIVersion, "kind": it.Kind}}
-			if u.GetKind() == "" {
-				u.SetGroupVersionKind(m.GroupVersionKind)
-			}
-			u.SetName(it.Metadata.Name)
-			u.SetNamespace(it.Metadata.Namespace)
-			u.SetLabels(it.Metadata.Labels)
-			u.SetAnnotations(it.Metadata.Annotations)
-			u.SetGeneration(it.Metadata.Generation)
-			if it.Status != nil {
-				u.Object["status"] = it.Status
-			}
-			l.objects[i] = &liveObject{Unstructured: u, rawSpec: it.Spec}
-		}
+		l.partial = true
+		l.namespaces = e.namespacesOf(m.GroupVersionKind.GroupKind())
+		l.objects, l.err = e.listNamespaces(ctx, m, l.namespaces, "")
 	})
-	return l.objects, l.err
+	return l, l.err
+}
+
+// listNamespaces lists a kind in each namespace, in parallel.
+func (e *clusterEnv) listNamespaces(ctx context.Context, m *meta.RESTMapping, namespaces []string, selector string) ([]*liveObject, error) {
+	lists := make([][]*liveObject, len(namespaces))
+	errs := make([]error, len(namespaces))
+	var wg sync.WaitGroup
+	for i, ns := range namespaces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lists[i], errs[i] = e.lightList(ctx, m, ns, selector)
+		}()
+	}
+	wg.Wait()
+	var out []*liveObject
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out, errors.Join(errs...)
+}
+
+// lightList lists a kind (in a namespace, "" for all; with a label
+// selector, "" for none), decoding neither managedFields nor specs.
+func (e *clusterEnv) lightList(ctx context.Context, m *meta.RESTMapping, namespace, selector string) ([]*liveObject, error) {
+	gvr := m.Resource
+	path := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		path = []string{"/api", gvr.Version}
+	}
+	if namespace != "" {
+		path = append(path, "namespaces", namespace)
+	}
+	path = append(path, gvr.Resource)
+	req := e.disc.RESTClient().Get().AbsPath(path...)
+	if selector != "" {
+		req = req.Param("labelSelector", selector)
+	}
+	where := ""
+	if namespace != "" {
+		where = " in namespace " + namespace
+	}
+	body, err := req.Do(ctx).Raw()
+	if err != nil {
+		return nil, fmt.Errorf("list %s%s: %w", gvr.GroupResource(), where, err)
+	}
+	var list lightList
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("list %s%s: %w", gvr.GroupResource(), where, err)
+	}
+	out := make([]*liveObject, len(list.Items))
+	for i, it := range list.Items {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": it.APIVersion, "kind": it.Kind}}
+		if u.GetKind() == "" {
+			u.SetGroupVersionKind(m.GroupVersionKind)
+		}
+		u.SetName(it.Metadata.Name)
+		u.SetNamespace(it.Metadata.Namespace)
+		u.SetLabels(it.Metadata.Labels)
+		u.SetAnnotations(it.Metadata.Annotations)
+		u.SetGeneration(it.Metadata.Generation)
+		if it.Status != nil {
+			u.Object["status"] = it.Status
+		}
+		out[i] = &liveObject{Unstructured: u, rawSpec: it.Spec}
+	}
+	return out, nil
 }
 
 // slicePort reports whether an EndpointSlice carries the Service port named

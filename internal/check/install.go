@@ -68,7 +68,7 @@ func checkGatewayInstall(ctx context.Context, env *clusterEnv, res *result) {
 		}
 	}
 	if len(missing) > 0 {
-		res.fail(fmt.Sprintf("the %s CRDs %s are not installed (the API serves no %s)", provider, strings.Join(missing, ", "), plural(len(missing), "such kind", "such kinds")),
+		res.fail(fmt.Sprintf("the %s CRDs %s are not installed: the API does not serve them", provider, strings.Join(missing, ", ")),
 			installHint[provider])
 	} else {
 		res.info(fmt.Sprintf("the %s CRDs are installed", provider))

@@ -77,6 +77,9 @@ func checkSizing(ctx context.Context, env *clusterEnv, res *result) {
 		for _, err := range live.errs {
 			res.warn("sizing could not read live objects: "+err.Error(), rbacHint("list", ""))
 		}
+		if len(live.partial) > 0 {
+			res.info("counted where gatefed manages objects only, as listing them cluster-wide is forbidden: " + strings.Join(live.partial, "; "))
+		}
 	} else {
 		res.info("the cluster's API is unreachable: figures come from the render alone")
 		res.warn("the gateway proxy Deployment could not be read: its memory limit and replicas are unknown",
@@ -203,6 +206,8 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 // kinds that make proxy configuration, keyed by kind and namespace/name.
 type liveConfig struct {
 	objects map[string]*liveObject
+	// partial are the kinds listed in some namespaces only (cluster-wide list forbidden).
+	partial []string
 	errs    []error
 }
 
@@ -238,19 +243,23 @@ func readLiveConfig(ctx context.Context, env *clusterEnv) liveConfig {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			objs, err := env.listAll(ctx, m)
+			l, err := env.listAll(ctx, m)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				out.errs = append(out.errs, err)
 				return
 			}
-			for _, o := range objs {
+			if l.partial {
+				out.partial = append(out.partial, fmt.Sprintf("%s (in %s)", gk, strings.Join(l.namespaces, ", ")))
+			}
+			for _, o := range l.objects {
 				out.objects[objKey(o.Unstructured)] = o
 			}
 		}()
 	}
 	wg.Wait()
+	sort.Strings(out.partial)
 	return out
 }
 

@@ -52,6 +52,8 @@ type applySet struct {
 	currentNS  map[string]bool // includes the parent's namespace
 	desiredGKs map[schema.GroupKind]bool
 	desiredNS  map[string]bool
+	// desiredAt are the kinds and namespaces this run applies to, together.
+	desiredAt map[listKey]bool
 }
 
 func newApplySet(name, namespace, tooling string) *applySet {
@@ -64,6 +66,7 @@ func newApplySet(name, namespace, tooling string) *applySet {
 		currentNS:  map[string]bool{namespace: true},
 		desiredGKs: map[schema.GroupKind]bool{},
 		desiredNS:  map[string]bool{namespace: true},
+		desiredAt:  map[listKey]bool{},
 	}
 }
 
@@ -120,6 +123,7 @@ func splitList(s string) []string {
 
 func (a *applySet) addMember(gk schema.GroupKind, namespace string) {
 	a.desiredGKs[gk] = true
+	a.desiredAt[listKey{gk, namespace}] = true
 	if namespace != "" {
 		a.desiredNS[namespace] = true
 	}

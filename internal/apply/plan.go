@@ -219,6 +219,12 @@ func (e *Engine) listMembers(ctx context.Context, cl *clusterClient, set *applyS
 			defer wg.Done()
 			err := cl.do(ctx, func() error {
 				list, err := cl.resource(j.m, j.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+				if apierrors.IsForbidden(err) && !set.desiredAt[listKey{j.m.GroupVersionKind.GroupKind(), j.ns}] {
+					// Least-privilege credentials may write a kind in some of the
+					// set's namespaces only; where they cannot even list it, they
+					// cannot have created members to prune either.
+					return nil
+				}
 				if err != nil {
 					return fmt.Errorf("list %s in %q: %w", j.m.Resource.Resource, j.ns, transportError(err))
 				}

@@ -46,11 +46,14 @@ func checkDrift(ctx context.Context, env *clusterEnv, res *result) {
 		case "update":
 			updated++
 			what := "its live state differs from the render"
+			restore := fmt.Sprintf("gatefed apply --cluster %s", name)
 			if c.Detail != "" {
+				// Another field manager owns the fields now: taking them back needs force.
 				what = c.Detail
+				restore += " --force-conflicts"
 			}
 			res.objFail(ref, fmt.Sprintf("%s was changed out of band: %s", ref, what),
-				fmt.Sprintf("gatefed diff --cluster %s shows the change; gatefed apply --cluster %s restores the rendered state (or change the fleet documents to keep it)", name, name))
+				fmt.Sprintf("gatefed diff --cluster %s shows the change; %s restores the rendered state (or change the fleet documents to keep it)", name, restore))
 		case "delete":
 			deleted++
 			res.objWarn(ref, fmt.Sprintf("%s belongs to gatefed's ApplySet but is no longer rendered", ref),

@@ -409,25 +409,29 @@ type listed struct {
 
 // liveObject is a listed object without its managedFields, its spec
 // decoded only when asked for: the lists are large and most checks read
-// only metadata and status.
+// only metadata and status. The object is shared between checks and never
+// changed.
 type liveObject struct {
 	*unstructured.Unstructured
 	rawSpec  json.RawMessage
 	specOnce sync.Once
+	withSpec *unstructured.Unstructured
 }
 
-// full returns the object with its spec.
+// full returns a copy of the object with its spec.
 func (o *liveObject) full() *unstructured.Unstructured {
 	o.specOnce.Do(func() {
-		if len(o.rawSpec) == 0 {
-			return
+		m := make(map[string]any, len(o.Object)+1)
+		for k, v := range o.Object {
+			m[k] = v
 		}
 		var spec map[string]any
-		if err := json.Unmarshal(o.rawSpec, &spec); err == nil {
-			o.Object["spec"] = spec
+		if len(o.rawSpec) > 0 && json.Unmarshal(o.rawSpec, &spec) == nil {
+			m["spec"] = spec
 		}
+		o.withSpec = &unstructured.Unstructured{Object: m}
 	})
-	return o.Unstructured
+	return o.withSpec
 }
 
 // lightList is a list response decoded without managedFields and with each

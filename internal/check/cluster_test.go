@@ -315,6 +315,9 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 			gvr = testfleet.GlooGatewayGVR
 			st = testfleet.GlooStatus{State: testfleet.GlooAccepted, Flat: true}
 		}
+		if o.GetName() == "gatefed-local-shop-ledger" {
+			st = testfleet.GlooStatus{State: testfleet.GlooWarning, Reason: "upstream has no healthy endpoints"}
+		}
 		if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), st); err != nil {
 			return err
 		}
@@ -575,6 +578,8 @@ func TestCheckFleetJSON(t *testing.T) {
 		// A Rejected object (Gloo state as a string) with its reason; the Accepted ones are counted.
 		{"east", check.ConfigStatus, check.Failure, []string{"VirtualService gloo-system/gatefed-shop-web is rejected", "already used by VirtualService gloo-system/legacy"}},
 		{"east", check.ConfigStatus, check.Info, []string{"6 objects managed: 5 accepted, 1 rejected"}},
+		// Gloo's Warning state (a number) is accepted, with its reason as a warning.
+		{"east", check.ConfigStatus, check.Warning, []string{"Upstream gloo-system/gatefed-local-shop-ledger is accepted with warnings: upstream has no healthy endpoints"}},
 		// A Deployment not Available.
 		{"east", check.GatewayInstall, check.Failure, []string{"the gateway proxy (Deployment gloo-system/gateway-proxy) is not Available (MinimumReplicasUnavailable)"}},
 		{"east", check.GatewayInstall, check.Info, []string{"Gloo's control plane is Available"}},
@@ -651,6 +656,7 @@ func TestCheckFleetTable(t *testing.T) {
 		"SEVERITY\tCLUSTER\tCHECK\tFINDING\tHINT",
 		"fail\tnorth\tfailover-readiness\tfailover endpoint 127.0.0.1:",
 		"3 clusters, 21 checks: 10 pass, 2 warn, 8 fail, 1 skip",
+		"warn\teast\tconfig-status\tUpstream gloo-system/gatefed-local-shop-ledger is accepted with warnings: upstream has no healthy endpoints\t",
 	} {
 		if !strings.Contains(out, line) {
 			t.Errorf("table output lacks %q:\n%s", line, out)

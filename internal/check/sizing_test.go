@@ -6,6 +6,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/gatefed/gatefed/internal/fleet"
 )
 
 // offlineEnv is a cluster's environment with its render and no API, as
@@ -194,5 +198,32 @@ func TestSelected(t *testing.T) {
 	}
 	if _, err := Selected(Names); !errors.As(err, &ie) {
 		t.Errorf("everything excluded: err %v, want an InputError", err)
+	}
+}
+
+func TestVersionSkew(t *testing.T) {
+	mk := func(name, git, minor string) *clusterEnv {
+		c := &fleet.Cluster{Metadata: fleet.ObjectMeta{Name: name}}
+		return &clusterEnv{cluster: c, version: &version.Info{GitVersion: git, Minor: minor}}
+	}
+	envs := []*clusterEnv{mk("a", "v1.37.2", "37"), mk("b", "v1.36.1", "36"), mk("c", "v1.35.0-eks-1", "35+"), nil}
+	rep := &Report{}
+	for _, e := range envs[:3] {
+		rep.Clusters = append(rep.Clusters, &ClusterReport{Name: e.cluster.Name(), Checks: []*Result{{Name: Connectivity, Status: Pass}}})
+	}
+	versionSkew(rep, envs)
+	want := map[string]Status{"a": Pass, "b": Pass, "c": Warn}
+	for _, c := range rep.Clusters {
+		r := c.Check(Connectivity)
+		if r.Status != want[c.Name] {
+			t.Errorf("%s: %s, want %s (%+v)", c.Name, r.Status, want[c.Name], r.Findings)
+		}
+	}
+	f := rep.Clusters[2].Check(Connectivity).Findings
+	if len(f) != 1 || f[0].Message != "server v1.35.0-eks-1 is 2 minor versions behind a (a runs 1.37); the fleet spans more than one minor version" {
+		t.Errorf("c's finding: %+v", f)
+	}
+	if m, ok := minorOf("v1.31.4", ""); !ok || m != 31 {
+		t.Errorf("minorOf from the git version: %d %v", m, ok)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -93,19 +94,41 @@ func (e *Engine) diffCluster(ctx context.Context, cp *ClusterPlan) {
 	}
 }
 
-// serverSideApply sends one apply patch (PATCH application/apply-patch+yaml)
-// with field manager gatefed and strict field validation.
-func (e *Engine) serverSideApply(ctx context.Context, cl *clusterClient, c *Change, dryRun bool) (*unstructured.Unstructured, error) {
+// applyPatch is one object's apply patch and its options: field manager
+// gatefed, strict field validation, dryRun=All when asked.
+func (e *Engine) applyPatch(c *Change, dryRun bool) ([]byte, metav1.PatchOptions, error) {
 	data, err := json.Marshal(c.desired.Object)
-	if err != nil {
-		return nil, err
-	}
 	force := e.opts.ForceConflicts
 	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force, FieldValidation: "Strict"}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
+	return data, opts, err
+}
+
+// serverSideApply sends one apply patch (PATCH application/apply-patch+yaml)
+// and returns the whole object the server answers with.
+func (e *Engine) serverSideApply(ctx context.Context, cl *clusterClient, c *Change, dryRun bool) (*unstructured.Unstructured, error) {
+	data, opts, err := e.applyPatch(c, dryRun)
+	if err != nil {
+		return nil, err
+	}
 	return cl.resource(c.mapping, c.Namespace).Patch(ctx, c.Name, types.ApplyPatchType, data, opts)
+}
+
+// serverSideApplyMeta sends the same patch but asks for the answer's
+// metadata only (as=PartialObjectMetadata): less to encode and decode when
+// all that is needed is the new resourceVersion.
+func (e *Engine) serverSideApplyMeta(ctx context.Context, cl *clusterClient, c *Change) (*metav1.PartialObjectMetadata, error) {
+	data, opts, err := e.applyPatch(c, false)
+	if err != nil {
+		return nil, err
+	}
+	r := cl.meta.Resource(c.mapping.Resource)
+	if c.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		return r.Namespace(c.Namespace).Patch(ctx, c.Name, types.ApplyPatchType, data, opts)
+	}
+	return r.Patch(ctx, c.Name, types.ApplyPatchType, data, opts)
 }
 
 // objectDiff is the unified YAML diff from before to after (nil is absent).

@@ -111,9 +111,10 @@ type Change struct {
 
 	desired *unstructured.Unstructured // normalized, with the ApplySet label
 	live    *unstructured.Unstructured
-	applied *unstructured.Unstructured // the server's answer to the apply
-	mapping *meta.RESTMapping
-	rank    int
+	// appliedVersion is the resourceVersion the server answered the apply with.
+	appliedVersion string
+	mapping        *meta.RESTMapping
+	rank           int
 }
 
 // Ref is "Kind namespace/name".

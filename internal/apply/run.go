@@ -208,9 +208,9 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 	}
 
 	run(writes, false, func(c *Change) error {
-		out, err := e.serverSideApply(ctx, cl, c, false)
+		out, err := e.serverSideApplyMeta(ctx, cl, c)
 		if err == nil {
-			c.applied = out
+			c.appliedVersion = out.ResourceVersion
 		}
 		return err
 	}, func(c *Change) {
@@ -218,7 +218,7 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		case c.live == nil:
 			r.Created++
 			progress("created " + c.Ref())
-		case c.applied.GetResourceVersion() != c.live.GetResourceVersion():
+		case c.appliedVersion != c.live.GetResourceVersion():
 			r.Updated++
 			progress("updated " + c.Ref())
 		default:

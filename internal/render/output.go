@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 )
 
 // YAMLWriter writes one YAML stream, cluster after cluster; each object is
@@ -28,7 +27,7 @@ func NewYAMLWriter(w io.Writer) *YAMLWriter { return &YAMLWriter{w: w} }
 func (y *YAMLWriter) Write(c *ClusterOutput) error {
 	var buf bytes.Buffer
 	for _, o := range c.Objects {
-		b, err := yaml.Marshal(o.Object)
+		b, err := marshalYAML(o.Object)
 		if err != nil {
 			return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
 		}
@@ -147,7 +146,7 @@ func WriteClusterDir(dir string, c *ClusterOutput) ([]string, error) {
 		}
 		keep[name] = true
 		resources = append(resources, name)
-		y, err := yaml.Marshal(o.Object)
+		y, err := marshalYAML(o.Object)
 		if err != nil {
 			return written, err
 		}
@@ -160,12 +159,15 @@ func WriteClusterDir(dir string, c *ClusterOutput) ([]string, error) {
 	if err := removeStale(cdir, keep); err != nil {
 		return written, err
 	}
-	k := map[string]any{
+	list := make([]any, len(resources))
+	for i, r := range resources {
+		list[i] = r
+	}
+	y, err := marshalYAML(map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
-		"resources":  resources,
-	}
-	y, err := yaml.Marshal(k)
+		"resources":  list,
+	})
 	if err != nil {
 		return written, err
 	}

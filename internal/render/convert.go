@@ -41,6 +41,7 @@ type fieldPlan struct {
 	omitEmpty bool
 	omitZero  bool
 	inline    bool
+	info      *typeInfo // of the field's type
 }
 
 var plans sync.Map // reflect.Type -> []fieldPlan
@@ -76,6 +77,7 @@ func planOf(t reflect.Type) []fieldPlan {
 			name:      name,
 			omitEmpty: hasOpt(opts, "omitempty"),
 			omitZero:  hasOpt(opts, "omitzero"),
+			info:      infoOf(f.Type),
 		})
 	}
 	plans.Store(t, fields)
@@ -109,10 +111,10 @@ func structInto(v reflect.Value, out map[string]any) error {
 		if f.omitEmpty && isEmpty(fv) {
 			continue
 		}
-		if f.omitZero && isZero(fv) {
+		if f.omitZero && isZero(fv, f.info) {
 			continue
 		}
-		val, err := convertValue(fv)
+		val, err := convertWith(fv, f.info)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
@@ -132,6 +134,16 @@ var (
 // typeInfo caches which custom encodings a type has.
 type typeInfo struct {
 	marshaler, ptrMarshaler, textMarshaler, isZeroer bool
+
+	t        reflect.Type
+	elemOnce sync.Once
+	elemInfo *typeInfo
+}
+
+// elem is the info of the element type of a pointer, slice, array or map.
+func (ti *typeInfo) elem() *typeInfo {
+	ti.elemOnce.Do(func() { ti.elemInfo = infoOf(ti.t.Elem()) })
+	return ti.elemInfo
 }
 
 var typeInfos sync.Map // reflect.Type -> *typeInfo
@@ -141,6 +153,7 @@ func infoOf(t reflect.Type) *typeInfo {
 		return ti.(*typeInfo)
 	}
 	ti := &typeInfo{
+		t:             t,
 		marshaler:     t.Implements(marshalerType),
 		ptrMarshaler:  reflect.PointerTo(t).Implements(marshalerType),
 		textMarshaler: t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && t.Implements(textMarshalerType),
@@ -168,8 +181,8 @@ func isEmpty(v reflect.Value) bool {
 	return false
 }
 
-func isZero(v reflect.Value) bool {
-	if infoOf(v.Type()).isZeroer {
+func isZero(v reflect.Value, ti *typeInfo) bool {
+	if ti.isZeroer {
 		if (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) && v.IsNil() {
 			return true
 		}
@@ -178,13 +191,15 @@ func isZero(v reflect.Value) bool {
 	return v.IsZero()
 }
 
-func convertValue(v reflect.Value) (any, error) {
+func convertValue(v reflect.Value) (any, error) { return convertWith(v, infoOf(v.Type())) }
+
+// convertWith converts v, whose type's info is ti.
+func convertWith(v reflect.Value, ti *typeInfo) (any, error) {
 	if v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			return nil, nil
 		}
 	}
-	ti := infoOf(v.Type())
 	if ti.marshaler {
 		return fromJSON(v.Interface().(json.Marshaler))
 	}
@@ -196,7 +211,9 @@ func convertValue(v reflect.Value) (any, error) {
 		return string(b), err
 	}
 	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
+	case reflect.Pointer:
+		return convertWith(v.Elem(), ti.elem())
+	case reflect.Interface:
 		return convertValue(v.Elem())
 	case reflect.String:
 		return v.String(), nil
@@ -218,8 +235,9 @@ func convertValue(v reflect.Value) (any, error) {
 		fallthrough
 	case reflect.Array:
 		out := make([]any, v.Len())
+		ei := ti.elem()
 		for i := range out {
-			e, err := convertValue(v.Index(i))
+			e, err := convertWith(v.Index(i), ei)
 			if err != nil {
 				return nil, err
 			}
@@ -235,8 +253,9 @@ func convertValue(v reflect.Value) (any, error) {
 		}
 		out := make(map[string]any, v.Len())
 		it := v.MapRange()
+		ei := ti.elem()
 		for it.Next() {
-			e, err := convertValue(it.Value())
+			e, err := convertWith(it.Value(), ei)
 			if err != nil {
 				return nil, err
 			}

@@ -286,7 +286,13 @@ type ObjectKey struct {
 
 // KeyOf returns an object's key.
 func KeyOf(o *unstructured.Unstructured) ObjectKey {
-	k := ObjectKey{Kind: o.GetKind(), APIVersion: o.GetAPIVersion(), Namespace: o.GetNamespace(), Name: o.GetName()}
+	k := ObjectKey{}
+	k.APIVersion, _ = o.Object["apiVersion"].(string)
+	k.Kind, _ = o.Object["kind"].(string)
+	if md, ok := o.Object["metadata"].(map[string]any); ok {
+		k.Namespace, _ = md["namespace"].(string)
+		k.Name, _ = md["name"].(string)
+	}
 	k.Rank = KindRank(k.Kind)
 	return k
 }

@@ -2,14 +2,11 @@ package render
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 // marshalYAML writes an unstructured object as block YAML with sorted keys,
@@ -18,38 +15,58 @@ import (
 // else JSON-quoted. It is many times faster than going through JSON and a
 // generic YAML library, which matters when a fleet renders 100,000 objects.
 func marshalYAML(obj map[string]any) ([]byte, error) {
-	var b bytes.Buffer
-	if err := writeMap(&b, obj, 0, false); err != nil {
+	w := &yamlWriter{}
+	if err := w.writeMap(obj, 0, false); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return w.b.Bytes(), nil
 }
+
+// yamlWriter keeps its buffers across calls: one slice of keys per depth.
+type yamlWriter struct {
+	b       bytes.Buffer
+	keys    [][]string
+	depth   int
+	scratch []byte
+}
+
+const spaces = "                                                                "
 
 func writeIndent(b *bytes.Buffer, n int) {
-	for i := 0; i < n; i++ {
-		b.WriteByte(' ')
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
 	}
+	b.WriteString(spaces[:n])
 }
 
-func sortedMapKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys returns m's keys sorted, in a buffer owned by the current depth.
+func (w *yamlWriter) sortedKeys(m map[string]any) []string {
+	for len(w.keys) <= w.depth {
+		w.keys = append(w.keys, nil)
+	}
+	keys := w.keys[w.depth][:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	w.keys[w.depth] = keys
 	return keys
 }
 
 // writeMap writes a non-empty map's keys at indent; with first set, the
 // first key continues the current line (after "- ").
-func writeMap(b *bytes.Buffer, m map[string]any, indent int, first bool) error {
-	for i, k := range sortedMapKeys(m) {
+func (w *yamlWriter) writeMap(m map[string]any, indent int, first bool) error {
+	keys := w.sortedKeys(m)
+	w.depth++
+	defer func() { w.depth-- }()
+	for i, k := range keys {
 		if !(first && i == 0) {
-			writeIndent(b, indent)
+			writeIndent(&w.b, indent)
 		}
-		writeString(b, k)
-		b.WriteByte(':')
-		if err := writeMember(b, m[k], indent, indent+2); err != nil {
+		w.writeString(k)
+		w.b.WriteByte(':')
+		if err := w.writeMember(m[k], indent, indent+2); err != nil {
 			return fmt.Errorf("%s: %w", k, err)
 		}
 	}
@@ -58,7 +75,8 @@ func writeMap(b *bytes.Buffer, m map[string]any, indent int, first bool) error {
 
 // writeMember writes the value after "key:"; nested maps go to mapIndent,
 // lists stay at the key's indent.
-func writeMember(b *bytes.Buffer, v any, keyIndent, mapIndent int) error {
+func (w *yamlWriter) writeMember(v any, keyIndent, mapIndent int) error {
+	b := &w.b
 	switch t := v.(type) {
 	case map[string]any:
 		if len(t) == 0 {
@@ -66,17 +84,17 @@ func writeMember(b *bytes.Buffer, v any, keyIndent, mapIndent int) error {
 			return nil
 		}
 		b.WriteByte('\n')
-		return writeMap(b, t, mapIndent, false)
+		return w.writeMap(t, mapIndent, false)
 	case []any:
 		if len(t) == 0 {
 			b.WriteString(" []\n")
 			return nil
 		}
 		b.WriteByte('\n')
-		return writeList(b, t, keyIndent, false)
+		return w.writeList(t, keyIndent, false)
 	default:
 		b.WriteByte(' ')
-		if err := writeScalar(b, v); err != nil {
+		if err := w.writeScalar(v); err != nil {
 			return err
 		}
 		b.WriteByte('\n')
@@ -86,7 +104,8 @@ func writeMember(b *bytes.Buffer, v any, keyIndent, mapIndent int) error {
 
 // writeList writes a non-empty list's items at indent; with first set, the
 // first item continues the current line.
-func writeList(b *bytes.Buffer, l []any, indent int, first bool) error {
+func (w *yamlWriter) writeList(l []any, indent int, first bool) error {
+	b := &w.b
 	for i, item := range l {
 		if !(first && i == 0) {
 			writeIndent(b, indent)
@@ -99,15 +118,15 @@ func writeList(b *bytes.Buffer, l []any, indent int, first bool) error {
 				b.WriteString("{}\n")
 				continue
 			}
-			err = writeMap(b, t, indent+2, true)
+			err = w.writeMap(t, indent+2, true)
 		case []any:
 			if len(t) == 0 {
 				b.WriteString("[]\n")
 				continue
 			}
-			err = writeList(b, t, indent+2, true)
+			err = w.writeList(t, indent+2, true)
 		default:
-			err = writeScalar(b, item)
+			err = w.writeScalar(item)
 			b.WriteByte('\n')
 		}
 		if err != nil {
@@ -117,12 +136,13 @@ func writeList(b *bytes.Buffer, l []any, indent int, first bool) error {
 	return nil
 }
 
-func writeScalar(b *bytes.Buffer, v any) error {
+func (w *yamlWriter) writeScalar(v any) error {
+	b := &w.b
 	switch t := v.(type) {
 	case nil:
 		b.WriteString("null")
 	case string:
-		writeString(b, t)
+		w.writeString(t)
 	case bool:
 		b.WriteString(strconv.FormatBool(t))
 	case int64:
@@ -146,16 +166,15 @@ func writeScalar(b *bytes.Buffer, v any) error {
 	return nil
 }
 
-func writeString(b *bytes.Buffer, s string) {
+// writeString writes s plain when that is safe, else double-quoted with Go's
+// escapes (\n, \t, \xXX, \uXXXX, ...), all of which YAML reads the same.
+func (w *yamlWriter) writeString(s string) {
 	if plainSafe(s) {
-		b.WriteString(s)
+		w.b.WriteString(s)
 		return
 	}
-	var q bytes.Buffer
-	enc := json.NewEncoder(&q)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	b.Write(bytes.TrimSuffix(q.Bytes(), []byte("\n")))
+	w.scratch = strconv.AppendQuote(w.scratch[:0], s)
+	w.b.Write(w.scratch)
 }
 
 // yamlKeywords are words a YAML 1.1 or 1.2 parser reads as something other than a string.
@@ -166,31 +185,57 @@ var yamlKeywords = map[string]bool{
 
 // unitLike matches digits followed by lower-case letters, such as 5s, 500ms
 // or 5xx: never a YAML number, except hexadecimal, octal and binary forms.
-var unitLike = regexp.MustCompile(`^[0-9]+[a-z]+$`)
-
-// plainSafe reports whether s reads back as the same string when written
-// unquoted: it starts with a letter, '_' or '/', holds only letters, digits,
-// spaces and "_./-=+@,;()", has no leading, trailing or double space, and is
-// no YAML keyword; or it is unit-like (5s, 500ms, 5xx).
-func plainSafe(s string) bool {
-	if s == "" || yamlKeywords[strings.ToLower(s)] {
+func unitLike(s string) bool {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || i == len(s) {
 		return false
 	}
-	if unitLike.MatchString(s) {
-		return !(s[0] == '0' && len(s) > 1 && strings.ContainsRune("xob", rune(s[1])))
-	}
-	for i, r := range s {
-		switch {
-		case r < 0x80 && (unicode.IsLetter(r) || r == '_' || r == '/'):
-		case i == 0:
+	for j := i; j < len(s); j++ {
+		if s[j] < 'a' || s[j] > 'z' {
 			return false
-		case r < 0x80 && unicode.IsDigit(r):
-		case strings.ContainsRune(".-=+@,;()", r):
-		case r == ' ':
-			if i == len(s)-1 || s[i+1] == ' ' {
-				return false
-			}
-		default:
+		}
+	}
+	return !(s[0] == '0' && i == 1 && strings.IndexByte("xob", s[1]) >= 0)
+}
+
+// plainByte marks the bytes a plain string may hold after its first.
+var plainByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "_/.-=+@,;() " {
+		t[c] = true
+	}
+	return t
+}()
+
+// plainSafe reports whether s reads back as the same string when written
+// unquoted: it starts with an ASCII letter, '_' or '/', holds only ASCII
+// letters, digits, spaces and "_./-=+@,;()", has no trailing or double space,
+// and is no YAML keyword; or it is unit-like (5s, 500ms, 5xx).
+func plainSafe(s string) bool {
+	if s == "" {
+		return false
+	}
+	if len(s) <= 5 && yamlKeywords[strings.ToLower(s)] {
+		return false
+	}
+	c := s[0]
+	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '/') {
+		return unitLike(s)
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !plainByte[c] {
+			return false
+		}
+		if c == ' ' && (i == len(s)-1 || s[i+1] == ' ') {
 			return false
 		}
 	}

@@ -34,6 +34,13 @@ func ApplySetID(name, namespace, kind, group string) string {
 	return fmt.Sprintf(applySetIDFormat, base64.RawURLEncoding.EncodeToString(sum[:]))
 }
 
+// DefaultApplySetID is the ID of the ApplySet gatefed keeps for a cluster
+// whose gateway namespace is namespace (its parent is ConfigMap
+// DefaultParentName there): the value of its members' LabelPartOf.
+func DefaultApplySetID(namespace string) string {
+	return ApplySetID(DefaultParentName, namespace, parentKind, "")
+}
+
 // applySet is one cluster's ApplySet: its parent ConfigMap and the group-kinds
 // and namespaces it covers now (current, read from the parent) and after this
 // run (desired).

@@ -15,10 +15,9 @@ import (
 	"github.com/gatefed/gatefed/internal/status"
 )
 
-// managedSelector selects the objects gatefed manages on a cluster.
-func managedSelector(cluster string) string {
-	return render.LabelManagedBy + "=" + render.ManagedByValue + "," + render.LabelCluster + "=" + cluster
-}
+// managedSelector selects the objects labelled as gatefed's; ours narrows
+// them to this cluster's ApplySet and render.
+const managedSelector = render.LabelManagedBy + "=" + render.ManagedByValue
 
 // managedKinds are the kinds whose managed objects config-status reads: what
 // the render holds plus every kind the provider may render, so objects left
@@ -41,15 +40,15 @@ func managedKinds(env *clusterEnv) []schema.GroupKind {
 	return out
 }
 
-// listManaged lists the managed objects of every served kind, in parallel.
-// When sizing runs too, both read one list of each kind (filtered here by
-// label); otherwise the server filters by label, in the namespaces gatefed
-// manages objects of that kind in. Kinds the API does not serve are
-// returned in missing.
+// listManaged lists the objects gatefed manages on the cluster (clusterEnv.ours:
+// members of its ApplySet, as gatefed diff sees them) of every served kind,
+// in parallel. When sizing runs too, both read one list of each kind
+// (filtered here); otherwise the server filters by gatefed's label, in the
+// namespaces gatefed manages objects of that kind in. Kinds the API does
+// not serve are returned in missing.
 func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind) (objs []*unstructured.Unstructured, missing []schema.GroupKind, errs []error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sel := managedSelector(env.cluster.Name())
 	shared := env.run.enabled(Sizing)
 	for _, gk := range kinds {
 		m := env.mapping(gk)
@@ -66,17 +65,12 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 			case shared:
 				var l *listed
 				if l, err = env.listAll(ctx, m); err == nil {
-					for _, o := range l.objects {
-						lb := o.GetLabels()
-						if lb[render.LabelManagedBy] == render.ManagedByValue && lb[render.LabelCluster] == env.cluster.Name() {
-							found = append(found, o)
-						}
-					}
+					found = l.objects
 				}
 			case m.Scope.Name() == meta.RESTScopeNameRoot:
-				found, err = env.lightList(ctx, m, "", sel)
+				found, err = env.lightList(ctx, m, "", managedSelector)
 			default:
-				found, err = env.listNamespaces(ctx, m, env.namespacesOf(gk), sel)
+				found, err = env.listNamespaces(ctx, m, env.namespacesOf(gk), managedSelector)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -85,7 +79,9 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 				return
 			}
 			for _, o := range found {
-				objs = append(objs, o.Unstructured)
+				if env.ours(o.Unstructured) {
+					objs = append(objs, o.Unstructured)
+				}
 			}
 		}()
 	}

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/kube"
 	"github.com/gatefed/gatefed/internal/render"
@@ -60,6 +61,47 @@ type clusterEnv struct {
 	namespaces  map[string]*namespaceServices
 	listsMu     sync.Mutex
 	lists       map[schema.GroupVersionResource]*listed
+
+	// ownOnce sets setID (the ID of the cluster's gatefed ApplySet) and
+	// rendered (the identities of the rendered objects), for ours.
+	ownOnce  sync.Once
+	setID    string
+	rendered map[objectID]bool
+}
+
+// objectID identifies an object across API versions.
+type objectID struct {
+	gk        schema.GroupKind
+	namespace string
+	name      string
+}
+
+func idOf(o *unstructured.Unstructured) objectID {
+	return objectID{o.GroupVersionKind().GroupKind(), o.GetNamespace(), o.GetName()}
+}
+
+// ours reports whether a live object labelled as gatefed's is one gatefed
+// manages for this cluster: a member of the cluster's ApplySet, as gatefed
+// diff and apply count them, or, carrying no ApplySet label, an object the
+// render holds (delivered from gatefed render by a GitOps controller, say).
+// Objects of another ApplySet are not: another fleet's, or those of another
+// gateway namespace of the same cluster.
+func (e *clusterEnv) ours(o *unstructured.Unstructured) bool {
+	lb := o.GetLabels()
+	if lb[render.LabelManagedBy] != render.ManagedByValue {
+		return false
+	}
+	e.ownOnce.Do(func() {
+		e.setID = apply.DefaultApplySetID(e.gatewayNamespace())
+		e.rendered = make(map[objectID]bool, len(e.objects))
+		for _, r := range e.objects {
+			e.rendered[idOf(r)] = true
+		}
+	})
+	if set, ok := lb[apply.LabelPartOf]; ok {
+		return set == e.setID
+	}
+	return e.rendered[idOf(o)]
 }
 
 func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {

@@ -204,6 +204,9 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 
 // liveConfig is what a cluster holds beyond the render: objects of the
 // kinds that make proxy configuration, keyed by kind and namespace/name.
+// Objects labelled as gatefed's that are not this cluster's (clusterEnv.ours)
+// are left out: they configure another fleet's or another gateway
+// namespace's proxy.
 type liveConfig struct {
 	objects map[string]*liveObject
 	// partial are the kinds listed in some namespaces only (cluster-wide list forbidden).
@@ -254,6 +257,9 @@ func readLiveConfig(ctx context.Context, env *clusterEnv) liveConfig {
 				out.partial = append(out.partial, fmt.Sprintf("%s (in %s)", gk, strings.Join(l.namespaces, ", ")))
 			}
 			for _, o := range l.objects {
+				if o.GetLabels()[render.LabelManagedBy] == render.ManagedByValue && !env.ours(o.Unstructured) {
+					continue
+				}
 				out.objects[objKey(o.Unstructured)] = o
 			}
 		}()
@@ -407,7 +413,8 @@ func glooGatewayServes(o *unstructured.Unstructured, proxy string) bool {
 }
 
 // egGatewayServes reports whether a Gateway API Gateway runs on the
-// cluster's proxy: the cluster's Gateway itself, or one gatefed renders there.
+// cluster's proxy: the cluster's Gateway itself, or one gatefed renders
+// there (live objects of gatefed's are this cluster's: see liveConfig).
 func egGatewayServes(o *unstructured.Unstructured, gw fleet.GatewaySpec) bool {
 	if o.GetNamespace() == gw.Namespace && o.GetName() == gw.Name {
 		return true
@@ -416,7 +423,8 @@ func egGatewayServes(o *unstructured.Unstructured, gw fleet.GatewaySpec) bool {
 }
 
 // routeAttached reports whether a route's parentRefs name the cluster's
-// Gateway or a Gateway gatefed renders in the gateway namespace.
+// Gateway, or the route is gatefed's for this cluster (see liveConfig) and
+// so attaches to a Gateway gatefed renders in the gateway namespace.
 func routeAttached(o *unstructured.Unstructured, gw fleet.GatewaySpec) bool {
 	if o.GetLabels()[render.LabelManagedBy] == render.ManagedByValue {
 		return true

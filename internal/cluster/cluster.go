@@ -5,9 +5,7 @@
 package cluster
 
 import (
-	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 )
@@ -134,45 +132,6 @@ func defaultGatewayName(provider string) string      { return fleet.DefaultGatew
 func knownProvider(p string) bool {
 	_, ok := providerSpecs[p]
 	return ok
-}
-
-// didYouMean suggests the one closest candidate to s, or "" when none is
-// close or several are equally close.
-func didYouMean(s string, candidates []string) string {
-	best, bestDist, tie := "", 3, false
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(s), strings.ToLower(c))
-		switch {
-		case d < bestDist:
-			best, bestDist, tie = c, d, false
-		case d == bestDist && best != "":
-			tie = true
-		}
-	}
-	if best == "" || tie {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/kube"
 )
 
@@ -80,7 +81,7 @@ func Deregister(ctx context.Context, o DeregisterOptions) (*DeregisterResult, er
 		for _, c := range ff.clusters() {
 			known = append(known, c.Name)
 		}
-		return nil, fmt.Errorf("cluster %q is not registered in %s%s", o.Name, where, didYouMean(o.Name, known))
+		return nil, fmt.Errorf("cluster %q is not registered in %s%s", o.Name, where, fleet.DidYouMean(o.Name, known))
 	}
 	res := &DeregisterResult{File: found.File.Path}
 

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -135,45 +134,20 @@ func (ff *fleetFiles) fileFor(path string) (*yamlFile, error) {
 	return readYAMLFile(path)
 }
 
-// expandPaths lists the YAML files of files and directories (recursively,
-// skipping hidden directories), like the fleet loader.
+// expandPaths lists the YAML files of files and directories like the fleet
+// loader, leaving out stdin and paths that do not exist yet.
 func expandPaths(paths []string) ([]string, error) {
-	var files []string
+	var existing []string
 	for _, p := range paths {
 		if p == "-" {
 			continue
 		}
-		info, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("fleet %s: %w", p, err)
-		}
-		if !info.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
-				found = append(found, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("fleet %s: %w", p, err)
-		}
-		sort.Strings(found)
-		files = append(files, found...)
+		existing = append(existing, p)
 	}
-	return files, nil
+	return fleet.Files(existing)
 }
 
 // defaultTarget is the file register writes a new Cluster document to:

@@ -58,7 +58,7 @@ func loadSource(kubeconfig, context string) (*source, error) {
 		if len(known) > 0 {
 			list = "known contexts: " + strings.Join(known, ", ")
 		}
-		return nil, fmt.Errorf("context %q not found in %s%s (%s)", context, where, didYouMean(context, known), list)
+		return nil, fmt.Errorf("context %q not found in %s%s (%s)", context, where, fleet.DidYouMean(context, known), list)
 	}
 	cfg, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
 	if err != nil {

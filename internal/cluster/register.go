@@ -141,7 +141,7 @@ func (o *RegisterOptions) validate() ([]labelOp, *Failover, error) {
 		return nil, nil, err
 	}
 	if o.Provider != "" && !knownProvider(o.Provider) {
-		return nil, nil, fmt.Errorf("unknown provider %q%s (want %s)", o.Provider, didYouMean(o.Provider, Providers), strings.Join(Providers, " or "))
+		return nil, nil, fmt.Errorf("unknown provider %q%s (want %s)", o.Provider, fleet.DidYouMean(o.Provider, Providers), strings.Join(Providers, " or "))
 	}
 	ops, err := parseLabels(o.Labels)
 	if err != nil {

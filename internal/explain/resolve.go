@@ -13,7 +13,7 @@ func knownCluster(f *fleet.Fleet, name, context string) error {
 	if f.Cluster(name) != nil {
 		return nil
 	}
-	return inputErrorf("%s: unknown cluster %q%s (the fleet has %s)", context, name, didYouMean(name, clusterNames(f)), strings.Join(clusterNames(f), ", "))
+	return inputErrorf("%s: unknown cluster %q%s (the fleet has %s)", context, name, fleet.DidYouMean(name, clusterNames(f)), strings.Join(clusterNames(f), ", "))
 }
 
 func clusterNames(f *fleet.Fleet) []string {
@@ -61,7 +61,7 @@ func resolveMissing(f *fleet.Fleet, arg string) (*fleet.GlobalService, string, e
 		return nil, "", fmt.Errorf("--missing %s: %w", arg, err)
 	}
 	if len(svcs) == 0 {
-		return nil, "", inputErrorf("--missing %s: unknown GlobalService %q%s", arg, name, didYouMean(name, serviceNames(f)))
+		return nil, "", inputErrorf("--missing %s: unknown GlobalService %q%s", arg, name, fleet.DidYouMean(name, serviceNames(f)))
 	}
 	return svcs[0], cluster, nil
 }
@@ -86,7 +86,7 @@ func resolveTarget(f *fleet.Fleet, target string) ([]*fleet.GlobalRoute, []*flee
 	}
 	if len(routes) == 0 && len(services) == 0 {
 		names := append(serviceNames(f), routeNames(f)...)
-		return nil, nil, inputErrorf("unknown GlobalRoute or GlobalService %q%s", target, didYouMean(target, names))
+		return nil, nil, inputErrorf("unknown GlobalRoute or GlobalService %q%s", target, fleet.DidYouMean(target, names))
 	}
 	if len(routes) == 0 {
 		// A service alone: show the routes that send to it too.
@@ -186,46 +186,4 @@ func routeNames(f *fleet.Fleet) []string {
 		out = append(out, r.Key(), r.Metadata.Name)
 	}
 	return out
-}
-
-func didYouMean(s string, candidates []string) string {
-	if n := nearest(s, candidates); n != "" {
-		return fmt.Sprintf(" (did you mean %q?)", n)
-	}
-	return ""
-}
-
-// nearest returns the candidate closest to s by edit distance, if close enough to be a typo.
-func nearest(s string, candidates []string) string {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(s), strings.ToLower(c))
-		if bestD < 0 || d < bestD || (d == bestD && c < best) {
-			best, bestD = c, d
-		}
-	}
-	if bestD < 0 || bestD > max(2, len(s)/3) || bestD >= len(s) {
-		return ""
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -199,7 +199,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[key] = true
 		f, ok := byName[key]
 		if !ok {
-			d.fail(k, fp, "unknown field%s", didYouMean(key, names))
+			d.fail(k, fp, "unknown field%s", DidYouMean(key, names))
 			continue
 		}
 		d.lines[fp] = k.Line

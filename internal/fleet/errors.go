@@ -65,29 +65,36 @@ func (es Errors) sorted() Errors {
 	return es
 }
 
-// nearest returns the candidate closest to s by edit distance, if close enough to be a likely typo.
-func nearest(s string, candidates []string) string {
-	best, bestD := "", -1
+// Nearest returns the one candidate closest to s by edit distance (ignoring
+// case) when it is close enough to be a likely typo, else "": also when
+// several candidates are equally close.
+func Nearest(s string, candidates []string) string {
+	best, bestD, tie := "", -1, false
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(s), strings.ToLower(c))
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
+		d := EditDistance(strings.ToLower(s), strings.ToLower(c))
+		switch {
+		case bestD < 0 || d < bestD:
+			best, bestD, tie = c, d, false
+		case d == bestD && c != best:
+			tie = true
 		}
 	}
-	if bestD < 0 || bestD > max(2, len(s)/3) || bestD == len(s) {
+	if bestD < 0 || tie || bestD > max(2, len(s)/3) || bestD >= len(s) {
 		return ""
 	}
 	return best
 }
 
-func didYouMean(s string, candidates []string) string {
-	if n := nearest(s, candidates); n != "" {
+// DidYouMean is ` (did you mean "x"?)` for the nearest candidate, or "".
+func DidYouMean(s string, candidates []string) string {
+	if n := Nearest(s, candidates); n != "" {
 		return fmt.Sprintf(" (did you mean %q?)", n)
 	}
 	return ""
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

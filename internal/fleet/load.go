@@ -23,7 +23,7 @@ import (
 func Load(paths []string, stdin io.Reader) (*Fleet, error) {
 	f := &Fleet{}
 	var errs Errors
-	files, err := expand(paths)
+	files, err := Files(paths)
 	if err != nil {
 		return nil, err
 	}
@@ -53,8 +53,10 @@ func Load(paths []string, stdin io.Reader) (*Fleet, error) {
 	return f, nil
 }
 
-// expand turns paths into the list of files to read, in a stable order.
-func expand(paths []string) ([]string, error) {
+// Files turns fleet paths into the files to read, in a stable order: "-" as
+// is, a file as is, a directory's *.yaml and *.yml files recursively (sorted,
+// skipping directories whose name starts with a dot).
+func Files(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
 		if p == "-" {
@@ -169,7 +171,7 @@ func parseDocument(f *Fleet, file string, index int, n *yaml.Node) Errors {
 		f.Routes = append(f.Routes, r)
 		target, src = r, &r.Source
 	default:
-		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, didYouMean(kind, kinds), strings.Join(kinds, ", "))
+		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, DidYouMean(kind, kinds), strings.Join(kinds, ", "))
 	}
 	d := &decoder{lines: map[string]int{}}
 	d.decode(n, reflect.ValueOf(target), "")

@@ -88,10 +88,10 @@ func TestLoadEmptyDocumentsAndMissingFile(t *testing.T) {
 
 func TestNearest(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"regoin", "region"}, {"glo", "gloo"}, {"colour", ""}, {"x", ""},
+		{"regoin", "region"}, {"glo", "gloo"}, {"colour", ""}, {"x", ""}, {"zonf", "zone"}, {"b", ""},
 	} {
-		if got := nearest(tc.in, []string{"region", "gloo", "zone", "context"}); got != tc.want {
-			t.Errorf("nearest(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := Nearest(tc.in, []string{"region", "gloo", "zone", "context"}); got != tc.want {
+			t.Errorf("Nearest(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -126,7 +126,7 @@ func (v *validator) cluster(c *Cluster) {
 		v.add(d, "spec.gateway.provider", "required (want %s)", strings.Join(providers, " or "))
 	case ProviderGloo, ProviderEnvoyGateway:
 	default:
-		v.add(d, "spec.gateway.provider", "unknown provider %q%s (want %s)", g.Provider, didYouMean(g.Provider, providers), strings.Join(providers, " or "))
+		v.add(d, "spec.gateway.provider", "unknown provider %q%s (want %s)", g.Provider, DidYouMean(g.Provider, providers), strings.Join(providers, " or "))
 	}
 	if g.Namespace != "" {
 		if errs := validation.IsDNS1123Label(g.Namespace); len(errs) > 0 {
@@ -168,7 +168,7 @@ func (v *validator) placement(f *Fleet, d docRef, field string, p *Placement, cl
 	}
 	for i, n := range p.Names {
 		if f.Cluster(n) == nil {
-			v.add(d, fmt.Sprintf("%s.names[%d]", field, i), "unknown cluster %q%s", n, didYouMean(n, clusterNames))
+			v.add(d, fmt.Sprintf("%s.names[%d]", field, i), "unknown cluster %q%s", n, DidYouMean(n, clusterNames))
 		}
 	}
 	if p.Selector != nil {
@@ -244,7 +244,7 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 				v.add(d, "spec.failover.order", "required for policy ordered")
 			}
 		default:
-			v.add(d, "spec.failover.policy", "unknown policy %q%s (want ordered or locality)", fo.Policy, didYouMean(fo.Policy, policies))
+			v.add(d, "spec.failover.policy", "unknown policy %q%s (want ordered or locality)", fo.Policy, DidYouMean(fo.Policy, policies))
 		}
 		seen := map[string]bool{}
 		for i, n := range fo.Order {
@@ -253,7 +253,7 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 			case seen[n]:
 				v.add(d, field, "cluster %q listed twice", n)
 			case f.Cluster(n) == nil:
-				v.add(d, field, "unknown cluster %q%s", n, didYouMean(n, clusterNames))
+				v.add(d, field, "unknown cluster %q%s", n, DidYouMean(n, clusterNames))
 			case !s.Spec.Clusters.Matches(f.Cluster(n)):
 				v.add(d, field, "cluster %q does not run this service (see spec.clusters)", n)
 			}
@@ -387,7 +387,7 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 			key := r.BackendRef(b)
 			svc := f.Service(key)
 			if svc == nil {
-				v.add(d, bf+".service", "unknown GlobalService %q%s", key, didYouMean(key, serviceKeys))
+				v.add(d, bf+".service", "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
 				continue
 			}
 			for _, c := range routeClusters {
@@ -452,7 +452,7 @@ func (v *validator) match(d docRef, field string, m *Match) {
 			valid = valid || ok == method
 		}
 		if !valid {
-			v.add(d, mf, "unknown HTTP method %q%s", method, didYouMean(method, methods))
+			v.add(d, mf, "unknown HTTP method %q%s", method, DidYouMean(method, methods))
 		} else if seen[method] {
 			v.add(d, mf, "method %q listed twice", method)
 		}

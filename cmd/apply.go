@@ -186,6 +186,15 @@ and lists those rejected or not accepted within --timeout.
 --dry-run prints the plan as gatefed diff does (same output and exit status:
 0 in sync, 1 changes pending, 2 error) and writes nothing.
 
+--discover renders as gatefed render --discover does: before rendering, it
+reads which clusters actually run each service (the Service, its port, ready
+endpoints in the EndpointSlices) and leaves the clusters where it is not
+there out of the service's tiers, so traffic goes to the next cluster instead
+of an HTTP 500. The objects applied say why in the annotation
+gatefed.dev/skipped-clusters, and stderr has one "Skipped:" line per source
+cluster and service. A cluster that cannot be read is an error (exit 2,
+nothing written) unless --discover-unreachable is skip or keep.
+
 Exit status: 0 applied (and accepted, with --wait); 2 anything failed, was
 refused, rejected, or not accepted in time, or the confirmation was declined.
 See docs/apply.md.
@@ -194,7 +203,8 @@ See docs/apply.md.
 		Example: `  gatefed apply -f fleet/
   gatefed apply -f fleet/ --cluster us-east --yes
   gatefed apply -f fleet/ -l env=prod --wait --timeout 3m
-  gatefed apply -f fleet/ --dry-run -o json`,
+  gatefed apply -f fleet/ --dry-run -o json
+  gatefed apply -f fleet/ --discover --discover-unreachable=skip`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(c)

@@ -40,13 +40,23 @@ shown: data and stringData values read "***" ("*** (before)" and
 A conflict with another field manager, a field the cluster's schema rejects
 and an unreachable cluster are errors, listed on stderr (and in -o json).
 
+--discover renders as gatefed render --discover does: before rendering, it
+reads which clusters actually run each service (the Service, its port, ready
+endpoints in the EndpointSlices) and leaves the clusters where it is not
+there out of the service's tiers, so the diff shows the tiers gatefed apply
+--discover would write. The affected objects carry the annotation
+gatefed.dev/skipped-clusters and stderr has one "Skipped:" line per source
+cluster and service. A cluster that cannot be read is an error (exit 2,
+nothing compared) unless --discover-unreachable is skip or keep.
+
 Exit status (as kubectl diff): 0 every cluster in sync; 1 changes pending; 2 an
 error in any cluster (also when other clusters have changes).
 
 ` + exitStatusHelp,
 		Example: `  gatefed diff -f fleet/
   gatefed diff -f fleet/ --cluster us-east -o json
-  gatefed diff -f fleet/ -l env=prod --prune=false`,
+  gatefed diff -f fleet/ -l env=prod --prune=false
+  gatefed diff -f fleet/ --discover --discover-unreachable=skip`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(c)

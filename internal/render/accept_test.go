@@ -19,14 +19,20 @@ import (
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
-// TestRenderedObjectsAcceptedByRealSchemas server-side applies every object
-// of every example fleet, with strict field validation, to a real
-// kube-apiserver serving the real Gloo, Gateway API and Envoy Gateway CRDs.
-// A field the schema does not declare, a wrong type or a broken CEL rule
-// fails the apply.
+// TestRenderedObjectsAcceptedByRealSchemas starts three real kube-apiservers
+// serving the real Gloo, Gateway API and Envoy Gateway CRDs and server-side
+// applies every object of every example fleet to each, with strict field
+// validation. A field the schema does not declare, a wrong type or a broken
+// CEL rule fails the apply.
 func TestRenderedObjectsAcceptedByRealSchemas(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Count: 1})
-	cfg := tf.Clusters[0].Config
+	tf := testfleet.StartT(t, testfleet.Options{Count: 3})
+	for _, tc := range tf.Clusters {
+		t.Run(tc.Name, func(t *testing.T) { acceptAll(t, tc) })
+	}
+}
+
+func acceptAll(t *testing.T, tc *testfleet.Cluster) {
+	cfg := tc.Config
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg)))

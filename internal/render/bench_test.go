@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -50,10 +51,12 @@ func writeBenchFleet(tb testing.TB, n, m int) string {
 
 // BenchmarkRender loads, validates and renders fleets of growing size the
 // way gatefed render does: cluster by cluster, in parallel, without holding
-// the whole fleet's objects.
+// the whole fleet's objects, with the binary's garbage collector target
+// (render.GCPercent) unless GOGC is set.
 // peak-MB is the largest heap in use seen while it ran; objects is the
 // number of rendered objects.
 func BenchmarkRender(b *testing.B) {
+	useBinaryGC(b)
 	for _, size := range []struct{ clusters, services int }{
 		{100, 250}, {100, 500}, {25, 1000}, {50, 1000}, {100, 1000},
 	} {
@@ -89,6 +92,7 @@ func BenchmarkRender(b *testing.B) {
 
 // BenchmarkRenderYAML adds writing the YAML stream to rendering.
 func BenchmarkRenderYAML(b *testing.B) {
+	useBinaryGC(b)
 	path := writeBenchFleet(b, 100, 1000)
 	for i := 0; i < b.N; i++ {
 		f, err := fleet.Load([]string{path}, nil)
@@ -117,4 +121,14 @@ func samplePeak(peak *atomic.Uint64, done <-chan struct{}) {
 		case <-t.C:
 		}
 	}
+}
+
+// useBinaryGC sets the garbage collector target the gatefed binary runs
+// with, unless GOGC is set, and restores it when the benchmark ends.
+func useBinaryGC(b *testing.B) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	old := debug.SetGCPercent(render.GCPercent)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
 }

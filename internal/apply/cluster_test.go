@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ import (
 
 var tf *testfleet.Fleet
 
-func TestMain(m *testing.M) { testfleet.Main(m, testfleet.Options{Count: 3}, &tf) }
+func TestMain(m *testing.M) { os.Exit(testfleet.Main(m, testfleet.Options{Count: 3}, &tf)) }
 
 var (
 	gvrHTTPRoute      = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}

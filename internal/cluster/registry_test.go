@@ -44,9 +44,9 @@ var testFleet *testfleet.Fleet
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	testfleet.Main(m, testfleet.Options{Clusters: []testfleet.ClusterOptions{
+	os.Exit(testfleet.Main(m, testfleet.Options{Clusters: []testfleet.ClusterOptions{
 		{Name: "c1"}, {Name: "c2"}, {Name: "c3", CRDs: testfleet.NoCRDs},
-	}}, &testFleet)
+	}}, &testFleet))
 }
 
 func admin(t *testing.T, name string) (*testfleet.Cluster, kubernetes.Interface) {

@@ -26,10 +26,10 @@ var shared *testfleet.Fleet
 func TestMain(m *testing.M) {
 	render.Register(gloo.New())
 	render.Register(envoygateway.New())
-	testfleet.Main(m, testfleet.Options{
+	os.Exit(testfleet.Main(m, testfleet.Options{
 		Clusters: []testfleet.ClusterOptions{{Name: "a"}, {Name: "b"}, {Name: "c"}},
 		CRDs:     testfleet.NoCRDs,
-	}, &shared)
+	}, &shared))
 }
 
 // fleetDoc is a fleet of a (gloo), b and c (envoy-gateway), all failover

@@ -40,20 +40,16 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 // Main starts one fleet shared by every test of a package, runs the tests,
-// stops the fleet and exits. Use it from TestMain:
+// stops the fleet and returns the exit status for TestMain to exit with:
 //
 //	var fleet *testfleet.Fleet
 //
-//	func TestMain(m *testing.M) { testfleet.Main(m, testfleet.Options{Count: 3}, &fleet) }
+//	func TestMain(m *testing.M) { os.Exit(testfleet.Main(m, testfleet.Options{Count: 3}, &fleet)) }
 //
 // Tests sharing a fleet must not collide: give each its own namespace
 // (Fleet.Namespace). A fleet that cannot start fails the test binary with the
 // reason (for a missing binary, the command that builds it).
-func Main(m *testing.M, opts Options, fleet **Fleet) {
-	os.Exit(run(m, opts, fleet))
-}
-
-func run(m *testing.M, opts Options, fleet **Fleet) int {
+func Main(m *testing.M, opts Options, fleet **Fleet) int {
 	if opts.Progress == nil && os.Getenv("GATEFED_FLEET_PROGRESS") != "" {
 		opts.Progress = os.Stderr
 	}

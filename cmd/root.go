@@ -184,6 +184,7 @@ func newVersionCmd(g *GlobalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "version",
 		Short: "Print gatefed's version",
+		Long:  "Print gatefed's version, commit and build date (-o json for scripts).\n\n" + exitStatusHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			switch output {
@@ -206,6 +207,7 @@ func newCompletionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:       "completion bash|zsh|fish|powershell",
 		Short:     "Print a shell completion script",
+		Long:      "Print a completion script for the shell; for example: source <(gatefed completion bash)\n\n" + exitStatusHelp,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
 		RunE: func(c *cobra.Command, args []string) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/plan"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/status"
 )
 
 // SizingDetails is the sizing check's figures for one cluster.
@@ -379,7 +380,7 @@ func glooUpstreamHosts(o *unstructured.Unstructured, endpointsOf func(ns, name s
 	if kube, ok, _ := unstructured.NestedMap(o.Object, "spec", "kube"); ok {
 		name, _ := kube["serviceName"].(string)
 		ns, _ := kube["serviceNamespace"].(string)
-		port, _ := asInt64(kube["servicePort"])
+		port, _ := status.Int64(kube["servicePort"])
 		n += endpointsOf(ns, name, port)
 	}
 	hosts, _, _ := unstructured.NestedSlice(o.Object, "spec", "static", "hosts")
@@ -456,7 +457,7 @@ func egRuleHosts(routeNs string, rule map[string]any, backends map[string]int, e
 		name, _ := rm["name"].(string)
 		switch kind, _ := rm["kind"].(string); kind {
 		case "", "Service":
-			port, _ := asInt64(rm["port"])
+			port, _ := status.Int64(rm["port"])
 			n += endpointsOf(ns, name, port)
 		case "Backend":
 			if b, ok := backends[ns+"/"+name]; ok {
@@ -469,20 +470,6 @@ func egRuleHosts(routeNs string, rule map[string]any, backends map[string]int, e
 		}
 	}
 	return max(n, 1)
-}
-
-func asInt64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case float64:
-		return int64(n), true
-	}
-	return 0, false
 }
 
 // configBytes is the size of the rendered objects as JSON.

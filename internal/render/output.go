@@ -113,20 +113,6 @@ func FileName(o *unstructured.Unstructured) string {
 	return fmt.Sprintf("%s-%s-%s.yaml", strings.ToLower(o.GetKind()), ns, o.GetName())
 }
 
-// WriteDir writes DIR/<cluster>/<kind>-<namespace>-<name>.yaml and a
-// kustomization.yaml per cluster (see WriteClusterDir).
-func WriteDir(dir string, res *Result) ([]string, error) {
-	var written []string
-	for i := range res.Clusters {
-		files, err := WriteClusterDir(dir, &res.Clusters[i])
-		written = append(written, files...)
-		if err != nil {
-			return written, err
-		}
-	}
-	return written, nil
-}
-
 // WriteClusterDir writes one cluster's DIR/<cluster>/<kind>-<namespace>-<name>.yaml
 // files and its kustomization.yaml. Files a previous run wrote that are no
 // longer rendered are removed; other files are left alone. Unchanged files

@@ -60,14 +60,7 @@ func ToUnstructured(typed any) (*unstructured.Unstructured, error) {
 	if conversionCheck != nil {
 		conversionCheck(typed, m)
 	}
-	if md, ok := m["metadata"].(map[string]any); ok {
-		if md["creationTimestamp"] == nil {
-			delete(md, "creationTimestamp")
-		}
-	}
 	if st, ok := m["status"].(map[string]any); ok && len(st) == 0 {
-		delete(m, "status")
-	} else if m["status"] == nil {
 		delete(m, "status")
 	}
 	return &unstructured.Unstructured{Object: m}, nil

@@ -278,15 +278,15 @@ func KindRank(kind string) int {
 	return 10
 }
 
-// ObjectKey identifies an object and orders it for apply.
-type ObjectKey struct {
+// objectKey identifies an object and orders it for apply.
+type objectKey struct {
 	Rank                              int
 	APIVersion, Kind, Namespace, Name string
 }
 
-// KeyOf returns an object's key.
-func KeyOf(o *unstructured.Unstructured) ObjectKey {
-	k := ObjectKey{}
+// keyOf returns an object's key.
+func keyOf(o *unstructured.Unstructured) objectKey {
+	k := objectKey{}
 	k.APIVersion, _ = o.Object["apiVersion"].(string)
 	k.Kind, _ = o.Object["kind"].(string)
 	if md, ok := o.Object["metadata"].(map[string]any); ok {
@@ -298,7 +298,7 @@ func KeyOf(o *unstructured.Unstructured) ObjectKey {
 }
 
 // Less orders keys by apply phase, then apiVersion, kind, namespace and name.
-func (a ObjectKey) Less(b ObjectKey) bool {
+func (a objectKey) Less(b objectKey) bool {
 	if a.Rank != b.Rank {
 		return a.Rank < b.Rank
 	}
@@ -321,7 +321,7 @@ func SortObjects(objs []*unstructured.Unstructured) { _ = sortUnique(objs) }
 func sortUnique(objs []*unstructured.Unstructured) error {
 	keyed := make([]keyedObject, len(objs))
 	for i, o := range objs {
-		keyed[i] = keyedObject{KeyOf(o), o}
+		keyed[i] = keyedObject{keyOf(o), o}
 	}
 	sort.SliceStable(keyed, func(i, j int) bool { return keyed[i].key.Less(keyed[j].key) })
 	var dup error
@@ -335,7 +335,7 @@ func sortUnique(objs []*unstructured.Unstructured) error {
 }
 
 type keyedObject struct {
-	key ObjectKey
+	key objectKey
 	obj *unstructured.Unstructured
 }
 

@@ -142,7 +142,7 @@ func glooStatus(st map[string]any, gen int64) Result {
 		reason = "accepted with warnings"
 	}
 	final := true
-	if og, ok := asInt(st["observedGeneration"]); ok && gen > 0 && og < gen {
+	if og, ok := Int64(st["observedGeneration"]); ok && gen > 0 && og < gen {
 		if state != Pending {
 			return Result{State: Pending, Reason: fmt.Sprintf("status is for generation %d, object is at %d", og, gen)}
 		}
@@ -213,7 +213,7 @@ func fromConditions(conds []any, gen int64, want []string, parent string) Result
 			return Result{State: Pending, Reason: prefix + t + " not reported yet"}
 		}
 		stale := false
-		if og, ok := asInt(c["observedGeneration"]); ok && gen > 0 && og < gen {
+		if og, ok := Int64(c["observedGeneration"]); ok && gen > 0 && og < gen {
 			stale = true
 		}
 		status, _ := c["status"].(string)
@@ -243,7 +243,8 @@ func conditionText(prefix, t string, c map[string]any) string {
 	return s
 }
 
-func asInt(v any) (int64, bool) {
+// Int64 reads a number of an unstructured object, whatever its Go type.
+func Int64(v any) (int64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return n, true

@@ -40,11 +40,8 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 // Main starts one fleet shared by every test of a package, runs the tests,
-// stops the fleet and returns the exit status for TestMain to exit with:
-//
-//	var fleet *testfleet.Fleet
-//
-//	func TestMain(m *testing.M) { os.Exit(testfleet.Main(m, testfleet.Options{Count: 3}, &fleet)) }
+// stops the fleet and returns the exit status. Call it from TestMain with a
+// package variable (var fleet *testfleet.Fleet) and exit with what it returns.
 //
 // Tests sharing a fleet must not collide: give each its own namespace
 // (Fleet.Namespace). A fleet that cannot start fails the test binary with the

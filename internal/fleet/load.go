@@ -49,7 +49,6 @@ func Load(paths []string, stdin io.Reader) (*Fleet, error) {
 		return nil, errs.sorted()
 	}
 	f.sort()
-	f.Index()
 	return f, nil
 }
 

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +12,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/disk"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
@@ -23,21 +28,48 @@ import (
 // not know refreshes it at once.
 const discoveryTTL = 6 * time.Hour
 
-// clusterClient talks to one cluster, at most Concurrency requests at a time.
-type clusterClient struct {
-	dyn    dynamic.Interface
-	meta   metadata.Interface
-	mapper *restmapper.DeferredDiscoveryRESTMapper
-	sem    chan struct{}
-
-	mu    sync.Mutex
-	reset bool // discovery was refreshed during this run
+// Conn is a connection to a cluster that a caller already holds and lends
+// the engine (gatefed check does, for drift), so that the engine loads no
+// kubeconfig, opens no other connection and reads no discovery it has.
+type Conn struct {
+	// Config is the cluster's client config, as the caller uses it.
+	Config *rest.Config
+	// HTTPClient carries every request; nil builds one from Config.
+	HTTPClient *http.Client
+	// Mappings are the kinds the caller has resolved; others are discovered.
+	Mappings map[schema.GroupKind]*meta.RESTMapping
+	// List, when set, answers the engine's member lists from lists the
+	// caller holds: the objects of m's kind in namespace ("" for a
+	// cluster-scoped kind) whose labels match selector, complete with
+	// managedFields; the engine only reads them. ok is false when the
+	// caller holds no such list; the engine then lists itself.
+	List func(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) (objs []*unstructured.Unstructured, ok bool, err error)
 }
 
-func newClusterClient(cfg *rest.Config, cacheDir string, concurrency int) (*clusterClient, error) {
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, err
+// clusterClient talks to one cluster, at most Concurrency requests at a time.
+type clusterClient struct {
+	dyn  dynamic.Interface
+	meta metadata.Interface
+	raw  rest.Interface
+	sem  chan struct{}
+	list func(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, bool, error)
+
+	cfg      *rest.Config
+	cacheDir string
+	known    map[schema.GroupKind]*meta.RESTMapping
+
+	mu     sync.Mutex
+	mapper *restmapper.DeferredDiscoveryRESTMapper // built at the first kind known doesn't hold
+	reset  bool                                    // discovery was refreshed during this run
+}
+
+func newClusterClient(conn Conn, cacheDir string, concurrency int) (*clusterClient, error) {
+	cfg, httpClient := conn.Config, conn.HTTPClient
+	if httpClient == nil {
+		var err error
+		if httpClient, err = rest.HTTPClientFor(cfg); err != nil {
+			return nil, err
+		}
 	}
 	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
@@ -47,15 +79,19 @@ func newClusterClient(cfg *rest.Config, cacheDir string, concurrency int) (*clus
 	if err != nil {
 		return nil, err
 	}
-	disc, err := disk.NewCachedDiscoveryClientForConfig(cfg, filepath.Join(cacheDir, "discovery", safeHost(cfg.Host)), "", discoveryTTL)
+	disc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, err
 	}
 	return &clusterClient{
-		dyn:    dyn,
-		meta:   md,
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc),
-		sem:    make(chan struct{}, concurrency),
+		dyn:      dyn,
+		meta:     md,
+		raw:      disc.RESTClient(),
+		sem:      make(chan struct{}, concurrency),
+		list:     conn.List,
+		cfg:      cfg,
+		cacheDir: cacheDir,
+		known:    conn.Mappings,
 	}, nil
 }
 
@@ -73,11 +109,22 @@ func (c *clusterClient) do(ctx context.Context, f func() error) error {
 	return f()
 }
 
-// mapping resolves a kind to its resource, refreshing discovery once when the
+// mapping resolves a kind to its resource: from the kinds the caller
+// resolved, else from discovery (cached on disk), refreshed once when the
 // cache does not know the kind (a CRD installed since the cache was written).
 func (c *clusterClient) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	if m, ok := c.known[gvk.GroupKind()]; ok && (gvk.Version == "" || gvk.Version == m.GroupVersionKind.Version) {
+		return m, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.mapper == nil {
+		disc, err := disk.NewCachedDiscoveryClientForConfig(c.cfg, filepath.Join(c.cacheDir, "discovery", safeHost(c.cfg.Host)), "", discoveryTTL)
+		if err != nil {
+			return nil, err
+		}
+		c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(disc)
+	}
 	var versions []string
 	if gvk.Version != "" {
 		versions = []string{gvk.Version}
@@ -129,4 +176,50 @@ func DefaultCacheDir() string {
 		return filepath.Join(home, ".cache", "gatefed")
 	}
 	return filepath.Join(os.TempDir(), "gatefed-cache")
+}
+
+// listLabelled returns the objects of a kind in a namespace ("" for a
+// cluster-scoped kind) whose labels match selector: from the caller's lists
+// when it holds them, else listed here and decoded in one pass (the dynamic
+// client parses a list response several times over).
+func (c *clusterClient) listLabelled(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, error) {
+	if c.list != nil {
+		objs, ok, err := c.list(ctx, m, namespace, selector)
+		if ok || err != nil {
+			return objs, err
+		}
+	}
+	gvr := m.Resource
+	path := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		path = []string{"/api", gvr.Version}
+	}
+	if namespace != "" && m.Scope.Name() == meta.RESTScopeNameNamespace {
+		path = append(path, "namespaces", namespace)
+	}
+	path = append(path, gvr.Resource)
+	body, err := c.raw.Get().AbsPath(path...).Param("labelSelector", selector.String()).Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := utiljson.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("decode the list of %s: %w", gvr.Resource, err)
+	}
+	apiVersion := m.GroupVersionKind.GroupVersion().String()
+	out := make([]*unstructured.Unstructured, len(list.Items))
+	for i, item := range list.Items {
+		o := &unstructured.Unstructured{Object: item}
+		// Items of built-in lists carry no apiVersion and kind.
+		if o.GetAPIVersion() == "" {
+			o.SetAPIVersion(apiVersion)
+		}
+		if o.GetKind() == "" {
+			o.SetKind(m.GroupVersionKind.Kind)
+		}
+		out[i] = o
+	}
+	return out, nil
 }

@@ -124,15 +124,21 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// managedFieldsOf returns the field sets a manager owns through Apply.
+// managedFieldsOf returns the field sets a manager owns through Apply, read
+// straight from the object's map (GetManagedFields would encode and decode
+// every entry).
 func managedFieldsOf(obj *unstructured.Unstructured, manager string) ([]map[string]any, bool) {
+	md, _ := obj.Object["metadata"].(map[string]any)
+	entries, _ := md["managedFields"].([]any)
 	var out []map[string]any
-	for _, e := range obj.GetManagedFields() {
-		if e.Manager != manager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" || e.FieldsV1 == nil {
+	for _, e := range entries {
+		entry, _ := e.(map[string]any)
+		if entry["manager"] != manager || entry["operation"] != string(metav1.ManagedFieldsOperationApply) ||
+			(entry["subresource"] != nil && entry["subresource"] != "") || entry["fieldsV1"] == nil {
 			continue
 		}
-		var set map[string]any
-		if err := json.Unmarshal(e.FieldsV1.Raw, &set); err != nil {
+		set, ok := entry["fieldsV1"].(map[string]any)
+		if !ok {
 			return nil, false
 		}
 		out = append(out, set)

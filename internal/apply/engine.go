@@ -74,6 +74,8 @@ func (o *Options) defaults() {
 type Target struct {
 	Cluster *fleet.Cluster
 	Objects []*unstructured.Unstructured
+	// Conn, when set, is used instead of connecting from the Cluster document.
+	Conn *Conn
 }
 
 // Engine runs plans, diffs and applies.

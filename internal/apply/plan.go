@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/render"
@@ -59,11 +60,15 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 		return err
 	}
 	e.emit(Event{Cluster: cp.Name, Stage: StageConnecting})
-	cfg, err := e.restConfig(t.Cluster)
-	if err != nil {
-		return err
+	conn := t.Conn
+	if conn == nil {
+		cfg, err := e.restConfig(t.Cluster)
+		if err != nil {
+			return err
+		}
+		conn = &Conn{Config: cfg}
 	}
-	cl, err := newClusterClient(cfg, e.opts.CacheDir, e.opts.Concurrency)
+	cl, err := newClusterClient(*conn, e.opts.CacheDir, e.opts.Concurrency)
 	if err != nil {
 		return err
 	}
@@ -208,7 +213,7 @@ func (e *Engine) listMembers(ctx context.Context, cl *clusterClient, set *applyS
 			jobs = append(jobs, job{m, ns})
 		}
 	}
-	selector := LabelPartOf + "=" + set.id
+	selector := labels.SelectorFromSet(labels.Set{LabelPartOf: set.id})
 	out := map[liveKey]*unstructured.Unstructured{}
 	var mu sync.Mutex
 	var firstErr error
@@ -218,7 +223,7 @@ func (e *Engine) listMembers(ctx context.Context, cl *clusterClient, set *applyS
 		go func() {
 			defer wg.Done()
 			err := cl.do(ctx, func() error {
-				list, err := cl.resource(j.m, j.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+				items, err := cl.listLabelled(ctx, j.m, j.ns, selector)
 				if apierrors.IsForbidden(err) && !set.desiredAt[listKey{j.m.GroupVersionKind.GroupKind(), j.ns}] {
 					// Least-privilege credentials may write a kind in some of the
 					// set's namespaces only; where they cannot even list it, they
@@ -230,14 +235,7 @@ func (e *Engine) listMembers(ctx context.Context, cl *clusterClient, set *applyS
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				for i := range list.Items {
-					o := &list.Items[i]
-					if o.GetAPIVersion() == "" {
-						o.SetAPIVersion(j.m.GroupVersionKind.GroupVersion().String())
-					}
-					if o.GetKind() == "" {
-						o.SetKind(j.m.GroupVersionKind.Kind)
-					}
+				for _, o := range items {
 					out[liveKey{j.m.GroupVersionKind.GroupKind(), o.GetNamespace(), o.GetName()}] = o
 				}
 				return nil

@@ -2,13 +2,16 @@
 package kube
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 )
@@ -38,13 +41,19 @@ func expandHome(p string) string {
 // Client-side rate limiting is off: callers bound concurrency themselves.
 func RESTConfig(c *fleet.Cluster, fallbackKubeconfig string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: c.Context()}
+	var cc clientcmd.ClientConfig
 	if p := KubeconfigPath(c, fallbackKubeconfig); p != "" {
-		if _, err := os.Stat(p); err != nil {
+		rules.ExplicitPath = p
+		loaded, err := load(rules)
+		if err != nil {
 			return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w", c.Name(), p, err)
 		}
-		rules.ExplicitPath = p
+		// A copy: building a client config may write into it (exec plugins).
+		cc = clientcmd.NewNonInteractiveClientConfig(*loaded.DeepCopy(), c.Context(), overrides, rules)
+	} else {
+		cc = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.Context()})
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: context %q: %w", c.Name(), c.Context(), err)
@@ -53,4 +62,38 @@ func RESTConfig(c *fleet.Cluster, fallbackKubeconfig string) (*rest.Config, erro
 	cfg.Burst = 0
 	cfg.UserAgent = "gatefed"
 	return cfg, nil
+}
+
+// parsed holds the kubeconfig files read so far, by path, with a digest of
+// their content: the clusters of a fleet often share one file, which need
+// not be parsed again for each of them.
+var (
+	parsedMu sync.Mutex
+	parsed   = map[string]parsedFile{}
+)
+
+type parsedFile struct {
+	sum    [sha256.Size]byte
+	config *clientcmdapi.Config
+}
+
+// load reads rules.ExplicitPath, parsing it only when its content is new.
+// The returned config is shared: copy it before use.
+func load(rules *clientcmd.ClientConfigLoadingRules) (*clientcmdapi.Config, error) {
+	data, err := os.ReadFile(rules.ExplicitPath)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	parsedMu.Lock()
+	defer parsedMu.Unlock()
+	if f, ok := parsed[rules.ExplicitPath]; ok && f.sum == sum {
+		return f.config, nil
+	}
+	config, err := rules.Load()
+	if err != nil {
+		return nil, err
+	}
+	parsed[rules.ExplicitPath] = parsedFile{sum: sum, config: config}
+	return config, nil
 }

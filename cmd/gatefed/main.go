@@ -3,7 +3,6 @@ package main
 
 import (
 	"os"
-	"runtime/debug"
 
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/iostreams"
@@ -11,8 +10,6 @@ import (
 )
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(render.GCPercent)
-	}
+	render.UseBinaryGC()
 	os.Exit(cmd.Main(os.Args[1:], iostreams.System()))
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,7 +55,7 @@ func writeBenchFleet(tb testing.TB, n, m int) string {
 // peak-MB is the largest heap in use seen while it ran; objects is the
 // number of rendered objects.
 func BenchmarkRender(b *testing.B) {
-	useBinaryGC(b)
+	b.Cleanup(render.UseBinaryGC())
 	for _, size := range []struct{ clusters, services int }{
 		{100, 250}, {100, 500}, {25, 1000}, {50, 1000}, {100, 1000},
 	} {
@@ -92,7 +91,7 @@ func BenchmarkRender(b *testing.B) {
 
 // BenchmarkRenderYAML adds writing the YAML stream to rendering.
 func BenchmarkRenderYAML(b *testing.B) {
-	useBinaryGC(b)
+	b.Cleanup(render.UseBinaryGC())
 	path := writeBenchFleet(b, 100, 1000)
 	for i := 0; i < b.N; i++ {
 		f, err := fleet.Load([]string{path}, nil)
@@ -121,14 +120,4 @@ func samplePeak(peak *atomic.Uint64, done <-chan struct{}) {
 		case <-t.C:
 		}
 	}
-}
-
-// useBinaryGC sets the garbage collector target the gatefed binary runs
-// with, unless GOGC is set, and restores it when the benchmark ends.
-func useBinaryGC(b *testing.B) {
-	if os.Getenv("GOGC") != "" {
-		return
-	}
-	old := debug.SetGCPercent(render.GCPercent)
-	b.Cleanup(func() { debug.SetGCPercent(old) })
 }

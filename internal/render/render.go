@@ -2,7 +2,9 @@ package render
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -344,3 +346,13 @@ type keyedObject struct {
 // instead of Go's 100 spends a little memory to save about a third of the
 // time on large fleets (see docs/performance.md).
 const GCPercent = 300
+
+// UseBinaryGC sets the garbage collector target to GCPercent unless GOGC is
+// set, as the gatefed binary runs, and returns what restores the previous one.
+func UseBinaryGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(GCPercent)
+	return func() { debug.SetGCPercent(old) }
+}

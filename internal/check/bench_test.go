@@ -172,8 +172,12 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 // costs only CPU, which the API servers and this process share. "rtt=20ms"
 // delays every request by a round trip, as clusters in other zones or
 // regions would.
+//
+// The benchmark runs with the binary's garbage collector target
+// (render.UseBinaryGC) unless GOGC is set.
 func BenchmarkCheck(b *testing.B) {
 	f := setupBenchFleet(b)
+	b.Cleanup(render.UseBinaryGC())
 	for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
 		network := "local"
 		var wrap func(string, http.RoundTripper) http.RoundTripper

@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -140,9 +141,11 @@ type Change struct {
 }
 
 // Differ compares one cluster's live objects with its rendered objects, the
-// same comparison gatefed diff makes. Objects are in apply order.
+// same comparison gatefed diff makes. Objects are in apply order. conn is
+// the run's connection to the cluster, its resolved kinds and its lists,
+// for the Differ to use instead of connecting again.
 type Differ interface {
-	Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructured.Unstructured) ([]Change, error)
+	Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructured.Unstructured, conn *apply.Conn) ([]Change, error)
 }
 
 // Options steer a run.

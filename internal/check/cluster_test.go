@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -885,3 +886,55 @@ func TestCheckWithoutDiffer(t *testing.T) {
 		t.Errorf("drift with the apply Differ: %s %+v", r.Status, r.Findings)
 	}
 }
+
+// A run reads each list and object once per cluster: drift takes the run's
+// connection, resolved kinds and lists instead of reading them again.
+func TestCheckReadsOnce(t *testing.T) {
+	s := setupScenario(t)
+	f, err := fleet.Load([]string{s.dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	reads := map[string]int{}
+	count := func(cluster string, rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodGet {
+				q := req.URL.Query()
+				q.Del("timeout")
+				mu.Lock()
+				reads[cluster+" "+req.URL.Path+"?"+q.Encode()]++
+				mu.Unlock()
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+	rep, err := check.Run(context.Background(), f, check.Options{Clusters: []string{"east", "west"}, Timeout: time.Minute,
+		WrapTransport: count, Differ: applydiff.Differ{CacheDir: filepath.Join(tmpRoot, "cache", "reads-once")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Clusters {
+		if r := c.Check(check.Drift); r.Status == check.Skip || hasFinding(r.Findings, check.Failure, "could not compare") {
+			t.Errorf("%s: drift did not run: %+v", c.Name, r.Findings)
+		}
+	}
+	// Config-status, sizing and drift all read the rendered kinds: one list each.
+	lists := map[string]int{}
+	for req, n := range reads {
+		if n > 1 {
+			t.Errorf("read %d times: %s", n, req)
+		}
+		path, _, _ := strings.Cut(req, "?")
+		if strings.HasSuffix(path, "/upstreams") || strings.HasSuffix(path, "/httproutes") {
+			lists[strings.Fields(req)[0]] += n
+		}
+	}
+	if lists["east"] != 1 || lists["west"] != 1 {
+		t.Errorf("want one list of upstreams (east) and of httproutes (west), got %v:\n%v", lists, reads)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

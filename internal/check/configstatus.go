@@ -42,14 +42,14 @@ func managedKinds(env *clusterEnv) []schema.GroupKind {
 
 // listManaged lists the objects gatefed manages on the cluster (clusterEnv.ours:
 // members of its ApplySet, as gatefed diff sees them) of every served kind,
-// in parallel. When sizing runs too, both read one list of each kind
-// (filtered here); otherwise the server filters by gatefed's label, in the
+// in parallel. When sizing or drift runs too, they read one list of each
+// kind (filtered here); otherwise the server filters by gatefed's label, in the
 // namespaces gatefed manages objects of that kind in. Kinds the API does
 // not serve are returned in missing.
 func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind) (objs []*unstructured.Unstructured, missing []schema.GroupKind, errs []error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	shared := env.run.enabled(Sizing)
+	shared := env.sharedLists()
 	for _, gk := range kinds {
 		m := env.mapping(gk)
 		if m == nil {
@@ -68,7 +68,7 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 					found = l.objects
 				}
 			case m.Scope.Name() == meta.RESTScopeNameRoot:
-				found, err = env.lightList(ctx, m, "", managedSelector)
+				found, err = env.listKind(ctx, m, "", managedSelector)
 			default:
 				found, err = env.listNamespaces(ctx, m, env.namespacesOf(gk), managedSelector)
 			}

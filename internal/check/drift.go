@@ -28,7 +28,7 @@ func checkDrift(ctx context.Context, env *clusterEnv, res *result) {
 			"install the gateway's CRDs (see gateway-install), then gatefed apply")
 		return
 	}
-	changes, err := d.Diff(ctx, env.cluster, env.objects)
+	changes, err := d.Diff(ctx, env.cluster, env.objects, env.conn())
 	if err != nil {
 		res.fail("could not compare live objects with the render: "+err.Error(),
 			fmt.Sprintf("run gatefed diff --cluster %s to see the error in full", env.cluster.Name()))

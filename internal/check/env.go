@@ -6,19 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -43,6 +47,7 @@ type clusterEnv struct {
 	input *render.ClusterInput
 
 	cfg  *rest.Config
+	hc   *http.Client // one connection for every client, the drift engine's too
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
 	meta metadata.Interface
@@ -61,6 +66,8 @@ type clusterEnv struct {
 	namespaces  map[string]*namespaceServices
 	listsMu     sync.Mutex
 	lists       map[schema.GroupVersionResource]*listed
+	deployMu    sync.Mutex
+	deploys     map[string]*readDeployment
 
 	// ownOnce sets setID (the ID of the cluster's gatefed ApplySet) and
 	// rendered (the identities of the rendered objects), for ours.
@@ -112,6 +119,7 @@ func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 		input:      r.input(out.Cluster),
 		namespaces: map[string]*namespaceServices{},
 		lists:      map[schema.GroupVersionResource]*listed{},
+		deploys:    map[string]*readDeployment{},
 	}
 	cfg, err := kube.RESTConfig(out.Cluster, r.opts.Kubeconfig)
 	if err != nil {
@@ -132,10 +140,12 @@ func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 	typed := rest.CopyConfig(cfg)
 	typed.ContentType = runtime.ContentTypeProtobuf
 	typed.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	if env.kube, err = kubernetes.NewForConfig(typed); err == nil {
-		if env.dyn, err = dynamic.NewForConfig(cfg); err == nil {
-			if env.meta, err = metadata.NewForConfig(cfg); err == nil {
-				env.disc, err = discovery.NewDiscoveryClientForConfig(cfg)
+	if env.hc, err = rest.HTTPClientFor(cfg); err == nil {
+		if env.kube, err = kubernetes.NewForConfigAndClient(typed, env.hc); err == nil {
+			if env.dyn, err = dynamic.NewForConfigAndClient(cfg, env.hc); err == nil {
+				if env.meta, err = metadata.NewForConfigAndClient(cfg, env.hc); err == nil {
+					env.disc, err = discovery.NewDiscoveryClientForConfigAndClient(cfg, env.hc)
+				}
 			}
 		}
 	}
@@ -449,49 +459,13 @@ type listed struct {
 	err        error
 }
 
-// liveObject is a listed object without its managedFields, its spec
-// decoded only when asked for: the lists are large and most checks read
-// only metadata and status. The object is shared between checks and never
-// changed.
+// liveObject is a listed object. It is shared between checks, and lent to
+// the drift engine, and never changed.
 type liveObject struct {
+	// Unstructured is the object without its managedFields, as checks read it.
 	*unstructured.Unstructured
-	rawSpec  json.RawMessage
-	specOnce sync.Once
-	withSpec *unstructured.Unstructured
-}
-
-// full returns a copy of the object with its spec.
-func (o *liveObject) full() *unstructured.Unstructured {
-	o.specOnce.Do(func() {
-		m := make(map[string]any, len(o.Object)+1)
-		for k, v := range o.Object {
-			m[k] = v
-		}
-		var spec map[string]any
-		if len(o.rawSpec) > 0 && json.Unmarshal(o.rawSpec, &spec) == nil {
-			m["spec"] = spec
-		}
-		o.withSpec = &unstructured.Unstructured{Object: m}
-	})
-	return o.withSpec
-}
-
-// lightList is a list response decoded without managedFields and with each
-// spec kept as raw JSON.
-type lightList struct {
-	Items []struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Metadata   struct {
-			Name        string            `json:"name"`
-			Namespace   string            `json:"namespace,omitempty"`
-			Labels      map[string]string `json:"labels,omitempty"`
-			Annotations map[string]string `json:"annotations,omitempty"`
-			Generation  int64             `json:"generation,omitempty"`
-		} `json:"metadata"`
-		Spec   json.RawMessage `json:"spec,omitempty"`
-		Status map[string]any  `json:"status,omitempty"`
-	} `json:"items"`
+	// whole is the object as listed, managedFields included.
+	whole *unstructured.Unstructured
 }
 
 // namespacesOf are the namespaces gatefed manages objects of a kind in:
@@ -524,7 +498,7 @@ func (e *clusterEnv) listAll(ctx context.Context, m *meta.RESTMapping) (*listed,
 	}
 	e.listsMu.Unlock()
 	l.once.Do(func() {
-		objs, err := e.lightList(ctx, m, "", "")
+		objs, err := e.listKind(ctx, m, "", "")
 		if err == nil || !apierrors.IsForbidden(err) || m.Scope.Name() == meta.RESTScopeNameRoot {
 			l.objects, l.err = objs, err
 			return
@@ -536,6 +510,66 @@ func (e *clusterEnv) listAll(ctx context.Context, m *meta.RESTMapping) (*listed,
 	return l, l.err
 }
 
+// sharedLists reports whether the checks read one cluster-wide list of each
+// kind (listAll) rather than each filtering on the server: so when two or
+// more of them read the same kinds.
+func (e *clusterEnv) sharedLists() bool {
+	return e.run.enabled(Sizing) || e.run.enabled(Drift)
+}
+
+// conn lends the drift engine this cluster's connection, resolved kinds and lists.
+func (e *clusterEnv) conn() *apply.Conn {
+	if e.configErr != nil {
+		return nil
+	}
+	return &apply.Conn{Config: e.cfg, HTTPClient: e.hc, Mappings: e.mappings, List: e.listedMembers}
+}
+
+// listedMembers answers the drift engine's member lists from listAll: the
+// objects of m's kind in namespace whose labels match selector. ok is false
+// when the run holds no such list.
+func (e *clusterEnv) listedMembers(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, bool, error) {
+	if !e.sharedLists() {
+		return nil, false, nil
+	}
+	l, err := e.listAll(ctx, m)
+	if err != nil || (l.partial && !slices.Contains(l.namespaces, namespace)) {
+		return nil, false, nil // the engine lists, and reports any error itself
+	}
+	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+	var out []*unstructured.Unstructured
+	for _, o := range l.objects {
+		if (namespaced && o.GetNamespace() != namespace) || !selector.Matches(labels.Set(o.GetLabels())) {
+			continue
+		}
+		out = append(out, o.whole)
+	}
+	return out, true, nil
+}
+
+// readDeployment is one Deployment read once per run.
+type readDeployment struct {
+	once sync.Once
+	d    *appsv1.Deployment
+	err  error
+}
+
+// deployment reads a Deployment once per run (gateway-install and sizing
+// both read the proxy's).
+func (e *clusterEnv) deployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, error) {
+	e.deployMu.Lock()
+	r, ok := e.deploys[namespace+"/"+name]
+	if !ok {
+		r = &readDeployment{}
+		e.deploys[namespace+"/"+name] = r
+	}
+	e.deployMu.Unlock()
+	r.once.Do(func() {
+		r.d, r.err = e.kube.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	})
+	return r.d, r.err
+}
+
 // listNamespaces lists a kind in each namespace, in parallel.
 func (e *clusterEnv) listNamespaces(ctx context.Context, m *meta.RESTMapping, namespaces []string, selector string) ([]*liveObject, error) {
 	lists := make([][]*liveObject, len(namespaces))
@@ -545,7 +579,7 @@ func (e *clusterEnv) listNamespaces(ctx context.Context, m *meta.RESTMapping, na
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lists[i], errs[i] = e.lightList(ctx, m, ns, selector)
+			lists[i], errs[i] = e.listKind(ctx, m, ns, selector)
 		}()
 	}
 	wg.Wait()
@@ -556,9 +590,9 @@ func (e *clusterEnv) listNamespaces(ctx context.Context, m *meta.RESTMapping, na
 	return out, errors.Join(errs...)
 }
 
-// lightList lists a kind (in a namespace, "" for all; with a label
-// selector, "" for none), decoding neither managedFields nor specs.
-func (e *clusterEnv) lightList(ctx context.Context, m *meta.RESTMapping, namespace, selector string) ([]*liveObject, error) {
+// listKind lists a kind (in a namespace, "" for all; with a label
+// selector, "" for none), decoding the response in one pass.
+func (e *clusterEnv) listKind(ctx context.Context, m *meta.RESTMapping, namespace, selector string) ([]*liveObject, error) {
 	gvr := m.Resource
 	path := []string{"/apis", gvr.Group, gvr.Version}
 	if gvr.Group == "" {
@@ -580,25 +614,32 @@ func (e *clusterEnv) lightList(ctx context.Context, m *meta.RESTMapping, namespa
 	if err != nil {
 		return nil, fmt.Errorf("list %s%s: %w", gvr.GroupResource(), where, err)
 	}
-	var list lightList
-	if err := json.Unmarshal(body, &list); err != nil {
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := utiljson.Unmarshal(body, &list); err != nil {
 		return nil, fmt.Errorf("list %s%s: %w", gvr.GroupResource(), where, err)
 	}
 	out := make([]*liveObject, len(list.Items))
-	for i, it := range list.Items {
-		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": it.APIVersion, "kind": it.Kind}}
-		if u.GetKind() == "" {
-			u.SetGroupVersionKind(m.GroupVersionKind)
+	for i, item := range list.Items {
+		whole := &unstructured.Unstructured{Object: item}
+		if whole.GetKind() == "" { // items of built-in lists carry no type
+			whole.SetGroupVersionKind(m.GroupVersionKind)
 		}
-		u.SetName(it.Metadata.Name)
-		u.SetNamespace(it.Metadata.Namespace)
-		u.SetLabels(it.Metadata.Labels)
-		u.SetAnnotations(it.Metadata.Annotations)
-		u.SetGeneration(it.Metadata.Generation)
-		if it.Status != nil {
-			u.Object["status"] = it.Status
+		view := make(map[string]any, len(item))
+		for k, v := range item {
+			view[k] = v
 		}
-		out[i] = &liveObject{Unstructured: u, rawSpec: it.Spec}
+		if md, ok := item["metadata"].(map[string]any); ok {
+			viewMD := make(map[string]any, len(md))
+			for k, v := range md {
+				if k != "managedFields" {
+					viewMD[k] = v
+				}
+			}
+			view["metadata"] = viewMD
+		}
+		out[i] = &liveObject{Unstructured: &unstructured.Unstructured{Object: view}, whole: whole}
 	}
 	return out, nil
 }

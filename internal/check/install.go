@@ -109,7 +109,7 @@ func checkGatewayInstall(ctx context.Context, env *clusterEnv, res *result) {
 // deploymentAvailable needs the Deployment to exist with condition Available=True.
 func deploymentAvailable(ctx context.Context, env *clusterEnv, res *result, ns, name, what string) {
 	ref := objRef("Deployment", ns, name)
-	d, err := env.kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	d, err := env.deployment(ctx, ns, name)
 	if err != nil {
 		if isNotFound(err) {
 			res.objFail(ref, fmt.Sprintf("%s (Deployment %s/%s) does not exist", what, ns, name),

@@ -182,7 +182,7 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 		}
 		dep = &list.Items[0]
 	default:
-		got, err := env.kube.AppsV1().Deployments(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
+		got, err := env.deployment(ctx, gw.Namespace, gw.Name)
 		if isNotFound(err) {
 			return nil, nil, nil
 		}
@@ -281,7 +281,7 @@ func merged(rendered []*unstructured.Unstructured, live liveConfig) []*unstructu
 	var extra []*unstructured.Unstructured
 	for k, o := range live.objects {
 		if !seen[k] {
-			extra = append(extra, o.full())
+			extra = append(extra, o.Unstructured)
 		}
 	}
 	render.SortObjects(extra)

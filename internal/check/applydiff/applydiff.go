@@ -32,9 +32,10 @@ type Differ struct {
 }
 
 // Diff compares one cluster's live objects with the render.
-func (d Differ) Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructured.Unstructured) ([]check.Change, error) {
+// conn, when set, is the check's own connection to the cluster.
+func (d Differ) Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructured.Unstructured, conn *apply.Conn) ([]check.Change, error) {
 	eng := apply.New(apply.Options{Kubeconfig: d.Kubeconfig, CacheDir: d.CacheDir, WrapTransport: d.WrapTransport, Prune: true, AllowEmpty: true, Parallel: 1})
-	p := eng.Plan(ctx, []apply.Target{{Cluster: c, Objects: objects}})
+	p := eng.Plan(ctx, []apply.Target{{Cluster: c, Objects: objects, Conn: conn}})
 	eng.Diff(ctx, p)
 	cp := p.Clusters[0]
 	if cp.Err != nil {

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
 )
 
 // Expected IDs computed independently:
@@ -322,4 +324,34 @@ func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// The apply patch is block YAML that reads back as exactly the object,
+// whatever its strings look like.
+func TestApplyPatchReadsBackAsTheObject(t *testing.T) {
+	desired := obj(map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "x", "namespace": "ns", "labels": map[string]any{"a": "on", "b": "0x1F"}},
+		"data": map[string]any{
+			"yes": "no", "num": "1e3", "empty": "", "spaced": " lead and trail ", "multi": "line1\nline2\n",
+			"colon": "a: b", "hash": "# not a comment", "unicode": "héllo ✓", "dash": "- item", "star": "*ref",
+			"null": "null", "tilde": "~", "octal": "0o17", "duration": "5s", "quote": `say "hi"`,
+		},
+		"binaryData": map[string]any{"k": "AAEC"},
+		"spec": map[string]any{"n": int64(80), "f": 1.5, "big": int64(1) << 53, "t": true, "nil": nil, "list": []any{int64(1), "2", []any{}, map[string]any{}}},
+	})
+	e := New(Options{})
+	body, _, err := e.applyPatch(&Change{desired: desired}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := yaml.Unmarshal(body, &back); err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+	want, _ := json.Marshal(desired.Object)
+	got, _ := json.Marshal(back)
+	if string(got) != string(want) {
+		t.Errorf("the patch reads back as\n%s\nwant\n%s\npatch:\n%s", got, want, body)
+	}
 }

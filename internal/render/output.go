@@ -27,7 +27,7 @@ func NewYAMLWriter(w io.Writer) *YAMLWriter { return &YAMLWriter{w: w} }
 func (y *YAMLWriter) Write(c *ClusterOutput) error {
 	var buf bytes.Buffer
 	for _, o := range c.Objects {
-		b, err := marshalYAML(o.Object)
+		b, err := MarshalYAML(o.Object)
 		if err != nil {
 			return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
 		}
@@ -132,7 +132,7 @@ func WriteClusterDir(dir string, c *ClusterOutput) ([]string, error) {
 		}
 		keep[name] = true
 		resources = append(resources, name)
-		y, err := marshalYAML(o.Object)
+		y, err := MarshalYAML(o.Object)
 		if err != nil {
 			return written, err
 		}
@@ -149,7 +149,7 @@ func WriteClusterDir(dir string, c *ClusterOutput) ([]string, error) {
 	for i, r := range resources {
 		list[i] = r
 	}
-	y, err := marshalYAML(map[string]any{
+	y, err := MarshalYAML(map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
 		"resources":  list,

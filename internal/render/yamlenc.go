@@ -9,12 +9,13 @@ import (
 	"strings"
 )
 
-// marshalYAML writes an unstructured object as block YAML with sorted keys,
+// MarshalYAML writes an unstructured object as block YAML with sorted keys,
 // two-space indentation and lists at their key's indentation (the layout
 // kubectl prints). Strings are plain when that cannot change their meaning,
 // else JSON-quoted. It is many times faster than going through JSON and a
-// generic YAML library, which matters when a fleet renders 100,000 objects.
-func marshalYAML(obj map[string]any) ([]byte, error) {
+// generic YAML library, which matters when a fleet renders 100,000 objects;
+// and an API server parses it faster than JSON text (apply sends it).
+func MarshalYAML(obj map[string]any) ([]byte, error) {
 	w := &yamlWriter{}
 	if err := w.writeMap(obj, 0, false); err != nil {
 		return nil, err

@@ -11,10 +11,10 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 )
 
-// roundTrip checks that marshalYAML's output parses back to the same object.
+// roundTrip checks that MarshalYAML's output parses back to the same object.
 func roundTrip(t *testing.T, obj map[string]any) {
 	t.Helper()
-	out, err := marshalYAML(obj)
+	out, err := MarshalYAML(obj)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,9 @@
 # Usage: hack/bench-apply.sh
 #   ROUNDS=3      repeat on fresh namespaces (default 1)
 #   KUBECTL=path  kubectl binary (default ~/.cache/gatefed/kube/v1.37.2/kubectl)
+#   RTT=20ms      put a network round trip between both tools and the clusters
+#                 (hack/rttproxy: every byte delayed by half of it each way);
+#                 default none, the loopback as it is
 #   KEEP=1        leave the demo fleet and work directory in place
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,7 @@ go build -o "$GATEFED" ./cmd/gatefed
 "$GATEFED" demo up --clusters 5 --state-dir "$WORK/demo" --no-build >"$WORK/demo-up.log" 2>&1 ||
   { cat "$WORK/demo-up.log" >&2; exit 1; }
 cleanup() {
+  [[ -z "${PROXY_PID:-}" ]] || kill "$PROXY_PID" 2>/dev/null || true
   if [[ -z "${KEEP:-}" ]]; then
     "$GATEFED" demo down --state-dir "$WORK/demo" >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -36,6 +40,14 @@ cleanup() {
 }
 trap cleanup EXIT
 export KUBECONFIG=$WORK/demo/kubeconfig
+if [[ -n "${RTT:-}" ]]; then
+  go build -o "$WORK/rttproxy" ./hack/rttproxy
+  "$WORK/rttproxy" -kubeconfig "$KUBECONFIG" -out "$WORK/kubeconfig-rtt" -rtt "$RTT" 2>"$WORK/rttproxy.log" &
+  PROXY_PID=$!
+  for _ in $(seq 100); do [[ -s "$WORK/kubeconfig-rtt" ]] && break; sleep 0.1; done
+  [[ -s "$WORK/kubeconfig-rtt" ]] || { cat "$WORK/rttproxy.log" >&2; exit 1; }
+  export KUBECONFIG=$WORK/kubeconfig-rtt
+fi
 mapfile -t CLUSTERS < <("$KUBECTL" config get-contexts -o name)
 kctl() { "$KUBECTL" --cache-dir "$KCACHE" "$@"; }
 
@@ -151,7 +163,7 @@ for (( r = 1; r <= ROUNDS; r++ )); do
   done
 
   echo
-  echo "round $r: ${#CLUSTERS[@]} clusters, $total objects ($(( total / ${#CLUSTERS[@]} )) per cluster), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "round $r: ${#CLUSTERS[@]} clusters, $total objects ($(( total / ${#CLUSTERS[@]} )) per cluster), round trip ${RTT:-none (loopback)}, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   printf '%-22s %10s %10s %8s\n' "" "gatefed" "kubectl" "ratio"
   printf '%-22s %8sms %8sms %8s\n' "apply (cold)" "${T[gatefed_cold]}" "${T[kubectl_cold]}" "$(ratio "${T[kubectl_cold]}" "${T[gatefed_cold]}")"
   printf '%-22s %8sms %8sms %8s\n' "apply (no change)" "${T[gatefed_nochange]}" "${T[kubectl_nochange]}" "$(ratio "${T[kubectl_nochange]}" "${T[gatefed_nochange]}")"

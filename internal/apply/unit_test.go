@@ -338,7 +338,7 @@ func TestApplyPatchReadsBackAsTheObject(t *testing.T) {
 			"null": "null", "tilde": "~", "octal": "0o17", "duration": "5s", "quote": `say "hi"`,
 		},
 		"binaryData": map[string]any{"k": "AAEC"},
-		"spec": map[string]any{"n": int64(80), "f": 1.5, "big": int64(1) << 53, "t": true, "nil": nil, "list": []any{int64(1), "2", []any{}, map[string]any{}}},
+		"spec":       map[string]any{"n": int64(80), "f": 1.5, "big": int64(1) << 53, "t": true, "nil": nil, "list": []any{int64(1), "2", []any{}, map[string]any{}}},
 	})
 	e := New(Options{})
 	body, _, err := e.applyPatch(&Change{desired: desired}, false)

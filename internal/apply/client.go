@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/gatefed/gatefed/internal/kube"
 )
 
 // discoveryTTL is how long cached discovery is trusted; a kind the cache does
@@ -190,15 +192,10 @@ func (c *clusterClient) listLabelled(ctx context.Context, m *meta.RESTMapping, n
 		}
 	}
 	gvr := m.Resource
-	path := []string{"/apis", gvr.Group, gvr.Version}
-	if gvr.Group == "" {
-		path = []string{"/api", gvr.Version}
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		namespace = ""
 	}
-	if namespace != "" && m.Scope.Name() == meta.RESTScopeNameNamespace {
-		path = append(path, "namespaces", namespace)
-	}
-	path = append(path, gvr.Resource)
-	body, err := c.raw.Get().AbsPath(path...).Param("labelSelector", selector.String()).Do(ctx).Raw()
+	body, err := c.raw.Get().AbsPath(kube.ListPath(gvr, namespace)...).Param("labelSelector", selector.String()).Do(ctx).Raw()
 	if err != nil {
 		return nil, err
 	}

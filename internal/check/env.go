@@ -594,15 +594,7 @@ func (e *clusterEnv) listNamespaces(ctx context.Context, m *meta.RESTMapping, na
 // selector, "" for none), decoding the response in one pass.
 func (e *clusterEnv) listKind(ctx context.Context, m *meta.RESTMapping, namespace, selector string) ([]*liveObject, error) {
 	gvr := m.Resource
-	path := []string{"/apis", gvr.Group, gvr.Version}
-	if gvr.Group == "" {
-		path = []string{"/api", gvr.Version}
-	}
-	if namespace != "" {
-		path = append(path, "namespaces", namespace)
-	}
-	path = append(path, gvr.Resource)
-	req := e.disc.RESTClient().Get().AbsPath(path...)
+	req := e.disc.RESTClient().Get().AbsPath(kube.ListPath(gvr, namespace)...)
 	if selector != "" {
 		req = req.Param("labelSelector", selector)
 	}

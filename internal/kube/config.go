@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -96,4 +97,17 @@ func load(rules *clientcmd.ClientConfigLoadingRules) (*clientcmdapi.Config, erro
 	}
 	parsed[rules.ExplicitPath] = parsedFile{sum: sum, config: config}
 	return config, nil
+}
+
+// ListPath is the API path that lists a resource in a namespace, or in the
+// whole cluster when namespace is "".
+func ListPath(gvr schema.GroupVersionResource, namespace string) []string {
+	path := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		path = []string{"/api", gvr.Version}
+	}
+	if namespace != "" {
+		path = append(path, "namespaces", namespace)
+	}
+	return append(path, gvr.Resource)
 }

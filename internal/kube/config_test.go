@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/gatefed/gatefed/internal/fleet"
 )
 
@@ -62,5 +64,21 @@ func TestRESTConfigRereadsChangedKubeconfig(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope")
 	if _, err := RESTConfig(cluster(missing, "c1"), ""); err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing) {
 		t.Errorf("a missing kubeconfig: %v", err)
+	}
+}
+
+func TestListPath(t *testing.T) {
+	for _, c := range []struct {
+		gvr       schema.GroupVersionResource
+		namespace string
+		want      string
+	}{
+		{schema.GroupVersionResource{Version: "v1", Resource: "services"}, "shop", "/api/v1/namespaces/shop/services"},
+		{schema.GroupVersionResource{Group: "gloo.solo.io", Version: "v1", Resource: "upstreams"}, "", "/apis/gloo.solo.io/v1/upstreams"},
+		{schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}, "gw", "/apis/gateway.networking.k8s.io/v1/namespaces/gw/httproutes"},
+	} {
+		if got := strings.Join(ListPath(c.gvr, c.namespace), "/"); strings.ReplaceAll(got, "//", "/") != c.want {
+			t.Errorf("ListPath(%v, %q) = %s, want %s", c.gvr, c.namespace, got, c.want)
+		}
 	}
 }

@@ -128,45 +128,38 @@ func routeUses(r *fleet.GlobalRoute, key string) bool {
 // findServices resolves "ns/name" or a bare name unique across namespaces.
 // It returns no service when none matches, and an error when a bare name is ambiguous.
 func findServices(f *fleet.Fleet, name string) ([]*fleet.GlobalService, error) {
-	if strings.Contains(name, "/") {
-		if s := f.Service(name); s != nil {
-			return []*fleet.GlobalService{s}, nil
-		}
-		return nil, nil
-	}
-	var out []*fleet.GlobalService
-	var keys []string
-	for _, s := range f.Services {
-		if s.Metadata.Name == name {
-			out = append(out, s)
-			keys = append(keys, s.Key())
-		}
-	}
-	if len(out) > 1 {
-		sort.Strings(keys)
-		return nil, inputErrorf("GlobalService name %q is in several namespaces: say which, one of %s", name, strings.Join(keys, ", "))
-	}
-	return out, nil
+	return findNamed("GlobalService", name, f.Services, f.Service)
 }
 
+// findRoutes is findServices for GlobalRoutes.
 func findRoutes(f *fleet.Fleet, name string) ([]*fleet.GlobalRoute, error) {
+	return findNamed("GlobalRoute", name, f.Routes, f.Route)
+}
+
+// findNamed resolves name among all: "ns/name" through byKey, a bare name
+// by its part after the slash of each Key.
+func findNamed[T interface {
+	comparable
+	Key() string
+}](kind, name string, all []T, byKey func(string) T) ([]T, error) {
+	var none T
 	if strings.Contains(name, "/") {
-		if r := f.Route(name); r != nil {
-			return []*fleet.GlobalRoute{r}, nil
+		if v := byKey(name); v != none {
+			return []T{v}, nil
 		}
 		return nil, nil
 	}
-	var out []*fleet.GlobalRoute
+	var out []T
 	var keys []string
-	for _, r := range f.Routes {
-		if r.Metadata.Name == name {
-			out = append(out, r)
-			keys = append(keys, r.Key())
+	for _, v := range all {
+		if _, bare, _ := strings.Cut(v.Key(), "/"); bare == name {
+			out = append(out, v)
+			keys = append(keys, v.Key())
 		}
 	}
 	if len(out) > 1 {
 		sort.Strings(keys)
-		return nil, inputErrorf("GlobalRoute name %q is in several namespaces: say which, one of %s", name, strings.Join(keys, ", "))
+		return nil, inputErrorf("%s name %q is in several namespaces: say which, one of %s", kind, name, strings.Join(keys, ", "))
 	}
 	return out, nil
 }

@@ -147,35 +147,11 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 	}
 
 	var out []*unstructured.Unstructured
+	// render.Render puts every cluster's objects in apply order.
 	for _, group := range [][]*unstructured.Unstructured{grants, backends, policies, gateways, httpRoutes, tlsRoutes} {
-		sortObjects(group)
 		out = append(out, group...)
 	}
 	return out, nil
-}
-
-func sortObjects(objs []*unstructured.Unstructured) {
-	type keyed struct {
-		kind, namespace, name string
-		obj                   *unstructured.Unstructured
-	}
-	ks := make([]keyed, len(objs))
-	for i, o := range objs {
-		ks[i] = keyed{o.GetKind(), o.GetNamespace(), o.GetName(), o}
-	}
-	sort.SliceStable(ks, func(i, j int) bool {
-		a, b := ks[i], ks[j]
-		if a.kind != b.kind {
-			return a.kind < b.kind
-		}
-		if a.namespace != b.namespace {
-			return a.namespace < b.namespace
-		}
-		return a.name < b.name
-	})
-	for i := range ks {
-		objs[i] = ks[i].obj
-	}
 }
 
 // usedKeys returns the keys of in.Used, sorted.

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/disk"
 	"k8s.io/client-go/dynamic"
@@ -45,7 +44,7 @@ type Conn struct {
 	// cluster-scoped kind) whose labels match selector, complete with
 	// managedFields; the engine only reads them. ok is false when the
 	// caller holds no such list; the engine then lists itself.
-	List func(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) (objs []*unstructured.Unstructured, ok bool, err error)
+	List func(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) (objs []*unstructured.Unstructured, ok bool)
 }
 
 // clusterClient talks to one cluster, at most Concurrency requests at a time.
@@ -54,7 +53,7 @@ type clusterClient struct {
 	meta metadata.Interface
 	raw  rest.Interface
 	sem  chan struct{}
-	list func(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, bool, error)
+	list func(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, bool)
 
 	cfg      *rest.Config
 	cacheDir string
@@ -182,41 +181,12 @@ func DefaultCacheDir() string {
 
 // listLabelled returns the objects of a kind in a namespace ("" for a
 // cluster-scoped kind) whose labels match selector: from the caller's lists
-// when it holds them, else listed here and decoded in one pass (the dynamic
-// client parses a list response several times over).
+// when it holds them, else listed here.
 func (c *clusterClient) listLabelled(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, error) {
 	if c.list != nil {
-		objs, ok, err := c.list(ctx, m, namespace, selector)
-		if ok || err != nil {
-			return objs, err
+		if objs, ok := c.list(ctx, m, namespace, selector); ok {
+			return objs, nil
 		}
 	}
-	gvr := m.Resource
-	if m.Scope.Name() != meta.RESTScopeNameNamespace {
-		namespace = ""
-	}
-	body, err := c.raw.Get().AbsPath(kube.ListPath(gvr, namespace)...).Param("labelSelector", selector.String()).Do(ctx).Raw()
-	if err != nil {
-		return nil, err
-	}
-	var list struct {
-		Items []map[string]any `json:"items"`
-	}
-	if err := utiljson.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("decode the list of %s: %w", gvr.Resource, err)
-	}
-	apiVersion := m.GroupVersionKind.GroupVersion().String()
-	out := make([]*unstructured.Unstructured, len(list.Items))
-	for i, item := range list.Items {
-		o := &unstructured.Unstructured{Object: item}
-		// Items of built-in lists carry no apiVersion and kind.
-		if o.GetAPIVersion() == "" {
-			o.SetAPIVersion(apiVersion)
-		}
-		if o.GetKind() == "" {
-			o.SetKind(m.GroupVersionKind.Kind)
-		}
-		out[i] = o
-	}
-	return out, nil
+	return kube.List(ctx, c.raw, m, namespace, selector.String())
 }

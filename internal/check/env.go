@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -62,12 +61,10 @@ type clusterEnv struct {
 	// mappings are the kinds the API serves, of those the checks use.
 	mappings map[schema.GroupKind]*meta.RESTMapping
 
-	endpointsMu sync.Mutex
-	namespaces  map[string]*namespaceServices
-	listsMu     sync.Mutex
-	lists       map[schema.GroupVersionResource]*listed
-	deployMu    sync.Mutex
-	deploys     map[string]*readDeployment
+	// Reads shared by the checks, each made once per run.
+	namespaces readOnce[string, *namespaceServices]
+	lists      readOnce[schema.GroupVersionResource, *listed]
+	deploys    readOnce[string, *appsv1.Deployment]
 
 	// ownOnce sets setID (the ID of the cluster's gatefed ApplySet) and
 	// rendered (the identities of the rendered objects), for ours.
@@ -113,13 +110,10 @@ func (e *clusterEnv) ours(o *unstructured.Unstructured) bool {
 
 func newClusterEnv(r *runner, out render.ClusterOutput) *clusterEnv {
 	env := &clusterEnv{
-		run:        r,
-		cluster:    out.Cluster,
-		objects:    out.Objects,
-		input:      r.input(out.Cluster),
-		namespaces: map[string]*namespaceServices{},
-		lists:      map[schema.GroupVersionResource]*listed{},
-		deploys:    map[string]*readDeployment{},
+		run:     r,
+		cluster: out.Cluster,
+		objects: out.Objects,
+		input:   r.input(out.Cluster),
 	}
 	cfg, err := kube.RESTConfig(out.Cluster, r.opts.Kubeconfig)
 	if err != nil {
@@ -366,26 +360,19 @@ type endpointCount struct {
 // namespaceServices are the Services and EndpointSlices of one namespace,
 // read once per run with two list requests.
 type namespaceServices struct {
-	once     sync.Once
 	services map[string]*corev1.Service
 	slices   map[string][]discoveryv1.EndpointSlice // by the kubernetes.io/service-name label
-	err      error
 }
 
 // readyEndpoints counts the endpoints of a Service's port (ready:
 // conditions.ready true or unset), from its namespace's Services and
 // EndpointSlices, read once per run and shared by every check.
 func (e *clusterEnv) readyEndpoints(ctx context.Context, namespace, name string, port int32) *endpointCount {
-	e.endpointsMu.Lock()
-	ns, ok := e.namespaces[namespace]
-	if !ok {
-		ns = &namespaceServices{}
-		e.namespaces[namespace] = ns
-	}
-	e.endpointsMu.Unlock()
-	ns.once.Do(func() { ns.read(ctx, e.kube, namespace) })
-	ec := &endpointCount{err: ns.err}
-	if ns.err != nil {
+	ns, err := e.namespaces.do(namespace, func() (*namespaceServices, error) {
+		return readNamespaceServices(ctx, e.kube, namespace)
+	})
+	ec := &endpointCount{err: err}
+	if err != nil {
 		return ec
 	}
 	svc, ok := ns.services[name]
@@ -419,7 +406,7 @@ func (e *clusterEnv) readyEndpoints(ctx context.Context, namespace, name string,
 	return ec
 }
 
-func (ns *namespaceServices) read(ctx context.Context, kc kubernetes.Interface, namespace string) {
+func readNamespaceServices(ctx context.Context, kc kubernetes.Interface, namespace string) (*namespaceServices, error) {
 	var wg sync.WaitGroup
 	var svcErr, sliceErr error
 	var svcs *corev1.ServiceList
@@ -434,10 +421,10 @@ func (ns *namespaceServices) read(ctx context.Context, kc kubernetes.Interface, 
 		slices, sliceErr = kc.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName})
 	}()
 	wg.Wait()
-	if ns.err = errors.Join(svcErr, sliceErr); ns.err != nil {
-		return
+	if err := errors.Join(svcErr, sliceErr); err != nil {
+		return nil, err
 	}
-	ns.services = map[string]*corev1.Service{}
+	ns := &namespaceServices{services: map[string]*corev1.Service{}}
 	for i := range svcs.Items {
 		ns.services[svcs.Items[i].Name] = &svcs.Items[i]
 	}
@@ -446,17 +433,16 @@ func (ns *namespaceServices) read(ctx context.Context, kc kubernetes.Interface, 
 		owner := s.Labels[discoveryv1.LabelServiceName]
 		ns.slices[owner] = append(ns.slices[owner], s)
 	}
+	return ns, nil
 }
 
 // listed is one kind's objects, listed once per run: in the whole cluster,
 // or, when that is forbidden, in the namespaces gatefed manages objects of
 // that kind in (partial).
 type listed struct {
-	once       sync.Once
 	objects    []*liveObject
 	partial    bool
 	namespaces []string
-	err        error
 }
 
 // liveObject is a listed object. It is shared between checks, and lent to
@@ -490,24 +476,15 @@ func (e *clusterEnv) namespacesOf(gk schema.GroupKind) []string {
 // identity may not list it cluster-wide (a service account registered by
 // gatefed cluster register may not), in the namespaces of namespacesOf.
 func (e *clusterEnv) listAll(ctx context.Context, m *meta.RESTMapping) (*listed, error) {
-	e.listsMu.Lock()
-	l, ok := e.lists[m.Resource]
-	if !ok {
-		l = &listed{}
-		e.lists[m.Resource] = l
-	}
-	e.listsMu.Unlock()
-	l.once.Do(func() {
+	return e.lists.do(m.Resource, func() (*listed, error) {
 		objs, err := e.listKind(ctx, m, "", "")
 		if err == nil || !apierrors.IsForbidden(err) || m.Scope.Name() == meta.RESTScopeNameRoot {
-			l.objects, l.err = objs, err
-			return
+			return &listed{objects: objs}, err
 		}
-		l.partial = true
-		l.namespaces = e.namespacesOf(m.GroupVersionKind.GroupKind())
-		l.objects, l.err = e.listNamespaces(ctx, m, l.namespaces, "")
+		namespaces := e.namespacesOf(m.GroupVersionKind.GroupKind())
+		objs, err = e.listNamespaces(ctx, m, namespaces, "")
+		return &listed{objects: objs, partial: true, namespaces: namespaces}, err
 	})
-	return l, l.err
 }
 
 // sharedLists reports whether the checks read one cluster-wide list of each
@@ -528,13 +505,13 @@ func (e *clusterEnv) conn() *apply.Conn {
 // listedMembers answers the drift engine's member lists from listAll: the
 // objects of m's kind in namespace whose labels match selector. ok is false
 // when the run holds no such list.
-func (e *clusterEnv) listedMembers(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, bool, error) {
+func (e *clusterEnv) listedMembers(ctx context.Context, m *meta.RESTMapping, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, bool) {
 	if !e.sharedLists() {
-		return nil, false, nil
+		return nil, false
 	}
 	l, err := e.listAll(ctx, m)
 	if err != nil || (l.partial && !slices.Contains(l.namespaces, namespace)) {
-		return nil, false, nil // the engine lists, and reports any error itself
+		return nil, false // the engine lists, and reports any error itself
 	}
 	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
 	var out []*unstructured.Unstructured
@@ -544,30 +521,15 @@ func (e *clusterEnv) listedMembers(ctx context.Context, m *meta.RESTMapping, nam
 		}
 		out = append(out, o.whole)
 	}
-	return out, true, nil
-}
-
-// readDeployment is one Deployment read once per run.
-type readDeployment struct {
-	once sync.Once
-	d    *appsv1.Deployment
-	err  error
+	return out, true
 }
 
 // deployment reads a Deployment once per run (gateway-install and sizing
 // both read the proxy's).
 func (e *clusterEnv) deployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, error) {
-	e.deployMu.Lock()
-	r, ok := e.deploys[namespace+"/"+name]
-	if !ok {
-		r = &readDeployment{}
-		e.deploys[namespace+"/"+name] = r
-	}
-	e.deployMu.Unlock()
-	r.once.Do(func() {
-		r.d, r.err = e.kube.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	return e.deploys.do(namespace+"/"+name, func() (*appsv1.Deployment, error) {
+		return e.kube.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 	})
-	return r.d, r.err
 }
 
 // listNamespaces lists a kind in each namespace, in parallel.
@@ -591,38 +553,24 @@ func (e *clusterEnv) listNamespaces(ctx context.Context, m *meta.RESTMapping, na
 }
 
 // listKind lists a kind (in a namespace, "" for all; with a label
-// selector, "" for none), decoding the response in one pass.
+// selector, "" for none) and keeps a view of each object without its
+// managedFields.
 func (e *clusterEnv) listKind(ctx context.Context, m *meta.RESTMapping, namespace, selector string) ([]*liveObject, error) {
-	gvr := m.Resource
-	req := e.disc.RESTClient().Get().AbsPath(kube.ListPath(gvr, namespace)...)
-	if selector != "" {
-		req = req.Param("labelSelector", selector)
-	}
-	where := ""
-	if namespace != "" {
-		where = " in namespace " + namespace
-	}
-	body, err := req.Do(ctx).Raw()
+	items, err := kube.List(ctx, e.disc.RESTClient(), m, namespace, selector)
 	if err != nil {
-		return nil, fmt.Errorf("list %s%s: %w", gvr.GroupResource(), where, err)
-	}
-	var list struct {
-		Items []map[string]any `json:"items"`
-	}
-	if err := utiljson.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("list %s%s: %w", gvr.GroupResource(), where, err)
-	}
-	out := make([]*liveObject, len(list.Items))
-	for i, item := range list.Items {
-		whole := &unstructured.Unstructured{Object: item}
-		if whole.GetKind() == "" { // items of built-in lists carry no type
-			whole.SetGroupVersionKind(m.GroupVersionKind)
+		where := ""
+		if namespace != "" {
+			where = " in namespace " + namespace
 		}
-		view := make(map[string]any, len(item))
-		for k, v := range item {
+		return nil, fmt.Errorf("list %s%s: %w", m.Resource.GroupResource(), where, err)
+	}
+	out := make([]*liveObject, len(items))
+	for i, whole := range items {
+		view := make(map[string]any, len(whole.Object))
+		for k, v := range whole.Object {
 			view[k] = v
 		}
-		if md, ok := item["metadata"].(map[string]any); ok {
+		if md, ok := whole.Object["metadata"].(map[string]any); ok {
 			viewMD := make(map[string]any, len(md))
 			for k, v := range md {
 				if k != "managedFields" {

@@ -2,6 +2,7 @@
 package kube
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -9,7 +10,10 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -110,4 +114,41 @@ func ListPath(gvr schema.GroupVersionResource, namespace string) []string {
 		path = append(path, "namespaces", namespace)
 	}
 	return append(path, gvr.Resource)
+}
+
+// List reads the objects of a kind in a namespace ("" for all, and ignored
+// for a cluster-scoped kind) whose labels match selector ("" for any), with
+// one request decoded in one pass: the dynamic client parses a list response
+// several times over.
+func List(ctx context.Context, c rest.Interface, m *meta.RESTMapping, namespace, selector string) ([]*unstructured.Unstructured, error) {
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		namespace = ""
+	}
+	req := c.Get().AbsPath(ListPath(m.Resource, namespace)...)
+	if selector != "" {
+		req = req.Param("labelSelector", selector)
+	}
+	body, err := req.Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := utiljson.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("decode the list of %s: %w", m.Resource.Resource, err)
+	}
+	out := make([]*unstructured.Unstructured, len(list.Items))
+	for i, item := range list.Items {
+		o := &unstructured.Unstructured{Object: item}
+		// Items of built-in lists carry no apiVersion and kind.
+		if o.GetAPIVersion() == "" {
+			o.SetAPIVersion(m.GroupVersionKind.GroupVersion().String())
+		}
+		if o.GetKind() == "" {
+			o.SetKind(m.GroupVersionKind.Kind)
+		}
+		out[i] = o
+	}
+	return out, nil
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the binaries of the local test fleet (kube-apiserver, kubectl, etcd)
-# from the pinned wrapper modules hack/kube and hack/etcd into a cache outside
-# the repository. Binaries are reused while the pin and build flags are
+# Builds the binaries of the local test fleet (kube-apiserver, kubectl, etcd,
+# and Envoy Gateway's egctl and envoy-gateway) from the pinned wrapper modules
+# hack/kube, hack/etcd and hack/envoygateway into a cache outside the
+# repository. Binaries are reused while the pin and build flags are
 # unchanged (a stamp file holds their hash) and rebuilt when they change.
 #
 #   hack/build-kube.sh          build what is missing or stale, print where it is
@@ -35,12 +36,15 @@ pin() {
 
 kube_version=$(pin "$root/hack/kube" k8s.io/kubernetes)
 etcd_version=$(pin "$root/hack/etcd" go.etcd.io/etcd/server/v3)
+eg_version=$(pin "$root/hack/envoygateway" github.com/envoyproxy/gateway)
 kube_dir=$cache/kube/$kube_version
 etcd_dir=$cache/etcd/$etcd_version
+eg_dir=$cache/envoy-gateway/$eg_version
 kube_minor=${kube_version#v1.}
 kube_minor=${kube_minor%%.*}
 kube_ldflags="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kube_minor"
 etcd_ldflags=""
+eg_ldflags="-X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion=$eg_version"
 
 # stamp MODDIR FLAGS... hashes what a build depends on.
 stamp() {
@@ -100,9 +104,11 @@ build() {
 
 kube_stamp=$(stamp "$root/hack/kube" "$kube_ldflags" kube-apiserver kubectl)
 etcd_stamp=$(stamp "$root/hack/etcd" "$etcd_ldflags" etcd)
+eg_stamp=$(stamp "$root/hack/envoygateway" "$eg_ldflags" egctl envoy-gateway)
 
 if $check_only; then
-  fresh "$kube_dir" "$kube_stamp" kube-apiserver kubectl && fresh "$etcd_dir" "$etcd_stamp" etcd && exit 0
+  fresh "$kube_dir" "$kube_stamp" kube-apiserver kubectl && fresh "$etcd_dir" "$etcd_stamp" etcd &&
+    fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway && exit 0
   exit 1
 fi
 
@@ -130,9 +136,18 @@ else
     go.etcd.io/etcd/server/v3
 fi
 
+if fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway; then
+  echo "==> egctl, envoy-gateway $eg_version: up to date"
+else
+  build "egctl, envoy-gateway $eg_version" "$root/hack/envoygateway" "$eg_dir" "$eg_stamp" "$eg_ldflags" "" \
+    github.com/envoyproxy/gateway/cmd/egctl github.com/envoyproxy/gateway/cmd/envoy-gateway
+fi
+
 echo
 echo "kube-apiserver: $kube_dir/kube-apiserver"
 echo "kubectl:        $kube_dir/kubectl"
 echo "etcd:           $etcd_dir/etcd"
+echo "egctl:          $eg_dir/egctl"
+echo "envoy-gateway:  $eg_dir/envoy-gateway"
 echo "Tests and 'gatefed demo' find them there. To use binaries elsewhere, set:"
-echo "  export GATEFED_KUBE_BIN_DIR=$kube_dir GATEFED_ETCD_BIN=$etcd_dir/etcd"
+echo "  export GATEFED_KUBE_BIN_DIR=$kube_dir GATEFED_ETCD_BIN=$etcd_dir/etcd GATEFED_EG_BIN_DIR=$eg_dir"

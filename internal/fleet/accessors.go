@@ -29,6 +29,14 @@ func (c *Cluster) Context() string {
 	return c.Metadata.Name
 }
 
+// Domain returns the DNS domain of the cluster's Services.
+func (c *Cluster) Domain() string {
+	if c.Spec.ClusterDomain != "" {
+		return c.Spec.ClusterDomain
+	}
+	return DefaultClusterDomain
+}
+
 // FailoverTarget reports whether other clusters may fail over to this one.
 func (c *Cluster) FailoverTarget() bool { return c.Spec.Failover != nil }
 

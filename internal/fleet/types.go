@@ -119,12 +119,14 @@ type Cluster struct {
 
 // ClusterSpec says how to reach a cluster and its gateway.
 type ClusterSpec struct {
-	Kubeconfig string           `json:"kubeconfig,omitempty"`
-	Context    string           `json:"context,omitempty"`
-	Region     string           `json:"region,omitempty"`
-	Zone       string           `json:"zone,omitempty"`
-	Gateway    GatewaySpec      `json:"gateway"`
-	Failover   *ClusterFailover `json:"failover,omitempty"`
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	Context    string `json:"context,omitempty"`
+	Region     string `json:"region,omitempty"`
+	Zone       string `json:"zone,omitempty"`
+	// ClusterDomain is the DNS domain of the cluster's Services (default cluster.local).
+	ClusterDomain string           `json:"clusterDomain,omitempty"`
+	Gateway       GatewaySpec      `json:"gateway"`
+	Failover      *ClusterFailover `json:"failover,omitempty"`
 }
 
 // GatewaySpec names the gateway gatefed writes objects for.

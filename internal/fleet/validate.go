@@ -88,6 +88,7 @@ func (f *Fleet) validate() Errors {
 		seenRoute[r.Key()] = r
 	}
 	v.hostConflicts(f)
+	v.failoverAddressMix(f)
 	return v.errs
 }
 
@@ -155,6 +156,11 @@ func (v *validator) cluster(c *Cluster) {
 		}
 		if fo.Port < 0 || fo.Port > 65535 {
 			v.add(d, "spec.failover.port", "port %d out of range 1-65535", fo.Port)
+		}
+	}
+	if dom := c.Spec.ClusterDomain; dom != "" {
+		if errs := validation.IsDNS1123Subdomain(dom); len(errs) > 0 {
+			v.add(d, "spec.clusterDomain", "invalid DNS domain %q: %s", dom, errs[0])
 		}
 	}
 	if c.Spec.Zone != "" && c.Spec.Region == "" {

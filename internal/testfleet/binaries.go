@@ -20,8 +20,9 @@ import (
 
 // Pinned versions; they match hack/kube/go.mod and hack/etcd/go.mod.
 const (
-	KubeVersion = "v1.37.2"
-	EtcdVersion = "v3.6.16"
+	KubeVersion         = "v1.37.2"
+	EtcdVersion         = "v3.6.16"
+	EnvoyGatewayVersion = "v1.9.1" // matches hack/envoygateway/go.mod
 )
 
 // Environment variables that override where things are.
@@ -31,6 +32,7 @@ const (
 	EnvEtcdBin     = "GATEFED_ETCD_BIN"     // path of etcd
 	EnvRoot        = "GATEFED_ROOT"         // repository root (default: found from the working directory)
 	EnvGlooCRDDir  = "GATEFED_GLOO_CRD_DIR" // Gloo Edge CRDs (default <root>/../shared/crds/gloo)
+	EnvEGBinDir    = "GATEFED_EG_BIN_DIR"   // directory with egctl and envoy-gateway
 	modulePath     = "github.com/gatefed/gatefed"
 	buildScript    = "hack/build-kube.sh"
 	buildMakeGoal  = "make kube-bins"
@@ -73,14 +75,38 @@ func APIServerBin() string { return filepath.Join(KubeBinDir(), kubeAPIServer) }
 // KubectlBin is the path of kubectl.
 func KubectlBin() string { return filepath.Join(KubeBinDir(), kubectlBinName) }
 
+// EnvoyGatewayBinDir is the directory holding egctl and envoy-gateway.
+func EnvoyGatewayBinDir() string {
+	if d := os.Getenv(EnvEGBinDir); d != "" {
+		return d
+	}
+	return filepath.Join(CacheDir(), "envoy-gateway", EnvoyGatewayVersion)
+}
+
+// EgctlBin is the path of egctl, Envoy Gateway's command line.
+func EgctlBin() string { return filepath.Join(EnvoyGatewayBinDir(), "egctl") }
+
+// EnvoyGatewayBin is the path of the Envoy Gateway controller.
+func EnvoyGatewayBin() string { return filepath.Join(EnvoyGatewayBinDir(), "envoy-gateway") }
+
 // ErrMissingBinary is wrapped by CheckBinaries' error.
 var ErrMissingBinary = errors.New("test fleet binary missing")
 
 // CheckBinaries reports a missing kube-apiserver, kubectl or etcd with the
 // exact command that builds them.
 func CheckBinaries() error {
+	return checkBinaries(EnvKubeBinDir+" and "+EnvEtcdBin, APIServerBin(), KubectlBin(), EtcdBin())
+}
+
+// CheckEnvoyGatewayBinaries reports a missing egctl or envoy-gateway with the
+// exact command that builds them.
+func CheckEnvoyGatewayBinaries() error {
+	return checkBinaries(EnvEGBinDir, EgctlBin(), EnvoyGatewayBin())
+}
+
+func checkBinaries(envs string, paths ...string) error {
 	var missing []string
-	for _, p := range []string{APIServerBin(), KubectlBin(), EtcdBin()} {
+	for _, p := range paths {
 		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			missing = append(missing, p)
 		}
@@ -92,8 +118,8 @@ func CheckBinaries() error {
 	if root, err := RepoRoot(); err == nil {
 		cmd = fmt.Sprintf("cd %s && %s   (or: %s)", root, buildScript, buildMakeGoal)
 	}
-	return fmt.Errorf("%w: %s\nbuild them with:\n  %s\nor point %s and %s at existing binaries",
-		ErrMissingBinary, strings.Join(missing, ", "), cmd, EnvKubeBinDir, EnvEtcdBin)
+	return fmt.Errorf("%w: %s\nbuild them with:\n  %s\nor point %s at existing binaries",
+		ErrMissingBinary, strings.Join(missing, ", "), cmd, envs)
 }
 
 // BuildScript is the path of the script that builds the binaries.

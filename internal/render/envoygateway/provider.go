@@ -8,7 +8,6 @@ package envoygateway
 
 import (
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 
@@ -71,6 +70,9 @@ type renderer struct {
 	rules map[string][]*ruleModel
 	// served are the services the failover listener routes, one per SNI.
 	served []*fleet.GlobalService
+	// byName and byService are the services some rule sends to locally by
+	// DNS name (a Backend) and through the Service itself.
+	byName, byService map[string]bool
 }
 
 // ruleModel is a GlobalRoute rule prepared for rendering.
@@ -79,6 +81,9 @@ type ruleModel struct {
 	rule   *fleet.Rule
 	name   string // HTTPRoute rule name; "" leaves the rule unnamed
 	policy *rulePolicy
+	// byName is set when a remote tier of the rule has a DNS-name address:
+	// then every tier, local ones included, is a DNS-name Backend.
+	byName bool
 }
 
 func newRenderer(in *render.ClusterInput) *renderer {
@@ -90,6 +95,8 @@ func newRenderer(in *render.ClusterInput) *renderer {
 		gwName:    orDefault(gw.Name, defaultGatewayName),
 		className: orDefault(gw.ClassName, defaultClassName),
 		rules:     map[string][]*ruleModel{},
+		byName:    map[string]bool{},
+		byService: map[string]bool{},
 	}
 	return r
 }
@@ -217,6 +224,9 @@ func (r *renderer) prepareRules() error {
 				return err
 			}
 			m := &ruleModel{index: i, rule: rule, name: rule.Name, policy: pol}
+			if err := r.chooseAddressForm(route, m); err != nil {
+				return err
+			}
 			if m.name == "" && pol != nil {
 				// A policy attaches to a rule by name, so an unnamed rule gets one.
 				m.name = fmt.Sprintf("rule-%d", i)
@@ -247,7 +257,7 @@ func (r *renderer) nameRequests() []nameRequest {
 	for _, key := range r.usedKeys() {
 		p := r.in.Used[key]
 		for _, t := range p.Tiers {
-			if !t.Local {
+			if !t.Local || r.byName[key] {
 				reqs = append(reqs, nameRequest{kindBackend, r.gwNs, backendParts(p.Service, t.Cluster)})
 			}
 		}
@@ -301,5 +311,52 @@ func (r *renderer) servedBySNI() []*fleet.GlobalService {
 	return out
 }
 
-// addressIsIP reports whether a failover address is an IP rather than a hostname.
-func addressIsIP(addr string) bool { return net.ParseIP(addr) != nil }
+// chooseAddressForm decides how a rule reaches its tiers. Envoy Gateway
+// keeps a rule in one Envoy cluster, with fallback priorities, only while all
+// its endpoints are of one address type: IP addresses (local Services, IP
+// failover addresses) or DNS names. So a rule with a DNS-name failover target
+// sends to every tier by DNS name, its local Services included; a rule whose
+// remote tiers mix both cannot be rendered (validation reports it first).
+func (r *renderer) chooseAddressForm(route *fleet.GlobalRoute, m *ruleModel) error {
+	var ips, names []string
+	var plans []*render.ServicePlan
+	for _, b := range m.rule.Backends {
+		p, err := r.plan(route, b)
+		if err != nil {
+			return err
+		}
+		plans = append(plans, p)
+		for _, t := range p.Tiers {
+			switch {
+			case t.Local:
+			case fleet.AddressIsIP(t.Cluster.Spec.Failover.Address):
+				ips = append(ips, t.Cluster.Name())
+			default:
+				names = append(names, t.Cluster.Name())
+			}
+		}
+	}
+	if len(ips) > 0 && len(names) > 0 {
+		return fmt.Errorf("GlobalRoute %s %s: failover targets with IP addresses (%s) and DNS names (%s) in one rule: Envoy Gateway would split healthy traffic across tiers; give them the same kind of address",
+			route.Key(), ruleLabel(m), strings.Join(ips, ", "), strings.Join(names, ", "))
+	}
+	m.byName = len(names) > 0
+	for _, p := range plans {
+		for _, t := range p.Tiers {
+			if !t.Local {
+				continue
+			}
+			if m.byName {
+				r.byName[p.Service.Key()] = true
+			} else {
+				r.byService[p.Service.Key()] = true
+			}
+		}
+	}
+	return nil
+}
+
+// localHostname is the cluster-local DNS name of a service's Kubernetes Service.
+func (r *renderer) localHostname(s *fleet.GlobalService) string {
+	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.in.Cluster.Domain()
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -131,7 +133,7 @@ func TestServiceMissingFromSource(t *testing.T) {
 	checkout := service("shop", "checkout", 8080, "b", "c")
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
 	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "r1", "z1", ""), egCluster("b", "r1", "z2", "10.0.0.2"), egCluster("c", "r2", "z3", "c.example.net")},
+		[]*fleet.Cluster{egCluster("a", "r1", "z1", ""), egCluster("b", "r1", "z2", "10.0.0.2"), egCluster("c", "r2", "z3", "10.0.0.3")},
 		[]*fleet.GlobalService{checkout},
 		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
 	)
@@ -147,7 +149,7 @@ func TestServiceMissingFromSource(t *testing.T) {
 	assertField(t, primary, `[{ip: {address: 10.0.0.2, port: 15443}}]`, "spec", "endpoints")
 	fallback := find(t, objs, "Backend", gwNs, "gatefed-shop-checkout-c")
 	assertField(t, fallback, `true`, "spec", "fallback")
-	assertField(t, fallback, `[{fqdn: {hostname: c.example.net, port: 15443}}]`, "spec", "endpoints")
+	assertField(t, fallback, `[{ip: {address: 10.0.0.3, port: 15443}}]`, "spec", "endpoints")
 
 	// The Service is not local, so nothing refers to it across namespaces,
 	// and a is no failover target: no Gateway, no TLSRoute.
@@ -156,23 +158,72 @@ func TestServiceMissingFromSource(t *testing.T) {
 			t.Errorf("%d %s objects, want none:\n%s", n, kind, listObjects(objs))
 		}
 	}
-	// IP and hostname endpoints mixed with a fallback: Envoy Gateway splits the rule.
-	assertWarning(t, warnings, "GlobalRoute shop/storefront rule 0 mixes IP endpoints (b) with hostname failover addresses (c)")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q, want none", warnings)
+	}
 }
 
-func TestHostnameFailoverWithLocalTierWarns(t *testing.T) {
+// A rule with a DNS-name failover target reaches every tier by name, the
+// local Service through its cluster-local DNS name, so that Envoy Gateway
+// keeps the rule in one Envoy cluster with fallback priorities.
+func TestHostnameFailoverReachesEveryTierByName(t *testing.T) {
 	checkout := service("shop", "checkout", 8080)
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
+	a := egCluster("a", "", "", "10.0.0.1")
+	a.Spec.ClusterDomain = "corp.internal"
 	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "b.example.net")},
+		[]*fleet.Cluster{a, egCluster("b", "", "", "b.example.net")},
 		[]*fleet.GlobalService{checkout},
 		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
 	)
-	_, warnings := renderCluster(t, f, "a")
-	assertWarning(t, warnings, "mixes IP endpoints (a) with hostname failover addresses (b)", "give failover targets IP addresses")
+	objs, warnings := renderCluster(t, f, "a")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q, want none", warnings)
+	}
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-a, weight: 1}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-b, weight: 1}
+`, "spec", "rules", "0", "backendRefs")
+	local := find(t, objs, "Backend", gwNs, "gatefed-shop-checkout-a")
+	assertField(t, local, `[{fqdn: {hostname: checkout.shop.svc.corp.internal, port: 8080}}]`, "spec", "endpoints")
+	assertField(t, local, `false`, "spec", "fallback")
+	if _, tls, _ := unstructured.NestedMap(local.Object, "spec", "tls"); tls {
+		t.Errorf("local Backend has TLS settings: %v", local.Object["spec"])
+	}
+	remote := find(t, objs, "Backend", gwNs, "gatefed-shop-checkout-b")
+	assertField(t, remote, `[{fqdn: {hostname: b.example.net, port: 15443}}]`, "spec", "endpoints")
+	assertField(t, remote, `true`, "spec", "fallback")
+	// No HTTPRoute names the Service, so its ReferenceGrant admits only the
+	// failover TLSRoute.
+	rg := find(t, objs, "ReferenceGrant", "shop", "gatefed-checkout")
+	assertField(t, rg, `[{group: gateway.networking.k8s.io, kind: TLSRoute, namespace: envoy-gateway-system}]`, "spec", "from")
+
 	// From b every tier is reached by IP: local endpoints and a's address.
-	if _, warnings = renderCluster(t, f, "b"); len(warnings) != 0 {
+	objs, warnings = renderCluster(t, f, "b")
+	if len(warnings) != 0 {
 		t.Errorf("warnings on b %q, want none", warnings)
+	}
+	hr = find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `
+- {group: "", kind: Service, name: checkout, namespace: shop, port: 8080, weight: 1}
+- {group: gateway.envoyproxy.io, kind: Backend, name: gatefed-shop-checkout-a, weight: 1}
+`, "spec", "rules", "0", "backendRefs")
+}
+
+// Failover targets with IP addresses and DNS names in one rule cannot be
+// rendered for Envoy Gateway.
+func TestMixedFailoverAddressesRefused(t *testing.T) {
+	checkout := service("shop", "checkout", 8080)
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2"), egCluster("c", "", "", "c.example.net")},
+		[]*fleet.GlobalService{checkout},
+		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+	)
+	_, _, err := New().Render(input(t, f, "a"))
+	if err == nil || !strings.Contains(err.Error(), "IP addresses (b) and DNS names (c) in one rule") {
+		t.Fatalf("render a: %v, want a refusal naming b and c", err)
 	}
 }
 

@@ -72,8 +72,6 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 			return nil, fmt.Errorf("GlobalRoute %s: %s renders %d matches (one per method), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, maxMatchesPerRule)
 		}
 		totalMatches += len(rule.Matches)
-		addrTypes := map[string][]string{}
-		fallback := false
 		for _, b := range m.rule.Backends {
 			p, err := r.plan(route, b)
 			if err != nil {
@@ -83,22 +81,12 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 				seen[p.Service.Key()] = true
 				plans = append(plans, p)
 			}
-			for i, t := range p.Tiers {
-				rule.BackendRefs = append(rule.BackendRefs, r.tierRef(p, i, b.WeightOf()))
-				fallback = fallback || i >= 1
-				typ := "IP"
-				if !t.Local && !addressIsIP(t.Cluster.Spec.Failover.Address) {
-					typ = "hostname"
-				}
-				addrTypes[typ] = append(addrTypes[typ], t.Cluster.Name())
+			for i := range p.Tiers {
+				rule.BackendRefs = append(rule.BackendRefs, r.tierRef(p, i, b.WeightOf(), m.byName))
 			}
 		}
 		if n := len(rule.BackendRefs); n > maxBackendRefsInRule {
 			return nil, fmt.Errorf("GlobalRoute %s: %s needs %d backendRefs (one per service and failover tier), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, maxBackendRefsInRule)
-		}
-		if len(addrTypes) > 1 && fallback {
-			r.warnf("GlobalRoute %s %s mixes IP endpoints (%s) with hostname failover addresses (%s): Envoy Gateway then builds one Envoy cluster per backendRef and a fallback Backend takes its weighted share of traffic instead of standing by; give failover targets IP addresses",
-				route.Key(), ruleLabel(m), strings.Join(addrTypes["IP"], ", "), strings.Join(addrTypes["hostname"], ", "))
 		}
 		hr.Spec.Rules = append(hr.Spec.Rules, rule)
 	}
@@ -122,11 +110,12 @@ func ruleLabel(m *ruleModel) string {
 }
 
 // tierRef is the backendRef of tier i of a service: the local Service for a
-// local tier, else the Backend for that remote cluster.
-func (r *renderer) tierRef(p *render.ServicePlan, i int, weight int32) gwapiv1.HTTPBackendRef {
+// local tier, else the Backend for that cluster (also for a local tier when
+// the rule reaches its tiers by DNS name).
+func (r *renderer) tierRef(p *render.ServicePlan, i int, weight int32, byName bool) gwapiv1.HTTPBackendRef {
 	t := p.Tiers[i]
 	var ref gwapiv1.BackendObjectReference
-	if t.Local {
+	if t.Local && !byName {
 		ref = gwapiv1.BackendObjectReference{
 			Group:     ptrTo(coreGroup),
 			Kind:      ptrTo(kindService),
@@ -199,6 +188,13 @@ func (r *renderer) backends() ([]*unstructured.Unstructured, error) {
 		p := r.in.Used[key]
 		for i, t := range p.Tiers {
 			if t.Local {
+				if r.byName[key] {
+					obj, err := r.localBackend(p)
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, obj)
+				}
 				continue
 			}
 			obj, err := r.backend(p, i)
@@ -218,7 +214,7 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 	}
 	addr, port := t.Cluster.Spec.Failover.Address, t.Cluster.FailoverPort()
 	ep := egv1a1.BackendEndpoint{}
-	if addressIsIP(addr) {
+	if fleet.AddressIsIP(addr) {
 		ep.IP = &egv1a1.IPEndpoint{Address: addr, Port: port}
 	} else {
 		ep.FQDN = &egv1a1.FQDNEndpoint{Hostname: addr, Port: port}
@@ -245,6 +241,32 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 					},
 				},
 			},
+		},
+	}
+	obj, err := toObject(be, r.cluster, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
+	if err != nil {
+		return nil, err
+	}
+	annotateService(obj, p)
+	return obj, nil
+}
+
+// localBackend renders the Backend through which a rule that reaches its
+// tiers by DNS name sends to the local Service: its cluster-local DNS name,
+// plain HTTP, priority 0.
+func (r *renderer) localBackend(p *render.ServicePlan) (*unstructured.Unstructured, error) {
+	be := &egv1a1.Backend{
+		TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindBackend},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      r.backendName(p.Service, r.in.Cluster),
+			Namespace: r.gwNs,
+		},
+		Spec: egv1a1.BackendSpec{
+			Type: ptrTo(egv1a1.BackendTypeEndpoints),
+			Endpoints: []egv1a1.BackendEndpoint{{
+				FQDN: &egv1a1.FQDNEndpoint{Hostname: r.localHostname(p.Service), Port: p.Service.Spec.Port},
+			}},
+			Fallback: ptrTo(false),
 		},
 	}
 	obj, err := toObject(be, r.cluster, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
@@ -284,7 +306,7 @@ func (r *renderer) grantModels() []*grantModel {
 	}
 	for _, key := range r.usedKeys() {
 		p := r.in.Used[key]
-		if len(p.Tiers) > 0 && p.Tiers[0].Local {
+		if len(p.Tiers) > 0 && p.Tiers[0].Local && r.byService[key] {
 			add(p.Service, kindHTTPRoute)
 		}
 	}

@@ -167,19 +167,19 @@ func schemaErrors(t *testing.T, obj *unstructured.Unstructured, s *apiextensions
 func sampleFleets() map[string]*fleet.Fleet {
 	everything := func() *fleet.Fleet {
 		checkout := service("shop", "checkout", 8080)
-		checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"v6", "dns"}}
+		checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"v6", "far"}}
 		checkout.Spec.HealthCheck = &fleet.HealthCheck{Path: "/healthz", Interval: "2s", Timeout: "250ms", HealthyThreshold: 2, UnhealthyThreshold: 3}
 		checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5, Interval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 100}
 		v2 := service("shop", "checkout-v2", 8081, "ip", "v6")
 		v2.Spec.ServiceName = "checkout-next"
 		v2.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 2}
 		local := service(gwNs, "status", 80, "ip")
-		remoteOnly := service("pay", "payments", 9000, "v6", "dns")
+		remoteOnly := service("pay", "payments", 9000, "v6", "far")
 		remoteOnly.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 1}
 		v6 := egCluster("v6", "r1", "z2", "2001:db8::1")
 		v6.Spec.Failover.Port = 16443
 		return newFleet(
-			[]*fleet.Cluster{egCluster("ip", "r1", "z1", "192.0.2.10"), v6, egCluster("dns", "r2", "z3", "dns.failover.example.net"), egCluster("edge", "r1", "z1", "")},
+			[]*fleet.Cluster{egCluster("ip", "r1", "z1", "192.0.2.10"), v6, egCluster("far", "r2", "z3", "192.0.2.30"), egCluster("edge", "r1", "z1", "")},
 			[]*fleet.GlobalService{checkout, v2, local, remoteOnly},
 			route("shop", "storefront", []string{"shop.example.com", "*.shop.example.com"},
 				fleet.Rule{Name: "pay", Match: &fleet.Match{PathExact: "/pay", Methods: []string{"POST", "PUT"}, Headers: []fleet.HeaderMatch{{Name: "x-user", Value: "a b"}}},
@@ -190,7 +190,27 @@ func sampleFleets() map[string]*fleet.Fleet {
 			),
 		)
 	}
-	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything()}
+	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything(), "by-name": byNameFleet()}
+}
+
+// byNameFleet has failover targets with DNS-name addresses only, so every
+// rule reaches its tiers by name; "edge" runs nothing itself.
+func byNameFleet() *fleet.Fleet {
+	checkout := service("shop", "checkout", 8080, "a", "b", "c")
+	checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"b", "c"}}
+	checkout.Spec.HealthCheck = &fleet.HealthCheck{Path: "/healthz", Interval: "5s", Timeout: "1s"}
+	status := service("shop", "status", 80, "a", "edge")
+	return newFleet(
+		[]*fleet.Cluster{
+			egCluster("a", "r1", "z1", "a.lb.example.net"), egCluster("b", "r1", "z2", "b.lb.example.net"),
+			egCluster("c", "r2", "z3", "c.lb.example.net"), egCluster("edge", "r1", "z1", ""),
+		},
+		[]*fleet.GlobalService{checkout, status},
+		route("shop", "storefront", []string{"shop.example.com"},
+			fleet.Rule{Name: "cart", Backends: []fleet.Backend{{Service: "checkout"}}},
+			fleet.Rule{Name: "status", Match: &fleet.Match{PathPrefix: "/status"}, Backends: []fleet.Backend{{Service: "status"}}},
+		),
+	)
 }
 
 func TestRenderedObjectsMatchCRDSchemas(t *testing.T) {

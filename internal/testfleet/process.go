@@ -22,7 +22,9 @@ type process struct {
 	path    string
 	args    []string
 	logPath string
-	journal string // file the pid is appended to, if set
+	journal string     // file the pid is appended to, if set
+	env     []string   // added to this process's environment
+	files   []*os.File // passed on as file descriptors 3, 4, ...
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
@@ -72,7 +74,8 @@ func (p *process) start(detached bool) error {
 	cmd := exec.Command(p.path, p.args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.ExtraFiles = p.files
 	if detached {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	} else {

@@ -1,0 +1,331 @@
+package testfleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// The real Envoy Gateway controller runs against a test cluster as it would
+// in one: it watches the Gateway API and Envoy Gateway objects, translates
+// them and writes their statuses. Two things of its own are fixed: it reads
+// its xDS serving certificate from /certs, and it binds fixed ports (xDS
+// 18000, 18001, the Wasm server 18002, health 8081, metrics 19001). So each
+// controller runs in a private mount namespace whose root is this machine's
+// with a tmpfs on /certs, and one controller runs at a time on a machine: a
+// lock file in the cache, held by the controller process for its lifetime.
+
+// EnvoyGatewayNamespace is where the controller runs and looks for its own objects.
+const EnvoyGatewayNamespace = "envoy-gateway-system"
+
+// envoyGatewayHealthURL is the controller's readiness endpoint (fixed port).
+const envoyGatewayHealthURL = "http://127.0.0.1:8081/readyz"
+
+// ErrNoPrivateMounts is wrapped by StartEnvoyGateway's error when this machine
+// gives the test fleet no private mount namespace.
+var ErrNoPrivateMounts = errors.New("no private mount namespace for the Envoy Gateway controller")
+
+// EnvoyGateway is a running Envoy Gateway controller for one cluster.
+type EnvoyGateway struct {
+	Cluster *Cluster
+	// LogPath is the controller's log.
+	LogPath string
+	proc    *process
+}
+
+var (
+	mountsOnce sync.Once
+	mountsErr  error
+)
+
+// unshareArgs are the unshare flags that give a process a private mount
+// namespace: as root a mount namespace alone; as anyone else also a user
+// namespace in which they are root.
+func unshareArgs() []string {
+	if os.Geteuid() == 0 {
+		return []string{"-m", "--propagation", "private"}
+	}
+	return []string{"-U", "-r", "-m", "--propagation", "private"}
+}
+
+// PrivateMounts reports whether processes can be given a private mount
+// namespace here (unshare from util-linux; as an ordinary user, user
+// namespaces must be enabled). The answer is found once.
+func PrivateMounts() error {
+	mountsOnce.Do(func() {
+		path, err := exec.LookPath("unshare")
+		if err != nil {
+			mountsErr = fmt.Errorf("%w: unshare is not installed (util-linux)", ErrNoPrivateMounts)
+			return
+		}
+		out, err := exec.Command(path, append(unshareArgs(), "mount", "-t", "tmpfs", "tmpfs", os.TempDir())...).CombinedOutput()
+		if err != nil {
+			mountsErr = fmt.Errorf("%w: unshare %v: %v: %s", ErrNoPrivateMounts, unshareArgs(), err, out)
+		}
+	})
+	return mountsErr
+}
+
+// privateRootScript makes a new root in $1: the host's top-level directories
+// bound in, symlinks copied, and a tmpfs on /certs holding the files of $2;
+// then runs the rest of its arguments chrooted there.
+const privateRootScript = `set -e
+root=$1; certs=$2; shift 2
+mount -t tmpfs tmpfs "$root"
+for d in /*; do
+  name=${d#/}
+  [ "$name" = certs ] && continue
+  if [ -L "$d" ]; then ln -s "$(readlink "$d")" "$root/$name"; continue; fi
+  [ -d "$d" ] || continue
+  mkdir -p "$root/$name"
+  mount --rbind "$d" "$root/$name"
+done
+mkdir -p "$root/certs"
+mount -t tmpfs tmpfs "$root/certs"
+cp "$certs"/* "$root/certs/"
+cd /
+exec chroot "$root" "$@"
+`
+
+// envoyGatewayConfig is the controller's configuration: the Kubernetes
+// provider without leader election or the topology webhook, and the Backend
+// API enabled, as gatefed's docs ask of a cluster.
+const envoyGatewayConfig = `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyGateway
+gateway:
+  controllerName: gateway.envoyproxy.io/gatewayclass-controller
+provider:
+  type: Kubernetes
+  kubernetes:
+    leaderElection:
+      disable: true
+    proxyTopologyInjector:
+      disabled: true
+extensionApis:
+  enableBackend: true
+logging:
+  level:
+    default: info
+`
+
+// StartEnvoyGateway starts the real Envoy Gateway controller against the
+// cluster and waits until it is ready. It waits first for any other
+// controller on this machine to end (the fixed ports). The controller is
+// stopped with Stop, and with the fleet: it is recorded in the fleet's
+// journal, and a non-detached fleet's controller dies with this process.
+func (c *Cluster) StartEnvoyGateway(ctx context.Context) (*EnvoyGateway, error) {
+	if err := CheckEnvoyGatewayBinaries(); err != nil {
+		return nil, err
+	}
+	if err := PrivateMounts(); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(c.dir, "envoy-gateway")
+	certs := filepath.Join(dir, "certs")
+	root := filepath.Join(dir, "root")
+	for _, d := range []string{certs, root} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if os.Geteuid() != 0 {
+		// The user namespace's root is this user: the new root must be ours.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.writeEnvoyGatewayFiles(dir, certs); err != nil {
+		return nil, err
+	}
+	if err := c.ensureNamespace(ctx, EnvoyGatewayNamespace); err != nil {
+		return nil, err
+	}
+
+	lock, err := lockEnvoyGatewayPorts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close() // the controller holds its own descriptor of the lock
+
+	p := &process{
+		name:    "envoy-gateway " + c.Name,
+		path:    "unshare",
+		args:    append(unshareArgs(), "sh", filepath.Join(dir, "private-root.sh"), root, certs, EnvoyGatewayBin(), "server", "--config-path", filepath.Join(dir, "config.yaml")),
+		logPath: filepath.Join(c.fleet.Dir, "logs", c.Name+"-envoy-gateway.log"),
+		journal: filepath.Join(c.fleet.Dir, JournalFile),
+		env:     []string{"KUBECONFIG=" + filepath.Join(dir, "kubeconfig"), "ENVOY_GATEWAY_NAMESPACE=" + EnvoyGatewayNamespace},
+		files:   []*os.File{lock},
+	}
+	if p.path, err = exec.LookPath(p.path); err != nil {
+		return nil, err
+	}
+	begin := time.Now()
+	if err := p.start(c.fleet.opts.Detached); err != nil {
+		return nil, err
+	}
+	eg := &EnvoyGateway{Cluster: c, LogPath: p.logPath, proc: p}
+	if err := waitHTTP(ctx, p, http.DefaultClient, envoyGatewayHealthURL, c.fleet.opts.StartTimeout); err != nil {
+		_ = p.stop(5 * time.Second)
+		return nil, fmt.Errorf("envoy-gateway for cluster %s: %w\nlast lines of %s:\n%s", c.Name, err, p.logPath, p.logTail(30))
+	}
+	c.fleet.progress("cluster %s: envoy-gateway ready in %s (pid %d)", c.Name, time.Since(begin).Round(100*time.Millisecond), p.pid())
+	return eg, nil
+}
+
+// Pid is the controller's process id.
+func (e *EnvoyGateway) Pid() int { return e.proc.pid() }
+
+// Stop stops the controller and waits until it is gone; the port lock goes with it.
+func (e *EnvoyGateway) Stop() error { return e.proc.stop(10 * time.Second) }
+
+// lockEnvoyGatewayPorts takes the machine-wide lock on the controller's ports,
+// waiting for ctx at most.
+func lockEnvoyGatewayPorts(ctx context.Context) (*os.File, error) {
+	if err := os.MkdirAll(CacheDir(), 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(CacheDir(), "envoy-gateway-ports.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another Envoy Gateway controller on this machine to end (%s): %w", path, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// writeEnvoyGatewayFiles writes the controller's kubeconfig (this cluster's
+// admin), its configuration, its xDS certificates and the new-root script.
+func (c *Cluster) writeEnvoyGatewayFiles(dir, certs string) error {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[c.Name] = &clientcmdapi.Cluster{Server: c.URL, CertificateAuthorityData: c.CACert}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: c.Config.CertData, ClientKeyData: c.Config.KeyData}
+	kc.Contexts[c.Name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: "admin"}
+	kc.CurrentContext = c.Name
+	if err := clientcmd.WriteToFile(*kc, filepath.Join(dir, "kubeconfig")); err != nil {
+		return err
+	}
+	ca, err := NewCertAuthority("envoy-gateway-" + c.Name)
+	if err != nil {
+		return err
+	}
+	cert, key, err := ca.ServerCert("envoy-gateway", "envoy-gateway."+EnvoyGatewayNamespace, "envoy-gateway."+EnvoyGatewayNamespace+".svc", "127.0.0.1")
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		filepath.Join(certs, "ca.crt"):        ca.CertPEM(),
+		filepath.Join(certs, "tls.crt"):       cert,
+		filepath.Join(certs, "tls.key"):       key,
+		filepath.Join(dir, "config.yaml"):     []byte(envoyGatewayConfig),
+		filepath.Join(dir, "private-root.sh"): []byte(privateRootScript),
+	}
+	for path, data := range files {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// envoyProxyLabels select the proxy Deployments and Services Envoy Gateway creates.
+const envoyProxyLabels = "app.kubernetes.io/managed-by=envoy-gateway,app.kubernetes.io/component=proxy"
+
+// ProxyInfra stands in for what a real cluster does with the proxies the
+// controller creates, which no test cluster runs: kubelet makes each proxy
+// Deployment's replicas available, and a cloud gives each LoadBalancer
+// Service the address ip. Envoy Gateway itself then marks the Gateways
+// Programmed. It waits until the controller has created a proxy for each of
+// the gateways (namespace/name) and returns how many it made ready.
+func (s *Sim) ProxyInfra(ctx context.Context, ip string, gateways ...string) (int, error) {
+	want := map[string]bool{}
+	for _, g := range gateways {
+		want[g] = true
+	}
+	for {
+		deps, err := s.Kube.AppsV1().Deployments(EnvoyGatewayNamespace).List(ctx, metav1.ListOptions{LabelSelector: envoyProxyLabels})
+		if err != nil {
+			return 0, err
+		}
+		found := map[string]bool{}
+		for i := range deps.Items {
+			l := deps.Items[i].Labels
+			found[l["gateway.envoyproxy.io/owning-gateway-namespace"]+"/"+l["gateway.envoyproxy.io/owning-gateway-name"]] = true
+		}
+		missing := false
+		for g := range want {
+			missing = missing || !found[g]
+		}
+		if !missing {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("Envoy Gateway created no proxy for %v (found %v): %w", gateways, found, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	deps, err := s.Kube.AppsV1().Deployments(EnvoyGatewayNamespace).List(ctx, metav1.ListOptions{LabelSelector: envoyProxyLabels})
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range deps.Items {
+		if err := s.Deployment(ctx, Deployment{Namespace: d.Namespace, Name: d.Name, Available: true}); err != nil {
+			return 0, err
+		}
+	}
+	svcs, err := s.Kube.CoreV1().Services(EnvoyGatewayNamespace).List(ctx, metav1.ListOptions{LabelSelector: envoyProxyLabels})
+	if err != nil {
+		return 0, err
+	}
+	for i := range svcs.Items {
+		svc := &svcs.Items[i]
+		if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			continue
+		}
+		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip}}
+		if _, err := s.Kube.CoreV1().Services(svc.Namespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{FieldManager: "cloud-controller-manager"}); err != nil {
+			return 0, err
+		}
+	}
+	return len(deps.Items), nil
+}

@@ -1,0 +1,165 @@
+package testfleet
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+// The real Envoy Gateway controller runs against a test cluster and accepts
+// a GatewayClass, a Gateway and an HTTPRoute to a Backend: the statuses are
+// the controller's own.
+func TestEnvoyGatewayControllerWritesStatuses(t *testing.T) {
+	c := shared.Clusters[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	eg, err := c.StartEnvoyGateway(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := eg.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	dyn, err := c.Dynamic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := EnvoyGatewayNamespace
+	docs := []string{`
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: eg-status-test}
+spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}`, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: status-test, namespace: envoy-gateway-system}
+spec:
+  gatewayClassName: eg-status-test
+  listeners: [{name: http, port: 80, protocol: HTTP}]`, `
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: status-test, namespace: envoy-gateway-system}
+spec:
+  endpoints: [{fqdn: {hostname: backend.example.net, port: 8080}}]`, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: status-test, namespace: envoy-gateway-system}
+spec:
+  parentRefs: [{name: status-test}]
+  hostnames: [status.example.com]
+  rules:
+  - backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: status-test}]`}
+	gvr := map[string]schema.GroupVersionResource{
+		"GatewayClass": {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"},
+		"Gateway":      {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"},
+		"HTTPRoute":    {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
+		"Backend":      {Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"},
+	}
+	for _, d := range docs {
+		var o unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(d), &o.Object); err != nil {
+			t.Fatal(err)
+		}
+		r := dyn.Resource(gvr[o.GetKind()])
+		var err error
+		if o.GetNamespace() != "" {
+			_, err = r.Namespace(o.GetNamespace()).Create(ctx, &o, metav1.CreateOptions{})
+		} else {
+			_, err = r.Create(ctx, &o, metav1.CreateOptions{})
+		}
+		if err != nil {
+			t.Fatalf("create %s: %v", o.GetKind(), err)
+		}
+	}
+	accepted := func(kind, name string, path ...string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		var last any
+		for time.Now().Before(deadline) {
+			r := dyn.Resource(gvr[kind])
+			var o *unstructured.Unstructured
+			if kind == "GatewayClass" {
+				o, err = r.Get(ctx, name, metav1.GetOptions{})
+			} else {
+				o, err = r.Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+			}
+			if err == nil {
+				conds, _, _ := unstructured.NestedSlice(o.Object, path...)
+				last = conds
+				for _, c := range conds {
+					m, _ := c.(map[string]any)
+					if m["type"] == "Accepted" && m["status"] == "True" {
+						return
+					}
+				}
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Errorf("%s %s: not Accepted by the controller; conditions %v\nlog: %s", kind, name, last, tailFile(eg.LogPath, 20))
+	}
+	accepted("GatewayClass", "eg-status-test", "status", "conditions")
+	// With its proxy made available and given an address, the Gateway is Programmed.
+	if n, err := c.Sim().ProxyInfra(ctx, "127.0.0.1", ns+"/status-test"); err != nil || n == 0 {
+		t.Fatalf("proxy infrastructure: %d proxies, %v", n, err)
+	}
+	programmed := time.Now().Add(2 * time.Minute)
+	for {
+		o, err := dyn.Resource(gvr["Gateway"]).Namespace(ns).Get(ctx, "status-test", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+		ok := false
+		for _, c := range conds {
+			m := c.(map[string]any)
+			ok = ok || m["type"] == "Programmed" && m["status"] == "True"
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(programmed) {
+			t.Fatalf("Gateway not Programmed: %v", conds)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	accepted("Backend", "status-test", "status", "conditions")
+	// An HTTPRoute's conditions are per parent; the first parent is the Gateway.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		o, err := dyn.Resource(gvr["HTTPRoute"]).Namespace(ns).Get(ctx, "status-test", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parents, _, _ := unstructured.NestedSlice(o.Object, "status", "parents")
+		if len(parents) > 0 {
+			p := parents[0].(map[string]any)
+			if p["controllerName"] != "gateway.envoyproxy.io/gatewayclass-controller" {
+				t.Errorf("HTTPRoute status written by %v", p["controllerName"])
+			}
+			conds, _ := p["conditions"].([]any)
+			want := map[string]bool{"Accepted": false, "ResolvedRefs": false}
+			for _, c := range conds {
+				m := c.(map[string]any)
+				if _, ok := want[m["type"].(string)]; ok && m["status"] == "True" {
+					want[m["type"].(string)] = true
+				}
+			}
+			if want["Accepted"] && want["ResolvedRefs"] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("HTTPRoute conditions %v", conds)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the controller wrote no HTTPRoute status\nlog: %s", tailFile(eg.LogPath, 30))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

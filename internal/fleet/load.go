@@ -211,6 +211,15 @@ var (
 // DefaultGatewayClass is the GatewayClass of the failover Gateway on envoy-gateway clusters.
 const DefaultGatewayClass = "eg"
 
+// Health check settings the loader fills in where spec.healthCheck leaves
+// them out, so that every provider renders the same explicit values.
+const (
+	DefaultHealthCheckInterval Duration = "5s"
+	DefaultHealthCheckTimeout  Duration = "1s"
+	DefaultHealthyThreshold    int32    = 1
+	DefaultUnhealthyThreshold  int32    = 3
+)
+
 func (f *Fleet) setDefaults() {
 	for _, c := range f.Clusters {
 		g := &c.Spec.Gateway
@@ -231,11 +240,29 @@ func (f *Fleet) setDefaults() {
 		if s.Metadata.Namespace == "" {
 			s.Metadata.Namespace = DefaultNamespace
 		}
+		if hc := s.Spec.HealthCheck; hc != nil {
+			hc.setDefaults()
+		}
 	}
 	for _, r := range f.Routes {
 		if r.Metadata.Namespace == "" {
 			r.Metadata.Namespace = DefaultNamespace
 		}
+	}
+}
+
+func (hc *HealthCheck) setDefaults() {
+	if hc.Interval == "" {
+		hc.Interval = DefaultHealthCheckInterval
+	}
+	if hc.Timeout == "" {
+		hc.Timeout = DefaultHealthCheckTimeout
+	}
+	if hc.HealthyThreshold == 0 {
+		hc.HealthyThreshold = DefaultHealthyThreshold
+	}
+	if hc.UnhealthyThreshold == 0 {
+		hc.UnhealthyThreshold = DefaultUnhealthyThreshold
 	}
 }
 

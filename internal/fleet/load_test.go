@@ -95,3 +95,37 @@ func TestNearest(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadHealthCheckDefaults(t *testing.T) {
+	const svc = `---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalService
+metadata: {name: %s}
+spec:
+  port: 8080
+  healthCheck: %s
+`
+	doc := func(name, hc string) string {
+		return strings.Replace(strings.Replace(svc, "%s", name, 1), "%s", hc, 1)
+	}
+	in := cluster("east", "gloo") +
+		doc("only-path", "{path: /healthz}") +
+		doc("explicit", "{path: /ready, interval: 10s, timeout: 2s, healthyThreshold: 2, unhealthyThreshold: 5}")
+	f, err := Load([]string{"-"}, strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]HealthCheck{
+		"default/only-path": {Path: "/healthz", Interval: "5s", Timeout: "1s", HealthyThreshold: 1, UnhealthyThreshold: 3},
+		"default/explicit":  {Path: "/ready", Interval: "10s", Timeout: "2s", HealthyThreshold: 2, UnhealthyThreshold: 5},
+	} {
+		if got := f.Service(name).Spec.HealthCheck; *got != want {
+			t.Errorf("%s: healthCheck %+v, want %+v", name, *got, want)
+		}
+	}
+
+	_, err = Load([]string{"-"}, strings.NewReader(cluster("east", "gloo")+doc("no-path", "{interval: 5s}")))
+	if err == nil || !strings.Contains(err.Error(), "spec.healthCheck.path: required") {
+		t.Errorf("health check without a path: %v", err)
+	}
+}

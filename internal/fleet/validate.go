@@ -272,14 +272,9 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 		} else if !strings.HasPrefix(hc.Path, "/") {
 			v.add(d, "spec.healthCheck.path", "must start with /")
 		}
+		// The loader fills in interval, timeout and thresholds left out.
 		v.duration(d, "spec.healthCheck.interval", hc.Interval)
 		v.duration(d, "spec.healthCheck.timeout", hc.Timeout)
-		if hc.Interval == "" {
-			v.add(d, "spec.healthCheck.interval", "required")
-		}
-		if hc.Timeout == "" {
-			v.add(d, "spec.healthCheck.timeout", "required")
-		}
 		if hc.HealthyThreshold < 0 {
 			v.add(d, "spec.healthCheck.healthyThreshold", "must be at least 1")
 		}

@@ -13,9 +13,6 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 )
 
-// defaultHealthPath is the active health check path when a GlobalService names none.
-const defaultHealthPath = "/"
-
 // retryTriggers are the conditions a rule with retries retries on, the same
 // for every provider.
 var retryTriggers = []egv1a1.TriggerEnum{egv1a1.Error5XX, egv1a1.Reset, egv1a1.ConnectFailure, egv1a1.RefusedStream}
@@ -106,14 +103,13 @@ func (r *renderer) pickHealth(route *fleet.GlobalRoute, label string, services [
 	return chosen
 }
 
+// activeHealthCheck copies the health check; the fleet loader has filled in
+// interval, timeout and thresholds, so all of them are written and Envoy
+// Gateway's own defaults never apply.
 func activeHealthCheck(hc *fleet.HealthCheck) *egv1a1.ActiveHealthCheck {
-	path := hc.Path
-	if path == "" {
-		path = defaultHealthPath
-	}
 	a := &egv1a1.ActiveHealthCheck{
 		Type:     egv1a1.ActiveHealthCheckerTypeHTTP,
-		HTTP:     &egv1a1.HTTPActiveHealthChecker{Path: path},
+		HTTP:     &egv1a1.HTTPActiveHealthChecker{Path: hc.Path},
 		Interval: gwDuration(hc.Interval),
 		Timeout:  gwDuration(hc.Timeout),
 	}

@@ -94,7 +94,14 @@ func shopFleet() *fleet.Fleet {
 		MaxEjectionPercent: 50,
 	}
 	catalog := service("shop", "catalog", 80, "east2", "west")
-	catalog.Spec.HealthCheck = &fleet.HealthCheck{Path: "/ready"}
+	// Only a path, with what the loader fills in for the rest.
+	catalog.Spec.HealthCheck = &fleet.HealthCheck{
+		Path:               "/ready",
+		Interval:           fleet.DefaultHealthCheckInterval,
+		Timeout:            fleet.DefaultHealthCheckTimeout,
+		HealthyThreshold:   fleet.DefaultHealthyThreshold,
+		UnhealthyThreshold: fleet.DefaultUnhealthyThreshold,
+	}
 	legacy := service("shop", "legacy", 8000, "edge")
 
 	storefront := globalRoute("shop", "storefront", []string{"shop.example.com", "www.shop.example.com"},

@@ -36,16 +36,6 @@ const (
 // RetryOn is the Envoy retry policy of every rule with retries.
 const RetryOn = "5xx,reset,connect-failure,refused-stream"
 
-// Health check defaults for fields a GlobalService leaves empty; Envoy
-// rejects a health check without them.
-const (
-	DefaultHealthCheckTimeout  = time.Second
-	DefaultHealthCheckInterval = 3 * time.Second
-	DefaultHealthyThreshold    = 1
-	DefaultUnhealthyThreshold  = 3
-	DefaultHealthCheckPath     = "/"
-)
-
 // NoBackendStatus is the HTTP status of a rule none of whose backends can be served.
 const NoBackendStatus = 503
 
@@ -258,21 +248,24 @@ func (r *renderer) failoverTLS(s *fleet.GlobalService) *gloov1.UpstreamSslConfig
 	}
 }
 
+// healthChecks copies the health check; the fleet loader has filled in
+// interval, timeout and thresholds, so all of them are written.
 func healthChecks(hc *fleet.HealthCheck) []gloov1.HealthCheck {
 	if hc == nil {
 		return nil
 	}
-	path := hc.Path
-	if path == "" {
-		path = DefaultHealthCheckPath
+	out := gloov1.HealthCheck{
+		Timeout:         protoDuration(hc.Timeout.Std()),
+		Interval:        protoDuration(hc.Interval.Std()),
+		HTTPHealthCheck: &gloov1.HTTPHealthCheck{Path: hc.Path},
 	}
-	return []gloov1.HealthCheck{{
-		Timeout:            protoDuration(orDefault(hc.Timeout.Std(), DefaultHealthCheckTimeout)),
-		Interval:           protoDuration(orDefault(hc.Interval.Std(), DefaultHealthCheckInterval)),
-		HealthyThreshold:   ptr(uint32(orDefault(hc.HealthyThreshold, DefaultHealthyThreshold))),
-		UnhealthyThreshold: ptr(uint32(orDefault(hc.UnhealthyThreshold, DefaultUnhealthyThreshold))),
-		HTTPHealthCheck:    &gloov1.HTTPHealthCheck{Path: path},
-	}}
+	if hc.HealthyThreshold > 0 {
+		out.HealthyThreshold = ptr(uint32(hc.HealthyThreshold))
+	}
+	if hc.UnhealthyThreshold > 0 {
+		out.UnhealthyThreshold = ptr(uint32(hc.UnhealthyThreshold))
+	}
+	return []gloov1.HealthCheck{out}
 }
 
 // outlierDetection copies the fields set; Envoy's defaults apply to the rest.

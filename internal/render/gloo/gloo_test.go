@@ -122,7 +122,7 @@ sslConfig:
   sni: catalog-80.shop.failover.gatefed.internal
 healthChecks:
 - timeout: 1s
-  interval: 3s
+  interval: 5s
   healthyThreshold: 1
   unhealthyThreshold: 3
   httpHealthCheck:

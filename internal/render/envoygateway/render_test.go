@@ -583,3 +583,21 @@ func TestSharedSNIKeepsFirstTLSRoute(t *testing.T) {
 	}
 	assertWarning(t, warnings, "GlobalServices shop/checkout and shop/checkout-alias name the same Service port (SNI checkout-8080.shop.failover.gatefed.internal)")
 }
+
+// Envoy Gateway refuses Backends with loopback addresses (its controller
+// reports "IP address 127.0.0.1 in the loopback range is only supported when
+// using the Host infrastructure"): render says so.
+func TestLoopbackFailoverAddressWarns(t *testing.T) {
+	checkout := service("shop", "checkout", 8080)
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "127.0.0.1")},
+		[]*fleet.GlobalService{checkout},
+		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+	)
+	_, warnings := renderCluster(t, f, "a")
+	assertWarning(t, warnings, "failover target b has the loopback address 127.0.0.1", "Envoy Gateway refuses a Backend with a loopback address")
+	if _, warnings = renderCluster(t, f, "b"); len(warnings) != 0 {
+		t.Errorf("warnings on b %q, want none", warnings)
+	}
+}

@@ -2,6 +2,7 @@ package envoygateway
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 
@@ -214,6 +215,10 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 	}
 	addr, port := t.Cluster.Spec.Failover.Address, t.Cluster.FailoverPort()
 	ep := egv1a1.BackendEndpoint{}
+	if ip := net.ParseIP(addr); ip != nil && ip.IsLoopback() {
+		r.warnf("GlobalService %s: failover target %s has the loopback address %s: Envoy Gateway refuses a Backend with a loopback address unless it runs on the host, so the routes to it will not resolve",
+			p.Service.Key(), t.Cluster.Name(), addr)
+	}
 	if fleet.AddressIsIP(addr) {
 		ep.IP = &egv1a1.IPEndpoint{Address: addr, Port: port}
 	} else {

@@ -18,6 +18,11 @@ import (
 type decoder struct {
 	lines map[string]int
 	errs  []pathError
+	// aliases is how many more values may be reached through aliases;
+	// alias is the alias being followed, nil outside one.
+	aliases *int
+	alias   *yaml.Node
+	tooMany bool
 }
 
 type pathError struct {
@@ -64,8 +69,24 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!
 var durationType = reflect.TypeOf(Duration(""))
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode && d.alias == nil {
+		d.alias = n
+		defer func() { d.alias = nil }()
+	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if d.alias != nil {
+		if *d.aliases <= 0 {
+			if !d.tooMany {
+				d.tooMany = true
+				// No field: the whole document is cut short, and
+				// withoutDecoded drops what validation says of it.
+				d.fail(d.alias, "", "%s: aliases reach more than %d values in the fleet: write the values out", path, MaxAliasValues)
+			}
+			return
+		}
+		*d.aliases--
 	}
 	d.lines[path] = n.Line
 	if isNull(n) {

@@ -27,20 +27,26 @@ func Load(paths []string, stdin io.Reader) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
+	aliases := MaxAliasValues
 	for _, file := range files {
 		var data []byte
 		if file == "-" {
 			if stdin == nil {
 				return nil, errors.New("-: no standard input")
 			}
-			data, err = io.ReadAll(stdin)
+			data, err = readLimited(stdin)
 		} else {
-			data, err = os.ReadFile(file)
+			data, err = readFile(file)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", file, err)
 		}
-		errs = append(errs, parseFile(f, file, data)...)
+		if len(data) > MaxFileSize {
+			errs = append(errs, FieldError{File: file, Line: bytes.Count(data[:MaxFileSize], []byte("\n")) + 1,
+				Message: fmt.Sprintf("the file goes past %d MiB here, the most a fleet file may hold: split it", MaxFileSize>>20)})
+			continue
+		}
+		errs = append(errs, parseFile(f, file, data, &aliases)...)
 	}
 	f.setDefaults()
 	f.Index()
@@ -92,9 +98,36 @@ func Files(paths []string) ([]string, error) {
 	return files, nil
 }
 
+// MaxFileSize is the most Load reads from one fleet file or standard input.
+// A fleet of thousands of documents is a few megabytes; a larger file is
+// refused before it is parsed, so that parsing it cannot exhaust memory.
+const MaxFileSize = 16 << 20
+
+// MaxAliasValues is how many values the documents of one load may reach
+// through YAML aliases (*name). An alias saves writing a block twice; past
+// this, aliases only multiply a small input into a huge fleet (a "billion
+// laughs"), and the document that goes past it is an error.
+const MaxAliasValues = 10000
+
+// readLimited reads r up to one byte past MaxFileSize.
+func readLimited(r io.Reader) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+}
+
+func readFile(name string) ([]byte, error) {
+	file, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return readLimited(file)
+}
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func parseFile(f *Fleet, file string, data []byte) Errors {
+// parseFile decodes the documents of one file into f. aliases is what is
+// left of the load's MaxAliasValues.
+func parseFile(f *Fleet, file string, data []byte, aliases *int) Errors {
 	var errs Errors
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for docIndex := 1; ; docIndex++ {
@@ -120,7 +153,7 @@ func parseFile(f *Fleet, file string, data []byte) Errors {
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue // empty document
 		}
-		errs = append(errs, parseDocument(f, file, docIndex, doc.Content[0])...)
+		errs = append(errs, parseDocument(f, file, docIndex, doc.Content[0], aliases)...)
 	}
 	return errs
 }
@@ -136,7 +169,7 @@ func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {
 
 var kinds = []string{KindCluster, KindGlobalService, KindGlobalRoute}
 
-func parseDocument(f *Fleet, file string, index int, n *yaml.Node) Errors {
+func parseDocument(f *Fleet, file string, index int, n *yaml.Node, aliases *int) Errors {
 	docErr := func(line int, field, format string, args ...any) Errors {
 		return Errors{{File: file, Line: line, Field: field, Message: fmt.Sprintf("document %d: ", index) + fmt.Sprintf(format, args...)}}
 	}
@@ -172,7 +205,7 @@ func parseDocument(f *Fleet, file string, index int, n *yaml.Node) Errors {
 	default:
 		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, DidYouMean(kind, kinds), strings.Join(kinds, ", "))
 	}
-	d := &decoder{lines: map[string]int{}}
+	d := &decoder{lines: map[string]int{}, aliases: aliases}
 	d.decode(n, reflect.ValueOf(target), "")
 	*src = Source{File: file, Line: n.Line, lines: d.lines}
 
@@ -273,14 +306,15 @@ func (f *Fleet) sort() {
 }
 
 // withoutDecoded drops validation errors about fields that already failed to
-// decode, so that a field of the wrong type is reported once.
+// decode, so that a field of the wrong type is reported once; a decoding
+// error without a field (a document cut short) covers the whole document.
 func withoutDecoded(validation, decoding Errors) Errors {
 	var out Errors
 	for _, v := range validation {
 		dup := false
 		for _, d := range decoding {
 			if d.File == v.File && d.doc == v.doc && d.doc != 0 &&
-				(v.Field == d.Field || strings.HasPrefix(v.Field, d.Field+".") || strings.HasPrefix(v.Field, d.Field+"[")) {
+				(d.Field == "" || v.Field == d.Field || strings.HasPrefix(v.Field, d.Field+".") || strings.HasPrefix(v.Field, d.Field+"[")) {
 				dup = true
 				break
 			}

@@ -2,6 +2,7 @@ package testfleet
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -46,7 +47,16 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 // Tests sharing a fleet must not collide: give each its own namespace
 // (Fleet.Namespace). A fleet that cannot start fails the test binary with the
 // reason (for a missing binary, the command that builds it).
+//
+// No fleet starts for go test -run '^$' -fuzz TARGET, nor in its worker
+// processes (which run TestMain again): fuzz targets use no API server.
 func Main(m *testing.M, opts Options, fleet **Fleet) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if flagValue("test.fuzzworker") == "true" || (flagValue("test.fuzz") != "" && flagValue("test.run") == "^$") {
+		return m.Run()
+	}
 	if opts.Progress == nil && os.Getenv("GATEFED_FLEET_PROGRESS") != "" {
 		opts.Progress = os.Stderr
 	}
@@ -64,6 +74,13 @@ func Main(m *testing.M, opts Options, fleet **Fleet) int {
 		}
 	}
 	return code
+}
+
+func flagValue(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 var namespaceSeq atomic.Int64

@@ -153,16 +153,6 @@ func (f *yamlFile) findCluster(name string) *yamlDoc {
 	return nil
 }
 
-// hasDocuments reports whether any document holds more than comments.
-func (f *yamlFile) hasDocuments() bool {
-	for _, d := range f.Docs {
-		if d.Node != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // replace returns the file's bytes with doc's range replaced by text.
 func (f *yamlFile) replace(doc *yamlDoc, text []byte) []byte {
 	out := make([]byte, 0, len(f.Data)+len(text))
@@ -171,7 +161,9 @@ func (f *yamlFile) replace(doc *yamlDoc, text []byte) []byte {
 	return append(out, f.Data[doc.End:]...)
 }
 
-// appendDoc returns the file's bytes with a new document at the end.
+// appendDoc returns the file's bytes with a new document at the end. The
+// document follows a separator even in a file of only comments: comments
+// right above a document belong to it, and remove would take them along.
 func (f *yamlFile) appendDoc(text []byte) []byte {
 	if len(bytes.TrimSpace(f.Data)) == 0 {
 		return text
@@ -180,9 +172,7 @@ func (f *yamlFile) appendDoc(text []byte) []byte {
 	if !bytes.HasSuffix(out, []byte("\n")) {
 		out = append(out, '\n')
 	}
-	if f.hasDocuments() {
-		out = append(out, "---\n"...)
-	}
+	out = append(out, "---\n"...)
 	return append(out, text...)
 }
 

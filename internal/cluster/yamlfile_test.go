@@ -116,7 +116,7 @@ func TestAppendToEmptyAndCommentOnlyFiles(t *testing.T) {
 	for _, tc := range []struct{ name, before, after string }{
 		{"missing", "", newDoc},
 		{"empty", "\n", newDoc},
-		{"comments only", "# clusters go here\n", "# clusters go here\n" + newDoc},
+		{"comments only", "# clusters go here\n", "# clusters go here\n---\n" + newDoc},
 		{"one document", "apiVersion: gatefed.dev/v1alpha1\nkind: Cluster\nmetadata: {name: b}\nspec: {gateway: {provider: gloo}}",
 			"apiVersion: gatefed.dev/v1alpha1\nkind: Cluster\nmetadata: {name: b}\nspec: {gateway: {provider: gloo}}\n---\n" + newDoc},
 	} {

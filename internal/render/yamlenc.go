@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MarshalYAML writes an unstructured object as block YAML with sorted keys,
@@ -65,7 +66,9 @@ func (w *yamlWriter) writeMap(m map[string]any, indent int, first bool) error {
 		if !(first && i == 0) {
 			writeIndent(&w.b, indent)
 		}
-		w.writeString(k)
+		if err := w.writeString(k); err != nil {
+			return err
+		}
 		w.b.WriteByte(':')
 		if err := w.writeMember(m[k], indent, indent+2); err != nil {
 			return fmt.Errorf("%s: %w", k, err)
@@ -143,7 +146,7 @@ func (w *yamlWriter) writeScalar(v any) error {
 	case nil:
 		b.WriteString("null")
 	case string:
-		w.writeString(t)
+		return w.writeString(t)
 	case bool:
 		b.WriteString(strconv.FormatBool(t))
 	case int64:
@@ -169,13 +172,19 @@ func (w *yamlWriter) writeScalar(v any) error {
 
 // writeString writes s plain when that is safe, else double-quoted with Go's
 // escapes (\n, \t, \xXX, \uXXXX, ...), all of which YAML reads the same.
-func (w *yamlWriter) writeString(s string) {
+// A string that is not UTF-8 is an error: Go would escape its bad bytes as
+// \xXX, which YAML reads as the characters U+0000 to U+00FF instead.
+func (w *yamlWriter) writeString(s string) error {
 	if plainSafe(s) {
 		w.b.WriteString(s)
-		return
+		return nil
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("string %q is not valid UTF-8", s)
 	}
 	w.scratch = strconv.AppendQuote(w.scratch[:0], s)
 	w.b.Write(w.scratch)
+	return nil
 }
 
 // yamlKeywords are words a YAML 1.1 or 1.2 parser reads as something other than a string.

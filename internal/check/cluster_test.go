@@ -60,6 +60,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(testfleet.EnvEtcdBin) == "" {
 		os.Setenv(testfleet.EnvEtcdBin, testfleet.EtcdBin())
 	}
+	if os.Getenv(testfleet.EnvEGBinDir) == "" {
+		os.Setenv(testfleet.EnvEGBinDir, testfleet.EnvoyGatewayBinDir())
+	}
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(tmpRoot, "cache"))
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(tmpRoot, "config"))
 	code := m.Run()

@@ -27,7 +27,8 @@ import (
 // 18000, 18001, the Wasm server 18002, health 8081, metrics 19001). So each
 // controller runs in a private mount namespace whose root is this machine's
 // with a tmpfs on /certs, and one controller runs at a time on a machine: a
-// lock file in the cache, held by the controller process for its lifetime.
+// lock file in the temporary directory, held by the controller process for
+// its lifetime.
 
 // EnvoyGatewayNamespace is where the controller runs and looks for its own objects.
 const EnvoyGatewayNamespace = "envoy-gateway-system"
@@ -169,6 +170,7 @@ func (c *Cluster) StartEnvoyGateway(ctx context.Context) (*EnvoyGateway, error) 
 		journal: filepath.Join(c.fleet.Dir, JournalFile),
 		env:     []string{"KUBECONFIG=" + filepath.Join(dir, "kubeconfig"), "ENVOY_GATEWAY_NAMESPACE=" + EnvoyGatewayNamespace},
 		files:   []*os.File{lock},
+		runs:    EnvoyGatewayBin(),
 	}
 	if p.path, err = exec.LookPath(p.path); err != nil {
 		return nil, err
@@ -189,17 +191,21 @@ func (c *Cluster) StartEnvoyGateway(ctx context.Context) (*EnvoyGateway, error) 
 // Pid is the controller's process id.
 func (e *EnvoyGateway) Pid() int { return e.proc.pid() }
 
+// State identifies the controller's process, to stop it from another process
+// (Terminate) when the fleet is detached.
+func (e *EnvoyGateway) State() ProcessState {
+	return ProcessState{Pid: e.proc.pid(), Exe: e.proc.runs, Log: e.LogPath, Args: e.proc.args}
+}
+
 // Stop stops the controller and waits until it is gone; the port lock goes with it.
 func (e *EnvoyGateway) Stop() error { return e.proc.stop(10 * time.Second) }
 
 // lockEnvoyGatewayPorts takes the machine-wide lock on the controller's ports,
-// waiting for ctx at most.
+// waiting for ctx at most. The lock file is in the temporary directory, the
+// same for every cache and user.
 func lockEnvoyGatewayPorts(ctx context.Context) (*os.File, error) {
-	if err := os.MkdirAll(CacheDir(), 0o755); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(CacheDir(), "envoy-gateway-ports.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	path := filepath.Join(os.TempDir(), "gatefed-envoy-gateway-ports.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o666)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,9 @@ type process struct {
 	journal string     // file the pid is appended to, if set
 	env     []string   // added to this process's environment
 	files   []*os.File // passed on as file descriptors 3, 4, ...
+	// runs is the executable the process ends up running when path execs
+	// another one (default path); the journal records it.
+	runs string
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
@@ -86,7 +89,11 @@ func (p *process) start(detached bool) error {
 	}
 	p.cmd = cmd
 	if p.journal != "" {
-		if err := appendJournal(p.journal, cmd.Process.Pid, p.path, p.name); err != nil {
+		exe := p.path
+		if p.runs != "" {
+			exe = p.runs
+		}
+		if err := appendJournal(p.journal, cmd.Process.Pid, exe, p.name); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			return fmt.Errorf("record %s: %w", p.name, err)
@@ -194,7 +201,9 @@ func ProcessRuns(pid int, exe string) bool {
 	if err != nil {
 		want = exe
 	}
-	return got == want || filepath.Base(got) == filepath.Base(want) && sameFile(got, want)
+	// A process chrooted into a root that binds this machine's directories
+	// (StartEnvoyGateway) shows its executable under that root.
+	return got == want || filepath.Base(got) == filepath.Base(want) && (sameFile(got, want) || strings.HasSuffix(got, want))
 }
 
 func sameFile(a, b string) bool {

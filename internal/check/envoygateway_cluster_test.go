@@ -1,0 +1,183 @@
+package check_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/internal/apply"
+	"github.com/gatefed/gatefed/internal/check"
+	"github.com/gatefed/gatefed/internal/check/applydiff"
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// realEGFleet is an envoy-gateway cluster "eg" whose checkout fails over to
+// "far" at farAddress. Only eg runs; far is a document.
+const realEGFleet = `apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: eg}
+spec:
+  kubeconfig: %[1]s
+  region: r1
+  gateway: {provider: envoy-gateway}
+  failover: {address: 192.0.2.10}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: far}
+spec:
+  kubeconfig: %[1]s
+  region: r2
+  gateway: {provider: gloo}
+  failover: {address: %[2]s}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalService
+metadata: {name: checkout, namespace: shop}
+spec:
+  port: 8080
+  clusters: {names: [eg, far]}
+  healthCheck: {path: /healthz}
+  outlierDetection: {consecutive5xx: 5}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalRoute
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  clusters: {names: [eg]}
+  rules:
+  - name: checkout
+    backends: [{service: checkout}]
+`
+
+// config-status reports the verdicts the real Envoy Gateway controller
+// wrote: every object accepted, and then the controller's own reason when it
+// refuses a Backend (a loopback failover address).
+//
+// failover-readiness and sizing are left out: the failover addresses are
+// documentation addresses nobody may dial, and the proxy runs the
+// controller's default single replica.
+func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
+	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "eg"}}})
+	c := tf.Cluster("eg")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	eg, err := c.StartEnvoyGateway(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := eg.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	sim := c.Sim()
+	for _, ns := range []string{"envoy-gateway-system", "shop"} {
+		if err := sim.EnsureNamespace(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the cluster's operator installed: the controller's Deployment
+	// record (the controller itself runs as a process), its GatewayClass and
+	// the Gateway; the Service and its endpoints; the failover Secrets.
+	if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "envoy-gateway-system", Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := createGatewayAPIParents(ctx, sim); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := testfleet.NewCertAuthority("failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, clientKey, err := ca.ClientCert("eg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverCert, serverKey, err := ca.ServerCert("*.shop." + render.FailoverDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, kp := range map[string][2][]byte{
+		render.FailoverUpstreamSecret:   {clientCert, clientKey},
+		render.FailoverDownstreamSecret: {serverCert, serverKey},
+	} {
+		sec := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "envoy-gateway-system", Name: name},
+			Type:       corev1.SecretTypeTLS,
+			Data:       map[string][]byte{corev1.TLSCertKey: kp[0], corev1.TLSPrivateKeyKey: kp[1], "ca.crt": ca.CertPEM()},
+		}
+		if _, err := sim.Kube.CoreV1().Secrets("envoy-gateway-system").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dir := t.TempDir()
+	run := func(farAddress string) *check.ClusterReport {
+		t.Helper()
+		doc := fmt.Sprintf(realEGFleet, tf.Kubeconfig, farAddress)
+		if err := os.WriteFile(filepath.Join(dir, "fleet.yaml"), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fleet.Load([]string{dir}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := render.Render(f, render.Options{Clusters: []string{"eg"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng := apply.New(apply.Options{Prune: true, CacheDir: filepath.Join(dir, "cache")})
+		p := eng.Plan(ctx, []apply.Target{{Cluster: res.Clusters[0].Cluster, Objects: res.Clusters[0].Objects}})
+		if ar := eng.Apply(ctx, p); ar.Failed() {
+			t.Fatalf("apply: %+v", ar.Clusters[0])
+		}
+		// kubelet and the cloud, for the proxies the controller created.
+		if _, err := sim.ProxyInfra(ctx, "192.0.2.10", "envoy-gateway-system/eg", "envoy-gateway-system/gatefed-failover"); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := check.RunUntil(ctx, f, check.Options{
+			Clusters: []string{"eg"}, Timeout: time.Minute,
+			Exclude: []string{check.FailoverReadiness, check.Sizing},
+			Differ:  applydiff.Differ{CacheDir: filepath.Join(dir, "differ")},
+		}, time.Minute, false, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Clusters[0]
+	}
+
+	cr := run("192.0.2.20")
+	for _, r := range cr.Checks {
+		if r.Status != check.Pass {
+			t.Errorf("%s: %s %+v", r.Name, r.Status, r.Findings)
+		}
+	}
+
+	// A loopback failover address: the controller refuses the Backend and
+	// the route's reference, and check reports its reason.
+	cr = run("127.0.0.1")
+	r := cr.Check(check.ConfigStatus)
+	found := false
+	for _, fd := range r.Findings {
+		found = found || fd.Severity == check.Failure && strings.Contains(fd.Message, "HTTPRoute envoy-gateway-system/gatefed-shop-web is rejected") &&
+			strings.Contains(fd.Message, "IP address 127.0.0.1 in the loopback range is only supported when using the Host infrastructure")
+	}
+	if r.Status != check.Fail || !found {
+		t.Errorf("config-status with a loopback failover address: %s %+v", r.Status, r.Findings)
+	}
+}

@@ -1,0 +1,323 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
+	"github.com/gatefed/gatefed/internal/status"
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// apply --wait against the real Envoy Gateway controller: what gatefed
+// renders for a service that fails over to another cluster (Backends with
+// TLS, a BackendTrafficPolicy, a TLSRoute, a ClientTrafficPolicy and the
+// failover Gateway) is accepted by the controller, and a missing failover
+// Secret is reported with the controller's own reason. No status here is
+// written by test code.
+func TestWaitEnvoyGatewayController(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	c := tf.Clusters[0]
+	peer := tf.Clusters[1]
+	ns := testfleet.EnvoyGatewayNamespace
+
+	begin := time.Now()
+	eg, err := c.StartEnvoyGateway(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("controller ready in %s", time.Since(begin).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if err := eg.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	logTail := func() string {
+		b, _ := os.ReadFile(eg.LogPath)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 30 {
+			lines = lines[len(lines)-30:]
+		}
+		return strings.Join(lines, "\n")
+	}
+
+	// The gateway gatefed routes through is the cluster's own.
+	dyn := e.dyn(c.Name)
+	for _, doc := range []string{`
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: eg}
+spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}`, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: eg, namespace: envoy-gateway-system}
+spec:
+  gatewayClassName: eg
+  listeners: [{name: http, port: 80, protocol: HTTP}]`} {
+		var o unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(doc), &o.Object); err != nil {
+			t.Fatal(err)
+		}
+		var r dynamic.ResourceInterface = dyn.Resource(testfleet.GatewayClassGVR)
+		if o.GetKind() == "Gateway" {
+			r = dyn.Resource(testfleet.GatewayGVR).Namespace(ns)
+		}
+		if _, err := r.Create(ctx, &o, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create %s: %v", o.GetKind(), err)
+		}
+	}
+
+	// A fleet of two Envoy Gateway clusters; checkout runs in both, so each
+	// fails over to the other and serves failover traffic for it.
+	dir := t.TempDir()
+	fleetYAML := fmt.Sprintf(`apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: %[1]s}
+spec:
+  kubeconfig: %[3]s
+  context: %[4]s
+  region: r1
+  gateway: {provider: envoy-gateway}
+  failover: {address: 192.0.2.1}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: Cluster
+metadata: {name: %[2]s}
+spec:
+  kubeconfig: %[3]s
+  context: %[5]s
+  region: r2
+  gateway: {provider: envoy-gateway}
+  failover: {address: 192.0.2.2}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalService
+metadata: {name: checkout, namespace: %[6]s}
+spec:
+  port: 8080
+  healthCheck: {path: /healthz}
+---
+apiVersion: gatefed.dev/v1alpha1
+kind: GlobalRoute
+metadata: {name: shop, namespace: %[6]s}
+spec:
+  hosts: [shop.example.com]
+  rules: [{backends: [{service: checkout}]}]
+`, c.Name, peer.Name, tf.Kubeconfig, c.Context, peer.Context, e.svcNS)
+	if err := os.WriteFile(filepath.Join(dir, "fleet.yaml"), []byte(fleetYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	render.Register(gloo.New())
+	render.Register(envoygateway.New())
+	f, err := fleet.Load([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := render.Render(f, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target Target
+	for _, co := range rendered.Clusters {
+		if co.Cluster.Name() == c.Name {
+			target = Target{Cluster: co.Cluster, Objects: co.Objects}
+		}
+	}
+	kinds := map[string]int{}
+	var gateways []string
+	for _, o := range target.Objects {
+		kinds[o.GetKind()]++
+		if o.GetKind() == "Gateway" {
+			gateways = append(gateways, o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	for _, k := range []string{"Backend", "BackendTrafficPolicy", "HTTPRoute", "TLSRoute", "ClientTrafficPolicy", "Gateway", "ReferenceGrant"} {
+		if kinds[k] == 0 {
+			t.Fatalf("the render for %s has no %s: %v", c.Name, k, kinds)
+		}
+	}
+
+	// What the cluster holds besides: the failover Secrets and the Service.
+	ca, err := testfleet.NewCertAuthority("failover-" + e.svcNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, clientKey, err := ca.ClientCert(c.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverCert, serverKey, err := ca.ServerCert(render.FailoverDomain, "*."+e.svcNS+"."+render.FailoverDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := c.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, kp := range map[string][2][]byte{
+		render.FailoverUpstreamSecret:   {clientCert, clientKey},
+		render.FailoverDownstreamSecret: {serverCert, serverKey},
+	} {
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Type:       corev1.SecretTypeTLS,
+			Data:       map[string][]byte{corev1.TLSCertKey: kp[0], corev1.TLSPrivateKeyKey: kp[1], "ca.crt": ca.CertPEM()},
+		}
+		if _, err := cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("secret %s: %v", name, err)
+		}
+	}
+	if err := c.Sim().Service(ctx, testfleet.Service{Namespace: e.svcNS, Name: "checkout", Port: 8080, Ready: 2}); err != nil {
+		t.Fatal(err)
+	}
+
+	eng := e.engine()
+	p := eng.Plan(ctx, []Target{target})
+	res := eng.Apply(ctx, p)
+	expectOK(t, res)
+
+	// Stand in for kubelet and the cloud: the controller's proxies become
+	// available and get an address, so the controller programs the Gateways.
+	proxies := append([]string{ns + "/eg"}, gateways...)
+	if n, err := c.Sim().ProxyInfra(ctx, "127.0.0.1", proxies...); err != nil || n < len(proxies) {
+		t.Fatalf("proxy infrastructure for %v: %d proxies, %v\nlog:\n%s", proxies, n, err, logTail())
+	}
+
+	// Wait takes Programmed=False at the current generation as a final
+	// verdict, and the controller writes it (AddressNotAssigned) until it has
+	// seen the address: let it see the address first. The controller creates
+	// a proxy's Service after its Deployment, so the address is given again
+	// until the Gateway is programmed.
+	for _, g := range proxies {
+		gns, name, _ := strings.Cut(g, "/")
+		var last status.Result
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			last = status.Of(e.mustGet(c.Name, testfleet.GatewayGVR, gns, name))
+			if last.State == status.Accepted || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Second)
+			if _, err := c.Sim().ProxyInfra(ctx, "127.0.0.1", proxies...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if last.State != status.Accepted {
+			t.Fatalf("Gateway %s not programmed: %+v\nlog:\n%s", g, last, logTail())
+		}
+	}
+
+	old := WaitInterval
+	WaitInterval = 500 * time.Millisecond
+	t.Cleanup(func() { WaitInterval = old })
+
+	expected := 0
+	for _, o := range target.Objects {
+		if status.Expects(o.GroupVersionKind().GroupKind()) {
+			expected++
+		}
+	}
+	if expected != 6 { // Backend, BackendTrafficPolicy, ClientTrafficPolicy, failover Gateway, HTTPRoute, TLSRoute
+		t.Fatalf("%d objects with a status rendered, want 6: %v", expected, kinds)
+	}
+	start := time.Now()
+	wr := eng.Wait(ctx, p, res, 2*time.Minute)
+	t.Logf("wait took %s", time.Since(start).Round(time.Millisecond))
+	if !wr.OK() || wr.Accepted != expected {
+		t.Fatalf("wait: accepted %d of %d, not accepted %+v\nlog:\n%s", wr.Accepted, expected, wr.NotAccepted, logTail())
+	}
+
+	// The verdicts are the controller's: every status was written by its
+	// field manager, and the routes name it as their controller.
+	managers := map[string]bool{}
+	routeControllers := map[string]bool{}
+	for _, o := range target.Objects {
+		gk := o.GroupVersionKind().GroupKind()
+		if !status.Expects(gk) {
+			continue
+		}
+		live := e.mustGet(c.Name, gvrOf(o), o.GetNamespace(), o.GetName())
+		statusManagers := 0
+		for _, mf := range live.GetManagedFields() {
+			if mf.Subresource == "status" {
+				statusManagers++
+				managers[mf.Manager] = true
+			}
+		}
+		if statusManagers == 0 {
+			t.Errorf("%s %s: no status writer in managedFields", o.GetKind(), o.GetName())
+		}
+		if o.GetKind() == "HTTPRoute" || o.GetKind() == "TLSRoute" {
+			parents, _, _ := unstructured.NestedSlice(live.Object, "status", "parents")
+			for _, pa := range parents {
+				cn, _ := pa.(map[string]any)["controllerName"].(string)
+				routeControllers[o.GetKind()+" "+cn] = true
+			}
+		}
+	}
+	t.Logf("status field managers: %v; route controllers: %v", managers, routeControllers)
+	if len(managers) != 1 || !managers["envoy-gateway"] {
+		t.Errorf("statuses written by %v, want the controller alone", managers)
+	}
+	if !routeControllers["HTTPRoute "+testfleet.EnvoyGatewayControllerName] {
+		t.Errorf("HTTPRoute parents name controllers %v, want %s", routeControllers, testfleet.EnvoyGatewayControllerName)
+	}
+
+	// Without the Secret the Backend presents and verifies with, the
+	// controller keeps the Backend but no longer resolves the HTTPRoute's
+	// reference to it; Wait says so with the controller's reason.
+	if err := cs.CoreV1().Secrets(ns).Delete(ctx, render.FailoverUpstreamSecret, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		wr = eng.Wait(ctx, p, res, 5*time.Second)
+		if !wr.OK() && !wr.TimedOut {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller still accepts everything without %s: %+v\nlog:\n%s", render.FailoverUpstreamSecret, wr, logTail())
+		}
+		time.Sleep(time.Second)
+	}
+	route := "gatefed-" + e.svcNS + "-shop"
+	if wr.Accepted != expected-1 || len(wr.NotAccepted) != 1 {
+		t.Fatalf("wait without %s: %+v", render.FailoverUpstreamSecret, wr)
+	}
+	it := wr.NotAccepted[0]
+	want := "eg: ResolvedRefs=False (InvalidBackendTLS): Failed to process route rule 0 backendRef 1: secret failover-upstream not found in namespace envoy-gateway-system"
+	if it.Cluster != c.Name || it.Kind != "HTTPRoute" || it.Name != route || it.Status.State != status.Rejected || !strings.HasPrefix(it.Status.Reason, want) {
+		t.Errorf("not accepted: %+v, want HTTPRoute %s rejected with %q", it, route, want)
+	}
+}
+
+// gvrOf is the resource of a rendered object's kind (the kinds with a status
+// here pluralise by rule: Policy -> policies, Route -> routes).
+func gvrOf(o *unstructured.Unstructured) schema.GroupVersionResource {
+	gvk := o.GroupVersionKind()
+	plural := strings.ToLower(gvk.Kind)
+	if strings.HasSuffix(plural, "policy") {
+		plural = strings.TrimSuffix(plural, "y") + "ies"
+	} else {
+		plural += "s"
+	}
+	return gvk.GroupVersion().WithResource(plural)
+}

@@ -104,11 +104,11 @@ build() {
 
 kube_stamp=$(stamp "$root/hack/kube" "$kube_ldflags" kube-apiserver kubectl)
 etcd_stamp=$(stamp "$root/hack/etcd" "$etcd_ldflags" etcd)
-eg_stamp=$(stamp "$root/hack/envoygateway" "$eg_ldflags" egctl envoy-gateway)
+eg_stamp=$(stamp "$root/hack/envoygateway" "$eg_ldflags" egctl envoy-gateway xdsdump "$(cat "$root"/hack/envoygateway/xdsdump/*.go | sha256sum)")
 
 if $check_only; then
   fresh "$kube_dir" "$kube_stamp" kube-apiserver kubectl && fresh "$etcd_dir" "$etcd_stamp" etcd &&
-    fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway && exit 0
+    fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway xdsdump && exit 0
   exit 1
 fi
 
@@ -136,11 +136,12 @@ else
     go.etcd.io/etcd/server/v3
 fi
 
-if fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway; then
-  echo "==> egctl, envoy-gateway $eg_version: up to date"
+if fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway xdsdump; then
+  echo "==> egctl, envoy-gateway $eg_version, xdsdump: up to date"
 else
-  build "egctl, envoy-gateway $eg_version" "$root/hack/envoygateway" "$eg_dir" "$eg_stamp" "$eg_ldflags" "" \
-    github.com/envoyproxy/gateway/cmd/egctl github.com/envoyproxy/gateway/cmd/envoy-gateway
+  build "egctl, envoy-gateway $eg_version, xdsdump" "$root/hack/envoygateway" "$eg_dir" "$eg_stamp" "$eg_ldflags" "" \
+    github.com/envoyproxy/gateway/cmd/egctl github.com/envoyproxy/gateway/cmd/envoy-gateway \
+    github.com/gatefed/gatefed/hack/envoygateway/xdsdump
 fi
 
 echo
@@ -149,5 +150,6 @@ echo "kubectl:        $kube_dir/kubectl"
 echo "etcd:           $etcd_dir/etcd"
 echo "egctl:          $eg_dir/egctl"
 echo "envoy-gateway:  $eg_dir/envoy-gateway"
+echo "xdsdump:        $eg_dir/xdsdump"
 echo "Tests and 'gatefed demo' find them there. To use binaries elsewhere, set:"
 echo "  export GATEFED_KUBE_BIN_DIR=$kube_dir GATEFED_ETCD_BIN=$etcd_dir/etcd GATEFED_EG_BIN_DIR=$eg_dir"

@@ -89,6 +89,10 @@ func EgctlBin() string { return filepath.Join(EnvoyGatewayBinDir(), "egctl") }
 // EnvoyGatewayBin is the path of the Envoy Gateway controller.
 func EnvoyGatewayBin() string { return filepath.Join(EnvoyGatewayBinDir(), "envoy-gateway") }
 
+// XDSDumpBin is the path of xdsdump (hack/envoygateway/xdsdump), which reads
+// the configuration an xDS server sends one node.
+func XDSDumpBin() string { return filepath.Join(EnvoyGatewayBinDir(), "xdsdump") }
+
 // ErrMissingBinary is wrapped by CheckBinaries' error.
 var ErrMissingBinary = errors.New("test fleet binary missing")
 
@@ -101,7 +105,7 @@ func CheckBinaries() error {
 // CheckEnvoyGatewayBinaries reports a missing egctl or envoy-gateway with the
 // exact command that builds them.
 func CheckEnvoyGatewayBinaries() error {
-	return checkBinaries(EnvEGBinDir, EgctlBin(), EnvoyGatewayBin())
+	return checkBinaries(EnvEGBinDir, EgctlBin(), EnvoyGatewayBin(), XDSDumpBin())
 }
 
 func checkBinaries(envs string, paths ...string) error {

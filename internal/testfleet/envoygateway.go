@@ -2,12 +2,14 @@ package testfleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -188,6 +190,30 @@ func (c *Cluster) StartEnvoyGateway(ctx context.Context) (*EnvoyGateway, error) 
 	return eg, nil
 }
 
+// EnvoyConfig returns the Envoy configuration the controller serves the
+// proxy of one Gateway, as xdsdump reads it over ADS: {"clusters": [...],
+// "endpoints": [...], "listeners": [...], "routes": [...]}, each resource in
+// protobuf JSON. The proxy identifies itself as Envoy Gateway's proxies do,
+// by the Gateway's namespace/name as its node's cluster.
+func (e *EnvoyGateway) EnvoyConfig(ctx context.Context, gatewayNamespace, gatewayName string) (map[string][]map[string]any, error) {
+	dir := filepath.Join(e.Cluster.dir, "envoy-gateway")
+	cmd := exec.CommandContext(ctx, XDSDumpBin(),
+		"-addr", "127.0.0.1:18000", "-ca", filepath.Join(dir, "certs", "ca.crt"),
+		"-cert", filepath.Join(dir, "xds-client.crt"), "-key", filepath.Join(dir, "xds-client.key"),
+		"-node-cluster", gatewayNamespace+"/"+gatewayName, "-timeout", "30s")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("xdsdump %s/%s: %w: %s", gatewayNamespace, gatewayName, err, stderr.String())
+	}
+	var cfg map[string][]map[string]any
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		return nil, fmt.Errorf("xdsdump output: %w", err)
+	}
+	return cfg, nil
+}
+
 // Pid is the controller's process id.
 func (e *EnvoyGateway) Pid() int { return e.proc.pid() }
 
@@ -246,7 +272,13 @@ func (c *Cluster) writeEnvoyGatewayFiles(dir, certs string) error {
 	if err != nil {
 		return err
 	}
+	clientCert, clientKey, err := ca.ClientCert("xdsdump")
+	if err != nil {
+		return err
+	}
 	files := map[string][]byte{
+		filepath.Join(dir, "xds-client.crt"):  clientCert,
+		filepath.Join(dir, "xds-client.key"):  clientKey,
 		filepath.Join(certs, "ca.crt"):        ca.CertPEM(),
 		filepath.Join(certs, "tls.crt"):       cert,
 		filepath.Join(certs, "tls.key"):       key,

@@ -130,6 +130,18 @@ spec:
 		time.Sleep(500 * time.Millisecond)
 	}
 	accepted("Backend", "status-test", "status", "conditions")
+	// The Envoy configuration it serves the Gateway's proxy holds the route's cluster.
+	cfg, err := eg.EnvoyConfig(ctx, ns, "status-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, cl := range cfg["clusters"] {
+		found = found || cl["name"] == "httproute/envoy-gateway-system/status-test/rule/0"
+	}
+	if !found {
+		t.Errorf("no cluster for the HTTPRoute's rule among %d clusters: %v", len(cfg["clusters"]), cfg["clusters"])
+	}
 	// An HTTPRoute's conditions are per parent; the first parent is the Gateway.
 	deadline := time.Now().Add(2 * time.Minute)
 	for {

@@ -1,0 +1,214 @@
+// Command xdsdump asks an xDS server for one node's configuration over ADS
+// and prints what it was sent as JSON: clusters, endpoints, listeners and
+// route configurations. Tests use it to read the Envoy configuration the
+// real Envoy Gateway controller serves its proxies.
+//
+//	xdsdump -addr 127.0.0.1:18000 -ca ca.crt -cert tls.crt -key tls.key -node-cluster envoy-gateway-system/eg
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	// Types the configuration embeds, so that it prints in full.
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/clusters/dns/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/health_check/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/least_request/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+)
+
+const (
+	typeCluster  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+	typeEndpoint = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+	typeListener = "type.googleapis.com/envoy.config.listener.v3.Listener"
+	typeRoute    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "xdsdump:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:18000", "xDS server address")
+	caFile := flag.String("ca", "", "CA that signed the server's certificate")
+	certFile := flag.String("cert", "", "client certificate")
+	keyFile := flag.String("key", "", "client key")
+	serverName := flag.String("server-name", "envoy-gateway", "name the server's certificate must carry")
+	nodeCluster := flag.String("node-cluster", "", "the node's cluster (Envoy Gateway: namespace/name of the Gateway)")
+	nodeID := flag.String("node-id", "xdsdump", "the node's id")
+	timeout := flag.Duration("timeout", 30*time.Second, "how long to wait for the configuration")
+	flag.Parse()
+	if *nodeCluster == "" {
+		return errors.New("-node-cluster is required")
+	}
+
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(*caFile)
+	if err != nil {
+		return err
+	}
+	pool.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+	if err != nil {
+		return err
+	}
+	creds := credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: *serverName, MinVersion: tls.VersionTLS12})
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		return err
+	}
+	node := &corev3.Node{Id: *nodeID, Cluster: *nodeCluster}
+	send := func(typ, version, nonce string, names []string) error {
+		return stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: typ, VersionInfo: version, ResponseNonce: nonce, ResourceNames: names})
+	}
+	for _, typ := range []string{typeCluster, typeListener} {
+		if err := send(typ, "", "", nil); err != nil {
+			return err
+		}
+	}
+
+	got := map[string][]*anypb.Any{}
+	var edsNames, rdsNames []string
+	pending := map[string]bool{typeCluster: true, typeListener: true}
+	for len(pending) > 0 {
+		resp, err := stream.Recv()
+		if err != nil {
+			return fmt.Errorf("waiting for %v: %w", keys(pending), err)
+		}
+		typ := resp.GetTypeUrl()
+		got[typ] = resp.GetResources()
+		delete(pending, typ)
+		var names []string
+		switch typ {
+		case typeCluster:
+			edsNames = edsClusters(resp.GetResources())
+			names = nil
+			if len(edsNames) > 0 && got[typeEndpoint] == nil {
+				pending[typeEndpoint] = true
+				if err := send(typeEndpoint, "", "", edsNames); err != nil {
+					return err
+				}
+			}
+		case typeListener:
+			rdsNames = routeNames(resp.GetResources())
+			if len(rdsNames) > 0 && got[typeRoute] == nil {
+				pending[typeRoute] = true
+				if err := send(typeRoute, "", "", rdsNames); err != nil {
+					return err
+				}
+			}
+		case typeEndpoint:
+			names = edsNames
+		case typeRoute:
+			names = rdsNames
+		}
+		// Acknowledge, so the server counts the node as up to date.
+		if err := send(typ, resp.GetVersionInfo(), resp.GetNonce(), names); err != nil {
+			return err
+		}
+	}
+
+	out := map[string][]json.RawMessage{}
+	for typ, key := range map[string]string{typeCluster: "clusters", typeEndpoint: "endpoints", typeListener: "listeners", typeRoute: "routes"} {
+		out[key] = []json.RawMessage{}
+		for _, a := range got[typ] {
+			msg, err := a.UnmarshalNew()
+			if err != nil {
+				return err
+			}
+			data, err := protojson.Marshal(msg)
+			if err != nil {
+				return fmt.Errorf("%s: %w", typ, err)
+			}
+			out[key] = append(out[key], data)
+		}
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// edsClusters names the clusters whose endpoints come from EDS.
+func edsClusters(res []*anypb.Any) []string {
+	var names []string
+	for _, a := range res {
+		c := &clusterv3.Cluster{}
+		if err := a.UnmarshalTo(c); err == nil && c.GetType() == clusterv3.Cluster_EDS {
+			name := c.GetName()
+			if sn := c.GetEdsClusterConfig().GetServiceName(); sn != "" {
+				name = sn
+			}
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// routeNames names the route configurations the listeners' HTTP connection managers load by RDS.
+func routeNames(res []*anypb.Any) []string {
+	seen := map[string]bool{}
+	for _, a := range res {
+		l := &listenerv3.Listener{}
+		if err := a.UnmarshalTo(l); err != nil {
+			continue
+		}
+		chains := append([]*listenerv3.FilterChain{l.GetDefaultFilterChain()}, l.GetFilterChains()...)
+		for _, fc := range chains {
+			for _, f := range fc.GetFilters() {
+				h := &hcmv3.HttpConnectionManager{}
+				if tc := f.GetTypedConfig(); tc != nil && tc.UnmarshalTo(h) == nil {
+					if n := h.GetRds().GetRouteConfigName(); n != "" {
+						seen[n] = true
+					}
+				}
+			}
+		}
+	}
+	return keys(seen)
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -83,6 +83,8 @@ spec:
 		if _, err := r.Create(ctx, &o, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("create %s: %v", o.GetKind(), err)
 		}
+		// Leave the shared fleet's cluster without them for the next test.
+		t.Cleanup(func() { _ = r.Delete(context.Background(), o.GetName(), metav1.DeleteOptions{}) })
 	}
 
 	// A fleet of two Envoy Gateway clusters; checkout runs in both, so each

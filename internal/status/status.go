@@ -223,12 +223,29 @@ func fromConditions(conds []any, gen int64, want []string, parent string) Result
 		switch status {
 		case "True":
 		case "False":
+			if reason, _ := c["reason"].(string); waiting(t, reason) {
+				return Result{State: Pending, Reason: conditionText(prefix, t, c)}
+			}
 			return Result{State: Rejected, Reason: conditionText(prefix, t, c), Final: true}
 		default:
 			return Result{State: Pending, Reason: conditionText(prefix, t, c)}
 		}
 	}
 	return Result{State: Accepted, Final: true}
+}
+
+// waiting reports whether a False condition only waits for something that
+// comes by itself: the Gateway API's Pending reason, and a Gateway not yet
+// Programmed because its load balancer has no address or its proxies are not
+// up yet (a new Gateway's usual state for a while).
+func waiting(conditionType, reason string) bool {
+	switch {
+	case reason == "Pending":
+		return true
+	case conditionType == "Programmed":
+		return reason == "AddressNotAssigned" || reason == "NoResources"
+	}
+	return false
 }
 
 func conditionText(prefix, t string, c map[string]any) string {

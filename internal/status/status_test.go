@@ -71,6 +71,10 @@ func TestGatewayAPI(t *testing.T) {
 		{"route stale", "HTTPRoute", map[string]any{"parents": []any{parent(cond("Accepted", "True", "Accepted", 2), cond("ResolvedRefs", "True", "ResolvedRefs", 2))}}, Pending, "older generation"},
 		{"gateway programmed", "Gateway", map[string]any{"conditions": []any{cond("Accepted", "True", "Accepted", 3), cond("Programmed", "True", "Programmed", 3)}}, Accepted, ""},
 		{"gateway not programmed yet", "Gateway", map[string]any{"conditions": []any{cond("Accepted", "True", "Accepted", 3), cond("Programmed", "Unknown", "Pending", 3)}}, Pending, "Programmed=Unknown"},
+		{"gateway without an address yet", "Gateway", map[string]any{"conditions": []any{cond("Accepted", "True", "Accepted", 3), cond("Programmed", "False", "AddressNotAssigned", 3)}}, Pending, "Programmed=False (AddressNotAssigned)"},
+		{"gateway without proxies yet", "Gateway", map[string]any{"conditions": []any{cond("Accepted", "True", "Accepted", 3), cond("Programmed", "False", "NoResources", 3)}}, Pending, "NoResources"},
+		{"gateway address not usable", "Gateway", map[string]any{"conditions": []any{cond("Accepted", "True", "Accepted", 3), cond("Programmed", "False", "AddressNotUsable", 3)}}, Rejected, "AddressNotUsable"},
+		{"route pending", "HTTPRoute", map[string]any{"parents": []any{parent(cond("Accepted", "False", "Pending", 3))}}, Pending, "Accepted=False (Pending)"},
 		{"gateway without programmed", "Gateway", map[string]any{"conditions": []any{cond("Accepted", "True", "Accepted", 3)}}, Pending, "Programmed not reported"},
 	}
 	for _, c := range cases {

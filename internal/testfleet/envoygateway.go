@@ -324,10 +324,23 @@ func (s *Sim) ProxyInfra(ctx context.Context, ip string, gateways ...string) (in
 		if err != nil {
 			return 0, err
 		}
+		svcs, err := s.Kube.CoreV1().Services(EnvoyGatewayNamespace).List(ctx, metav1.ListOptions{LabelSelector: envoyProxyLabels})
+		if err != nil {
+			return 0, err
+		}
+		// A proxy is complete with its Deployment and its Service (created after it).
+		owner := func(l map[string]string) string {
+			return l["gateway.envoyproxy.io/owning-gateway-namespace"] + "/" + l["gateway.envoyproxy.io/owning-gateway-name"]
+		}
+		withService := map[string]bool{}
+		for i := range svcs.Items {
+			withService[owner(svcs.Items[i].Labels)] = true
+		}
 		found := map[string]bool{}
 		for i := range deps.Items {
-			l := deps.Items[i].Labels
-			found[l["gateway.envoyproxy.io/owning-gateway-namespace"]+"/"+l["gateway.envoyproxy.io/owning-gateway-name"]] = true
+			if g := owner(deps.Items[i].Labels); withService[g] {
+				found[g] = true
+			}
 		}
 		missing := false
 		for g := range want {

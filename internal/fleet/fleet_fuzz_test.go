@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // trickySeeds are fleet inputs that reach corners of the decoder: aliases,
@@ -58,10 +59,23 @@ func fleetSeeds(f *testing.F) {
 	}
 }
 
-// yamlLines counts the lines of data as YAML does: a line ends at "\r\n",
-// "\r", "\n", or one of the Unicode breaks NEL, LS and PS.
+// yamlLines counts the lines of data as YAML does: in UTF-16 when the
+// data starts with its byte order mark, and a line ends at "\r\n", "\r",
+// "\n", or one of the Unicode breaks NEL, LS and PS.
 func yamlLines(data []byte) int {
-	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	text := string(data)
+	if len(data) >= 2 && (data[0] == 0xfe && data[1] == 0xff || data[0] == 0xff && data[1] == 0xfe) {
+		units := make([]uint16, 0, len(data)/2)
+		for i := 2; i+1 < len(data); i += 2 {
+			if data[0] == 0xfe {
+				units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
+			} else {
+				units = append(units, uint16(data[i+1])<<8|uint16(data[i]))
+			}
+		}
+		text = string(utf16.Decode(units))
+	}
+	s := strings.ReplaceAll(text, "\r\n", "\n")
 	n := 1
 	for _, r := range s {
 		switch r {

@@ -322,17 +322,42 @@ func (r *renderer) virtualServices() error {
 	return nil
 }
 
-// route renders one rule.
+// route renders one rule: a redirectAction, a directResponseAction, or a
+// routeAction to the Upstreams of its backends.
 func (r *renderer) route(route *fleet.GlobalRoute, i int, rule fleet.Rule) (gloov1.Route, error) {
 	out := gloov1.Route{Name: rule.Name, Matchers: []gloov1.Matcher{matcher(rule.Match)}}
 	where := fmt.Sprintf("GlobalRoute %s rules[%d]", route.Key(), i)
 
+	switch {
+	case rule.Redirect != nil:
+		ra, err := r.redirectAction(where, rule)
+		if err != nil {
+			return out, err
+		}
+		out.RedirectAction = ra
+	case rule.DirectResponse != nil:
+		out.DirectResponseAction = &gloov1.DirectResponseAction{
+			Status: uint32(rule.DirectResponse.Status),
+			Body:   rule.DirectResponse.Body,
+		}
+	default:
+		if err := r.routeAction(&out, route, where, rule); err != nil {
+			return out, err
+		}
+	}
+	out.Options = r.routeOptions(where, rule, out.RouteAction != nil)
+	return out, nil
+}
+
+// routeAction sends to the Upstreams of the rule's backends, or answers
+// NoBackendStatus when none of them can take traffic.
+func (r *renderer) routeAction(out *gloov1.Route, route *fleet.GlobalRoute, where string, rule fleet.Rule) error {
 	var dests []gloov1.WeightedDestination
 	for _, b := range rule.Backends {
 		key := route.BackendRef(b)
 		sp, ok := r.in.Used[key]
 		if !ok {
-			return out, fmt.Errorf("%s: backend %s has no service plan", where, key)
+			return fmt.Errorf("%s: backend %s has no service plan", where, key)
 		}
 		if len(sp.Tiers) == 0 {
 			if len(rule.Backends) > 1 {
@@ -360,22 +385,142 @@ func (r *renderer) route(route *fleet.GlobalRoute, i int, rule fleet.Rule) (gloo
 	default:
 		out.RouteAction = &gloov1.RouteAction{Multi: &gloov1.MultiDestination{Destinations: dests}}
 	}
+	return nil
+}
 
-	var opts gloov1.RouteOptions
-	if d := rule.Timeout.Std(); d > 0 {
-		opts.Timeout = protoDuration(d)
+// redirectCodes are Gloo's names for the redirect statuses.
+var redirectCodes = map[int32]string{
+	301: gloov1.MovedPermanently,
+	302: gloov1.Found,
+	303: gloov1.SeeOther,
+	307: gloov1.TemporaryRedirect,
+	308: gloov1.PermanentRedirect,
+}
+
+// redirectAction converts a redirect. The response code is always written:
+// Gloo's default is 301, gatefed's 302.
+func (r *renderer) redirectAction(where string, rule fleet.Rule) (*gloov1.RedirectAction, error) {
+	rd := rule.Redirect
+	code, ok := redirectCodes[rd.StatusOf()]
+	if !ok {
+		return nil, fmt.Errorf("%s: redirect.statusCode %d is not a status Gloo redirects with (301, 302, 303, 307, 308)", where, rd.StatusOf())
 	}
-	if rt := rule.Retries; rt != nil {
-		opts.Retries = &gloov1.RetryPolicy{
-			RetryOn:       RetryOn,
-			NumRetries:    uint32(orDefault(rt.Attempts, 1)),
-			PerTryTimeout: protoDuration(rt.PerTryTimeout.Std()),
-		}
+	if rd.Scheme != "" && rd.Scheme != "https" {
+		return nil, fmt.Errorf("%s: redirect.scheme %q: Gloo redirects only to https", where, rd.Scheme)
 	}
-	if opts != (gloov1.RouteOptions{}) && out.RouteAction != nil {
-		out.Options = &opts
+	out := &gloov1.RedirectAction{
+		HostRedirect:  rd.Hostname,
+		PathRedirect:  rd.Path,
+		PrefixRewrite: rd.PathPrefix,
+		ResponseCode:  code,
+		HTTPSRedirect: rd.Scheme == "https",
+	}
+	if rd.Port != 0 {
+		out.PortRedirect = ptr(uint32(rd.Port))
+	}
+	if rd.PathPrefix != "" {
+		r.prefixSlash(where, "redirect.pathPrefix", rd.PathPrefix, rule.Match)
 	}
 	return out, nil
+}
+
+// routeOptions converts the rule's timeout, retries, rewrite and header
+// changes. A route that does not send the request on (a redirect, a direct
+// response, or a rule none of whose backends can take traffic) keeps only its
+// response header changes: Gloo refuses timeout, retries and rewrites without
+// a routeAction, and request headers go nowhere.
+func (r *renderer) routeOptions(where string, rule fleet.Rule, forwards bool) *gloov1.RouteOptions {
+	var opts gloov1.RouteOptions
+	if forwards {
+		if d := rule.Timeout.Std(); d > 0 {
+			opts.Timeout = protoDuration(d)
+		}
+		if rt := rule.Retries; rt != nil {
+			opts.Retries = &gloov1.RetryPolicy{
+				RetryOn:       RetryOn,
+				NumRetries:    uint32(orDefault(rt.Attempts, 1)),
+				PerTryTimeout: protoDuration(rt.PerTryTimeout.Std()),
+			}
+		}
+		if rw := rule.Rewrite; rw != nil {
+			opts.PrefixRewrite = rw.PathPrefix
+			opts.HostRewrite = rw.Hostname
+			if rw.PathPrefix != "" {
+				r.prefixSlash(where, "rewrite.pathPrefix", rw.PathPrefix, rule.Match)
+			}
+		}
+		opts.HeaderManipulation = headerManipulation(rule.RequestHeaders, rule.ResponseHeaders)
+	} else {
+		opts.HeaderManipulation = headerManipulation(nil, rule.ResponseHeaders)
+	}
+	if opts == (gloov1.RouteOptions{}) {
+		return nil
+	}
+	return &opts
+}
+
+// headerManipulation converts request and response header changes: set
+// headers replace (append false), added ones append (append true), both in
+// name order; removed headers keep their order. Values are passed on as they
+// are, so Envoy reads %...% in them as command operators.
+func headerManipulation(req, resp *fleet.HeaderModifier) *gloov1.HeaderManipulation {
+	var out gloov1.HeaderManipulation
+	out.RequestHeadersToAdd, out.RequestHeadersToRemove = headerChanges(req)
+	out.ResponseHeadersToAdd, out.ResponseHeadersToRemove = headerChanges(resp)
+	if out.RequestHeadersToAdd == nil && out.RequestHeadersToRemove == nil &&
+		out.ResponseHeadersToAdd == nil && out.ResponseHeadersToRemove == nil {
+		return nil
+	}
+	return &out
+}
+
+func headerChanges(h *fleet.HeaderModifier) ([]gloov1.HeaderValueOption, []string) {
+	if h == nil {
+		return nil, nil
+	}
+	var add []gloov1.HeaderValueOption
+	for _, group := range []struct {
+		m      map[string]string
+		append bool
+	}{{h.Set, false}, {h.Add, true}} {
+		for _, name := range fleet.Sorted(group.m) {
+			add = append(add, gloov1.HeaderValueOption{
+				Header: gloov1.HeaderValue{Key: name, Value: group.m[name]},
+				Append: ptr(group.append),
+			})
+		}
+	}
+	var remove []string
+	if len(h.Remove) > 0 {
+		remove = append(remove, h.Remove...)
+	}
+	return add, remove
+}
+
+// prefixSlash warns when a prefix replacement and the prefix it replaces
+// disagree on a trailing slash. Envoy replaces the matched characters as they
+// are, so prefix /api replaced with / turns /api/x into //x, and prefix /
+// replaced with /v2 turns /x into /v2x; Envoy Gateway replaces whole path
+// segments, giving /x and /v2/x.
+func (r *renderer) prefixSlash(where, field, replacement string, m *fleet.Match) {
+	prefix := "/"
+	if m != nil {
+		if m.PathExact != "" || m.PathRegex != "" {
+			return // validation refuses a prefix replacement without a prefix match
+		}
+		if m.PathPrefix != "" {
+			prefix = m.PathPrefix
+		}
+	}
+	if strings.HasSuffix(prefix, "/") == strings.HasSuffix(replacement, "/") {
+		return
+	}
+	example := prefix + "/x"
+	if strings.HasSuffix(prefix, "/") {
+		example = prefix + "x"
+	}
+	r.warnf("%s: %s %q replaces the matched prefix %q character for character on Gloo, so %s becomes %s; end both with / or neither",
+		where, field, replacement, prefix, example, replacement+example[len(prefix):])
 }
 
 // matcher converts a rule's match; no path means prefix "/".

@@ -73,7 +73,7 @@ func loadSchemas(t *testing.T) map[string]*apiextensionsv1.JSONSchemaProps {
 func TestRenderedFieldsExistInCRDs(t *testing.T) {
 	schemas := loadSchemas(t)
 
-	f := shopFleet()
+	f := optionsFleet()
 	f.Service("shop/catalog").Spec.OutlierDetection = &fleet.OutlierDetection{
 		Consecutive5xx: 5, Interval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 100,
 	}
@@ -120,6 +120,18 @@ func TestRenderedFieldsExistInCRDs(t *testing.T) {
 			".spec.virtualHost.routes[].directResponseAction.status", ".spec.virtualHost.routes[].directResponseAction.body",
 			".spec.virtualHost.routes[].options.timeout", ".spec.virtualHost.routes[].options.retries.perTryTimeout",
 			".spec.virtualHost.routes[].options.retries.retryOn", ".spec.virtualHost.routes[].options.retries.numRetries",
+			".spec.virtualHost.routes[].options.prefixRewrite", ".spec.virtualHost.routes[].options.hostRewrite",
+			".spec.virtualHost.routes[].options.headerManipulation.requestHeadersToAdd[].header.key",
+			".spec.virtualHost.routes[].options.headerManipulation.requestHeadersToAdd[].header.value",
+			".spec.virtualHost.routes[].options.headerManipulation.requestHeadersToAdd[].append",
+			".spec.virtualHost.routes[].options.headerManipulation.requestHeadersToRemove[]",
+			".spec.virtualHost.routes[].options.headerManipulation.responseHeadersToAdd[].header.key",
+			".spec.virtualHost.routes[].options.headerManipulation.responseHeadersToAdd[].header.value",
+			".spec.virtualHost.routes[].options.headerManipulation.responseHeadersToAdd[].append",
+			".spec.virtualHost.routes[].options.headerManipulation.responseHeadersToRemove[]",
+			".spec.virtualHost.routes[].redirectAction.hostRedirect", ".spec.virtualHost.routes[].redirectAction.pathRedirect",
+			".spec.virtualHost.routes[].redirectAction.prefixRewrite", ".spec.virtualHost.routes[].redirectAction.responseCode",
+			".spec.virtualHost.routes[].redirectAction.httpsRedirect", ".spec.virtualHost.routes[].redirectAction.portRedirect",
 		},
 		"Gateway": {
 			".spec.bindAddress", ".spec.bindPort", ".spec.proxyNames[]",

@@ -147,6 +147,7 @@ type Route struct {
 	Name                 string                `json:"name,omitempty"`
 	Matchers             []Matcher             `json:"matchers"`
 	RouteAction          *RouteAction          `json:"routeAction,omitempty"`
+	RedirectAction       *RedirectAction       `json:"redirectAction,omitempty"`
 	DirectResponseAction *DirectResponseAction `json:"directResponseAction,omitempty"`
 	Options              *RouteOptions         `json:"options,omitempty"`
 }
@@ -194,10 +195,63 @@ type DirectResponseAction struct {
 	Body   string `json:"body,omitempty"`
 }
 
-// RouteOptions are per-route policies.
+// Redirect response codes: the names of Gloo's
+// RedirectAction.RedirectResponseCode enum. Its numbers are 0 to 4, not HTTP
+// statuses, so gatefed writes the names; unset is MOVED_PERMANENTLY.
+const (
+	MovedPermanently  = "MOVED_PERMANENTLY"  // 301
+	Found             = "FOUND"              // 302
+	SeeOther          = "SEE_OTHER"          // 303
+	TemporaryRedirect = "TEMPORARY_REDIRECT" // 307
+	PermanentRedirect = "PERMANENT_REDIRECT" // 308
+)
+
+// RedirectAction answers with a redirect. At most one of PathRedirect and
+// PrefixRewrite is set.
+type RedirectAction struct {
+	HostRedirect string `json:"hostRedirect,omitempty"`
+	// PathRedirect replaces the whole path.
+	PathRedirect string `json:"pathRedirect,omitempty"`
+	// PrefixRewrite replaces the matched prefix.
+	PrefixRewrite string `json:"prefixRewrite,omitempty"`
+	// ResponseCode is one of the redirect response code names.
+	ResponseCode  string  `json:"responseCode,omitempty"`
+	HTTPSRedirect bool    `json:"httpsRedirect,omitempty"`
+	PortRedirect  *uint32 `json:"portRedirect,omitempty"`
+}
+
+// RouteOptions are per-route policies. Gloo refuses a route whose options
+// set Timeout, Retries, PrefixRewrite or HostRewrite unless it has a
+// routeAction; HeaderManipulation applies to any route.
 type RouteOptions struct {
 	Timeout string       `json:"timeout,omitempty"`
 	Retries *RetryPolicy `json:"retries,omitempty"`
+	// PrefixRewrite replaces the matched prefix before the request is sent on.
+	PrefixRewrite string `json:"prefixRewrite,omitempty"`
+	// HostRewrite replaces the Host header before the request is sent on.
+	HostRewrite        string              `json:"hostRewrite,omitempty"`
+	HeaderManipulation *HeaderManipulation `json:"headerManipulation,omitempty"`
+}
+
+// HeaderManipulation adds and removes request and response headers.
+type HeaderManipulation struct {
+	RequestHeadersToAdd     []HeaderValueOption `json:"requestHeadersToAdd,omitempty"`
+	RequestHeadersToRemove  []string            `json:"requestHeadersToRemove,omitempty"`
+	ResponseHeadersToAdd    []HeaderValueOption `json:"responseHeadersToAdd,omitempty"`
+	ResponseHeadersToRemove []string            `json:"responseHeadersToRemove,omitempty"`
+}
+
+// HeaderValueOption is a header to add. Append false replaces the header's
+// values; unset, like true, appends, so gatefed always writes it.
+type HeaderValueOption struct {
+	Header HeaderValue `json:"header"`
+	Append *bool       `json:"append"`
+}
+
+// HeaderValue is a header name and value.
+type HeaderValue struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // RetryPolicy retries failed requests.

@@ -102,6 +102,7 @@ var providerSpecs = map[string]providerSpec{
 			{"gateway.envoyproxy.io", "backends"},
 			{"gateway.envoyproxy.io", "backendtrafficpolicies"},
 			{"gateway.envoyproxy.io", "clienttrafficpolicies"},
+			{"gateway.envoyproxy.io", "httproutefilters"},
 		},
 		ServiceNamespaced: []resource{
 			{"gateway.networking.k8s.io", "referencegrants"},

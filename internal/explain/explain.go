@@ -100,6 +100,9 @@ type RuleTraffic struct {
 	ServedBy []Share `json:"servedBy"`
 	// Failing is the percentage of the rule's requests no cluster serves (HTTP 500).
 	Failing float64 `json:"failing"`
+	// Answer is what the gateway itself answers a rule without backends:
+	// "redirect 301" or "direct response 503".
+	Answer string `json:"answer,omitempty"`
 }
 
 // BackendTraffic is one backend's share and the cluster that serves it.
@@ -262,6 +265,17 @@ func (r *Report) Outage() bool { return len(r.Outages) > 0 }
 
 func ruleTraffic(f *fleet.Fleet, r *fleet.GlobalRoute, i int, rule fleet.Rule, tiersOf func(*fleet.GlobalService) (now, usual []plan.Tier)) RuleTraffic {
 	rr := RuleTraffic{Rule: RuleName(rule, i), Match: MatchString(rule.Match)}
+	switch {
+	case rule.Redirect != nil:
+		rr.Answer = fmt.Sprintf("redirect %d", rule.Redirect.StatusOf())
+	case rule.DirectResponse != nil:
+		rr.Answer = fmt.Sprintf("direct response %d", rule.DirectResponse.Status)
+	}
+	if rr.Answer != "" {
+		// The gateway answers itself, whatever clusters are down.
+		rr.Backends, rr.ServedBy = []BackendTraffic{}, []Share{}
+		return rr
+	}
 	var total int64
 	for _, b := range rule.Backends {
 		total += int64(max(b.WeightOf(), 0))

@@ -67,6 +67,9 @@ func RouteRows(rep *Report) [][]string {
 	var rows [][]string
 	for _, r := range rep.Routes {
 		for _, rule := range r.Rules {
+			if rule.Answer != "" {
+				rows = append(rows, []string{r.Source, r.Route, rule.Rule, rule.Match, "-", "100%", "the gateway (" + rule.Answer + ")"})
+			}
 			for _, b := range rule.Backends {
 				rows = append(rows, []string{r.Source, r.Route, rule.Rule, rule.Match, b.Service, FormatPercent(b.Percent) + "%", servedBy(b)})
 			}

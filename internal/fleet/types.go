@@ -218,13 +218,55 @@ type GlobalRouteSpec struct {
 	Rules    []Rule     `json:"rules"`
 }
 
-// Rule is one match and its backends.
+// Rule is one match and what answers it: its backends, or a redirect, or a
+// direct response.
 type Rule struct {
 	Name     string    `json:"name,omitempty"`
 	Match    *Match    `json:"match,omitempty"`
-	Backends []Backend `json:"backends"`
+	Backends []Backend `json:"backends,omitempty"`
 	Timeout  Duration  `json:"timeout,omitempty"`
 	Retries  *Retries  `json:"retries,omitempty"`
+	// Rewrite changes the path prefix or host before the request is sent on.
+	Rewrite *Rewrite `json:"rewrite,omitempty"`
+	// RequestHeaders change the request's headers before it is sent on;
+	// ResponseHeaders the response's before it is returned.
+	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
+	// Redirect answers with a redirect instead of sending to backends.
+	Redirect *Redirect `json:"redirect,omitempty"`
+	// DirectResponse answers with a fixed status and body instead of sending to backends.
+	DirectResponse *DirectResponse `json:"directResponse,omitempty"`
+}
+
+// Rewrite replaces the matched path prefix and/or the host.
+type Rewrite struct {
+	PathPrefix string `json:"pathPrefix,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
+}
+
+// HeaderModifier sets (replacing), adds (appending) and removes headers.
+type HeaderModifier struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Add    map[string]string `json:"add,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
+}
+
+// Redirect answers with a redirect; fields left out keep the request's.
+type Redirect struct {
+	Scheme   string `json:"scheme,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	Port     int32  `json:"port,omitempty"`
+	// Path replaces the whole path; PathPrefix only the matched prefix.
+	Path       string `json:"path,omitempty"`
+	PathPrefix string `json:"pathPrefix,omitempty"`
+	// StatusCode is 301, 302 (default), 303, 307 or 308.
+	StatusCode int32 `json:"statusCode,omitempty"`
+}
+
+// DirectResponse answers with a status and an optional body.
+type DirectResponse struct {
+	Status int32  `json:"status"`
+	Body   string `json:"body,omitempty"`
 }
 
 // Match selects requests. At most one path field is set; none means pathPrefix "/".

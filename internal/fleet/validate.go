@@ -370,9 +370,8 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 			}
 			v.duration(d, rf+".retries.perTryTimeout", rt.PerTryTimeout)
 		}
-		if len(rule.Backends) == 0 {
-			v.add(d, rf+".backends", "required: at least one backend")
-		}
+		v.ruleAction(d, rf, &r.Spec.Rules[i])
+		v.ruleOptions(d, rf, &r.Spec.Rules[i], routeClusters)
 		var sum int64
 		for j, b := range rule.Backends {
 			bf := fmt.Sprintf("%s.backends[%d]", rf, j)

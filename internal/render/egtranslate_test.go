@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -417,6 +418,10 @@ func (tr *translation) assertRules() {
 							continue
 						}
 						routes++
+						tr.assertOptions(label, r, &route.Spec.Rules[i])
+						if len(rule.Backends) == 0 {
+							continue
+						}
 						if wc := get(r, "route", "weightedClusters"); wc != nil {
 							t.Errorf("%s: route %s splits over several clusters: %v", label, str(r, "name"), wc)
 						} else if got := str(r, "route", "cluster"); got != clusterName {
@@ -428,6 +433,9 @@ func (tr *translation) assertRules() {
 			if routes == 0 {
 				t.Errorf("%s: no Envoy route for it in %s", label, gw)
 				continue
+			}
+			if len(rule.Backends) == 0 {
+				continue // the gateway answers itself: no cluster
 			}
 
 			var want []wantLocality
@@ -686,6 +694,106 @@ func (tr *translation) assertFailoverListener() {
 	for sni := range wantSNI {
 		if !seen[sni] {
 			t.Errorf("no failover filter chain for SNI %s", sni)
+		}
+	}
+}
+
+// Envoy's names for redirect status codes (RedirectAction.RedirectResponseCode);
+// MOVED_PERMANENTLY is the zero value, left out of JSON.
+var envoyRedirectCode = map[int32]string{301: "", 302: "FOUND", 303: "SEE_OTHER", 307: "TEMPORARY_REDIRECT", 308: "PERMANENT_REDIRECT"}
+
+// assertOptions checks one Envoy route against its rule's header changes,
+// rewrite, redirect and direct response.
+func (tr *translation) assertOptions(label string, r any, rule *fleet.Rule) {
+	t := tr.t
+	name := label + ": route " + str(r, "name")
+	headers := func(field string, h *fleet.HeaderModifier) {
+		added := map[string]string{} // key=value -> appendAction
+		for _, e := range list(r, field+"HeadersToAdd") {
+			added[str(e, "header", "key")+"="+str(e, "header", "value")] = str(e, "appendAction")
+		}
+		removed := map[string]bool{}
+		for _, n := range list(r, field+"HeadersToRemove") {
+			removed[fmt.Sprint(n)] = true
+		}
+		want := 0
+		if h != nil {
+			for _, k := range fleet.Sorted(h.Set) {
+				want++
+				if a, ok := added[k+"="+h.Set[k]]; !ok || a != "OVERWRITE_IF_EXISTS_OR_ADD" {
+					t.Errorf("%s: %s header %s=%s not set (overwriting): %v", name, field, k, h.Set[k], list(r, field+"HeadersToAdd"))
+				}
+			}
+			for _, k := range fleet.Sorted(h.Add) {
+				want++
+				if a, ok := added[k+"="+h.Add[k]]; !ok || (a != "" && a != "APPEND_IF_EXISTS_OR_ADD") {
+					t.Errorf("%s: %s header %s=%s not appended: %v", name, field, k, h.Add[k], list(r, field+"HeadersToAdd"))
+				}
+			}
+			for _, k := range h.Remove {
+				if !removed[k] {
+					t.Errorf("%s: %s header %s not removed: %v", name, field, k, list(r, field+"HeadersToRemove"))
+				}
+			}
+			if len(removed) != len(h.Remove) {
+				t.Errorf("%s: %s headers removed %v, want %v", name, field, list(r, field+"HeadersToRemove"), h.Remove)
+			}
+		}
+		if len(added) != want {
+			t.Errorf("%s: %s headers added %v, want %d", name, field, list(r, field+"HeadersToAdd"), want)
+		}
+	}
+	headers("request", rule.RequestHeaders)
+	headers("response", rule.ResponseHeaders)
+
+	var rw fleet.Rewrite
+	if rule.Rewrite != nil {
+		rw = *rule.Rewrite
+	}
+	if got := str(r, "route", "prefixRewrite"); got != rw.PathPrefix {
+		t.Errorf("%s: prefix rewrite %q, want %q", name, got, rw.PathPrefix)
+	}
+	if got := str(r, "route", "hostRewriteLiteral"); got != rw.Hostname {
+		t.Errorf("%s: host rewrite %q, want %q", name, got, rw.Hostname)
+	}
+
+	rd := get(r, "redirect")
+	switch {
+	case rule.Redirect == nil && rd != nil:
+		t.Errorf("%s: redirects (%v), the rule does not", name, rd)
+	case rule.Redirect != nil:
+		want := rule.Redirect
+		if rd == nil || get(r, "route") != nil {
+			t.Errorf("%s: want a redirect and no upstream, got %v", name, r)
+			return
+		}
+		for field, w := range map[string]string{
+			"schemeRedirect": want.Scheme, "hostRedirect": want.Hostname, "pathRedirect": want.Path,
+			"prefixRewrite": want.PathPrefix, "responseCode": envoyRedirectCode[want.StatusOf()],
+		} {
+			if got := str(rd, field); got != w {
+				t.Errorf("%s: redirect %s %q, want %q", name, field, got, w)
+			}
+		}
+		if got := int32(num(rd, "portRedirect")); got != want.Port {
+			t.Errorf("%s: redirect port %d, want %d", name, got, want.Port)
+		}
+	}
+	dr := get(r, "directResponse")
+	switch {
+	case rule.DirectResponse == nil && dr != nil:
+		t.Errorf("%s: answers directly (%v), the rule does not", name, dr)
+	case rule.DirectResponse != nil:
+		if dr == nil || get(r, "route") != nil {
+			t.Errorf("%s: want a direct response and no upstream, got %v", name, r)
+			return
+		}
+		if got := int32(num(dr, "status")); got != rule.DirectResponse.Status {
+			t.Errorf("%s: direct response status %d, want %d", name, got, rule.DirectResponse.Status)
+		}
+		body, _ := base64.StdEncoding.DecodeString(str(dr, "bodyFormat", "textFormatSource", "inlineBytes"))
+		if string(body) != rule.DirectResponse.Body {
+			t.Errorf("%s: direct response body %q, want %q (%v)", name, body, rule.DirectResponse.Body, dr)
 		}
 	}
 }

@@ -262,6 +262,7 @@ var kindRank = map[string]int{
 	"Upstream":             2,
 	"UpstreamGroup":        2,
 	"Backend":              2,
+	"HTTPRouteFilter":      2,
 	"BackendTrafficPolicy": 3,
 	"ClientTrafficPolicy":  3,
 	"BackendTLSPolicy":     3,

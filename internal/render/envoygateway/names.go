@@ -17,6 +17,7 @@ const (
 	kindBackend        = "Backend"
 	kindPolicy         = "BackendTrafficPolicy"
 	kindReferenceGrant = "ReferenceGrant"
+	kindRouteFilter    = "HTTPRouteFilter"
 )
 
 // namer gives every rendered object a stable DNS-label name:

@@ -121,7 +121,7 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 	}
 	r.names = newNamer(r.nameRequests())
 
-	var grants, backends, policies, gateways, httpRoutes, tlsRoutes []*unstructured.Unstructured
+	var grants, backends, filters, policies, gateways, httpRoutes, tlsRoutes []*unstructured.Unstructured
 	var err error
 	if grants, err = r.referenceGrants(); err != nil {
 		return nil, err
@@ -135,6 +135,11 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 			return nil, err
 		}
 		httpRoutes = append(httpRoutes, hr)
+		fs, err := r.routeFilters(route)
+		if err != nil {
+			return nil, err
+		}
+		filters = append(filters, fs...)
 		btps, err := r.trafficPolicies(route)
 		if err != nil {
 			return nil, err
@@ -155,7 +160,7 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 
 	var out []*unstructured.Unstructured
 	// render.Render puts every cluster's objects in apply order.
-	for _, group := range [][]*unstructured.Unstructured{grants, backends, policies, gateways, httpRoutes, tlsRoutes} {
+	for _, group := range [][]*unstructured.Unstructured{grants, backends, filters, policies, gateways, httpRoutes, tlsRoutes} {
 		out = append(out, group...)
 	}
 	return out, nil
@@ -227,8 +232,9 @@ func (r *renderer) prepareRules() error {
 			if err := r.chooseAddressForm(route, m); err != nil {
 				return err
 			}
-			if m.name == "" && pol != nil {
-				// A policy attaches to a rule by name, so an unnamed rule gets one.
+			if m.name == "" && (pol != nil || rule.DirectResponse != nil) {
+				// A policy attaches to a rule by name, so an unnamed rule gets
+				// one; a direct response's filter is named after its rule.
 				m.name = fmt.Sprintf("rule-%d", i)
 				for n := 2; taken[m.name]; n++ {
 					m.name = fmt.Sprintf("rule-%d-%d", i, n)
@@ -251,6 +257,9 @@ func (r *renderer) nameRequests() []nameRequest {
 		for _, m := range r.rules[route.Key()] {
 			if m.policy != nil {
 				reqs = append(reqs, nameRequest{kindPolicy, r.gwNs, []string{ns, name, m.name}})
+			}
+			if m.rule.DirectResponse != nil {
+				reqs = append(reqs, nameRequest{kindRouteFilter, r.gwNs, []string{ns, name, m.name}})
 			}
 		}
 	}

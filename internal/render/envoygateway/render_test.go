@@ -601,3 +601,61 @@ func TestLoopbackFailoverAddressWarns(t *testing.T) {
 		t.Errorf("warnings on b %q, want none", warnings)
 	}
 }
+
+// A rule's options become HTTPRoute filters; a direct response an
+// HTTPRouteFilter the rule refers to.
+func TestRouteOptions(t *testing.T) {
+	api := service("shop", "api", 8080)
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", "")},
+		[]*fleet.GlobalService{api},
+		route("shop", "storefront", []string{"shop.example.com"},
+			fleet.Rule{Match: &fleet.Match{PathPrefix: "/api"}, Backends: []fleet.Backend{{Service: "api"}},
+				Rewrite:         &fleet.Rewrite{PathPrefix: "/v2", Hostname: "api.internal"},
+				RequestHeaders:  &fleet.HeaderModifier{Set: map[string]string{"x-env": "prod", "a": "1"}, Add: map[string]string{"x-trace": "on"}, Remove: []string{"x-debug"}},
+				ResponseHeaders: &fleet.HeaderModifier{Remove: []string{"server"}}},
+			fleet.Rule{Match: &fleet.Match{PathPrefix: "/old"}, Redirect: &fleet.Redirect{Scheme: "https", PathPrefix: "/new", StatusCode: 301}},
+			fleet.Rule{Match: &fleet.Match{PathExact: "/down"}, DirectResponse: &fleet.DirectResponse{Status: 503, Body: "maintenance"}},
+		),
+	)
+	objs, warnings := renderCluster(t, f, "a")
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `
+- requestHeaderModifier:
+    add: [{name: x-trace, value: "on"}]
+    remove: [x-debug]
+    set: [{name: a, value: "1"}, {name: x-env, value: prod}]
+  type: RequestHeaderModifier
+- type: URLRewrite
+  urlRewrite: {hostname: api.internal, path: {replacePrefixMatch: /v2, type: ReplacePrefixMatch}}
+- responseHeaderModifier: {remove: [server]}
+  type: ResponseHeaderModifier
+`, "spec", "rules", "0", "filters")
+	assertField(t, hr, `
+- requestRedirect: {path: {replacePrefixMatch: /new, type: ReplacePrefixMatch}, scheme: https, statusCode: 301}
+  type: RequestRedirect
+`, "spec", "rules", "1", "filters")
+	// The direct response's rule is named, for its filter's name.
+	assertField(t, hr, `rule-2`, "spec", "rules", "2", "name")
+	assertField(t, hr, `
+- extensionRef: {group: gateway.envoyproxy.io, kind: HTTPRouteFilter, name: gatefed-shop-storefront-rule-2}
+  type: ExtensionRef
+`, "spec", "rules", "2", "filters")
+	rules, _, _ := unstructured.NestedSlice(hr.Object, "spec", "rules")
+	if len(rules) != 3 {
+		t.Fatalf("%d rules, want 3", len(rules))
+	}
+	for _, i := range []int{1, 2} {
+		if refs := rules[i].(map[string]any)["backendRefs"]; refs != nil {
+			t.Errorf("rule %d answers itself but has backendRefs %v", i, refs)
+		}
+	}
+	if refs := rules[0].(map[string]any)["backendRefs"]; refs == nil {
+		t.Errorf("rule 0 has no backendRefs")
+	}
+	filter := find(t, objs, "HTTPRouteFilter", gwNs, "gatefed-shop-storefront-rule-2")
+	assertField(t, filter, `{body: {inline: maintenance, type: Inline}, statusCode: 503}`, "spec", "directResponse")
+}

@@ -86,6 +86,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 				rule.BackendRefs = append(rule.BackendRefs, r.tierRef(p, i, b.WeightOf(), m.byName))
 			}
 		}
+		rule.Filters = r.ruleFilters(route, m)
 		if n := len(rule.BackendRefs); n > maxBackendRefsInRule {
 			return nil, fmt.Errorf("GlobalRoute %s: %s needs %d backendRefs (one per service and failover tier), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, maxBackendRefsInRule)
 		}

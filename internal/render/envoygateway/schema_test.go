@@ -186,7 +186,13 @@ func sampleFleets() map[string]*fleet.Fleet {
 					Backends: []fleet.Backend{{Service: "pay/payments"}}, Timeout: "1h2m3s", Retries: &fleet.Retries{Attempts: 4, PerTryTimeout: "1500ms"}},
 				fleet.Rule{Match: &fleet.Match{PathRegex: "^/v[0-9]+/cart$"}, Backends: []fleet.Backend{{Service: "checkout", Weight: weight(3)}, {Service: "checkout-v2", Weight: weight(1)}},
 					Retries: &fleet.Retries{Attempts: 1}},
-				fleet.Rule{Match: &fleet.Match{PathPrefix: "/status"}, Backends: []fleet.Backend{{Service: gwNs + "/status"}}},
+				fleet.Rule{Match: &fleet.Match{PathPrefix: "/status"}, Backends: []fleet.Backend{{Service: gwNs + "/status"}},
+					Rewrite:         &fleet.Rewrite{PathPrefix: "/", Hostname: "status.internal"},
+					RequestHeaders:  &fleet.HeaderModifier{Set: map[string]string{"x-env": "prod"}, Add: map[string]string{"x-via": "gatefed"}, Remove: []string{"x-debug"}},
+					ResponseHeaders: &fleet.HeaderModifier{Set: map[string]string{"cache-control": "no-store"}, Remove: []string{"server"}}},
+				fleet.Rule{Match: &fleet.Match{PathPrefix: "/old"}, Redirect: &fleet.Redirect{Scheme: "https", Hostname: "new.example.com", Port: 8443, PathPrefix: "/new", StatusCode: 308}},
+				fleet.Rule{Match: &fleet.Match{PathExact: "/moved"}, Redirect: &fleet.Redirect{Path: "/here"}},
+				fleet.Rule{Name: "down", Match: &fleet.Match{PathPrefix: "/down"}, DirectResponse: &fleet.DirectResponse{Status: 503, Body: "maintenance"}},
 			),
 		)
 	}
@@ -244,7 +250,7 @@ func TestRenderedObjectsMatchCRDSchemas(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute"} {
+	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute", "HTTPRouteFilter"} {
 		if !kinds[k] {
 			t.Errorf("sample fleets render no %s; the schema check misses it", k)
 		}

@@ -1,0 +1,233 @@
+package fleet
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Redirect status codes every provider can send.
+var redirectCodes = []int32{301, 302, 303, 307, 308}
+
+// DefaultRedirectStatus is the status of a redirect that names none.
+const DefaultRedirectStatus = 302
+
+// MaxDirectResponseBody is the largest direct response body Envoy sends
+// (its route configuration's default max_direct_response_body_size_bytes).
+const MaxDirectResponseBody = 4096
+
+// StatusOf returns the redirect's status code.
+func (r *Redirect) StatusOf() int32 {
+	if r.StatusCode == 0 {
+		return DefaultRedirectStatus
+	}
+	return r.StatusCode
+}
+
+// Sorted returns a header map's names in order, so renders are stable.
+func Sorted(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ruleAction checks that a rule has exactly one action and that options
+// needing backends have them.
+func (v *validator) ruleAction(d docRef, rf string, rule *Rule) {
+	actions := []string{}
+	if len(rule.Backends) > 0 {
+		actions = append(actions, "backends")
+	}
+	if rule.Redirect != nil {
+		actions = append(actions, "redirect")
+	}
+	if rule.DirectResponse != nil {
+		actions = append(actions, "directResponse")
+	}
+	switch len(actions) {
+	case 0:
+		v.add(d, rf+".backends", "required: at least one backend (or a redirect or a directResponse instead)")
+	case 1:
+	default:
+		v.add(d, rf+"."+actions[1], "a rule has one of backends, redirect and directResponse, not %s", strings.Join(actions, " and "))
+	}
+	if len(rule.Backends) == 0 && len(actions) == 1 {
+		for _, o := range []struct {
+			field string
+			set   bool
+		}{
+			{"timeout", rule.Timeout != ""}, {"retries", rule.Retries != nil},
+			{"rewrite", rule.Rewrite != nil}, {"requestHeaders", rule.RequestHeaders != nil},
+		} {
+			if o.set {
+				v.add(d, rf+"."+o.field, "only with backends: a %s answers without sending the request on", actions[0])
+			}
+		}
+	}
+}
+
+// ruleOptions validates a rule's rewrite, header changes, redirect and
+// direct response, for every provider of the clusters that serve it.
+func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Cluster) {
+	prefixMatch := rule.Match == nil || (rule.Match.PathExact == "" && rule.Match.PathRegex == "")
+	methods := 0
+	if rule.Match != nil {
+		methods = len(rule.Match.Methods)
+	}
+	egServes := ""
+	glooServes := ""
+	for _, c := range placed {
+		switch c.Spec.Gateway.Provider {
+		case ProviderEnvoyGateway:
+			if egServes == "" {
+				egServes = c.Metadata.Name
+			}
+		case ProviderGloo:
+			if glooServes == "" {
+				glooServes = c.Metadata.Name
+			}
+		}
+	}
+	// Replacing a matched prefix needs a prefix match; Envoy Gateway's
+	// ReplacePrefixMatch needs exactly one, and a rule with methods has one per method.
+	prefixReplace := func(field string) {
+		switch {
+		case !prefixMatch:
+			v.add(d, field, "replaces the matched path prefix, so the rule's match needs pathPrefix (or no path), not pathExact or pathRegex")
+		case methods > 1 && egServes != "":
+			v.add(d, field, "Envoy Gateway (cluster %q) replaces a prefix only for a rule with exactly one match, and this rule has one per method (%d): give each method its own rule", egServes, methods)
+		}
+	}
+
+	if rw := rule.Rewrite; rw != nil {
+		if rw.PathPrefix == "" && rw.Hostname == "" {
+			v.add(d, rf+".rewrite", "set pathPrefix, hostname or both")
+		}
+		if rw.PathPrefix != "" {
+			if !strings.HasPrefix(rw.PathPrefix, "/") {
+				v.add(d, rf+".rewrite.pathPrefix", "must start with /")
+			} else {
+				prefixReplace(rf + ".rewrite.pathPrefix")
+			}
+		}
+		if rw.Hostname != "" {
+			if errs := validation.IsDNS1123Subdomain(rw.Hostname); len(errs) > 0 {
+				v.add(d, rf+".rewrite.hostname", "invalid hostname %q: %s", rw.Hostname, errs[0])
+			}
+		}
+	}
+	v.headers(d, rf+".requestHeaders", rule.RequestHeaders)
+	v.headers(d, rf+".responseHeaders", rule.ResponseHeaders)
+
+	if rd := rule.Redirect; rd != nil {
+		switch rd.Scheme {
+		case "", "https":
+		case "http":
+			if glooServes != "" {
+				v.add(d, rf+".redirect.scheme", "Gloo (cluster %q) redirects only to https", glooServes)
+			}
+		default:
+			v.add(d, rf+".redirect.scheme", "unknown scheme %q (want http or https)", rd.Scheme)
+		}
+		if rd.Hostname != "" {
+			if errs := validation.IsDNS1123Subdomain(rd.Hostname); len(errs) > 0 {
+				v.add(d, rf+".redirect.hostname", "invalid hostname %q: %s", rd.Hostname, errs[0])
+			}
+		}
+		if rd.Port < 0 || rd.Port > 65535 {
+			v.add(d, rf+".redirect.port", "port %d out of range 1-65535", rd.Port)
+		}
+		if rd.Path != "" && rd.PathPrefix != "" {
+			v.add(d, rf+".redirect", "at most one of path and pathPrefix")
+		}
+		if rd.Path != "" && !strings.HasPrefix(rd.Path, "/") {
+			v.add(d, rf+".redirect.path", "must start with /")
+		}
+		if rd.PathPrefix != "" {
+			if !strings.HasPrefix(rd.PathPrefix, "/") {
+				v.add(d, rf+".redirect.pathPrefix", "must start with /")
+			} else {
+				prefixReplace(rf + ".redirect.pathPrefix")
+			}
+		}
+		if rd.StatusCode != 0 && !containsCode(redirectCodes, rd.StatusCode) {
+			v.add(d, rf+".redirect.statusCode", "%d is not a redirect status (want 301, 302, 303, 307 or 308)", rd.StatusCode)
+		}
+		if rd.Scheme == "" && rd.Hostname == "" && rd.Port == 0 && rd.Path == "" && rd.PathPrefix == "" {
+			v.add(d, rf+".redirect", "set at least one of scheme, hostname, port, path and pathPrefix: a redirect to the same URL loops")
+		}
+	}
+	if dr := rule.DirectResponse; dr != nil {
+		if dr.Status < 200 || dr.Status > 599 {
+			v.add(d, rf+".directResponse.status", "%d is not a response status (200-599)", dr.Status)
+		}
+		if len(dr.Body) > MaxDirectResponseBody {
+			v.add(d, rf+".directResponse.body", "%d bytes, at most %d (Envoy's limit on a direct response body)", len(dr.Body), MaxDirectResponseBody)
+		}
+		if egServes != "" && strings.Contains(dr.Body, "%") {
+			v.add(d, rf+".directResponse.body", "Envoy Gateway (cluster %q) reads %%...%% in a direct response body as a command operator: leave out %%", egServes)
+		}
+	}
+}
+
+func containsCode(codes []int32, c int32) bool {
+	for _, x := range codes {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// headers validates a header modifier: valid names, no pseudo-headers, no
+// Host (rewrite.hostname changes it), no name twice, values on one line.
+func (v *validator) headers(d docRef, field string, h *HeaderModifier) {
+	if h == nil {
+		return
+	}
+	if len(h.Set) == 0 && len(h.Add) == 0 && len(h.Remove) == 0 {
+		v.add(d, field, "set, add or remove at least one header")
+	}
+	seen := map[string]string{}
+	check := func(f, name string) {
+		lower := strings.ToLower(name)
+		switch {
+		case strings.HasPrefix(name, ":"):
+			v.add(d, f, "%q is a pseudo-header, which cannot be changed", name)
+			return
+		case len(validation.IsHTTPHeaderName(name)) > 0:
+			v.add(d, f, "invalid header name %q: %s", name, validation.IsHTTPHeaderName(name)[0])
+			return
+		case lower == "host":
+			v.add(d, f, "the Host header is changed with rewrite.hostname")
+			return
+		}
+		if prev, dup := seen[lower]; dup {
+			v.add(d, f, "header %q also in %s", name, prev)
+		}
+		seen[lower] = f
+	}
+	for _, group := range []struct {
+		name string
+		m    map[string]string
+	}{{"set", h.Set}, {"add", h.Add}} {
+		for _, name := range Sorted(group.m) {
+			f := field + "." + group.name + "." + name
+			check(f, name)
+			if strings.ContainsAny(group.m[name], "\r\n\x00") {
+				v.add(d, f, "a header value is one line")
+			}
+			if strings.Count(strings.ReplaceAll(group.m[name], "%%", ""), "%") > 0 {
+				v.add(d, f, "Envoy reads %%...%% in a header value as a command operator: write %%%% for a literal %%")
+			}
+		}
+	}
+	for i, name := range h.Remove {
+		check(fmt.Sprintf("%s.remove[%d]", field, i), name)
+	}
+}

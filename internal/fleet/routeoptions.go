@@ -2,14 +2,34 @@ package fleet
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Redirect status codes every provider can send.
 var redirectCodes = []int32{301, 302, 303, 307, 308}
+
+// Rate limit units.
+var rateLimitUnits = []string{"Second", "Minute", "Hour"}
+
+// RateLimitPeriod is the length of a rate limit unit.
+func RateLimitPeriod(unit string) time.Duration {
+	switch unit {
+	case "Minute":
+		return time.Minute
+	case "Hour":
+		return time.Hour
+	}
+	return time.Second
+}
+
+// originPattern is what the Gateway API accepts as a CORS origin:
+// scheme://host[:port], the host possibly starting with "*.", or "*".
+var originPattern = regexp.MustCompile(`^(\*|https?://(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?)$`)
 
 // DefaultRedirectStatus is the status of a redirect that names none.
 const DefaultRedirectStatus = 302
@@ -63,6 +83,7 @@ func (v *validator) ruleAction(d docRef, rf string, rule *Rule) {
 		}{
 			{"timeout", rule.Timeout != ""}, {"retries", rule.Retries != nil},
 			{"rewrite", rule.Rewrite != nil}, {"requestHeaders", rule.RequestHeaders != nil},
+			{"cors", rule.CORS != nil}, {"rateLimit", rule.RateLimit != nil},
 		} {
 			if o.set {
 				v.add(d, rf+"."+o.field, "only with backends: a %s answers without sending the request on", actions[0])
@@ -162,6 +183,17 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 			v.add(d, rf+".redirect", "set at least one of scheme, hostname, port, path and pathPrefix: a redirect to the same URL loops")
 		}
 	}
+	if c := rule.CORS; c != nil {
+		v.cors(d, rf+".cors", c)
+	}
+	if rl := rule.RateLimit; rl != nil {
+		if rl.Requests < 1 {
+			v.add(d, rf+".rateLimit.requests", "must be at least 1")
+		}
+		if !contains(rateLimitUnits, rl.Unit) {
+			v.add(d, rf+".rateLimit.unit", "unknown unit %q%s (want Second, Minute or Hour)", rl.Unit, DidYouMean(rl.Unit, rateLimitUnits))
+		}
+	}
 	if dr := rule.DirectResponse; dr != nil {
 		if dr.Status < 200 || dr.Status > 599 {
 			v.add(d, rf+".directResponse.status", "%d is not a response status (200-599)", dr.Status)
@@ -229,5 +261,53 @@ func (v *validator) headers(d docRef, field string, h *HeaderModifier) {
 	}
 	for i, name := range h.Remove {
 		check(fmt.Sprintf("%s.remove[%d]", field, i), name)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// cors validates a CORS policy as browsers and both providers read it.
+func (v *validator) cors(d docRef, field string, c *CORS) {
+	if len(c.AllowOrigins) == 0 {
+		v.add(d, field+".allowOrigins", "required: at least one origin (scheme://host[:port], a *. host, or *)")
+	}
+	for i, o := range c.AllowOrigins {
+		if !originPattern.MatchString(o) {
+			v.add(d, fmt.Sprintf("%s.allowOrigins[%d]", field, i), "%q is not an origin: want scheme://host[:port] (http or https, lower case, no path), a host starting with *., or *", o)
+		}
+		if o == "*" && c.AllowCredentials {
+			v.add(d, fmt.Sprintf("%s.allowOrigins[%d]", field, i), "browsers refuse credentials with the origin *: name the origins")
+		}
+	}
+	for i, m := range c.AllowMethods {
+		if m != "*" && !contains(methods, m) {
+			v.add(d, fmt.Sprintf("%s.allowMethods[%d]", field, i), "unknown HTTP method %q%s", m, DidYouMean(m, methods))
+		}
+	}
+	for _, list := range []struct {
+		name  string
+		names []string
+	}{{"allowHeaders", c.AllowHeaders}, {"exposeHeaders", c.ExposeHeaders}} {
+		for i, h := range list.names {
+			if h == "*" {
+				continue
+			}
+			if errs := validation.IsHTTPHeaderName(h); len(errs) > 0 {
+				v.add(d, fmt.Sprintf("%s.%s[%d]", field, list.name, i), "invalid header name %q: %s", h, errs[0])
+			}
+		}
+	}
+	if c.MaxAge != "" {
+		v.duration(d, field+".maxAge", c.MaxAge)
+		if age := c.MaxAge.Std(); age > 0 && age%time.Second != 0 {
+			v.add(d, field+".maxAge", "%s is not a whole number of seconds (browsers cache for whole seconds)", c.MaxAge)
+		}
 	}
 }

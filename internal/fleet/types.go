@@ -236,6 +236,27 @@ type Rule struct {
 	Redirect *Redirect `json:"redirect,omitempty"`
 	// DirectResponse answers with a fixed status and body instead of sending to backends.
 	DirectResponse *DirectResponse `json:"directResponse,omitempty"`
+	// CORS answers browsers' cross-origin checks.
+	CORS *CORS `json:"cors,omitempty"`
+	// RateLimit limits the rule's requests on each gateway instance.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+}
+
+// CORS is a cross-origin resource sharing policy.
+type CORS struct {
+	AllowOrigins     []string `json:"allowOrigins"`
+	AllowMethods     []string `json:"allowMethods,omitempty"`
+	AllowHeaders     []string `json:"allowHeaders,omitempty"`
+	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
+	MaxAge           Duration `json:"maxAge,omitempty"`
+	AllowCredentials bool     `json:"allowCredentials,omitempty"`
+}
+
+// RateLimit allows Requests per Unit (Second, Minute or Hour) on each gateway
+// instance (a local rate limit: every proxy replica counts on its own).
+type RateLimit struct {
+	Requests int32  `json:"requests"`
+	Unit     string `json:"unit"`
 }
 
 // Rewrite replaces the matched path prefix and/or the host.

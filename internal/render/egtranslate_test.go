@@ -757,6 +757,50 @@ func (tr *translation) assertOptions(label string, r any, rule *fleet.Rule) {
 		t.Errorf("%s: host rewrite %q, want %q", name, got, rw.Hostname)
 	}
 
+	cors := get(r, "typedPerFilterConfig", "envoy.filters.http.cors")
+	switch c := rule.CORS; {
+	case c == nil && cors != nil:
+		t.Errorf("%s: a CORS policy (%v), the rule has none", name, cors)
+	case c != nil && cors == nil:
+		t.Errorf("%s: no CORS policy", name)
+	case c != nil:
+		for field, w := range map[string]string{
+			"allowMethods": strings.Join(c.AllowMethods, ", "), "allowHeaders": strings.Join(c.AllowHeaders, ", "),
+			"exposeHeaders": strings.Join(c.ExposeHeaders, ", "),
+		} {
+			if got := str(cors, field); got != w {
+				t.Errorf("%s: CORS %s %q, want %q", name, field, got, w)
+			}
+		}
+		if got, _ := get(cors, "allowCredentials").(bool); got != c.AllowCredentials {
+			t.Errorf("%s: CORS allowCredentials %v, want %v", name, got, c.AllowCredentials)
+		}
+		if age := c.MaxAge.Std(); age > 0 && str(cors, "maxAge") != fmt.Sprint(int(age/time.Second)) {
+			t.Errorf("%s: CORS maxAge %q, want %d", name, str(cors, "maxAge"), int(age/time.Second))
+		}
+		origins := list(cors, "allowOriginStringMatch")
+		if len(origins) != len(c.AllowOrigins) {
+			t.Errorf("%s: CORS origins %v, want %v", name, origins, c.AllowOrigins)
+		}
+		for i, o := range c.AllowOrigins {
+			if i < len(origins) && !strings.Contains(o, "*") && str(origins[i], "exact") != o {
+				t.Errorf("%s: CORS origin %d %v, want exactly %s", name, i, origins[i], o)
+			}
+		}
+	}
+	limit := get(r, "typedPerFilterConfig", "envoy.filters.http.local_ratelimit", "tokenBucket")
+	switch l := rule.RateLimit; {
+	case l == nil && limit != nil:
+		t.Errorf("%s: a rate limit (%v), the rule has none", name, limit)
+	case l != nil && limit == nil:
+		t.Errorf("%s: no local rate limit", name)
+	case l != nil:
+		if int32(num(limit, "maxTokens")) != l.Requests || int32(num(limit, "tokensPerFill")) != l.Requests ||
+			envoyDuration(get(limit, "fillInterval")) != fleet.RateLimitPeriod(l.Unit) {
+			t.Errorf("%s: token bucket %v, want %d requests per %s", name, limit, l.Requests, l.Unit)
+		}
+	}
+
 	rd := get(r, "redirect")
 	switch {
 	case rule.Redirect == nil && rd != nil:

@@ -1,6 +1,8 @@
 package envoygateway
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -16,6 +18,28 @@ import (
 func (r *renderer) ruleFilters(route *fleet.GlobalRoute, m *ruleModel) []gwapiv1.HTTPRouteFilter {
 	rule := m.rule
 	var out []gwapiv1.HTTPRouteFilter
+	if c := rule.CORS; c != nil {
+		f := &gwapiv1.HTTPCORSFilter{}
+		for _, o := range c.AllowOrigins {
+			f.AllowOrigins = append(f.AllowOrigins, gwapiv1.CORSOrigin(o))
+		}
+		for _, m := range c.AllowMethods {
+			f.AllowMethods = append(f.AllowMethods, gwapiv1.HTTPMethodWithWildcard(m))
+		}
+		for _, h := range c.AllowHeaders {
+			f.AllowHeaders = append(f.AllowHeaders, gwapiv1.HTTPHeaderName(h))
+		}
+		for _, h := range c.ExposeHeaders {
+			f.ExposeHeaders = append(f.ExposeHeaders, gwapiv1.HTTPHeaderName(h))
+		}
+		if c.AllowCredentials {
+			f.AllowCredentials = ptrTo(true)
+		}
+		if age := c.MaxAge.Std(); age > 0 {
+			f.MaxAge = int32(age / time.Second)
+		}
+		out = append(out, gwapiv1.HTTPRouteFilter{Type: gwapiv1.HTTPRouteFilterCORS, CORS: f})
+	}
 	if h := headerModifier(rule.RequestHeaders); h != nil {
 		out = append(out, gwapiv1.HTTPRouteFilter{Type: gwapiv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: h})
 	}

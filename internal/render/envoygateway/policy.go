@@ -19,7 +19,8 @@ var retryTriggers = []egv1a1.TriggerEnum{egv1a1.Error5XX, egv1a1.Reset, egv1a1.C
 
 // rulePolicy is what a BackendTrafficPolicy sets on one HTTPRoute rule.
 type rulePolicy struct {
-	settings egv1a1.ClusterSettings
+	settings  egv1a1.ClusterSettings
+	rateLimit *egv1a1.RateLimitSpec
 }
 
 // rulePolicy computes the cluster settings of one rule. Envoy Gateway builds
@@ -70,10 +71,16 @@ func (r *renderer) rulePolicy(route *fleet.GlobalRoute, index int, rule *fleet.R
 	if d := gwDuration(rule.Timeout); d != nil {
 		s.Timeout = &egv1a1.Timeout{HTTP: &egv1a1.HTTPTimeout{RequestTimeout: d}}
 	}
-	if reflect.DeepEqual(s, egv1a1.ClusterSettings{}) {
+	var rl *egv1a1.RateLimitSpec
+	if l := rule.RateLimit; l != nil {
+		rl = &egv1a1.RateLimitSpec{Local: &egv1a1.LocalRateLimit{Rules: []egv1a1.RateLimitRule{{
+			Limit: egv1a1.RateLimitValue{Requests: uint32(l.Requests), Unit: egv1a1.RateLimitUnit(l.Unit)},
+		}}}}
+	}
+	if reflect.DeepEqual(s, egv1a1.ClusterSettings{}) && rl == nil {
 		return nil, nil
 	}
-	return &rulePolicy{settings: s}, nil
+	return &rulePolicy{settings: s, rateLimit: rl}, nil
 }
 
 // pickHealth returns the first service of a rule with the given setting.
@@ -161,6 +168,7 @@ func (r *renderer) trafficPolicies(route *fleet.GlobalRoute) ([]*unstructured.Un
 			SectionName: ptrTo(gwapiv1.SectionName(m.name)),
 		}}
 		btp.Spec.ClusterSettings = m.policy.settings
+		btp.Spec.RateLimit = m.policy.rateLimit
 		obj, err := toObject(btp, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err

@@ -659,3 +659,32 @@ func TestRouteOptions(t *testing.T) {
 	filter := find(t, objs, "HTTPRouteFilter", gwNs, "gatefed-shop-storefront-rule-2")
 	assertField(t, filter, `{body: {inline: maintenance, type: Inline}, statusCode: 503}`, "spec", "directResponse")
 }
+
+// CORS is an HTTPRoute filter; a local rate limit goes into the rule's
+// BackendTrafficPolicy.
+func TestCORSAndRateLimit(t *testing.T) {
+	api := service("shop", "api", 8080)
+	f := newFleet(
+		[]*fleet.Cluster{egCluster("a", "", "", "")},
+		[]*fleet.GlobalService{api},
+		route("shop", "storefront", []string{"shop.example.com"},
+			fleet.Rule{Backends: []fleet.Backend{{Service: "api"}},
+				CORS: &fleet.CORS{AllowOrigins: []string{"https://shop.example.com", "https://*.shop.example.com"}, AllowMethods: []string{"GET", "POST"},
+					AllowHeaders: []string{"content-type"}, ExposeHeaders: []string{"x-request-id"}, MaxAge: "1h", AllowCredentials: true},
+				RateLimit: &fleet.RateLimit{Requests: 100, Unit: "Second"}}),
+	)
+	objs, _ := renderCluster(t, f, "a")
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `
+- cors:
+    allowCredentials: true
+    allowHeaders: [content-type]
+    allowMethods: [GET, POST]
+    allowOrigins: [https://shop.example.com, https://*.shop.example.com]
+    exposeHeaders: [x-request-id]
+    maxAge: 3600
+  type: CORS
+`, "spec", "rules", "0", "filters")
+	btp := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-shop-storefront-rule-0")
+	assertField(t, btp, `{local: {rules: [{limit: {requests: 100, unit: Second}}]}}`, "spec", "rateLimit")
+}

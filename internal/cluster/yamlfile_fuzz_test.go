@@ -81,7 +81,7 @@ func FuzzRegisterDeregister(f *testing.F) {
 		}
 		text, err := e.render(file, nil)
 		if err != nil {
-			if !utf8.ValidString(context + region) {
+			if !utf8.ValidString(context) || !utf8.ValidString(region) {
 				return // the YAML encoder refuses it: register fails and writes nothing
 			}
 			t.Fatalf("render a new document: %v", err)

@@ -9,7 +9,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -424,11 +426,12 @@ func (r *renderer) redirectAction(where string, rule fleet.Rule) (*gloov1.Redire
 	return out, nil
 }
 
-// routeOptions converts the rule's timeout, retries, rewrite and header
-// changes. A route that does not send the request on (a redirect, a direct
-// response, or a rule none of whose backends can take traffic) keeps only its
-// response header changes: Gloo refuses timeout, retries and rewrites without
-// a routeAction, and request headers go nowhere.
+// routeOptions converts the rule's timeout, retries, rewrite, header
+// changes, CORS policy and rate limit. A route that does not send the request
+// on (a redirect, a direct response, or a rule none of whose backends can
+// take traffic) keeps only its response header changes: Gloo refuses
+// timeout, retries and rewrites (and older Gloo versions CORS) without a
+// routeAction, request headers go nowhere, and there is nothing to limit.
 func (r *renderer) routeOptions(where string, rule fleet.Rule, forwards bool) *gloov1.RouteOptions {
 	var opts gloov1.RouteOptions
 	if forwards {
@@ -450,6 +453,8 @@ func (r *renderer) routeOptions(where string, rule fleet.Rule, forwards bool) *g
 			}
 		}
 		opts.HeaderManipulation = headerManipulation(rule.RequestHeaders, rule.ResponseHeaders)
+		opts.Cors = corsPolicy(rule.CORS)
+		opts.Ratelimit = localRateLimit(rule.RateLimit)
 	} else {
 		opts.HeaderManipulation = headerManipulation(nil, rule.ResponseHeaders)
 	}
@@ -495,6 +500,52 @@ func headerChanges(h *fleet.HeaderModifier) ([]gloov1.HeaderValueOption, []strin
 		remove = append(remove, h.Remove...)
 	}
 	return add, remove
+}
+
+// corsPolicy converts a CORS policy. Exact origins go to allowOrigin; an
+// origin with a "*" (a "*." host, or "*" alone) becomes an allowOriginRegex
+// that Envoy matches against the whole Origin header (RE2): dots and other
+// regex characters are escaped and "*" becomes ".*". Methods and headers stay
+// lists (Gloo joins them), and maxAge is whole seconds, as the
+// Access-Control-Max-Age header carries it.
+func corsPolicy(c *fleet.CORS) *gloov1.CorsPolicy {
+	if c == nil {
+		return nil
+	}
+	out := &gloov1.CorsPolicy{AllowCredentials: c.AllowCredentials}
+	for _, o := range c.AllowOrigins {
+		if strings.Contains(o, "*") {
+			out.AllowOriginRegex = append(out.AllowOriginRegex, originRegex(o))
+		} else {
+			out.AllowOrigin = append(out.AllowOrigin, o)
+		}
+	}
+	out.AllowMethods = append(out.AllowMethods, c.AllowMethods...)
+	out.AllowHeaders = append(out.AllowHeaders, c.AllowHeaders...)
+	out.ExposeHeaders = append(out.ExposeHeaders, c.ExposeHeaders...)
+	if age := c.MaxAge.Std(); age > 0 {
+		out.MaxAge = strconv.FormatInt(int64(age/time.Second), 10)
+	}
+	return out
+}
+
+// originRegex is the allowOriginRegex of a wildcard origin:
+// "https://*.example.com" becomes `https://.*\.example\.com` and "*" becomes ".*".
+func originRegex(origin string) string {
+	return strings.ReplaceAll(regexp.QuoteMeta(origin), `\*`, ".*")
+}
+
+// localRateLimit converts a rate limit into the route's local token bucket:
+// it holds requests tokens and is refilled with requests tokens every unit.
+func localRateLimit(l *fleet.RateLimit) *gloov1.RateLimitRouteExtension {
+	if l == nil {
+		return nil
+	}
+	return &gloov1.RateLimitRouteExtension{LocalRatelimit: &gloov1.TokenBucket{
+		MaxTokens:     uint32(l.Requests),
+		TokensPerFill: ptr(uint32(l.Requests)),
+		FillInterval:  protoDuration(fleet.RateLimitPeriod(l.Unit)),
+	}}
 }
 
 // prefixSlash warns when a prefix replacement and the prefix it replaces

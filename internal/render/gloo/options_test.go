@@ -1,6 +1,7 @@
 package gloo
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -11,8 +12,8 @@ import (
 )
 
 // optionsRoute uses every rule option: a rewrite with request and response
-// header changes, redirects, a direct response, and a rule whose only
-// backend (legacy) no cluster but edge can serve.
+// header changes, CORS and a rate limit, redirects, a direct response, and a
+// rule whose only backend (legacy) no cluster but edge can serve.
 func optionsRoute() *fleet.GlobalRoute {
 	return globalRoute("shop", "options", []string{"options.shop.example.com"},
 		fleet.Rule{
@@ -29,8 +30,17 @@ func optionsRoute() *fleet.GlobalRoute {
 				Add:    map[string]string{"x-served-by": "gatefed"},
 				Remove: []string{"server"},
 			},
-			Timeout:  "5s",
-			Backends: []fleet.Backend{backend("checkout")},
+			CORS: &fleet.CORS{
+				AllowOrigins:     []string{"https://shop.example.com", "https://*.shop.example.com"},
+				AllowMethods:     []string{"GET", "POST"},
+				AllowHeaders:     []string{"content-type"},
+				ExposeHeaders:    []string{"x-request-id"},
+				MaxAge:           "1h",
+				AllowCredentials: true,
+			},
+			RateLimit: &fleet.RateLimit{Requests: 100, Unit: "Second"},
+			Timeout:   "5s",
+			Backends:  []fleet.Backend{backend("checkout")},
 		},
 		fleet.Rule{
 			Name:     "to-https",
@@ -61,6 +71,8 @@ func optionsRoute() *fleet.GlobalRoute {
 			RequestHeaders:  &fleet.HeaderModifier{Set: map[string]string{"x-legacy": "1"}},
 			ResponseHeaders: &fleet.HeaderModifier{Add: map[string]string{"x-legacy": "1"}},
 			Retries:         &fleet.Retries{Attempts: 2},
+			CORS:            &fleet.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}},
+			RateLimit:       &fleet.RateLimit{Requests: 20, Unit: "Minute"},
 			Backends:        []fleet.Backend{backend("legacy")},
 		},
 	)
@@ -109,6 +121,16 @@ options:
     - header: {key: x-served-by, value: gatefed}
       append: true
     responseHeadersToRemove: [server]
+  cors:
+    allowOrigin: [https://shop.example.com]
+    allowOriginRegex: ['https://.*\.shop\.example\.com']
+    allowMethods: [GET, POST]
+    allowHeaders: [content-type]
+    exposeHeaders: [x-request-id]
+    maxAge: "3600"
+    allowCredentials: true
+  ratelimit:
+    localRatelimit: {maxTokens: 100, tokensPerFill: 100, fillInterval: 1s}
 `, `
 name: to-https
 matchers: [{prefix: /login}]
@@ -161,13 +183,82 @@ options:
 		assertYAML(t, routes[i].(map[string]any)["name"].(string), routes[i], want)
 	}
 	// /legacy replaced with / would double the slash, but the rule answers
-	// 503 here, so nothing is rewritten and nothing is said about it.
+	// 503 here, so nothing is rewritten and nothing is said about it; its
+	// CORS policy and rate limit are left out with the rest.
 	assertWarning(t, warnings, "GlobalRoute shop/options rules[5]: no backend can take traffic; the VirtualService answers 503")
 	for _, w := range warnings {
 		if strings.Contains(w, "character for character") {
 			t.Errorf("unexpected warning: %s", w)
 		}
 	}
+}
+
+// TestCORSAndRateLimit: exact origins are allowOrigin, wildcard ones an
+// allowOriginRegex that Envoy matches against the whole Origin (RE2, as Go's
+// regexp); maxAge is whole seconds; the token bucket holds and refills the
+// limit every unit; a route that cannot send on gets neither.
+func TestCORSAndRateLimit(t *testing.T) {
+	for _, tc := range []struct {
+		origin, regex string
+		match, miss   []string
+	}{
+		{"https://*.shop.example.com", `https://.*\.shop\.example\.com`,
+			[]string{"https://a.shop.example.com", "https://a.b.shop.example.com"},
+			[]string{"https://shop.example.com", "https://evilshop.example.com", "http://a.shop.example.com", "https://a.shop.example.com.evil.net", "https://aXshop.example.com"}},
+		{"http://*.local:8080", `http://.*\.local:8080`,
+			[]string{"http://dev.local:8080"},
+			[]string{"http://dev.local", "http://dev.local:80800"}},
+		{"*", `.*`, []string{"https://anything.example.net", "*"}, nil},
+	} {
+		f := shopFleet()
+		f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
+			Backends: []fleet.Backend{backend("checkout")},
+			CORS:     &fleet.CORS{AllowOrigins: []string{tc.origin}},
+		})}
+		objs, _ := renderCluster(t, f, "east", nil)
+		route := routesOf(t, objs, "gatefed-shop-r")[0].(map[string]any)
+		assertYAML(t, tc.origin, route["options"], "cors: {allowOriginRegex: ['"+tc.regex+"']}")
+		re := regexp.MustCompile(`^(?:` + tc.regex + `)$`)
+		for _, o := range tc.match {
+			if !re.MatchString(o) {
+				t.Errorf("%s: %s does not match %s", tc.origin, tc.regex, o)
+			}
+		}
+		for _, o := range tc.miss {
+			if re.MatchString(o) {
+				t.Errorf("%s: %s matches %s", tc.origin, tc.regex, o)
+			}
+		}
+	}
+
+	for unit, interval := range map[string]string{"Second": "1s", "Minute": "60s", "Hour": "3600s"} {
+		f := shopFleet()
+		f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
+			Backends:  []fleet.Backend{backend("checkout")},
+			CORS:      &fleet.CORS{AllowOrigins: []string{"https://a.example.com"}, MaxAge: "90s"},
+			RateLimit: &fleet.RateLimit{Requests: 7, Unit: unit},
+		})}
+		objs, _ := renderCluster(t, f, "east", nil)
+		route := routesOf(t, objs, "gatefed-shop-r")[0].(map[string]any)
+		assertYAML(t, unit, route["options"], `
+cors: {allowOrigin: [https://a.example.com], maxAge: "90"}
+ratelimit: {localRatelimit: {maxTokens: 7, tokensPerFill: 7, fillInterval: `+interval+`}}
+`)
+	}
+
+	// The only backend has weight 0, so the rule answers 503, without its
+	// CORS policy or rate limit.
+	f := shopFleet()
+	f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
+		Backends:  []fleet.Backend{backend("checkout", 0)},
+		CORS:      &fleet.CORS{AllowOrigins: []string{"https://a.example.com"}},
+		RateLimit: &fleet.RateLimit{Requests: 1, Unit: "Second"},
+	})}
+	objs, _ := renderCluster(t, f, "east", nil)
+	assertYAML(t, "unservable", routesOf(t, objs, "gatefed-shop-r")[0], `
+matchers: [{prefix: /}]
+directResponseAction: {status: 503, body: "no cluster can serve this route\n"}
+`)
 }
 
 // TestRedirectResponseCodes writes Gloo's enum names, and always writes one:

@@ -222,7 +222,8 @@ type RedirectAction struct {
 
 // RouteOptions are per-route policies. Gloo refuses a route whose options
 // set Timeout, Retries, PrefixRewrite or HostRewrite unless it has a
-// routeAction; HeaderManipulation applies to any route.
+// routeAction (and older Gloo versions refuse Cors too); HeaderManipulation
+// applies to any route.
 type RouteOptions struct {
 	Timeout string       `json:"timeout,omitempty"`
 	Retries *RetryPolicy `json:"retries,omitempty"`
@@ -231,6 +232,42 @@ type RouteOptions struct {
 	// HostRewrite replaces the Host header before the request is sent on.
 	HostRewrite        string              `json:"hostRewrite,omitempty"`
 	HeaderManipulation *HeaderManipulation `json:"headerManipulation,omitempty"`
+	// Cors is the route's CORS policy; it needs none on the virtual host.
+	Cors *CorsPolicy `json:"cors,omitempty"`
+	// Ratelimit holds the route's local rate limit.
+	Ratelimit *RateLimitRouteExtension `json:"ratelimit,omitempty"`
+}
+
+// CorsPolicy is Gloo's cors.options.gloo.solo.io.CorsPolicy. An origin is
+// allowed when it equals an AllowOrigin entry or fully matches an
+// AllowOriginRegex entry (RE2); at least one of the two must be set. Gloo
+// joins the method and header lists with "," into Envoy's header values and
+// copies MaxAge verbatim into Access-Control-Max-Age, so it is a number of
+// seconds ("3600"), not a protobuf duration.
+type CorsPolicy struct {
+	AllowOrigin      []string `json:"allowOrigin,omitempty"`
+	AllowOriginRegex []string `json:"allowOriginRegex,omitempty"`
+	AllowMethods     []string `json:"allowMethods,omitempty"`
+	AllowHeaders     []string `json:"allowHeaders,omitempty"`
+	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
+	MaxAge           string   `json:"maxAge,omitempty"`
+	AllowCredentials bool     `json:"allowCredentials,omitempty"`
+}
+
+// RateLimitRouteExtension is a route's options.ratelimit; gatefed sets only
+// its local (per Envoy process) token bucket.
+type RateLimitRouteExtension struct {
+	LocalRatelimit *TokenBucket `json:"localRatelimit,omitempty"`
+}
+
+// TokenBucket is Gloo's local_ratelimit TokenBucket: the bucket starts with
+// and holds at most MaxTokens, and gets TokensPerFill more every
+// FillInterval. Unset, TokensPerFill is 1 and FillInterval 1s, so gatefed
+// writes both.
+type TokenBucket struct {
+	MaxTokens     uint32  `json:"maxTokens"`
+	TokensPerFill *uint32 `json:"tokensPerFill,omitempty"`
+	FillInterval  string  `json:"fillInterval,omitempty"`
 }
 
 // HeaderManipulation adds and removes request and response headers.

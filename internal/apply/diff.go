@@ -32,7 +32,10 @@ func (e *Engine) Diff(ctx context.Context, p *Plan) {
 	})
 }
 
-func (e *Engine) diffCluster(ctx context.Context, cp *ClusterPlan) {
+func (e *Engine) diffCluster(parent context.Context, cp *ClusterPlan) {
+	// A failure of the whole cluster stops its other requests.
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
 	cl := cp.client
 	var todo []*Change
 	for _, c := range cp.Changes {
@@ -54,14 +57,16 @@ func (e *Engine) diffCluster(ctx context.Context, cp *ClusterPlan) {
 				merged, err = e.serverSideApply(ctx, cl, c, true)
 				return err
 			})
+			whole := e.asClusterError(cp, err)
 			mu.Lock()
 			defer mu.Unlock()
 			done++
 			if err != nil && (cp.Err != nil || ctx.Err() != nil) {
 				return // the cluster already failed as a whole
 			}
-			if err != nil && isTransportError(err) {
-				cp.Err = fmt.Errorf("connection lost while diffing: %w", transportError(err))
+			if whole != nil {
+				cp.Err = fmt.Errorf("%s while diffing: %w", whole.what, whole.err)
+				cancel()
 				return
 			}
 			if err != nil {
@@ -79,8 +84,8 @@ func (e *Engine) diffCluster(ctx context.Context, cp *ClusterPlan) {
 		}()
 	}
 	wg.Wait()
-	if cp.Err == nil && ctx.Err() != nil {
-		cp.Err = fmt.Errorf("interrupted: %w", ctx.Err())
+	if cp.Err == nil && parent.Err() != nil {
+		cp.Err = fmt.Errorf("interrupted: %w", parent.Err())
 	}
 	for _, c := range cp.Changes {
 		if c.Op == OpDelete {

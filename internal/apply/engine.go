@@ -20,8 +20,9 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultConcurrency = 8
-	DefaultParallel    = 10
+	DefaultConcurrency    = 8
+	DefaultParallel       = 10
+	DefaultRequestTimeout = 60 * time.Second
 )
 
 // Options steer a diff or an apply.
@@ -46,6 +47,16 @@ type Options struct {
 	ParentName string
 	// CacheDir holds the discovery cache (default ${XDG_CACHE_HOME:-~/.cache}/gatefed).
 	CacheDir string
+	// RequestTimeout bounds each attempt of a request, its answer included
+	// (default 60s).
+	RequestTimeout time.Duration
+	// Retries is how many times a request that is safe to send again is
+	// retried after a failure that may pass (default kube.DefaultRetries;
+	// negative: never); see kube.Retrying.
+	Retries int
+	// RetryBackoff is the pause before the first retry, doubling for each
+	// further one (default kube.DefaultBackoff).
+	RetryBackoff time.Duration
 	// WrapTransport, when set, wraps every cluster's HTTP transport.
 	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
 	// Events receives progress; it is called from many goroutines, one call at a time.
@@ -67,6 +78,9 @@ func (o *Options) defaults() {
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = DefaultCacheDir()
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
 	}
 }
 
@@ -141,6 +155,7 @@ type ClusterPlan struct {
 	// Refused is set when the plan would empty the ApplySet without AllowEmpty.
 	Refused error
 
+	cluster *fleet.Cluster
 	client  *clusterClient
 	set     *applySet
 	started time.Time
@@ -193,8 +208,10 @@ func (p *Plan) Failed() bool {
 	return false
 }
 
-// restConfig builds a cluster's client config: unthrottled, with the
-// optional transport wrapper.
+// restConfig builds a cluster's client config: unthrottled, retrying what
+// is safe to retry (each attempt bounded by RequestTimeout, instead of one
+// timeout for a request and all its retries), with the optional transport
+// wrapper under the retries, so that it sees every attempt.
 func (e *Engine) restConfig(c *fleet.Cluster) (*rest.Config, error) {
 	cfg, err := kube.RESTConfig(c, e.opts.Kubeconfig)
 	if err != nil {
@@ -203,13 +220,16 @@ func (e *Engine) restConfig(c *fleet.Cluster) (*rest.Config, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS = -1
 	cfg.Burst = 0
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 60 * time.Second
-	}
+	cfg.Timeout = 0
+	name := c.Name()
 	if w := e.opts.WrapTransport; w != nil {
-		name := c.Name()
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return w(name, rt) })
 	}
+	retry := kube.RetryOptions{
+		Retries: e.opts.Retries, Backoff: e.opts.RetryBackoff, AttemptTimeout: e.opts.RequestTimeout,
+		OnRetry: func(r kube.Retry) { e.emit(Event{Cluster: name, Stage: StageRetrying, Message: r.String()}) },
+	}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return kube.Retrying(rt, retry) })
 	return cfg, nil
 }
 

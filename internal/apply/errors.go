@@ -9,6 +9,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/internal/cluster"
 )
 
 // FieldConflict is one field another manager owns with a different value.
@@ -100,4 +102,50 @@ func conflictText(cs []FieldConflict) string {
 		parts = append(parts, fmt.Sprintf("%s owned by field manager %q", strings.Join(fields, ", "), m))
 	}
 	return "conflict: " + strings.Join(parts, "; ") + " (rerun with --force-conflicts to take them over)"
+}
+
+// clusterError is a failure of a whole cluster, not of one object: every
+// other request would fail the same way, so the cluster's run stops with
+// this one error.
+type clusterError struct {
+	// what is how the run stopped: "connection lost", ...
+	what string
+	err  error
+}
+
+func (e *clusterError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *clusterError) Unwrap() error { return e.err }
+
+// asClusterError returns err as a failure of the whole cluster, or nil when
+// it is about one object: the connection is lost (after the retries), the
+// API server keeps answering that it cannot serve (429, 502, 503, 504 after
+// the retries), or it rejects the credentials.
+func (e *Engine) asClusterError(cp *ClusterPlan, err error) *clusterError {
+	var status apierrors.APIStatus
+	switch {
+	case err == nil:
+		return nil
+	case isTransportError(err):
+		return &clusterError{"connection lost", transportError(err)}
+	case apierrors.IsUnauthorized(err):
+		return &clusterError{"credentials rejected", e.credentials(cp, err)}
+	case errors.As(err, &status):
+		switch status.Status().Code {
+		case 429, 502, 503, 504:
+			return &clusterError{"the API server keeps failing", err}
+		}
+	}
+	return nil
+}
+
+// credentials turns an API server's 401 into an error that names the
+// cluster's context and says how to get new credentials.
+func (e *Engine) credentials(cp *ClusterPlan, err error) error {
+	if cp.cluster == nil {
+		return err
+	}
+	if ce := cluster.Rejected(cp.cluster, e.opts.Kubeconfig, err); ce != nil {
+		return ce
+	}
+	return err
 }

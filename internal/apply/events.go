@@ -15,6 +15,9 @@ const (
 	StageWaiting    Stage = "waiting"
 	StageDone       Stage = "done"
 	StageFailed     Stage = "failed"
+	// StageRetrying reports a request about to be sent again; the cluster
+	// stays in the stage it was in.
+	StageRetrying Stage = "retrying"
 )
 
 // Event is progress on one cluster. Message is a one-line account of

@@ -24,7 +24,7 @@ func (e *Engine) Plan(ctx context.Context, targets []Target) *Plan {
 	p := &Plan{Prune: e.opts.Prune}
 	objs := map[*ClusterPlan][]*unstructured.Unstructured{}
 	for _, t := range targets {
-		cp := &ClusterPlan{Name: t.Cluster.Name(), Namespace: t.Cluster.Spec.Gateway.Namespace}
+		cp := &ClusterPlan{Name: t.Cluster.Name(), Namespace: t.Cluster.Spec.Gateway.Namespace, cluster: t.Cluster}
 		objs[cp] = t.Objects
 		p.Clusters = append(p.Clusters, cp)
 	}
@@ -34,7 +34,7 @@ func (e *Engine) Plan(ctx context.Context, targets []Target) *Plan {
 	}
 	e.forEachCluster(ctx, p.Clusters, func(ctx context.Context, cp *ClusterPlan) {
 		cp.started = time.Now()
-		cp.Err = e.planCluster(ctx, cp, clusters[cp.Name], objs[cp])
+		cp.Err = e.credentials(cp, e.planCluster(ctx, cp, clusters[cp.Name], objs[cp]))
 		cp.planned = time.Since(cp.started)
 		if cp.Err != nil {
 			e.emitf(cp.Name, StageFailed, "%v", cp.Err)
@@ -82,6 +82,10 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 	for _, obj := range objects {
 		gvk := obj.GroupVersionKind()
 		m, err := cl.mapping(gvk)
+		if ce := e.asClusterError(cp, err); ce != nil {
+			// Discovery itself failed: no fault of this object's.
+			return fmt.Errorf("read the kinds the API serves (discovery): %w", ce.err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), transportError(err))
 		}

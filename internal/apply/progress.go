@@ -28,6 +28,8 @@ type clusterLine struct {
 	done, total int
 	last        string
 	finished    time.Duration
+	// retrying is the last retry, shown until the next event.
+	retrying string
 }
 
 // NewProgress starts a progress display for clusters on w.
@@ -59,6 +61,12 @@ func (p *Progress) Event(ev Event) {
 		p.state[ev.Cluster] = l
 		p.order = append(p.order, ev.Cluster)
 	}
+	if ev.Stage == StageRetrying {
+		l.retrying = ev.Message
+		p.dirty = true
+		return
+	}
+	l.retrying = ""
 	l.stage, l.done, l.total = ev.Stage, ev.Done, ev.Total
 	if ev.Message != "" {
 		l.last = ev.Message
@@ -119,6 +127,8 @@ func (p *Progress) draw() {
 			if text == "" {
 				text = string(l.stage)
 			}
+		} else if l.retrying != "" {
+			text += ": " + l.retrying
 		}
 		fmt.Fprintf(&b, "\r\x1b[2K%-*s  %s\n", width, c, truncate(text, 100))
 	}

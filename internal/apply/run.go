@@ -113,11 +113,12 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		r.Err = fmt.Errorf("not started: %w", cause())
 		return r
 	}
-	// A lost connection stops this cluster's run with one error, not one per object.
+	// A lost connection (or another failure of the whole cluster) stops this
+	// cluster's run with one error, not one per object.
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	var mu sync.Mutex
-	var lost error
+	var lost *clusterError
 	cl, set := cp.client, cp.set
 	var writes, deletes []*Change
 	desired := 0
@@ -142,7 +143,7 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 				if parent.Err() != nil {
 					err = fmt.Errorf("not started: %w", cause())
 				}
-				r.Err = transportError(err)
+				r.Err = e.credentials(cp, transportError(err))
 				r.Failed = len(writes) + len(deletes)
 				failed()
 				return r
@@ -168,6 +169,7 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 				go func() {
 					defer wg.Done()
 					err := cl.do(ctx, func() error { return send(c) })
+					whole := e.asClusterError(cp, err)
 					mu.Lock()
 					defer mu.Unlock()
 					switch {
@@ -176,8 +178,8 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 					case lost != nil || ctx.Err() != nil:
 						notDone++
 						r.Failed++
-					case isTransportError(err):
-						lost = transportError(err)
+					case whole != nil:
+						lost = whole
 						cancel()
 						notDone++
 						r.Failed++
@@ -200,7 +202,7 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		}
 		switch {
 		case lost != nil:
-			r.Err = fmt.Errorf("connection lost, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, lost)
+			r.Err = fmt.Errorf("%s, %d %s not %s: %w", lost.what, notDone, pluralize(notDone, "object", "objects"), what, lost.err)
 		default:
 			r.Err = fmt.Errorf("interrupted, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, cause())
 		}

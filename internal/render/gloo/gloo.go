@@ -1,6 +1,7 @@
 // Package gloo renders a cluster's part of the fleet as Gloo Edge objects:
 // an Upstream per service its routes use (with failover to other clusters),
-// a VirtualService per route, and on failover targets a TCP Gateway that
+// a VirtualService per route (and, for a TLS route that redirects plain
+// HTTP, a second one that answers with the redirect), and on failover targets a TCP Gateway that
 // accepts failover traffic and sends it to local endpoints only. Importing
 // the package registers the provider with render.
 package gloo
@@ -67,6 +68,12 @@ func LocalUpstreamName(s *fleet.GlobalService) string {
 // VirtualServiceName is the VirtualService of a route.
 func VirtualServiceName(r *fleet.GlobalRoute) string {
 	return objectName(namePrefix, r.Metadata.Namespace, r.Metadata.Name)
+}
+
+// HTTPSRedirectName is the VirtualService that answers plain HTTP on the
+// hosts of a TLS route with a redirect to https.
+func HTTPSRedirectName(r *fleet.GlobalRoute) string {
+	return objectName(VirtualServiceName(r), "https-redirect")
 }
 
 // objectName joins parts with "-"; a name longer than a DNS label is cut and
@@ -288,18 +295,51 @@ func outlierDetection(od *fleet.OutlierDetection) *gloov1.OutlierDetection {
 	return out
 }
 
-// virtualServices renders one VirtualService per route served here.
+// Gloo's default Gateways: gateway-proxy serves the VirtualServices without
+// sslConfig (plain HTTP), gateway-proxy-ssl those with one (HTTPS).
+const (
+	plainGateway = "gateway-proxy"
+	sslGateway   = "gateway-proxy-ssl"
+)
+
+// gateways are the default Gateways that serve a route's VirtualServices: a
+// route with TLS is served over HTTPS only, and over plain HTTP too when its
+// redirect VirtualService answers there.
+func gateways(route *fleet.GlobalRoute) []string {
+	t := route.Spec.TLS
+	switch {
+	case t == nil:
+		return []string{plainGateway}
+	case t.HTTPSRedirect:
+		return []string{sslGateway, plainGateway}
+	default:
+		return []string{sslGateway}
+	}
+}
+
+// virtualServices renders one VirtualService per route served here, and a
+// redirect VirtualService per TLS route with httpsRedirect.
 func (r *renderer) virtualServices() error {
 	routes := append([]*fleet.GlobalRoute(nil), r.in.Routes...)
 	sort.SliceStable(routes, func(i, j int) bool { return routes[i].Key() < routes[j].Key() })
+	// hostOwner maps "gateway host" to the route that has it there: two
+	// VirtualServices may share a domain only on different Gateways.
 	hostOwner := map[string]string{}
 	for _, route := range routes {
 		for _, h := range route.Spec.Hosts {
-			if prev, ok := hostOwner[h]; ok {
-				r.warnf("host %q is in GlobalRoutes %s and %s; Gloo rejects VirtualServices whose domains overlap on one gateway", h, prev, route.Key())
-				continue
+			prev := ""
+			for _, gw := range gateways(route) {
+				if owner, ok := hostOwner[gw+" "+h]; ok {
+					if prev == "" {
+						prev = owner
+					}
+					continue
+				}
+				hostOwner[gw+" "+h] = route.Key()
 			}
-			hostOwner[h] = route.Key()
+			if prev != "" {
+				r.warnf("host %q is in GlobalRoutes %s and %s; Gloo rejects VirtualServices whose domains overlap on one gateway", h, prev, route.Key())
+			}
 		}
 		var rules []gloov1.Route
 		for i, rule := range route.Spec.Rules {
@@ -312,16 +352,59 @@ func (r *renderer) virtualServices() error {
 		vs := &gloov1.VirtualService{
 			TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GatewayGroupVersion, Kind: gloov1.KindVirtualService},
 			ObjectMeta: r.meta(VirtualServiceName(route), nil),
-			Spec: gloov1.VirtualServiceSpec{VirtualHost: gloov1.VirtualHost{
-				Domains: append([]string(nil), route.Spec.Hosts...),
-				Routes:  rules,
-			}},
+			Spec: gloov1.VirtualServiceSpec{
+				SslConfig: r.sslConfig(route),
+				VirtualHost: gloov1.VirtualHost{
+					Domains: append([]string(nil), route.Spec.Hosts...),
+					Routes:  rules,
+				},
+			},
 		}
 		if err := r.emit(vs, gloov1.KindVirtualService, vs.Name, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 			return err
 		}
+		if t := route.Spec.TLS; t != nil && t.HTTPSRedirect {
+			if err := r.httpsRedirect(route); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// sslConfig is the TLS the gateway terminates for a route's hosts: the
+// certificate in the route's Secret in the gateway namespace, for SNI names
+// equal to its hosts. Nil without TLS.
+func (r *renderer) sslConfig(route *fleet.GlobalRoute) *gloov1.DownstreamSslConfig {
+	t := route.Spec.TLS
+	if t == nil {
+		return nil
+	}
+	return &gloov1.DownstreamSslConfig{
+		SecretRef:  &gloov1.ResourceRef{Name: t.SecretName, Namespace: r.ns},
+		SniDomains: append([]string(nil), route.Spec.Hosts...),
+	}
+}
+
+// httpsRedirect renders the VirtualService, without sslConfig so the plain
+// HTTP gateway serves it, that answers every request for the route's hosts
+// with a 301 to the same URL over https.
+func (r *renderer) httpsRedirect(route *fleet.GlobalRoute) error {
+	vs := &gloov1.VirtualService{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GatewayGroupVersion, Kind: gloov1.KindVirtualService},
+		ObjectMeta: r.meta(HTTPSRedirectName(route), nil),
+		Spec: gloov1.VirtualServiceSpec{VirtualHost: gloov1.VirtualHost{
+			Domains: append([]string(nil), route.Spec.Hosts...),
+			Routes: []gloov1.Route{{
+				Matchers: []gloov1.Matcher{{Prefix: "/"}},
+				RedirectAction: &gloov1.RedirectAction{
+					HTTPSRedirect: true,
+					ResponseCode:  gloov1.MovedPermanently,
+				},
+			}},
+		}},
+	}
+	return r.emit(vs, gloov1.KindVirtualService, vs.Name, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 }
 
 // route renders one rule: a redirectAction, a directResponseAction, or a

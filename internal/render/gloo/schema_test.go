@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -15,8 +16,22 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 )
 
+// sampleFleets are the fleets under testdata/fleets whose Gloo objects the
+// schema test walks too.
+var sampleFleets = []string{"route-options", "tls"}
+
 // crdDir is where Gloo's upstream CRDs live: ../shared/crds/gloo from the repo root.
 func crdDir(t *testing.T) string {
+	t.Helper()
+	crds := filepath.Join(repoRoot(t), "..", "shared", "crds", "gloo")
+	if _, err := os.Stat(crds); err != nil {
+		t.Fatalf("Gloo CRDs: %v", err)
+	}
+	return crds
+}
+
+// repoRoot is the directory of go.mod above the package directory.
+func repoRoot(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -32,11 +47,7 @@ func crdDir(t *testing.T) string {
 		}
 		dir = parent
 	}
-	crds := filepath.Join(dir, "..", "shared", "crds", "gloo")
-	if _, err := os.Stat(crds); err != nil {
-		t.Fatalf("Gloo CRDs: %v", err)
-	}
-	return crds
+	return dir
 }
 
 // loadSchemas reads every CRD's served schema, by "apiVersion Kind".
@@ -77,26 +88,47 @@ func TestRenderedFieldsExistInCRDs(t *testing.T) {
 	f.Service("shop/catalog").Spec.OutlierDetection = &fleet.OutlierDetection{
 		Consecutive5xx: 5, Interval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 100,
 	}
-	res, err := render.Render(f, render.Options{})
-	if err != nil {
-		t.Fatal(err)
+	fleets := map[string]*fleet.Fleet{"options": f}
+	for _, name := range sampleFleets {
+		sample, err := fleet.Load([]string{filepath.Join(repoRoot(t), "testdata", "fleets", name)}, nil)
+		if err != nil {
+			t.Fatalf("testdata/fleets/%s: %v", name, err)
+		}
+		fleets[name] = sample
 	}
 	visited := map[string]map[string]bool{} // kind -> schema paths seen
-	for _, out := range res.Clusters {
-		for _, obj := range out.Objects {
-			key := obj.GetAPIVersion() + " " + obj.GetKind()
-			schema, ok := schemas[key]
-			if !ok {
-				t.Errorf("%s: no CRD for %s", out.Cluster.Name(), key)
+	redirects := 0
+	for name, f := range fleets {
+		// Only the Gloo clusters: the other providers are not linked in here.
+		for _, c := range f.Clusters {
+			if c.Spec.Gateway.Provider != fleet.ProviderGloo {
 				continue
 			}
-			if visited[obj.GetKind()] == nil {
-				visited[obj.GetKind()] = map[string]bool{}
+			objs, _, err := New().Render(render.Input(f, c, nil))
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, c.Name(), err)
 			}
-			for _, problem := range checkObject(obj, schema, visited[obj.GetKind()]) {
-				t.Errorf("%s: %s %s: %s", out.Cluster.Name(), obj.GetKind(), obj.GetName(), problem)
+			for _, obj := range objs {
+				key := obj.GetAPIVersion() + " " + obj.GetKind()
+				schema, ok := schemas[key]
+				if !ok {
+					t.Errorf("%s %s: no CRD for %s", name, c.Name(), key)
+					continue
+				}
+				if visited[obj.GetKind()] == nil {
+					visited[obj.GetKind()] = map[string]bool{}
+				}
+				for _, problem := range checkObject(obj, schema, visited[obj.GetKind()]) {
+					t.Errorf("%s %s: %s %s: %s", name, c.Name(), obj.GetKind(), obj.GetName(), problem)
+				}
+				if strings.HasSuffix(obj.GetName(), "-https-redirect") {
+					redirects++
+				}
 			}
 		}
+	}
+	if redirects == 0 {
+		t.Error("no sample fleet rendered an HTTPS redirect VirtualService")
 	}
 
 	// Every field gatefed can render was walked at least once.
@@ -110,6 +142,7 @@ func TestRenderedFieldsExistInCRDs(t *testing.T) {
 			".spec.failover.prioritizedLocalities[].localityEndpoints[].lbEndpoints[].upstreamSslConfig.sni",
 		},
 		"VirtualService": {
+			".spec.sslConfig.secretRef.name", ".spec.sslConfig.secretRef.namespace", ".spec.sslConfig.sniDomains[]",
 			".spec.virtualHost.domains[]", ".spec.virtualHost.routes[].name",
 			".spec.virtualHost.routes[].matchers[].prefix", ".spec.virtualHost.routes[].matchers[].exact",
 			".spec.virtualHost.routes[].matchers[].regex", ".spec.virtualHost.routes[].matchers[].headers[].value",

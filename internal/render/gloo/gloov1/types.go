@@ -131,9 +131,13 @@ type VirtualService struct {
 	Spec              VirtualServiceSpec `json:"spec"`
 }
 
-// VirtualServiceSpec holds the virtual host.
+// VirtualServiceSpec holds the virtual host and, for HTTPS, the TLS the
+// gateway terminates for its domains. Gloo's default Gateways pick
+// VirtualServices by SslConfig: gateway-proxy-ssl serves those with one,
+// gateway-proxy those without.
 type VirtualServiceSpec struct {
-	VirtualHost VirtualHost `json:"virtualHost"`
+	SslConfig   *DownstreamSslConfig `json:"sslConfig,omitempty"`
+	VirtualHost VirtualHost          `json:"virtualHost"`
 }
 
 // VirtualHost is the domains and their routes, matched in order.
@@ -325,7 +329,8 @@ type TCPHost struct {
 	Destination TCPDestination       `json:"destination"`
 }
 
-// DownstreamSslConfig is the TLS a listener terminates.
+// DownstreamSslConfig is the TLS a listener terminates: the certificate in
+// the kubernetes.io/tls Secret SecretRef names, for the SNI names SniDomains.
 type DownstreamSslConfig struct {
 	SecretRef  *ResourceRef `json:"secretRef,omitempty"`
 	SniDomains []string     `json:"sniDomains,omitempty"`

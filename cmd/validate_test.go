@@ -207,6 +207,12 @@ func TestValidateInvalid(t *testing.T) {
 			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].rateLimit.requests: must be at least 1`, `fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].rateLimit.unit: unknown unit "Seconds" (did you mean "Second"?) (want Second, Minute or Hour)`}},
 		{"rate limit on a redirect", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {redirect: {scheme: https}, rateLimit: {requests: 10, unit: Second}}\n"),
 			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].rateLimit: only with backends: a redirect answers without sending the request on`}},
+		{"tls without a Secret", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  tls: {httpsRedirect: true}\n  rules:\n  - {backends: [{service: checkout}]}\n"),
+			[]string{`fleet.yaml:29: GlobalRoute shop/shop: spec.tls.secretName: required: the kubernetes.io/tls Secret with the hosts' certificate, in each serving cluster's gateway namespace`}},
+		{"bad tls Secret name", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  tls: {secretName: Shop_TLS}\n  rules:\n  - {backends: [{service: checkout}]}\n"),
+			[]string{`fleet.yaml:29: GlobalRoute shop/shop: spec.tls.secretName: invalid Secret name "Shop_TLS": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`}},
+		{"cors without OPTIONS", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {match: {methods: [GET]}, backends: [{service: checkout}], cors: {allowOrigins: [https://a.example.com]}}\n"),
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match.methods: a rule with cors must match OPTIONS too: browsers send their preflight check as OPTIONS, and a request no rule matches gets no CORS answer`}},
 		{"host served twice", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout}]}]\n") + "---\n" + strings.Replace(route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout}]}]\n"), "name: shop,", "name: shop2,", 1),
 			[]string{`fleet.yaml:35: GlobalRoute shop/shop2: spec.hosts[0]: host "a.example.com" is also served by GlobalRoute shop/shop on cluster "eu-west"; put both in one route`}},
 	}

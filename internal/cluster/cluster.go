@@ -98,6 +98,7 @@ var providerSpecs = map[string]providerSpec{
 			{"gateway.networking.k8s.io", "httproutes"},
 			{"gateway.networking.k8s.io", "tlsroutes"},
 			{"gateway.networking.k8s.io", "gateways"},
+			{"gateway.networking.k8s.io", "listenersets"},
 			{"gateway.networking.k8s.io", "referencegrants"},
 			{"gateway.envoyproxy.io", "backends"},
 			{"gateway.envoyproxy.io", "backendtrafficpolicies"},

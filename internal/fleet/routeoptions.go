@@ -185,6 +185,9 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 	}
 	if c := rule.CORS; c != nil {
 		v.cors(d, rf+".cors", c)
+		if rule.Match != nil && len(rule.Match.Methods) > 0 && !contains(rule.Match.Methods, "OPTIONS") {
+			v.add(d, rf+".match.methods", "a rule with cors must match OPTIONS too: browsers send their preflight check as OPTIONS, and a request no rule matches gets no CORS answer")
+		}
 	}
 	if rl := rule.RateLimit; rl != nil {
 		if rl.Requests < 1 {

@@ -213,9 +213,20 @@ type GlobalRoute struct {
 
 // GlobalRouteSpec is the hosts, placement and rules of a route.
 type GlobalRouteSpec struct {
-	Hosts    []string   `json:"hosts"`
+	Hosts []string `json:"hosts"`
+	// TLS serves the hosts over HTTPS with a certificate from a Secret.
+	TLS      *RouteTLS  `json:"tls,omitempty"`
 	Clusters *Placement `json:"clusters,omitempty"`
 	Rules    []Rule     `json:"rules"`
+}
+
+// RouteTLS serves a route's hosts over HTTPS.
+type RouteTLS struct {
+	// SecretName is a kubernetes.io/tls Secret in the gateway namespace of
+	// every cluster that serves the route, holding a certificate for the hosts.
+	SecretName string `json:"secretName"`
+	// HTTPSRedirect answers plain HTTP on the hosts with a 301 to https.
+	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
 }
 
 // Rule is one match and what answers it: its backends, or a redirect, or a

@@ -347,6 +347,13 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 		seenHost[h] = true
 	}
 	v.placement(f, d, "spec.clusters", r.Spec.Clusters, clusterNames)
+	if t := r.Spec.TLS; t != nil {
+		if t.SecretName == "" {
+			v.add(d, "spec.tls.secretName", "required: the kubernetes.io/tls Secret with the hosts' certificate, in each serving cluster's gateway namespace")
+		} else if errs := validation.IsDNS1123Subdomain(t.SecretName); len(errs) > 0 {
+			v.add(d, "spec.tls.secretName", "invalid Secret name %q: %s", t.SecretName, errs[0])
+		}
+	}
 	if len(r.Spec.Rules) == 0 {
 		v.add(d, "spec.rules", "required: at least one rule")
 	}

@@ -90,6 +90,7 @@ func acceptAll(t *testing.T, tc *testfleet.Cluster) {
 		"gateway.envoyproxy.io/v1alpha1, Kind=BackendTrafficPolicy",
 		"gateway.envoyproxy.io/v1alpha1, Kind=ClientTrafficPolicy",
 		"gateway.envoyproxy.io/v1alpha1, Kind=HTTPRouteFilter",
+		"gateway.networking.k8s.io/v1, Kind=ListenerSet",
 	} {
 		if applied[kind] == 0 {
 			t.Errorf("no %s was applied; applied: %v", kind, applied)

@@ -56,6 +56,7 @@ func TestEnvoyGatewayControllerConfig(t *testing.T) {
 	for _, c := range []struct{ fleet, cluster string }{
 		{"dns-failover", "eg-use1"}, // every tier by name
 		{"mixed", "eg-east"},        // every tier by IP
+		{"tls", "eg-west"},          // HTTPS through ListenerSets, which egctl does not load
 	} {
 		t.Run(c.fleet+"/"+c.cluster, func(t *testing.T) {
 			f, err := fleet.Load([]string{filepath.Join("..", "..", "testdata", "fleets", c.fleet)}, nil)
@@ -84,6 +85,7 @@ func TestEnvoyGatewayControllerConfig(t *testing.T) {
 			tr.assertStatuses()
 			tr.assertRules()
 			tr.assertFailoverListener()
+			tr.assertTLS()
 		})
 	}
 
@@ -206,6 +208,7 @@ func (l *liveCluster) reset(ctx context.Context) {
 		{"gateway.networking.k8s.io/v1", "HTTPRoute"}, {"gateway.networking.k8s.io/v1", "TLSRoute"},
 		{"gateway.envoyproxy.io/v1alpha1", "Backend"}, {"gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"},
 		{"gateway.envoyproxy.io/v1alpha1", "ClientTrafficPolicy"}, {"gateway.networking.k8s.io/v1", "ReferenceGrant"},
+		{"gateway.networking.k8s.io/v1", "ListenerSet"},
 	} {
 		r := l.sim.Dynamic.Resource(l.gvr(k.apiVersion, k.kind))
 		items, err := r.List(ctx, metav1.ListOptions{LabelSelector: render.LabelManagedBy + "=" + render.ManagedByValue})

@@ -267,6 +267,7 @@ var kindRank = map[string]int{
 	"ClientTrafficPolicy":  3,
 	"BackendTLSPolicy":     3,
 	"Gateway":              4,
+	"ListenerSet":          5,
 	"RouteTable":           5,
 	"VirtualService":       6,
 	"HTTPRoute":            6,

@@ -65,6 +65,7 @@ func run() error {
 	nodeCluster := flag.String("node-cluster", "", "the node's cluster (Envoy Gateway: namespace/name of the Gateway)")
 	nodeID := flag.String("node-id", "xdsdump", "the node's id")
 	timeout := flag.Duration("timeout", 30*time.Second, "how long to wait for the configuration")
+	idleWait := flag.Duration("idle", 3*time.Second, "after the first answer, how long a quiet server means no more types")
 	flag.Parse()
 	if *nodeCluster == "" {
 		return errors.New("-node-cluster is required")
@@ -103,14 +104,50 @@ func run() error {
 		}
 	}
 
+	type received struct {
+		resp *discoveryv3.DiscoveryResponse
+		err  error
+	}
+	responses := make(chan received)
+	go func() {
+		for {
+			resp, err := stream.Recv()
+			select {
+			case responses <- received{resp, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
 	got := map[string][]*anypb.Any{}
 	var edsNames, rdsNames []string
 	pending := map[string]bool{typeCluster: true, typeListener: true}
+	first := true
 	for len(pending) > 0 {
-		resp, err := stream.Recv()
-		if err != nil {
-			return fmt.Errorf("waiting for %v: %w", keys(pending), err)
+		// A server sends nothing for a type it has no resources of: once it
+		// has answered, a quiet -idle ends the wait with those types empty.
+		var idle <-chan time.Time
+		if !first {
+			idle = time.After(*idleWait)
 		}
+		var resp *discoveryv3.DiscoveryResponse
+		select {
+		case r := <-responses:
+			if r.err != nil {
+				return fmt.Errorf("waiting for %v: %w", keys(pending), r.err)
+			}
+			resp = r.resp
+		case <-idle:
+			pending = nil
+			continue
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %v: %w", keys(pending), ctx.Err())
+		}
+		first = false
 		typ := resp.GetTypeUrl()
 		got[typ] = resp.GetResources()
 		delete(pending, typ)

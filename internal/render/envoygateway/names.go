@@ -18,6 +18,7 @@ const (
 	kindPolicy         = "BackendTrafficPolicy"
 	kindReferenceGrant = "ReferenceGrant"
 	kindRouteFilter    = "HTTPRouteFilter"
+	kindListenerSet    = "ListenerSet"
 )
 
 // namer gives every rendered object a stable DNS-label name:

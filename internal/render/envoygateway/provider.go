@@ -135,6 +135,16 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 			return nil, err
 		}
 		httpRoutes = append(httpRoutes, hr)
+		ls, redirect, err := r.tlsObjects(route)
+		if err != nil {
+			return nil, err
+		}
+		if ls != nil {
+			gateways = append(gateways, ls)
+		}
+		if redirect != nil {
+			httpRoutes = append(httpRoutes, redirect)
+		}
 		fs, err := r.routeFilters(route)
 		if err != nil {
 			return nil, err
@@ -254,6 +264,12 @@ func (r *renderer) nameRequests() []nameRequest {
 	for _, route := range r.in.Routes {
 		ns, name := route.Metadata.Namespace, route.Metadata.Name
 		reqs = append(reqs, nameRequest{kindHTTPRoute, r.gwNs, []string{ns, name}})
+		if t := route.Spec.TLS; t != nil {
+			reqs = append(reqs, nameRequest{kindListenerSet, r.gwNs, []string{ns, name}})
+			if t.HTTPSRedirect {
+				reqs = append(reqs, nameRequest{kindHTTPRoute, r.gwNs, []string{ns, name, httpsRedirectSuffix}})
+			}
+		}
 		for _, m := range r.rules[route.Key()] {
 			if m.policy != nil {
 				reqs = append(reqs, nameRequest{kindPolicy, r.gwNs, []string{ns, name, m.name}})

@@ -688,3 +688,42 @@ func TestCORSAndRateLimit(t *testing.T) {
 	btp := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-shop-storefront-rule-0")
 	assertField(t, btp, `{local: {rules: [{limit: {requests: 100, unit: Second}}]}}`, "spec", "rateLimit")
 }
+
+// A route with tls is served through a ListenerSet on the cluster's Gateway,
+// one HTTPS listener per host; with httpsRedirect, plain HTTP redirects.
+func TestRouteTLS(t *testing.T) {
+	api := service("shop", "api", 8080)
+	r := route("shop", "storefront", []string{"shop.example.com", "www.shop.example.com"}, to("api"))
+	r.Spec.TLS = &fleet.RouteTLS{SecretName: "shop-tls", HTTPSRedirect: true}
+	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "")}, []*fleet.GlobalService{api}, r)
+	objs, _ := renderCluster(t, f, "a")
+	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
+	assertField(t, hr, `[{group: gateway.networking.k8s.io, kind: ListenerSet, name: gatefed-shop-storefront}]`, "spec", "parentRefs")
+	ls := find(t, objs, "ListenerSet", gwNs, "gatefed-shop-storefront")
+	assertField(t, ls, `{group: gateway.networking.k8s.io, kind: Gateway, name: eg}`, "spec", "parentRef")
+	assertField(t, ls, `
+- hostname: shop.example.com
+  name: https-0
+  port: 443
+  protocol: HTTPS
+  tls: {certificateRefs: [{group: "", kind: Secret, name: shop-tls}], mode: Terminate}
+- hostname: www.shop.example.com
+  name: https-1
+  port: 443
+  protocol: HTTPS
+  tls: {certificateRefs: [{group: "", kind: Secret, name: shop-tls}], mode: Terminate}
+`, "spec", "listeners")
+	redirect := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront-https-redirect")
+	assertField(t, redirect, `[{group: gateway.networking.k8s.io, kind: Gateway, name: eg}]`, "spec", "parentRefs")
+	assertField(t, redirect, `[shop.example.com, www.shop.example.com]`, "spec", "hostnames")
+	assertField(t, redirect, `[{filters: [{requestRedirect: {scheme: https, statusCode: 301}, type: RequestRedirect}]}]`, "spec", "rules")
+
+	// Without httpsRedirect there is no redirect route.
+	r.Spec.TLS.HTTPSRedirect = false
+	objs, _ = renderCluster(t, f, "a")
+	for _, o := range ofKind(objs, "HTTPRoute") {
+		if o.GetName() != "gatefed-shop-storefront" {
+			t.Errorf("unexpected HTTPRoute %s", o.GetName())
+		}
+	}
+}

@@ -52,11 +52,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 			Namespace: r.gwNs,
 		},
 	}
-	hr.Spec.ParentRefs = []gwapiv1.ParentReference{{
-		Group: ptrTo(gatewayGroup),
-		Kind:  ptrTo(kindGateway),
-		Name:  gwapiv1.ObjectName(r.gwName),
-	}}
+	hr.Spec.ParentRefs = r.routeParents(route)
 	for _, h := range route.Spec.Hosts {
 		hr.Spec.Hostnames = append(hr.Spec.Hostnames, gwapiv1.Hostname(h))
 	}

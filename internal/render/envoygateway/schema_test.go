@@ -199,7 +199,9 @@ func sampleFleets() map[string]*fleet.Fleet {
 			),
 		)
 	}
-	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything(), "by-name": byNameFleet()}
+	withTLS := everything()
+	withTLS.Routes[0].Spec.TLS = &fleet.RouteTLS{SecretName: "shop-tls", HTTPSRedirect: true}
+	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything(), "by-name": byNameFleet(), "tls": withTLS}
 }
 
 // byNameFleet has failover targets with DNS-name addresses only, so every
@@ -253,7 +255,7 @@ func TestRenderedObjectsMatchCRDSchemas(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute", "HTTPRouteFilter"} {
+	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute", "HTTPRouteFilter", "ListenerSet"} {
 		if !kinds[k] {
 			t.Errorf("sample fleets render no %s; the schema check misses it", k)
 		}

@@ -176,7 +176,7 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 				prefixReplace(rf + ".redirect.pathPrefix")
 			}
 		}
-		if rd.StatusCode != 0 && !containsCode(redirectCodes, rd.StatusCode) {
+		if rd.StatusCode != 0 && !contains(redirectCodes, rd.StatusCode) {
 			v.add(d, rf+".redirect.statusCode", "%d is not a redirect status (want 301, 302, 303, 307 or 308)", rd.StatusCode)
 		}
 		if rd.Scheme == "" && rd.Hostname == "" && rd.Port == 0 && rd.Path == "" && rd.PathPrefix == "" {
@@ -208,15 +208,6 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 			v.add(d, rf+".directResponse.body", "Envoy Gateway (cluster %q) reads %%...%% in a direct response body as a command operator: leave out %%", egServes)
 		}
 	}
-}
-
-func containsCode(codes []int32, c int32) bool {
-	for _, x := range codes {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // headers validates a header modifier: valid names, no pseudo-headers, no
@@ -267,9 +258,9 @@ func (v *validator) headers(d docRef, field string, h *HeaderModifier) {
 	}
 }
 
-func contains(list []string, s string) bool {
+func contains[T comparable](list []T, v T) bool {
 	for _, x := range list {
-		if x == s {
+		if x == v {
 			return true
 		}
 	}

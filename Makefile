@@ -2,13 +2,15 @@
 GO           ?= go
 BIN          := bin/gatefed
 TEST_TIMEOUT ?= 30m
+FUZZTIME     ?= 5m
+FUZZMINIMIZETIME ?= 10s
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT       ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
 LDFLAGS      := -X github.com/gatefed/gatefed/cmd.version=$(VERSION) -X github.com/gatefed/gatefed/cmd.commit=$(COMMIT)
 
 export GOTOOLCHAIN := local
 
-.PHONY: build test kube-bins demo vet help
+.PHONY: build test kube-bins demo vet fuzz help
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gatefed
@@ -23,6 +25,27 @@ test: kube-bins
 vet:
 	$(GO) vet ./...
 
+# Every fuzz target, as package:target. go test -fuzz runs one target of one
+# package at a time, so they run one after another, FUZZTIME each. A crash
+# stops the loop; go test saves its input under the package's testdata/fuzz.
+# Minimizing each new corpus entry takes up to FUZZMINIMIZETIME (go's default,
+# 60s, leaves the slow targets such as FuzzRender almost no time to fuzz).
+FUZZ_TARGETS := \
+	./internal/fleet:FuzzParse \
+	./internal/fleet:FuzzLoad \
+	./internal/render:FuzzRender \
+	./internal/render:FuzzMarshalYAML \
+	./internal/kube:FuzzKubeconfig \
+	./internal/cluster:FuzzRegisterDeregister \
+	./internal/apply:FuzzCompare
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; target=$${t##*:}; \
+		echo "== $$pkg $$target (-fuzztime $(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
+	done
+
 # hack/demo.sh always stops the demo fleet, however the demo ends.
 demo: build kube-bins
 	hack/demo.sh $(BIN)
@@ -33,3 +56,4 @@ help:
 	@echo "make kube-bins  build or reuse kube-apiserver, kubectl and etcd (hack/build-kube.sh)"
 	@echo "make demo       start a 3-cluster demo fleet, run gatefed against it, stop it"
 	@echo "make vet        go vet ./..."
+	@echo "make fuzz       run every fuzz target for FUZZTIME (default 5m) each, one after another"

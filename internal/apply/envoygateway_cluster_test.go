@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -162,11 +161,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientCert, clientKey, err := ca.ClientCert(c.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverCert, serverKey, err := ca.ServerCert(render.FailoverDomain, "*."+e.svcNS+"."+render.FailoverDomain)
+	secrets, err := ca.FailoverSecrets(c.Name, ns, render.FailoverDomain, "*."+e.svcNS+"."+render.FailoverDomain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,17 +169,9 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, kp := range map[string][2][]byte{
-		render.FailoverUpstreamSecret:   {clientCert, clientKey},
-		render.FailoverDownstreamSecret: {serverCert, serverKey},
-	} {
-		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: kp[0], corev1.TLSPrivateKeyKey: kp[1], "ca.crt": ca.CertPEM()},
-		}
+	for _, s := range secrets {
 		if _, err := cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("secret %s: %v", name, err)
+			t.Fatalf("secret %s: %v", s.Name, err)
 		}
 	}
 	if err := c.Sim().Service(ctx, testfleet.Service{Namespace: e.svcNS, Name: "checkout", Port: 8080, Ready: 2}); err != nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatefed/gatefed/internal/apply"
@@ -104,23 +103,11 @@ func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientCert, clientKey, err := ca.ClientCert("eg")
+	secrets, err := ca.FailoverSecrets("eg", "envoy-gateway-system", "*.shop."+render.FailoverDomain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverCert, serverKey, err := ca.ServerCert("*.shop." + render.FailoverDomain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, kp := range map[string][2][]byte{
-		render.FailoverUpstreamSecret:   {clientCert, clientKey},
-		render.FailoverDownstreamSecret: {serverCert, serverKey},
-	} {
-		sec := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "envoy-gateway-system", Name: name},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: kp[0], corev1.TLSPrivateKeyKey: kp[1], "ca.crt": ca.CertPEM()},
-		}
+	for _, sec := range secrets {
 		if _, err := sim.Kube.CoreV1().Secrets("envoy-gateway-system").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}

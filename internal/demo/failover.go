@@ -14,7 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
@@ -72,25 +71,11 @@ func (o *Options) newFailoverCA(f *fleet.Fleet) (*testfleet.CertAuthority, error
 // cluster: the client certificate it presents and the certificate it serves,
 // each with the CA.
 func failoverSecrets(ca *testfleet.CertAuthority, f *fleet.Fleet, cluster, namespace string) ([]*corev1.Secret, error) {
-	clientCert, clientKey, err := ca.ClientCert(cluster)
-	if err != nil {
-		return nil, err
+	secrets, err := ca.FailoverSecrets(cluster, namespace, failoverHosts(f)...)
+	for _, s := range secrets {
+		s.Labels = map[string]string{"app.kubernetes.io/part-of": "gatefed-demo"}
 	}
-	serverCert, serverKey, err := ca.ServerCert(failoverHosts(f)...)
-	if err != nil {
-		return nil, err
-	}
-	secret := func(name string, cert, key []byte) *corev1.Secret {
-		return &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{"app.kubernetes.io/part-of": "gatefed-demo"}},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key, "ca.crt": ca.CertPEM()},
-		}
-	}
-	return []*corev1.Secret{
-		secret(render.FailoverUpstreamSecret, clientCert, clientKey),
-		secret(render.FailoverDownstreamSecret, serverCert, serverKey),
-	}, nil
+	return secrets, err
 }
 
 // ServeFailover listens on every demo cluster's failover port (127.0.0.1)

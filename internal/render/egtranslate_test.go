@@ -89,25 +89,13 @@ func newEGWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, ca *testf
 		hosts = append(hosts, "*."+s.Metadata.Namespace+"."+render.FailoverDomain)
 	}
 	sort.Strings(hosts)
-	clientCert, clientKey, err := ca.ClientCert(c.Name())
+	secrets, err := ca.FailoverSecrets(c.Name(), gw.Namespace, hosts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverCert, serverKey, err := ca.ServerCert(hosts...)
-	if err != nil {
-		t.Fatal(err)
+	for _, sec := range secrets {
+		w.objects = append(w.objects, sec)
 	}
-	secret := func(name string, cert, key []byte) *corev1.Secret {
-		return &corev1.Secret{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: gw.Namespace},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key, "ca.crt": ca.CertPEM()},
-		}
-	}
-	w.objects = append(w.objects,
-		secret(render.FailoverUpstreamSecret, clientCert, clientKey),
-		secret(render.FailoverDownstreamSecret, serverCert, serverKey))
 	// The certificates of the routes served over HTTPS.
 	for _, r := range in.Routes {
 		if r.Spec.TLS == nil {
@@ -117,7 +105,7 @@ func newEGWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, ca *testf
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.objects = append(w.objects, secret(r.Spec.TLS.SecretName, cert, key))
+		w.objects = append(w.objects, ca.TLSSecret(gw.Namespace, r.Spec.TLS.SecretName, cert, key))
 	}
 
 	var nsNames []string

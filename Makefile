@@ -52,8 +52,8 @@ demo: build kube-bins
 
 help:
 	@echo "make build      build $(BIN)"
-	@echo "make test       build or reuse kube-apiserver/kubectl/etcd, then go test ./... (real API servers)"
-	@echo "make kube-bins  build or reuse kube-apiserver, kubectl and etcd (hack/build-kube.sh)"
+	@echo "make test       build or reuse the test binaries, then go test ./... (real API servers, Envoy Gateway's own code)"
+	@echo "make kube-bins  build or reuse kube-apiserver, kubectl, etcd, egctl and envoy-gateway (hack/build-kube.sh)"
 	@echo "make demo       start a 3-cluster demo fleet, run gatefed against it, stop it"
 	@echo "make vet        go vet ./..."
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 5m) each, one after another"

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatefed/gatefed/internal/testfleet"
+
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -20,10 +22,14 @@ import (
 // schema test walks too.
 var sampleFleets = []string{"route-options", "tls"}
 
-// crdDir is where Gloo's upstream CRDs live: ../shared/crds/gloo from the repo root.
+// crdDir is where Gloo's upstream CRDs live: $GATEFED_GLOO_CRD_DIR, else
+// ../shared/crds/gloo from the repo root (as the test fleet finds them).
 func crdDir(t *testing.T) string {
 	t.Helper()
-	crds := filepath.Join(repoRoot(t), "..", "shared", "crds", "gloo")
+	crds := os.Getenv(testfleet.EnvGlooCRDDir)
+	if crds == "" {
+		crds = filepath.Join(repoRoot(t), "..", "shared", "crds", "gloo")
+	}
 	if _, err := os.Stat(crds); err != nil {
 		t.Fatalf("Gloo CRDs: %v", err)
 	}

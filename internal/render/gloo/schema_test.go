@@ -12,10 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatefed/gatefed/internal/testfleet"
-
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // sampleFleets are the fleets under testdata/fleets whose Gloo objects the

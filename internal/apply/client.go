@@ -58,6 +58,8 @@ type clusterClient struct {
 	cfg      *rest.Config
 	cacheDir string
 	known    map[schema.GroupKind]*meta.RESTMapping
+	// retries reports the client's retries (nil for a lent connection).
+	retries *retryEvents
 
 	mu     sync.Mutex
 	mapper *restmapper.DeferredDiscoveryRESTMapper // built at the first kind known doesn't hold

@@ -28,6 +28,7 @@ func (e *Engine) Diff(ctx context.Context, p *Plan) {
 		if cp.Err != nil {
 			return
 		}
+		e.adopt(cp)
 		e.diffCluster(ctx, cp)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -212,7 +213,7 @@ func (p *Plan) Failed() bool {
 // is safe to retry (each attempt bounded by RequestTimeout, instead of one
 // timeout for a request and all its retries), with the optional transport
 // wrapper under the retries, so that it sees every attempt.
-func (e *Engine) restConfig(c *fleet.Cluster) (*rest.Config, error) {
+func (e *Engine) restConfig(c *fleet.Cluster, retries *retryEvents) (*rest.Config, error) {
 	cfg, err := kube.RESTConfig(c, e.opts.Kubeconfig)
 	if err != nil {
 		return nil, err
@@ -227,10 +228,28 @@ func (e *Engine) restConfig(c *fleet.Cluster) (*rest.Config, error) {
 	}
 	retry := kube.RetryOptions{
 		Retries: e.opts.Retries, Backoff: e.opts.RetryBackoff, AttemptTimeout: e.opts.RequestTimeout,
-		OnRetry: func(r kube.Retry) { e.emit(Event{Cluster: name, Stage: StageRetrying, Message: r.String()}) },
+		OnRetry: func(r kube.Retry) { retries.emit(Event{Cluster: name, Stage: StageRetrying, Message: r.String()}) },
 	}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return kube.Retrying(rt, retry) })
 	return cfg, nil
+}
+
+// retryEvents sends a cluster's retry events to the engine working on the
+// cluster: the one that planned it, then the one that diffs, applies or
+// waits (cmd gives them different progress displays).
+type retryEvents struct{ to atomic.Pointer[Engine] }
+
+func (r *retryEvents) emit(ev Event) {
+	if e := r.to.Load(); e != nil {
+		e.emit(ev)
+	}
+}
+
+// adopt makes e the engine that reports the cluster's retries.
+func (e *Engine) adopt(cp *ClusterPlan) {
+	if cp.client != nil && cp.client.retries != nil {
+		cp.client.retries.to.Store(e)
+	}
 }
 
 // forEachCluster runs f for every cluster plan, Parallel at a time.

@@ -61,8 +61,11 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 	}
 	e.emit(Event{Cluster: cp.Name, Stage: StageConnecting})
 	conn := t.Conn
+	var retries *retryEvents
 	if conn == nil {
-		cfg, err := e.restConfig(t.Cluster)
+		retries = &retryEvents{}
+		retries.to.Store(e)
+		cfg, err := e.restConfig(t.Cluster, retries)
 		if err != nil {
 			return err
 		}
@@ -72,6 +75,7 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 	if err != nil {
 		return err
 	}
+	cl.retries = retries
 	cp.client = cl
 	set := newApplySet(e.opts.ParentName, cp.Namespace, e.opts.Tooling)
 	cp.set = set

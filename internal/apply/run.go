@@ -72,6 +72,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) *Result {
 		}
 	}
 	e.forEachCluster(ctx, p.Clusters, func(ctx context.Context, cp *ClusterPlan) {
+		e.adopt(cp)
 		r := e.applyCluster(ctx, cp, failed, &tripped)
 		res.Clusters[index[cp]] = r
 		if r.OK() {

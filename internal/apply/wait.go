@@ -51,6 +51,7 @@ func (e *Engine) Wait(ctx context.Context, p *Plan, res *Result, timeout time.Du
 		ok[r.Name] = r.Err == nil && len(r.Errors) == 0
 	}
 	e.forEachCluster(ctx, p.Clusters, func(ctx context.Context, cp *ClusterPlan) {
+		e.adopt(cp)
 		if !ok[cp.Name] {
 			return
 		}

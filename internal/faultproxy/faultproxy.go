@@ -276,8 +276,9 @@ func (p *Proxy) Close() error {
 	return errors.Join(errs...)
 }
 
-// Inject replaces the cluster's faults. A request gets the first fault that
-// matches it and whose share and times let it fail.
+// Inject replaces the cluster's faults, and starts Injected afresh. A
+// request gets the first fault that matches it and whose share and times
+// let it fail.
 func (c *Cluster) Inject(faults ...Fault) error {
 	rules := make([]*rule, 0, len(faults))
 	for _, f := range faults {
@@ -293,6 +294,7 @@ func (c *Cluster) Inject(faults ...Fault) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rules = rules
+	c.injected = nil
 	return nil
 }
 
@@ -306,7 +308,8 @@ func (c *Cluster) Requests() int {
 	return c.requests
 }
 
-// Injected lists the faults injected so far, one "ACTION METHOD PATH" line each.
+// Injected lists the faults injected since the last Inject (or Clear), one
+// "ACTION METHOD PATH" line each.
 func (c *Cluster) Injected() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -55,7 +55,9 @@ config file under sizing (for example sizing.bytesPerCluster); docs/checks.md
 lists them with their sources.
 
 A failed check gives exit status 1; warnings do too with --strict. Bad input
-(unknown check or cluster, an invalid fleet) gives 2. The same holds with -o json.
+(unknown check or cluster, an invalid fleet) gives 2, and so do credentials an
+API server rejects (401: expired or revoked), each named on stderr with how to
+renew it. The same holds with -o json.
 
 ` + exitStatusHelp,
 		Example: `  gatefed check -f fleet/
@@ -146,6 +148,18 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	}
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
+	}
+	// Credentials the API server rejects are an error, not a finding:
+	// nothing that needs the API could be checked there.
+	rejected := false
+	for _, c := range rep.Clusters {
+		if c.Rejected != nil {
+			fmt.Fprintf(o.IO.ErrOut, "Error: %s: %v\n", c.Name, c.Rejected)
+			rejected = true
+		}
+	}
+	if rejected {
+		return silentError()
 	}
 	if !rep.Passed(o.Strict) {
 		return found()

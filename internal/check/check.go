@@ -5,6 +5,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/apply"
+	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -82,6 +84,9 @@ type Result struct {
 type ClusterReport struct {
 	Name   string    `json:"name"`
 	Checks []*Result `json:"checks"`
+	// Rejected is set when the API server rejected the cluster's
+	// credentials (401): nothing that needs the API could be checked.
+	Rejected *cluster.CredentialsError `json:"-"`
 }
 
 // Check returns the named check's result, or nil.
@@ -423,7 +428,8 @@ func (r *runner) runCluster(ctx context.Context, env *clusterEnv) *ClusterReport
 					if r.enabled(Connectivity) {
 						res.skip("the cluster's API is unreachable (see connectivity)")
 					} else {
-						res.fail("cannot reach the cluster's API: "+env.apiErr.Error(), hintUnreachable(env))
+						msg, hint := apiFailure(env)
+						res.fail("cannot use the cluster's API: "+msg, hint)
 					}
 					return
 				}
@@ -433,6 +439,7 @@ func (r *runner) runCluster(ctx context.Context, env *clusterEnv) *ClusterReport
 	}
 	wg.Wait()
 	rep.Checks = results
+	errors.As(env.apiErr, &rep.Rejected)
 	return rep
 }
 

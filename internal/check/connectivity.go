@@ -20,15 +20,11 @@ type ConnectivityDetails struct {
 }
 
 func checkConnectivity(ctx context.Context, env *clusterEnv, res *result) {
-	if env.configErr != nil {
-		res.fail("no client for the cluster: "+env.configErr.Error(),
-			fmt.Sprintf("add context %q to %s, or set spec.context / spec.kubeconfig of Cluster %s", env.cluster.Context(), kubeconfigName(env), env.cluster.Name()))
-		return
+	if env.configErr == nil {
+		_ = env.probe(ctx) // sets env.apiErr
 	}
-	err := env.probe(ctx)
-	if err != nil {
-		env.apiErr = err
-		res.fail(fmt.Sprintf("API server of context %q is not reachable: %v", env.cluster.Context(), err), hintUnreachable(env))
+	if env.apiErr != nil {
+		res.fail(apiFailure(env))
 		return
 	}
 	d := &ConnectivityDetails{ServerVersion: env.version.GitVersion, LatencyMS: env.latency.Milliseconds()}

@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gatefed/gatefed/internal/apply"
+	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/kube"
 	"github.com/gatefed/gatefed/internal/render"
@@ -168,8 +169,8 @@ func (e *clusterEnv) probe(ctx context.Context) error {
 	e.latency = time.Since(start)
 	wg.Wait()
 	if err != nil {
-		e.apiErr = err
-		return err
+		e.apiErr = e.credentials(err)
+		return e.apiErr
 	}
 	var info version.Info
 	if err := jsonUnmarshal(body, &info); err != nil {
@@ -178,10 +179,19 @@ func (e *clusterEnv) probe(ctx context.Context) error {
 	}
 	e.version = &info
 	if discErr != nil {
-		e.apiErr = fmt.Errorf("discovery: %w", discErr)
+		e.apiErr = e.credentials(fmt.Errorf("discovery: %w", discErr))
 		return e.apiErr
 	}
 	return nil
+}
+
+// credentials turns an API server's 401 into an error that names the
+// cluster's context and says how to get new credentials.
+func (e *clusterEnv) credentials(err error) error {
+	if ce := cluster.Rejected(e.cluster, e.run.opts.Kubeconfig, err); ce != nil {
+		return ce
+	}
+	return err
 }
 
 // knownVersions is the version each group's kinds are looked for in first.
@@ -600,6 +610,23 @@ func slicePort(ports []discoveryv1.EndpointPort, name string) bool {
 		}
 	}
 	return false
+}
+
+// apiFailure says why the cluster's API cannot be used, and what to do.
+func apiFailure(e *clusterEnv) (msg, hint string) {
+	var ce *cluster.CredentialsError
+	var status apierrors.APIStatus
+	switch {
+	case errors.As(e.apiErr, &ce):
+		return ce.Message(), ce.Hint()
+	case e.configErr != nil:
+		return "no client for the cluster: " + e.configErr.Error(),
+			fmt.Sprintf("add context %q to %s, or set spec.context / spec.kubeconfig of Cluster %s", e.cluster.Context(), kubeconfigName(e), e.cluster.Name())
+	case errors.As(e.apiErr, &status):
+		return fmt.Sprintf("API server of context %q answers with an error: %v", e.cluster.Context(), e.apiErr),
+			fmt.Sprintf("the API server answers but fails; look at its health: kubectl --context %s get --raw '/readyz?verbose'", e.cluster.Context())
+	}
+	return fmt.Sprintf("API server of context %q is not reachable: %v", e.cluster.Context(), e.apiErr), hintUnreachable(e)
 }
 
 func hintUnreachable(e *clusterEnv) string {

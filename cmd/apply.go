@@ -29,6 +29,7 @@ type fleetRunFlags struct {
 	Parallel       int
 	Prune          bool
 	ForceConflicts bool
+	RequestTimeout time.Duration
 	Discover       discoverFlags
 }
 
@@ -40,6 +41,7 @@ func (r *fleetRunFlags) addTo(f *pflag.FlagSet, verb string) {
 	f.IntVar(&r.Parallel, "parallel", apply.DefaultParallel, "clusters worked on at once")
 	f.BoolVar(&r.Prune, "prune", true, "delete objects gatefed applied before (its ApplySet members) that are no longer rendered")
 	f.BoolVar(&r.ForceConflicts, "force-conflicts", false, "take over fields another field manager owns instead of reporting a conflict")
+	f.DurationVar(&r.RequestTimeout, "request-timeout", apply.DefaultRequestTimeout, "time limit of each attempt of one API request; a request that is safe to retry is retried")
 	r.Discover.addTo(f)
 }
 
@@ -52,6 +54,9 @@ func (r *fleetRunFlags) validate() error {
 	}
 	if r.Parallel < 1 {
 		return &exitError{code: ExitError, err: fmt.Errorf("--parallel must be at least 1, not %d", r.Parallel)}
+	}
+	if r.RequestTimeout <= 0 {
+		return &exitError{code: ExitError, err: fmt.Errorf("--request-timeout must be positive, not %s", r.RequestTimeout)}
 	}
 	return r.Discover.validate()
 }
@@ -100,6 +105,7 @@ func (r *fleetRunFlags) engineOptions(g *GlobalOptions) apply.Options {
 		Parallel:       r.Parallel,
 		Prune:          r.Prune,
 		ForceConflicts: r.ForceConflicts,
+		RequestTimeout: r.RequestTimeout,
 		Tooling:        "gatefed/" + version,
 	}
 }
@@ -116,6 +122,17 @@ func progressFor(g *GlobalOptions, targets []apply.Target, plain bool) *apply.Pr
 		names[i] = t.Cluster.Name()
 	}
 	return apply.NewProgress(g.IO.ErrOut, live, names)
+}
+
+// retryLines prints the retry events only, one line each: off a terminal,
+// planning and diffing show no other progress (their failures are listed
+// at the end).
+func retryLines(w io.Writer) func(apply.Event) {
+	return func(ev apply.Event) {
+		if ev.Stage == apply.StageRetrying {
+			fmt.Fprintf(w, "%s: %s\n", ev.Cluster, ev.Message)
+		}
+	}
 }
 
 func isTerminalWriter(w io.Writer) bool {
@@ -172,8 +189,11 @@ object (nothing rendered for it) is refused unless --allow-empty.
 
 A field another field manager owns with a different value is a conflict: it
 is reported with the field paths and the other manager's name, and the object
-is left alone unless --force-conflicts. One failing cluster (unreachable,
-rejected object, conflict) does not stop the others unless --fail-fast; the
+is left alone unless --force-conflicts. Requests that are safe to send again
+(reads, server-side apply, deletes) are retried a few times when the API
+server or the network fails in a way that may pass; each attempt is bounded
+by --request-timeout. One failing cluster (unreachable, rejected object,
+conflict, rejected credentials) does not stop the others unless --fail-fast; the
 run ends with a table per cluster (CLUSTER, CREATED, UPDATED, DELETED,
 UNCHANGED, FAILED, TIME) and each failure with its cause. Rerunning after a
 fault converges. Progress goes to stderr: live lines on a terminal, one line
@@ -247,6 +267,8 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	progress := progressFor(o.GlobalOptions, targets, false)
 	if progress != nil {
 		opts.Events = progress.Event
+	} else {
+		opts.Events = retryLines(o.IO.ErrOut)
 	}
 	eng := apply.New(opts)
 	plan := eng.Plan(ctx, targets)

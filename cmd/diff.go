@@ -86,6 +86,8 @@ func runDiff(ctx context.Context, g *GlobalOptions, r *fleetRunFlags, opts apply
 	progress := progressFor(g, targets, false)
 	if progress != nil {
 		opts.Events = progress.Event
+	} else {
+		opts.Events = retryLines(g.IO.ErrOut)
 	}
 	eng := apply.New(opts)
 	plan := eng.Plan(ctx, targets)

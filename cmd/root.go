@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"k8s.io/klog/v2"
 
 	"github.com/gatefed/gatefed/internal/iostreams"
 )
@@ -73,6 +75,10 @@ func (g *GlobalOptions) Config() *viper.Viper { return g.v }
 
 // Main runs gatefed with args and returns the exit status.
 func Main(args []string, streams *iostreams.IOStreams) int {
+	// client-go logs some failures it also returns (a discovery request that
+	// failed, an answer that broke off) to stderr through klog; gatefed
+	// reports every failure itself, once, naming the cluster.
+	klog.SetLogger(logr.Discard())
 	root := NewRootCmd(streams)
 	root.SetArgs(args)
 	err := root.Execute()

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -314,7 +315,50 @@ const envoyProxyLabels = "app.kubernetes.io/managed-by=envoy-gateway,app.kuberne
 // Service the address ip. Envoy Gateway itself then marks the Gateways
 // Programmed. It waits until the controller has created a proxy for each of
 // the gateways (namespace/name) and returns how many it made ready.
+//
+// It repeats this until the controller reports every one of the gateways
+// Programmed, since the controller may create or replace a proxy's objects
+// after a first pass.
 func (s *Sim) ProxyInfra(ctx context.Context, ip string, gateways ...string) (int, error) {
+	for {
+		n, err := s.proxyInfraOnce(ctx, ip, gateways)
+		if err != nil {
+			return n, err
+		}
+		programmed, err := s.gatewaysProgrammed(ctx, gateways)
+		if err != nil || programmed {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, fmt.Errorf("gateways %v not Programmed by the controller: %w", gateways, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// gatewaysProgrammed reports whether every gateway (namespace/name) has Programmed=True.
+func (s *Sim) gatewaysProgrammed(ctx context.Context, gateways []string) (bool, error) {
+	for _, g := range gateways {
+		ns, name, _ := strings.Cut(g, "/")
+		gw, err := s.Dynamic.Resource(GatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		conds, _, _ := unstructured.NestedSlice(gw.Object, "status", "conditions")
+		ok := false
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			ok = ok || m["type"] == "Programmed" && m["status"] == "True"
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (s *Sim) proxyInfraOnce(ctx context.Context, ip string, gateways []string) (int, error) {
 	want := map[string]bool{}
 	for _, g := range gateways {
 		want[g] = true

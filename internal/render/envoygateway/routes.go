@@ -212,14 +212,15 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 	}
 	addr, port := t.Cluster.Spec.Failover.Address, t.Cluster.FailoverPort()
 	ep := egv1a1.BackendEndpoint{}
-	if ip := net.ParseIP(addr); ip != nil && ip.IsLoopback() {
-		r.warnf("GlobalService %s: failover target %s has the loopback address %s: Envoy Gateway refuses a Backend with a loopback address unless it runs on the host, so the routes to it will not resolve",
-			p.Service.Key(), t.Cluster.Name(), addr)
-	}
-	if fleet.AddressIsIP(addr) {
-		ep.IP = &egv1a1.IPEndpoint{Address: addr, Port: port}
-	} else {
+	switch ip := net.ParseIP(addr); {
+	case ip == nil:
 		ep.FQDN = &egv1a1.FQDNEndpoint{Hostname: addr, Port: port}
+	default:
+		if ip.IsLoopback() {
+			r.warnf("GlobalService %s: failover target %s has the loopback address %s: Envoy Gateway refuses a Backend with a loopback address unless it runs on the host, so the routes to it will not resolve",
+				p.Service.Key(), t.Cluster.Name(), addr)
+		}
+		ep.IP = &egv1a1.IPEndpoint{Address: addr, Port: port}
 	}
 	secretRef := gwapiv1.LocalObjectReference{Group: coreGroup, Kind: kindSecret, Name: render.FailoverUpstreamSecret}
 	be := &egv1a1.Backend{

@@ -42,6 +42,8 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // Action is what a fault does to a request.
@@ -217,15 +219,21 @@ func Start(opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, err := newAuthority()
+	// The proxies' own CA: clients of the written kubeconfig trust it
+	// instead of the API servers' CAs. Every proxy serves 127.0.0.1 and localhost.
+	ca, err := testfleet.NewCertAuthority("gatefed-faultproxy")
 	if err != nil {
 		return nil, err
 	}
-	serving, err := ca.servingCert()
+	certPEM, keyPEM, err := ca.ServerCert("127.0.0.1", "localhost")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{Kubeconfig: opts.Out, CACert: ca.certPEM, clusters: map[string]*Cluster{}, names: names}
+	serving, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{Kubeconfig: opts.Out, CACert: ca.CertPEM(), clusters: map[string]*Cluster{}, names: names}
 	logf := opts.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -244,7 +252,7 @@ func Start(opts Options) (*Proxy, error) {
 		p.clusters[name] = c
 		kc.Server = c.URL
 		kc.CertificateAuthority = ""
-		kc.CertificateAuthorityData = ca.certPEM
+		kc.CertificateAuthorityData = ca.CertPEM()
 		kc.TLSServerName = ""
 		kc.InsecureSkipTLSVerify = false
 		kc.ProxyURL = ""

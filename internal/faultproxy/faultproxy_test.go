@@ -1,14 +1,9 @@
 package faultproxy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -24,13 +19,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // upstream is a stand-in API server that demands a client certificate and
 // says who called it, or a large body on /big.
 type upstream struct {
 	srv  *httptest.Server
-	ca   *authority
+	ca   *testfleet.CertAuthority
 	mu   sync.Mutex
 	seen []string // "METHOD PATH CN AUTHORIZATION"
 }
@@ -39,7 +36,7 @@ var bigBody = strings.Repeat("gatefed ", 4096)
 
 func newUpstream(t *testing.T) *upstream {
 	t.Helper()
-	ca, err := newAuthority()
+	ca, err := testfleet.NewCertAuthority("upstream")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +56,16 @@ func newUpstream(t *testing.T) *upstream {
 		body, _ := io.ReadAll(r.Body)
 		json.NewEncoder(w).Encode(map[string]string{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "cn": cn, "body": string(body)})
 	}))
-	serving, err := ca.servingCert()
+	certPEM, keyPEM, err := ca.ServerCert("127.0.0.1", "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pool.AppendCertsFromPEM(ca.CertPEM())
 	u.srv.TLS = &tls.Config{Certificates: []tls.Certificate{serving}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
 	u.srv.StartTLS()
 	t.Cleanup(u.srv.Close)
@@ -80,24 +81,11 @@ func (u *upstream) requests() []string {
 // clientCert issues a client certificate for cn from the upstream's CA.
 func (u *upstream) clientCert(t *testing.T, cn string) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certPEM, keyPEM, err := u.ca.ClientCert(cn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serialNumber(), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, u.ca.cert, key.Public(), u.ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	return certPEM, keyPEM
 }
 
 // setup starts an upstream and a proxy in front of it; the kubeconfig has a
@@ -107,7 +95,7 @@ func setup(t *testing.T) (*upstream, *Proxy) {
 	u := newUpstream(t)
 	certPEM, keyPEM := u.clientCert(t, "alice")
 	kc := clientcmdapi.NewConfig()
-	kc.Clusters["up"] = &clientcmdapi.Cluster{Server: u.srv.URL, CertificateAuthorityData: u.ca.certPEM}
+	kc.Clusters["up"] = &clientcmdapi.Cluster{Server: u.srv.URL, CertificateAuthorityData: u.ca.CertPEM()}
 	kc.AuthInfos["alice"] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
 	kc.AuthInfos["bot"] = &clientcmdapi.AuthInfo{Token: "s3cret"}
 	kc.Contexts["cert"] = &clientcmdapi.Context{Cluster: "up", AuthInfo: "alice"}

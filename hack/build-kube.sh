@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the binaries of the local test fleet (kube-apiserver, kubectl, etcd,
-# and Envoy Gateway's egctl and envoy-gateway) from the pinned wrapper modules
-# hack/kube, hack/etcd and hack/envoygateway into a cache outside the
-# repository. Binaries are reused while the pin and build flags are
+# Envoy Gateway's egctl and envoy-gateway, and Istio's istioctl with istiogen)
+# from the pinned wrapper modules hack/kube, hack/etcd, hack/envoygateway and
+# hack/istio into a cache outside the repository. Binaries are reused while the pin and build flags are
 # unchanged (a stamp file holds their hash) and rebuilt when they change.
 #
 #   hack/build-kube.sh          build what is missing or stale, print where it is
@@ -37,14 +37,17 @@ pin() {
 kube_version=$(pin "$root/hack/kube" k8s.io/kubernetes)
 etcd_version=$(pin "$root/hack/etcd" go.etcd.io/etcd/server/v3)
 eg_version=$(pin "$root/hack/envoygateway" github.com/envoyproxy/gateway)
+istio_version=$(pin "$root/hack/istio" istio.io/istio)
 kube_dir=$cache/kube/$kube_version
 etcd_dir=$cache/etcd/$etcd_version
 eg_dir=$cache/envoy-gateway/$eg_version
+istio_dir=$cache/istio/$istio_version
 kube_minor=${kube_version#v1.}
 kube_minor=${kube_minor%%.*}
 kube_ldflags="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kube_minor"
 etcd_ldflags=""
 eg_ldflags="-X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion=$eg_version"
+istio_ldflags="-X istio.io/istio/pkg/version.buildVersion=$istio_version"
 
 # stamp MODDIR FLAGS... hashes what a build depends on.
 stamp() {
@@ -105,10 +108,12 @@ build() {
 kube_stamp=$(stamp "$root/hack/kube" "$kube_ldflags" kube-apiserver kubectl)
 etcd_stamp=$(stamp "$root/hack/etcd" "$etcd_ldflags" etcd)
 eg_stamp=$(stamp "$root/hack/envoygateway" "$eg_ldflags" egctl envoy-gateway xdsdump "$(cat "$root"/hack/envoygateway/xdsdump/*.go | sha256sum)")
+istio_stamp=$(stamp "$root/hack/istio" "$istio_ldflags" istioctl istiogen "$(cat "$root"/hack/istio/istiogen/*.go | sha256sum)")
 
 if $check_only; then
   fresh "$kube_dir" "$kube_stamp" kube-apiserver kubectl && fresh "$etcd_dir" "$etcd_stamp" etcd &&
-    fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway xdsdump && exit 0
+    fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway xdsdump &&
+    fresh "$istio_dir" "$istio_stamp" istioctl istiogen && exit 0
   exit 1
 fi
 
@@ -144,6 +149,13 @@ else
     github.com/gatefed/gatefed/hack/envoygateway/xdsdump
 fi
 
+if fresh "$istio_dir" "$istio_stamp" istioctl istiogen; then
+  echo "==> istioctl $istio_version, istiogen: up to date"
+else
+  build "istioctl $istio_version, istiogen" "$root/hack/istio" "$istio_dir" "$istio_stamp" "$istio_ldflags" "" \
+    istio.io/istio/istioctl/cmd/istioctl github.com/gatefed/gatefed/hack/istio/istiogen
+fi
+
 echo
 echo "kube-apiserver: $kube_dir/kube-apiserver"
 echo "kubectl:        $kube_dir/kubectl"
@@ -151,5 +163,7 @@ echo "etcd:           $etcd_dir/etcd"
 echo "egctl:          $eg_dir/egctl"
 echo "envoy-gateway:  $eg_dir/envoy-gateway"
 echo "xdsdump:        $eg_dir/xdsdump"
+echo "istioctl:       $istio_dir/istioctl"
+echo "istiogen:       $istio_dir/istiogen"
 echo "Tests and 'gatefed demo' find them there. To use binaries elsewhere, set:"
-echo "  export GATEFED_KUBE_BIN_DIR=$kube_dir GATEFED_ETCD_BIN=$etcd_dir/etcd GATEFED_EG_BIN_DIR=$eg_dir"
+echo "  export GATEFED_KUBE_BIN_DIR=$kube_dir GATEFED_ETCD_BIN=$etcd_dir/etcd GATEFED_EG_BIN_DIR=$eg_dir GATEFED_ISTIO_BIN_DIR=$istio_dir"

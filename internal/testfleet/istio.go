@@ -1,0 +1,33 @@
+package testfleet
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// IstioVersion is the istio.io/istio version hack/istio/go.mod pins.
+const IstioVersion = "v0.0.0-20260827124520-eed52ebb66ad"
+
+// EnvIstioBinDir overrides the directory holding istioctl and istiogen.
+const EnvIstioBinDir = "GATEFED_ISTIO_BIN_DIR"
+
+// IstioBinDir is the directory holding istioctl and istiogen.
+func IstioBinDir() string {
+	if d := os.Getenv(EnvIstioBinDir); d != "" {
+		return d
+	}
+	return filepath.Join(CacheDir(), "istio", IstioVersion)
+}
+
+// IstioctlBin is the path of istioctl, Istio's command line.
+func IstioctlBin() string { return filepath.Join(IstioBinDir(), "istioctl") }
+
+// IstiogenBin is the path of istiogen (hack/istio/istiogen), which prints the
+// Envoy configuration Istio's own code generates for a gateway proxy.
+func IstiogenBin() string { return filepath.Join(IstioBinDir(), "istiogen") }
+
+// CheckIstioBinaries reports a missing istioctl or istiogen with the exact
+// command that builds them.
+func CheckIstioBinaries() error {
+	return checkBinaries(EnvIstioBinDir, IstioctlBin(), IstiogenBin())
+}

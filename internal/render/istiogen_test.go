@@ -660,11 +660,40 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 		}
 	})
 
-	// The assertions catch broken objects: each mutation must fail them.
 	raw, err := os.ReadFile(objects)
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// Failover addresses that are DNS names: a STRICT_DNS cluster whose
+	// inline endpoints carry the same priorities.
+	t.Run("DNS names", func(t *testing.T) {
+		dns := string(raw)
+		dnsWant := *want
+		dnsWant.routes = []istioWantRoute{want.routes[0]}
+		dnsWant.routes[0].rules = []istioWantRule{want.routes[0].rules[0]}
+		b := want.routes[0].rules[0].backends[0]
+		b.tiers = nil
+		for _, tier := range want.routes[0].rules[0].backends[0].tiers {
+			name := tier.cluster + ".example.net"
+			dns = strings.Replace(dns, "address: "+tier.address+"\n", "address: "+name+"\n", 1)
+			b.tiers = append(b.tiers, istioWantTier{cluster: tier.cluster, address: name, port: tier.port})
+		}
+		dnsWant.routes[0].rules[0].backends = []istioWantBackend{b}
+		dns = strings.Replace(dns, "resolution: STATIC", "resolution: DNS", 1)
+		p := filepath.Join(t.TempDir(), "dns.yaml")
+		if err := os.WriteFile(p, []byte(dns), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g := istioGen(t, "istio-system", labels, append([]string{p}, world...)...)
+		ic := &istioConfig{t: t, g: g}
+		if typ := str(ic.cluster("outbound|15443||"+b.sni), "type"); typ != "STRICT_DNS" {
+			t.Errorf("cluster type %q, want STRICT_DNS", typ)
+		}
+		ic.assert(&dnsWant)
+	})
+
+	// The assertions catch broken objects: each mutation must fail them.
 	for _, m := range []struct{ name, from, to, caught string }{
 		{"tiers out of order", "failoverPriority: [gatefed.dev/before-tier-2=true, gatefed.dev/before-tier-1=true]",
 			"failoverPriority: [gatefed.dev/before-tier-1=true, gatefed.dev/before-tier-2=true]", "endpoints (address, priority)"},

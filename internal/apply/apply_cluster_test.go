@@ -66,7 +66,9 @@ func TestApplyCreateNoopUpdatePrune(t *testing.T) {
 		t.Fatalf("second apply sent %d write requests, want 0: %v", n, e.reqs.log)
 	}
 
-	// Update: one hostname changes; only that object is written.
+	// Update: one hostname changes; only that object is written, between
+	// the two writes of the ApplySet parent that take and release the
+	// cluster's apply lock.
 	changed := func(cluster string) []*unstructured.Unstructured {
 		objs := e.baseline(cluster)
 		objs[4] = httpRoute(cluster, e.ns, "api", e.svcNS, "api.example.com", "api2.example.com")
@@ -77,8 +79,8 @@ func TestApplyCreateNoopUpdatePrune(t *testing.T) {
 	expectOK(t, res)
 	expectCounts(t, res, [5]int{0, 1, 0, 5, 0})
 	for _, c := range tf.Clusters {
-		if n := e.reqs.writes[c.Name]; n != 1 {
-			t.Errorf("cluster %s: update sent %d writes, want 1: %v", c.Name, n, e.reqs.log[c.Name])
+		if n := e.reqs.writes[c.Name]; n != 3 {
+			t.Errorf("cluster %s: update sent %d writes, want 3: %v", c.Name, n, e.reqs.log[c.Name])
 		}
 		hosts, _, _ := unstructured.NestedStringSlice(e.mustGet(c.Name, gvrHTTPRoute, e.ns, "api").Object, "spec", "hostnames")
 		if strings.Join(hosts, ",") != "api.example.com,api2.example.com" {

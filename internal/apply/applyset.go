@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -13,11 +14,14 @@ import (
 
 // ApplySet labels and annotations (KEP-3659), as kubectl reads them.
 const (
-	LabelApplySetID          = "applyset.kubernetes.io/id"
-	LabelPartOf              = "applyset.kubernetes.io/part-of"
-	AnnotationTooling        = "applyset.kubernetes.io/tooling"
-	AnnotationGroupKinds     = "applyset.kubernetes.io/contains-group-kinds"
-	AnnotationAdditionalNS   = "applyset.kubernetes.io/additional-namespaces"
+	LabelApplySetID        = "applyset.kubernetes.io/id"
+	LabelPartOf            = "applyset.kubernetes.io/part-of"
+	AnnotationTooling      = "applyset.kubernetes.io/tooling"
+	AnnotationGroupKinds   = "applyset.kubernetes.io/contains-group-kinds"
+	AnnotationAdditionalNS = "applyset.kubernetes.io/additional-namespaces"
+	// AnnotationApplyLock on the parent names the gatefed apply that is
+	// writing to the cluster (see lock.go).
+	AnnotationApplyLock      = "gatefed.dev/apply-lock"
 	toolName                 = "gatefed"
 	parentFieldManager       = "gatefed-applyset"
 	DefaultParentName        = "gatefed-applyset"
@@ -54,6 +58,15 @@ type applySet struct {
 	liveTooling string
 	liveGKs     string // the parent's group-kinds annotation as found
 	liveNS      string // the parent's additional-namespaces annotation as found
+
+	// mu serializes the writes of the parent, each based on live: the
+	// parent as last read or written (nil: there is none).
+	mu   sync.Mutex
+	live *unstructured.Unstructured
+	// lock is the apply lock found on the parent; held is this run's, once
+	// taken (see lock.go).
+	lock *applyLock
+	held *applyLock
 
 	currentGKs map[schema.GroupKind]bool
 	currentNS  map[string]bool // includes the parent's namespace
@@ -96,6 +109,8 @@ func (a *applySet) readParent(live *unstructured.Unstructured) error {
 		return fmt.Errorf("ApplySet parent %s has label %s=%q, want %q", ref, LabelApplySetID, id, a.id)
 	}
 	a.exists = true
+	a.live = live.DeepCopy()
+	a.lock = parseLock(ann[AnnotationApplyLock])
 	a.liveTooling = tooling
 	a.liveGKs = ann[AnnotationGroupKinds]
 	a.liveNS = ann[AnnotationAdditionalNS]
@@ -170,7 +185,17 @@ func (a *applySet) markWritten(gks, namespaces string) {
 	a.liveNS = namespaces
 }
 
-// parentObject is the apply configuration of the parent ConfigMap.
+// wrote records the parent the server answered a write with.
+func (a *applySet) wrote(obj *unstructured.Unstructured) {
+	ann := obj.GetAnnotations()
+	a.markWritten(ann[AnnotationGroupKinds], ann[AnnotationAdditionalNS])
+	a.liveTooling = ann[AnnotationTooling]
+	a.live = obj.DeepCopy()
+}
+
+// parentObject is the parent ConfigMap with the given annotations and this
+// run's lock (none when it holds none): the live parent with gatefed's
+// label and annotations set, everything else kept as found.
 func (a *applySet) parentObject(gks, namespaces string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": parentAPIVersion,
@@ -178,14 +203,30 @@ func (a *applySet) parentObject(gks, namespaces string) *unstructured.Unstructur
 		"metadata": map[string]any{
 			"name":      a.name,
 			"namespace": a.namespace,
-			"labels":    map[string]any{LabelApplySetID: a.id},
-			"annotations": map[string]any{
-				AnnotationTooling:      a.tooling,
-				AnnotationGroupKinds:   gks,
-				AnnotationAdditionalNS: namespaces,
-			},
 		},
 	}}
+	if a.live != nil {
+		u = a.live.DeepCopy()
+		u.SetManagedFields(nil)
+	}
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelApplySetID] = a.id
+	u.SetLabels(labels)
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationTooling] = a.tooling
+	ann[AnnotationGroupKinds] = gks
+	ann[AnnotationAdditionalNS] = namespaces
+	delete(ann, AnnotationApplyLock)
+	if a.held != nil {
+		ann[AnnotationApplyLock] = a.held.encode()
+	}
+	u.SetAnnotations(ann)
 	return u
 }
 

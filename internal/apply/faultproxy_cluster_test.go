@@ -84,8 +84,8 @@ func (f *faulty) converged() {
 // through, c2 ends as c1 and c3 do, and the fleet is in sync afterwards.
 func TestApplyRetriesFaultsThatPass(t *testing.T) {
 	// members are the lists of the ApplySet's members; routes and secrets
-	// are objects gatefed applies (the first PATCH of a run is the ApplySet
-	// parent's).
+	// are objects gatefed applies (the ApplySet parent is created with a
+	// POST, then updated with PUTs).
 	const members = `/namespaces/[^/]+/(httproutes|secrets|upstreams|virtualservices)$`
 	const routes, secrets = "/httproutes/", "/secrets/"
 	cases := []struct {
@@ -100,8 +100,8 @@ func TestApplyRetriesFaultsThatPass(t *testing.T) {
 	}{
 		{name: "503 on two route applies", retried: 2,
 			faults: []faultproxy.Fault{{Action: faultproxy.Respond, Code: 503, Method: "PATCH", Path: routes, Times: 2}}},
-		{name: "502 and 504 on ApplySet parent applies", retried: 2,
-			faults: []faultproxy.Fault{{Action: faultproxy.Respond, Code: 502, Method: "PATCH", Times: 1}, {Action: faultproxy.Respond, Code: 504, Method: "PATCH", Times: 1}}},
+		{name: "502 and 504 on ApplySet parent writes", retried: 2,
+			faults: []faultproxy.Fault{{Action: faultproxy.Respond, Code: 502, Method: "POST", Times: 1}, {Action: faultproxy.Respond, Code: 504, Method: "POST", Times: 1}}},
 		{name: "429 with Retry-After 1 on two route applies", retried: 0, least: time.Second, // the two wait at once
 			faults: []faultproxy.Fault{{Action: faultproxy.Respond, Code: 429, RetryAfter: "1", Method: "PATCH", Path: routes, Times: 2}}},
 		{name: "503 with Retry-After 1 on a list", retried: 0, least: time.Second,
@@ -195,8 +195,8 @@ func TestApplyClusterThatKeepsFailing(t *testing.T) {
 		{name: "every request reset", planErr: true,
 			faults: []faultproxy.Fault{{Action: faultproxy.Reset}},
 			want:   []string{"read the kinds the API serves (discovery): ", "connection reset by peer"}},
-		{name: "503 to every apply",
-			faults: []faultproxy.Fault{{Action: faultproxy.Respond, Code: 503, Method: "PATCH"}},
+		{name: "503 to every write",
+			faults: []faultproxy.Fault{{Action: faultproxy.Respond, Code: 503, Method: "PATCH"}, {Action: faultproxy.Respond, Code: 503, Method: "POST"}, {Action: faultproxy.Respond, Code: 503, Method: "PUT"}},
 			want:   []string{"update ApplySet parent ConfigMap ", ": faultproxy: injected 503"}},
 		{name: "503 to every route apply",
 			faults: []faultproxy.Fault{{Action: faultproxy.Respond, Code: 503, Method: "PATCH", Path: "/httproutes/"}},

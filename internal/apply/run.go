@@ -10,11 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"encoding/json"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // ClusterResult is what an apply did to one cluster.
@@ -104,7 +101,11 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		r.Err = cp.Refused
 		return r
 	}
+	var lockLost atomic.Pointer[error]
 	cause := func() error {
+		if err := lockLost.Load(); err != nil {
+			return *err
+		}
 		if failFast.Load() {
 			return errors.New("stopped by --fail-fast after a failure")
 		}
@@ -136,20 +137,51 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		}
 	}
 
-	// Widen the parent first, so an interrupted run leaks no object.
-	if desired > 0 || set.exists {
+	// Take the cluster's apply lock before writing anything, widening the
+	// parent in the same write, so that no other apply writes here meanwhile
+	// and an interrupted run leaks no object. At the end the lock is
+	// released, with the parent narrowed once everything is pruned.
+	narrowed := false
+	// A lock left by a killed apply is cleared even when there is nothing else to do.
+	if len(writes)+len(deletes) > 0 || (desired > 0 || set.exists) && set.needsUpdate(set.superset()) ||
+		e.opts.Prune && set.exists && set.needsUpdate(set.latest()) || set.staleLock() {
 		gks, nss := set.superset()
-		if set.needsUpdate(gks, nss) {
-			if err := e.writeParent(ctx, cl, set, gks, nss); err != nil {
-				if parent.Err() != nil {
-					err = fmt.Errorf("not started: %w", cause())
-				}
-				r.Err = e.credentials(cp, transportError(err))
-				r.Failed = len(writes) + len(deletes)
-				failed()
-				return r
+		if err := e.lockCluster(ctx, cp, gks, nss); err != nil {
+			if parent.Err() != nil {
+				err = fmt.Errorf("not started: %w", cause())
 			}
+			r.Err = e.credentials(cp, transportError(err))
+			r.Failed = len(writes) + len(deletes)
+			failed()
+			return r
 		}
+		stopRenewing := e.renewLock(ctx, cp, func(err error) { lockLost.Store(&err); cancel() })
+		defer func() {
+			stopRenewing()
+			if lost != nil || lockLost.Load() != nil {
+				// The cluster cannot be reached to release the lock, or the
+				// lock is another run's now.
+				e.leaveLock(cp)
+				return
+			}
+			gks, nss := set.liveGKs, set.liveNS
+			if narrowed {
+				gks, nss = set.latest()
+			}
+			// Released even after an interruption, within a time limit.
+			uctx, ucancel := context.WithTimeout(context.WithoutCancel(parent), 10*time.Second)
+			defer ucancel()
+			err := e.unlockCluster(uctx, cp, gks, nss)
+			switch {
+			case err == nil:
+			case narrowed:
+				r.Err = fmt.Errorf("applied and pruned, but %w", transportError(err))
+			case r.Err == nil:
+				r.Err = transportError(err)
+			default:
+				r.Err = fmt.Errorf("%w; and the apply lock was not released: %v", r.Err, transportError(err))
+			}
+		}()
 	}
 
 	total := len(writes) + len(deletes)
@@ -252,15 +284,8 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		return r
 	}
 
-	// Narrow the parent to exactly this run's members.
-	if set.exists {
-		gks, nss := set.latest()
-		if set.needsUpdate(gks, nss) {
-			if err := e.writeParent(ctx, cl, set, gks, nss); err != nil {
-				r.Err = fmt.Errorf("applied and pruned, but %w", transportError(err))
-			}
-		}
-	}
+	// The parent is narrowed to exactly this run's members as the lock is released.
+	narrowed = true
 	return r
 }
 
@@ -300,26 +325,6 @@ func (e *Engine) deleteMember(ctx context.Context, cl *clusterClient, c *Change)
 		return errors.New("the object was replaced since it was read; rerun to prune it")
 	}
 	return err
-}
-
-// writeParent applies the ApplySet parent ConfigMap with the given annotations.
-func (e *Engine) writeParent(ctx context.Context, cl *clusterClient, set *applySet, gks, namespaces string) error {
-	data, err := json.Marshal(set.parentObject(gks, namespaces).Object)
-	if err != nil {
-		return err
-	}
-	force := true
-	err = cl.do(ctx, func() error {
-		_, err := cl.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).
-			Namespace(set.namespace).Patch(ctx, set.name, types.ApplyPatchType, data,
-			metav1.PatchOptions{FieldManager: parentFieldManager, Force: &force, FieldValidation: "Strict"})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("update ApplySet parent ConfigMap %s/%s: %w", set.namespace, set.name, transportError(err))
-	}
-	set.markWritten(gks, namespaces)
-	return nil
 }
 
 func sortErrors(errs []*ObjectError) {

@@ -8,124 +8,38 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/plan"
 )
 
 // orderedFleet: a, b and c are failover targets, d only routes. checkout
 // fails over c, a, b; cart a, b. The route sends rule api 3:1 to checkout
 // and cart, and everything else to cart.
-const orderedFleet = `
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: a}
-spec: {region: r1, gateway: {provider: gloo}, failover: {address: 192.0.2.1}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: b}
-spec: {region: r1, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.2}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c}
-spec: {region: r2, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.3}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: d}
-spec: {region: r2, gateway: {provider: gloo}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec:
-  port: 8080
-  clusters: {names: [a, b, c]}
-  failover: {policy: ordered, order: [c, a, b]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: cart, namespace: shop}
-spec:
-  port: 8080
-  clusters: {names: [a, b]}
-  failover: {policy: ordered, order: [a, b]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [shop.example.com]
-  rules:
-  - name: api
-    match: {pathPrefix: /api}
-    backends:
-    - {service: checkout, weight: 3}
-    - {service: cart, weight: 1}
-  - backends:
-    - {service: cart}
-`
+var orderedFleet = fleettest.YAML(
+	fleettest.Cluster("a", fleet.ProviderGloo).Region("r1").Failover("192.0.2.1", 0),
+	fleettest.Cluster("b", fleet.ProviderEnvoyGateway).Region("r1").Failover("192.0.2.2", 0),
+	fleettest.Cluster("c", fleet.ProviderEnvoyGateway).Region("r2").Failover("192.0.2.3", 0),
+	fleettest.Cluster("d", fleet.ProviderGloo).Region("r2"),
+	fleettest.Service("shop", "checkout", 8080).On("a", "b", "c").Ordered("c", "a", "b").HealthCheck(),
+	fleettest.Service("shop", "cart", 8080).On("a", "b").Ordered("a", "b").HealthCheck(),
+	fleettest.Route("shop", "web", "shop.example.com").
+		Rule("name: api", "match: {pathPrefix: /api}", "backends: [{service: checkout, weight: 3}, {service: cart, weight: 1}]").
+		To("cart"),
+)
 
 // localityFleet: two zones of us-east, us-west and eu-west, all failover
 // targets. api runs everywhere; pay only in usw and eu.
-const localityFleet = `
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: use1a}
-spec: {region: us-east, zone: us-east-1a, gateway: {provider: gloo}, failover: {address: 192.0.2.11}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: use1b}
-spec: {region: us-east, zone: us-east-1b, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.12}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: usw}
-spec: {region: us-west, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.13}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: eu}
-spec: {region: eu-west, gateway: {provider: gloo}, failover: {address: 192.0.2.14}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: api, namespace: prod}
-spec:
-  port: 80
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: pay, namespace: prod}
-spec:
-  port: 80
-  clusters: {names: [usw, eu]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: site, namespace: prod}
-spec:
-  hosts: [example.com]
-  rules:
-  - name: pay
-    match: {pathPrefix: /pay}
-    backends: [{service: pay}]
-  - backends: [{service: api}]
-`
-
-func load(t *testing.T, doc string) *fleet.Fleet {
-	t.Helper()
-	f, err := fleet.Load([]string{"-"}, strings.NewReader(doc))
-	if err != nil {
-		t.Fatalf("load fleet: %v", err)
-	}
-	return f
-}
+var localityFleet = fleettest.YAML(
+	fleettest.Cluster("use1a", fleet.ProviderGloo).Region("us-east").Zone("us-east-1a").Failover("192.0.2.11", 0),
+	fleettest.Cluster("use1b", fleet.ProviderEnvoyGateway).Region("us-east").Zone("us-east-1b").Failover("192.0.2.12", 0),
+	fleettest.Cluster("usw", fleet.ProviderEnvoyGateway).Region("us-west").Failover("192.0.2.13", 0),
+	fleettest.Cluster("eu", fleet.ProviderGloo).Region("eu-west").Failover("192.0.2.14", 0),
+	fleettest.Service("prod", "api", 80).HealthCheck(),
+	fleettest.Service("prod", "pay", 80).On("usw", "eu").HealthCheck(),
+	fleettest.Route("prod", "site", "example.com").
+		Rule("name: pay", "match: {pathPrefix: /pay}", "backends: "+fleettest.Backends("pay")).
+		To("api"),
+)
 
 // tiers renders a service row's tiers as "a* > c > b" (* marks local).
 func tiers(rep *Report, source, service string) string {
@@ -177,8 +91,8 @@ type ruleCheck struct {
 }
 
 func TestExplain(t *testing.T) {
-	ordered := load(t, orderedFleet)
-	locality := load(t, localityFleet)
+	ordered := fleettest.Load(t, orderedFleet)
+	locality := fleettest.Load(t, localityFleet)
 	tests := []struct {
 		name    string
 		fleet   *fleet.Fleet
@@ -349,7 +263,7 @@ func sortStrings(s []string) {
 
 // The scenario's reasons show up as the skipped clusters.
 func TestExplainSkipReasons(t *testing.T) {
-	f := load(t, orderedFleet)
+	f := fleettest.Load(t, orderedFleet)
 	rep, err := Explain(f, Options{Down: []string{"c"}, Missing: []string{"checkout@b"}, From: []string{"a"}, Target: "shop/checkout"})
 	if err != nil {
 		t.Fatal(err)
@@ -370,7 +284,7 @@ func (a absent) Unavailable(s *fleet.GlobalService, cluster string) string {
 }
 
 func TestExplainWithDiscoveredPresence(t *testing.T) {
-	f := load(t, orderedFleet)
+	f := fleettest.Load(t, orderedFleet)
 	var avail plan.Availability = absent{"shop/checkout@c": "no ready endpoints"}
 	rep, err := Explain(f, Options{Availability: avail, Down: []string{"a"}, From: []string{"d"}, Target: "checkout"})
 	if err != nil {
@@ -388,16 +302,8 @@ func TestExplainWithDiscoveredPresence(t *testing.T) {
 }
 
 func TestExplainBadInput(t *testing.T) {
-	f := load(t, orderedFleet)
-	twoNamespaces := load(t, orderedFleet+`
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: cart, namespace: other}
-spec:
-  port: 8080
-  clusters: {names: [a]}
-`)
+	f := fleettest.Load(t, orderedFleet)
+	twoNamespaces := fleettest.Load(t, fleettest.YAML(fleettest.Raw(orderedFleet), fleettest.Service("other", "cart", 8080).On("a")))
 	tests := []struct {
 		name string
 		f    *fleet.Fleet
@@ -428,7 +334,7 @@ spec:
 }
 
 func TestMissingOutsidePlacementWarns(t *testing.T) {
-	f := load(t, orderedFleet)
+	f := fleettest.Load(t, orderedFleet)
 	rep, err := Explain(f, Options{Missing: []string{"cart@c"}})
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +345,7 @@ func TestMissingOutsidePlacementWarns(t *testing.T) {
 }
 
 func TestWriters(t *testing.T) {
-	f := load(t, orderedFleet)
+	f := fleettest.Load(t, orderedFleet)
 	rep, err := Explain(f, Options{Down: []string{"a", "b"}, From: []string{"d"}})
 	if err != nil {
 		t.Fatal(err)
@@ -489,7 +395,7 @@ func TestWriters(t *testing.T) {
 
 // A change of tiers when a failover target moves: served-by says what it fails over from.
 func TestServedByNamesTheUsualCluster(t *testing.T) {
-	f := load(t, orderedFleet)
+	f := fleettest.Load(t, orderedFleet)
 	rep, err := Explain(f, Options{Down: []string{"a"}, From: []string{"d"}})
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,22 @@ const DefaultRedirectStatus = 302
 // (its route configuration's default max_direct_response_body_size_bytes).
 const MaxDirectResponseBody = 4096
 
+// DefaultMirrorPercent is the share of requests a mirror that names none copies.
+const DefaultMirrorPercent = 100
+
+// PercentOf returns the share of requests the mirror copies.
+func (m *Mirror) PercentOf() int32 {
+	if m.Percent == 0 {
+		return DefaultMirrorPercent
+	}
+	return m.Percent
+}
+
+// MirrorRef resolves a mirror's service to "namespace/name" in the route's namespace.
+func (r *GlobalRoute) MirrorRef(m *Mirror) string {
+	return r.BackendRef(Backend{Service: m.Service})
+}
+
 // StatusOf returns the redirect's status code.
 func (r *Redirect) StatusOf() int32 {
 	if r.StatusCode == 0 {
@@ -84,6 +100,7 @@ func (v *validator) ruleAction(d docRef, rf string, rule *Rule) {
 			{"timeout", rule.Timeout != ""}, {"retries", rule.Retries != nil},
 			{"rewrite", rule.Rewrite != nil}, {"requestHeaders", rule.RequestHeaders != nil},
 			{"cors", rule.CORS != nil}, {"rateLimit", rule.RateLimit != nil},
+			{"mirror", rule.Mirror != nil},
 		} {
 			if o.set {
 				v.add(d, rf+"."+o.field, "only with backends: a %s answers without sending the request on", actions[0])
@@ -206,6 +223,32 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 		}
 		if egServes != "" && strings.Contains(dr.Body, "%") {
 			v.add(d, rf+".directResponse.body", "Envoy Gateway (cluster %q) reads %%...%% in a direct response body as a command operator: leave out %%", egServes)
+		}
+	}
+}
+
+// mirror validates a rule's mirror: a known service every serving cluster
+// can reach, and a percentage.
+func (v *validator) mirror(f *Fleet, d docRef, rf string, r *GlobalRoute, m *Mirror, placed []*Cluster, serviceKeys []string) {
+	if m == nil {
+		return
+	}
+	if d.src.Has(rf+".mirror.percent") && (m.Percent < 1 || m.Percent > 100) {
+		v.add(d, rf+".mirror.percent", "%d is not a percentage of requests (1-100; default %d)", m.Percent, DefaultMirrorPercent)
+	}
+	if m.Service == "" {
+		v.add(d, rf+".mirror.service", "required: the GlobalService that gets the copies")
+		return
+	}
+	key := r.MirrorRef(m)
+	svc := f.Service(key)
+	if svc == nil {
+		v.add(d, rf+".mirror.service", "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
+		return
+	}
+	for _, c := range placed {
+		if !reachable(f, svc, c) {
+			v.add(d, rf+".mirror.service", "GlobalService %q cannot be reached from cluster %q: it does not run there and none of the clusters it runs in has spec.failover", key, c.Metadata.Name)
 		}
 	}
 }

@@ -251,6 +251,16 @@ type Rule struct {
 	CORS *CORS `json:"cors,omitempty"`
 	// RateLimit limits the rule's requests on each gateway instance.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// Mirror sends a copy of a share of the rule's requests to another
+	// service, whose answers are dropped.
+	Mirror *Mirror `json:"mirror,omitempty"`
+}
+
+// Mirror copies Percent (1-100, default 100) of a rule's requests to a
+// GlobalService: "name" in the route's namespace or "ns/name".
+type Mirror struct {
+	Service string `json:"service"`
+	Percent int32  `json:"percent,omitempty"`
 }
 
 // CORS is a cross-origin resource sharing policy.

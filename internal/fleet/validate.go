@@ -379,6 +379,7 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 		}
 		v.ruleAction(d, rf, &r.Spec.Rules[i])
 		v.ruleOptions(d, rf, &r.Spec.Rules[i], routeClusters)
+		v.mirror(f, d, rf, r, rule.Mirror, routeClusters, serviceKeys)
 		var sum int64
 		for j, b := range rule.Backends {
 			bf := fmt.Sprintf("%s.backends[%d]", rf, j)

@@ -426,6 +426,7 @@ func (tr *translation) assertRules() {
 						}
 						routes++
 						tr.assertOptions(label, r, &route.Spec.Rules[i])
+						tr.assertMirror(label, r, route, &route.Spec.Rules[i], clusterName)
 						if len(rule.Backends) == 0 {
 							continue
 						}
@@ -847,6 +848,60 @@ func (tr *translation) assertOptions(label string, r any, rule *fleet.Rule) {
 			t.Errorf("%s: direct response body %q, want %q (%v)", name, body, rule.DirectResponse.Body, dr)
 		}
 	}
+}
+
+// envoyPercent reads an Envoy FractionalPercent as a percentage.
+func envoyPercent(v any) float64 {
+	per := map[string]float64{"": 100, "HUNDRED": 100, "TEN_THOUSAND": 10000, "MILLION": 1000000}[str(v, "denominator")]
+	if per == 0 {
+		return -1
+	}
+	return num(v, "numerator") * 100 / per
+}
+
+// assertMirror checks an Envoy route's request mirror policies against the
+// rule's mirror: one policy, the rule's percentage as its runtime fraction,
+// and a cluster of the rule whose one endpoint is the mirror service's first
+// tier (the local Service, or the first failover target over mutual TLS).
+func (tr *translation) assertMirror(label string, r any, route *fleet.GlobalRoute, rule *fleet.Rule, ruleCluster string) {
+	t := tr.t
+	name := label + ": route " + str(r, "name")
+	policies := list(r, "route", "requestMirrorPolicies")
+	m := rule.Mirror
+	switch {
+	case m == nil && len(policies) > 0:
+		t.Errorf("%s: mirrors requests (%v), the rule does not", name, policies)
+		return
+	case m == nil:
+		return
+	case len(policies) != 1:
+		t.Errorf("%s: %d request mirror policies, want 1: %v", name, len(policies), policies)
+		return
+	}
+	pol := policies[0]
+	if got := envoyPercent(get(pol, "runtimeFraction", "defaultValue")); got != float64(m.PercentOf()) {
+		t.Errorf("%s: mirrors %v%% of requests (%v), want %d%%", name, got, get(pol, "runtimeFraction"), m.PercentOf())
+	}
+	cname := str(pol, "cluster")
+	if !strings.HasPrefix(cname, ruleCluster+"-mirror-") {
+		t.Errorf("%s: mirror cluster %q, want the rule's %s-mirror-N", name, cname, ruleCluster)
+		return
+	}
+	p := tr.in.Used[route.MirrorRef(m)]
+	tier := p.Tiers[0]
+	want := wantLocality{tier: tier.Cluster.Name(), weight: 1}
+	if tier.Local {
+		want.address, want.port = tr.world.clusterIP[p.Service.Key()], int(p.Service.Spec.Port)
+	} else {
+		want.address, want.port = tier.Cluster.Spec.Failover.Address, int(tier.Cluster.FailoverPort())
+		want.sni = render.FailoverSNI(p.Service)
+	}
+	cluster, la := tr.envoyCluster(tr.mainGateway(), cname)
+	if cluster == nil || la == nil {
+		t.Errorf("%s: no Envoy cluster %s with endpoints", name, cname)
+		return
+	}
+	tr.assertLocalities(name+" mirror", cluster, la, []wantLocality{want})
 }
 
 func usesListenerSets(objs []*unstructured.Unstructured) bool {

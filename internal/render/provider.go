@@ -32,7 +32,8 @@ type ClusterInput struct {
 	Cluster *fleet.Cluster
 	// Routes served by this cluster's gateway, sorted by namespace/name.
 	Routes []*fleet.GlobalRoute
-	// Used holds the tiers of every service a route served here sends to, by service key.
+	// Used holds the tiers of every service a route served here sends to
+	// (backends and mirrors), by service key.
 	Used map[string]*ServicePlan
 	// Served are the services this cluster accepts failover traffic for: those
 	// placed here and available, when the cluster is a failover target. Sorted by key.

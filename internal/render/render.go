@@ -115,8 +115,14 @@ func Input(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) *ClusterIn
 		}
 		in.Routes = append(in.Routes, r)
 		for _, rule := range r.Spec.Rules {
+			keys := make([]string, 0, len(rule.Backends)+1)
 			for _, b := range rule.Backends {
-				key := r.BackendRef(b)
+				keys = append(keys, r.BackendRef(b))
+			}
+			if rule.Mirror != nil {
+				keys = append(keys, r.MirrorRef(rule.Mirror))
+			}
+			for _, key := range keys {
 				if _, done := in.Used[key]; done {
 					continue
 				}

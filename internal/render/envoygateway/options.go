@@ -14,7 +14,7 @@ import (
 
 // ruleFilters turns a rule's options into HTTPRoute filters, in the order
 // Envoy applies them: request headers, rewrite, response headers; or the
-// redirect, or the direct response's HTTPRouteFilter.
+// redirect, or the direct response's HTTPRouteFilter; a mirror after them.
 func (r *renderer) ruleFilters(route *fleet.GlobalRoute, m *ruleModel) []gwapiv1.HTTPRouteFilter {
 	rule := m.rule
 	var out []gwapiv1.HTTPRouteFilter
@@ -56,6 +56,9 @@ func (r *renderer) ruleFilters(route *fleet.GlobalRoute, m *ruleModel) []gwapiv1
 	if h := headerModifier(rule.ResponseHeaders); h != nil {
 		out = append(out, gwapiv1.HTTPRouteFilter{Type: gwapiv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: h})
 	}
+	if mf := r.mirrorFilter(route, rule.Mirror); mf != nil {
+		out = append(out, gwapiv1.HTTPRouteFilter{Type: gwapiv1.HTTPRouteFilterRequestMirror, RequestMirror: mf})
+	}
 	if rd := rule.Redirect; rd != nil {
 		f := &gwapiv1.HTTPRequestRedirectFilter{StatusCode: ptrTo(int(rd.StatusOf()))}
 		if rd.Scheme != "" {
@@ -82,6 +85,22 @@ func (r *renderer) ruleFilters(route *fleet.GlobalRoute, m *ruleModel) []gwapiv1
 		}})
 	}
 	return out
+}
+
+// mirrorFilter copies the mirror's share of requests to what a rule sending
+// to its service would use first: the local Service, or the Backend of its
+// first failover tier.
+func (r *renderer) mirrorFilter(route *fleet.GlobalRoute, m *fleet.Mirror) *gwapiv1.HTTPRequestMirrorFilter {
+	if m == nil {
+		return nil
+	}
+	p := r.in.Used[route.MirrorRef(m)]
+	if p == nil || p.Service == nil || len(p.Tiers) == 0 {
+		r.warnf("GlobalRoute %s: mirror service %s has no cluster to serve it; no requests are mirrored", route.Key(), route.MirrorRef(m))
+		return nil
+	}
+	ref := r.tierRef(p, 0, 1, false).BackendObjectReference
+	return &gwapiv1.HTTPRequestMirrorFilter{BackendRef: ref, Percent: ptrTo(m.PercentOf())}
 }
 
 func headerModifier(h *fleet.HeaderModifier) *gwapiv1.HTTPHeaderFilter {

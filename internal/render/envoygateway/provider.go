@@ -366,6 +366,13 @@ func (r *renderer) chooseAddressForm(route *fleet.GlobalRoute, m *ruleModel) err
 			route.Key(), ruleLabel(m), strings.Join(ips, ", "), strings.Join(names, ", "))
 	}
 	m.byName = len(names) > 0
+	if mr := m.rule.Mirror; mr != nil {
+		// The mirror sends to its service's first tier by itself: a local
+		// Service through the Service (see mirrorFilter).
+		if p := r.in.Used[route.MirrorRef(mr)]; p != nil && len(p.Tiers) > 0 && p.Tiers[0].Local {
+			r.byService[p.Service.Key()] = true
+		}
+	}
 	for _, p := range plans {
 		for _, t := range p.Tiers {
 			if !t.Local {

@@ -192,7 +192,7 @@ func sampleFleets() map[string]*fleet.Fleet {
 					ResponseHeaders: &fleet.HeaderModifier{Set: map[string]string{"cache-control": "no-store"}, Remove: []string{"server"}},
 					CORS: &fleet.CORS{AllowOrigins: []string{"https://a.example.com", "https://*.example.com"}, AllowMethods: []string{"GET", "*"},
 						AllowHeaders: []string{"content-type"}, ExposeHeaders: []string{"x-id"}, MaxAge: "10m", AllowCredentials: true},
-					RateLimit: &fleet.RateLimit{Requests: 50, Unit: "Minute"}},
+					RateLimit: &fleet.RateLimit{Requests: 50, Unit: "Minute"}, Mirror: &fleet.Mirror{Service: "checkout-v2", Percent: 25}},
 				fleet.Rule{Match: &fleet.Match{PathPrefix: "/old"}, Redirect: &fleet.Redirect{Scheme: "https", Hostname: "new.example.com", Port: 8443, PathPrefix: "/new", StatusCode: 308}},
 				fleet.Rule{Match: &fleet.Match{PathExact: "/moved"}, Redirect: &fleet.Redirect{Path: "/here"}},
 				fleet.Rule{Name: "down", Match: &fleet.Match{PathPrefix: "/down"}, DirectResponse: &fleet.DirectResponse{Status: 503, Body: "maintenance"}},

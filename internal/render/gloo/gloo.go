@@ -430,7 +430,7 @@ func (r *renderer) route(route *fleet.GlobalRoute, i int, rule fleet.Rule) (gloo
 			return out, err
 		}
 	}
-	out.Options = r.routeOptions(where, rule, out.RouteAction != nil)
+	out.Options = r.routeOptions(where, route, rule, out.RouteAction != nil)
 	return out, nil
 }
 
@@ -510,12 +510,12 @@ func (r *renderer) redirectAction(where string, rule fleet.Rule) (*gloov1.Redire
 }
 
 // routeOptions converts the rule's timeout, retries, rewrite, header
-// changes, CORS policy and rate limit. A route that does not send the request
+// changes, CORS policy, rate limit and mirror. A route that does not send the request
 // on (a redirect, a direct response, or a rule none of whose backends can
 // take traffic) keeps only its response header changes: Gloo refuses
 // timeout, retries and rewrites (and older Gloo versions CORS) without a
 // routeAction, request headers go nowhere, and there is nothing to limit.
-func (r *renderer) routeOptions(where string, rule fleet.Rule, forwards bool) *gloov1.RouteOptions {
+func (r *renderer) routeOptions(where string, route *fleet.GlobalRoute, rule fleet.Rule, forwards bool) *gloov1.RouteOptions {
 	var opts gloov1.RouteOptions
 	if forwards {
 		if d := rule.Timeout.Std(); d > 0 {
@@ -538,6 +538,7 @@ func (r *renderer) routeOptions(where string, rule fleet.Rule, forwards bool) *g
 		opts.HeaderManipulation = headerManipulation(rule.RequestHeaders, rule.ResponseHeaders)
 		opts.Cors = corsPolicy(rule.CORS)
 		opts.Ratelimit = localRateLimit(rule.RateLimit)
+		opts.Shadowing = r.shadowing(where, route, rule.Mirror)
 	} else {
 		opts.HeaderManipulation = headerManipulation(nil, rule.ResponseHeaders)
 	}
@@ -545,6 +546,26 @@ func (r *renderer) routeOptions(where string, rule fleet.Rule, forwards bool) *g
 		return nil
 	}
 	return &opts
+}
+
+// shadowing mirrors the rule's requests to the Upstream this cluster renders
+// for the mirror's service, the one its routes to that service use. The
+// copies keep the request's Host, as on Envoy Gateway.
+func (r *renderer) shadowing(where string, route *fleet.GlobalRoute, m *fleet.Mirror) *gloov1.RouteShadowing {
+	if m == nil {
+		return nil
+	}
+	sp := r.in.Used[route.MirrorRef(m)]
+	if sp == nil || len(sp.Tiers) == 0 {
+		r.warnf("%s: mirror service %s has no cluster to serve it; no requests are mirrored", where, route.MirrorRef(m))
+		return nil
+	}
+	return &gloov1.RouteShadowing{
+		Upstream:   gloov1.ResourceRef{Name: UpstreamName(sp.Service), Namespace: r.ns},
+		Percentage: float64(m.PercentOf()),
+		// Envoy Gateway sends copies with the Host unchanged; so does gatefed on Gloo.
+		DisableShadowHostSuffixAppend: true,
+	}
 }
 
 // headerManipulation converts request and response header changes: set

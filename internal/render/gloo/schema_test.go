@@ -302,6 +302,11 @@ func checkValue(v any, s *apiextensionsv1.JSONSchemaProps, path string, visited 
 			return []string{fmt.Sprintf("%s: %d above maximum %v", path, val, *s.Maximum)}
 		}
 		return nil
+	case float64:
+		if s.Type != "number" {
+			return []string{fmt.Sprintf("%s: float64 value, schema type %s", path, s.Type)}
+		}
+		return nil
 	default:
 		return []string{fmt.Sprintf("%s: unexpected %T value", path, v)}
 	}

@@ -240,6 +240,18 @@ type RouteOptions struct {
 	Cors *CorsPolicy `json:"cors,omitempty"`
 	// Ratelimit holds the route's local rate limit.
 	Ratelimit *RateLimitRouteExtension `json:"ratelimit,omitempty"`
+	// Shadowing mirrors a share of the route's requests to another Upstream.
+	Shadowing *RouteShadowing `json:"shadowing,omitempty"`
+}
+
+// RouteShadowing is Gloo's shadowing.options.gloo.solo.io.RouteShadowing:
+// Percentage (0-100) of requests are copied to Upstream, their answers
+// dropped. Unless DisableShadowHostSuffixAppend, Envoy appends "-shadow" to
+// the copies' Host header.
+type RouteShadowing struct {
+	Upstream                      ResourceRef `json:"upstream"`
+	Percentage                    float64     `json:"percentage"`
+	DisableShadowHostSuffixAppend bool        `json:"disableShadowHostSuffixAppend,omitempty"`
 }
 
 // CorsPolicy is Gloo's cors.options.gloo.solo.io.CorsPolicy. An origin is

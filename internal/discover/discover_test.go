@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/plan"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
@@ -36,65 +37,19 @@ func TestMain(m *testing.M) {
 // targets, and d (gloo), which only routes and has no API server: nothing is
 // placed there, so discovery never reads it. checkout fails over b, c, a;
 // cart by locality. extra is appended.
-func fleetDoc(kubeconfig, ns, extra string) string {
-	return fmt.Sprintf(`
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: a}
-spec: {kubeconfig: %[1]s, region: r1, gateway: {provider: gloo}, failover: {address: 192.0.2.1}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: b}
-spec: {kubeconfig: %[1]s, region: r1, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.2}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c}
-spec: {kubeconfig: %[1]s, region: r2, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.3}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: d}
-spec: {kubeconfig: %[1]s, context: no-such-context, region: r2, gateway: {provider: gloo}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: %[2]s}
-spec:
-  port: 8080
-  clusters: {names: [a, b, c]}
-  failover: {policy: ordered, order: [b, c, a]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: cart, namespace: %[2]s}
-spec:
-  port: 8080
-  clusters: {names: [a, b, c]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: web, namespace: %[2]s}
-spec:
-  hosts: [shop.example.com]
-  rules:
-  - name: checkout
-    match: {pathPrefix: /checkout}
-    backends: [{service: checkout}]
-  - backends: [{service: cart}]
-%[3]s`, kubeconfig, ns, extra)
-}
-
-func loadFleet(t *testing.T, doc string) *fleet.Fleet {
-	t.Helper()
-	f, err := fleet.Load([]string{"-"}, strings.NewReader(doc))
-	if err != nil {
-		t.Fatalf("load fleet: %v", err)
+func fleetDoc(kubeconfig, ns string, extra ...fleettest.Doc) string {
+	docs := []fleettest.Doc{
+		fleettest.Cluster("a", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.1", 0),
+		fleettest.Cluster("b", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.2", 0),
+		fleettest.Cluster("c", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r2").Failover("192.0.2.3", 0),
+		fleettest.Cluster("d", fleet.ProviderGloo).Kubeconfig(kubeconfig).Context("no-such-context").Region("r2"),
+		fleettest.Service(ns, "checkout", 8080).On("a", "b", "c").Ordered("b", "c", "a").HealthCheck(),
+		fleettest.Service(ns, "cart", 8080).On("a", "b", "c").HealthCheck(),
+		fleettest.Route(ns, "web", "shop.example.com").
+			Rule("name: checkout", "match: {pathPrefix: /checkout}", "backends: "+fleettest.Backends("checkout")).
+			To("cart"),
 	}
-	return f
+	return fleettest.YAML(append(docs, extra...)...)
 }
 
 // presence sets the scene: checkout runs in a, is absent from b and has no
@@ -122,7 +77,7 @@ func presence(t *testing.T) string {
 
 func TestDiscoverReadsPresence(t *testing.T) {
 	ns := presence(t)
-	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, ""))
+	f := fleettest.Load(t, fleetDoc(shared.Kubeconfig, ns))
 	res, err := Discover(context.Background(), f, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +129,7 @@ func routeOf(t *testing.T, objs []*unstructured.Unstructured, kind, route string
 // clusters where the service is not there, and the objects say why.
 func TestRenderRoutesAroundAbsentServices(t *testing.T) {
 	ns := presence(t)
-	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, ""))
+	f := fleettest.Load(t, fleetDoc(shared.Kubeconfig, ns))
 	res, err := Discover(context.Background(), f, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +201,7 @@ func TestRenderRoutesAroundAbsentServices(t *testing.T) {
 // Endpoints that become ready bring the cluster back on the next render.
 func TestEndpointsBecomingReadyRestoreTheTier(t *testing.T) {
 	ns := presence(t)
-	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, ""))
+	f := fleettest.Load(t, fleetDoc(shared.Kubeconfig, ns))
 	if err := shared.Cluster("c").Sim().Service(context.Background(), testfleet.Service{Namespace: ns, Name: "checkout", Ready: 1, NotReady: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -296,24 +251,14 @@ current-context: e
 
 func TestUnreachableCluster(t *testing.T) {
 	ns := presence(t)
-	extra := fmt.Sprintf(`---
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: e}
-spec: {kubeconfig: %s, region: r3, gateway: {provider: gloo}, failover: {address: 192.0.2.5}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: api, namespace: %s}
-spec:
-  port: 8080
-  clusters: {names: [a, e]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
-`, unreachableKubeconfig(t), ns)
+	extra := []fleettest.Doc{
+		fleettest.Cluster("e", fleet.ProviderGloo).Kubeconfig(unreachableKubeconfig(t)).Region("r3").Failover("192.0.2.5", 0),
+		fleettest.Service(ns, "api", 8080).On("a", "e").HealthCheck(),
+	}
 	if err := shared.Cluster("a").Sim().Service(context.Background(), testfleet.Service{Namespace: ns, Name: "api", Ready: 1}); err != nil {
 		t.Fatal(err)
 	}
-	f := loadFleet(t, fleetDoc(shared.Kubeconfig, ns, extra))
+	f := fleettest.Load(t, fleetDoc(shared.Kubeconfig, ns, extra...))
 	api := f.Service(ns + "/api")
 	cart := f.Service(ns + "/cart")
 

@@ -15,69 +15,6 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 )
 
-// egCluster is an envoy-gateway cluster with the loader's defaults; addr ""
-// makes it a cluster that is not a failover target.
-func egCluster(name, region, zone, addr string) *fleet.Cluster {
-	c := &fleet.Cluster{
-		TypeMeta: fleet.TypeMeta{APIVersion: fleet.APIVersion, Kind: fleet.KindCluster},
-		Metadata: fleet.ObjectMeta{Name: name},
-		Spec: fleet.ClusterSpec{
-			Region: region,
-			Zone:   zone,
-			Gateway: fleet.GatewaySpec{
-				Provider:  fleet.ProviderEnvoyGateway,
-				Namespace: "envoy-gateway-system",
-				Name:      "eg",
-				ClassName: "eg",
-			},
-		},
-	}
-	if addr != "" {
-		c.Spec.Failover = &fleet.ClusterFailover{Address: addr, Port: fleet.DefaultFailoverPort}
-	}
-	return c
-}
-
-func service(ns, name string, port int32, clusters ...string) *fleet.GlobalService {
-	if ns == "" {
-		ns = fleet.DefaultNamespace
-	}
-	s := &fleet.GlobalService{
-		TypeMeta: fleet.TypeMeta{APIVersion: fleet.APIVersion, Kind: fleet.KindGlobalService},
-		Metadata: fleet.ObjectMeta{Name: name, Namespace: ns},
-		Spec:     fleet.GlobalServiceSpec{Port: port},
-	}
-	if len(clusters) > 0 {
-		s.Spec.Clusters = &fleet.Placement{Names: clusters}
-	}
-	return s
-}
-
-func route(ns, name string, hosts []string, rules ...fleet.Rule) *fleet.GlobalRoute {
-	if ns == "" {
-		ns = fleet.DefaultNamespace
-	}
-	return &fleet.GlobalRoute{
-		TypeMeta: fleet.TypeMeta{APIVersion: fleet.APIVersion, Kind: fleet.KindGlobalRoute},
-		Metadata: fleet.ObjectMeta{Name: name, Namespace: ns},
-		Spec:     fleet.GlobalRouteSpec{Hosts: hosts, Rules: rules},
-	}
-}
-
-func to(services ...string) fleet.Rule {
-	var r fleet.Rule
-	for _, s := range services {
-		r.Backends = append(r.Backends, fleet.Backend{Service: s})
-	}
-	return r
-}
-
-func weight(w int32) *int32 { return &w }
-
-func newFleet(clusters []*fleet.Cluster, services []*fleet.GlobalService, routes ...*fleet.GlobalRoute) *fleet.Fleet {
-	return &fleet.Fleet{Clusters: clusters, Services: services, Routes: routes}
-}
-
 // input builds a cluster's render input with render.Input, as render.Render does.
 func input(t testing.TB, f *fleet.Fleet, cluster string) *render.ClusterInput {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -72,10 +73,10 @@ func TestNamerShortensLongNames(t *testing.T) {
 }
 
 func TestAmbiguousRoutesRenderDistinctObjects(t *testing.T) {
-	s := service("a", "web", 80, "c1")
-	f := newFleet([]*fleet.Cluster{egCluster("c1", "", "", "")}, []*fleet.GlobalService{s},
-		route("a-b", "c", []string{"one.example.com"}, to("a/web")),
-		route("a", "b-c", []string{"two.example.com"}, to("a/web")),
+	s := fleettest.NewService("a", "web", 80, "c1")
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("c1", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{s},
+		fleettest.NewRoute("a-b", "c", []string{"one.example.com"}, fleettest.To("a/web")),
+		fleettest.NewRoute("a", "b-c", []string{"two.example.com"}, fleettest.To("a/web")),
 	)
 	objs, _ := renderCluster(t, f, "c1")
 	routes := ofKind(objs, "HTTPRoute")

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -15,13 +16,13 @@ const gwNs = "envoy-gateway-system"
 
 // orderedFleet: checkout runs in a, b and c and fails over to c, then b.
 func orderedFleet() *fleet.Fleet {
-	checkout := service("shop", "checkout", 8080)
+	checkout := fleettest.NewService("shop", "checkout", 8080)
 	checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"c", "b"}}
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
-	return newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "10.0.0.2"), egCluster("c", "", "", "10.0.0.3")},
+	return fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0), fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "", "", "10.0.0.3", 0)},
 		[]*fleet.GlobalService{checkout},
-		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
 }
 
@@ -96,18 +97,18 @@ func TestTwoTiersDoNotWarn(t *testing.T) {
 }
 
 func TestLocalityFailover(t *testing.T) {
-	payments := service("pay", "payments", 9000)
+	payments := fleettest.NewService("pay", "payments", 9000)
 	payments.Spec.ServiceName = "payments-api"
 	payments.Spec.HealthCheck = &fleet.HealthCheck{Path: "/ready", Interval: "3s", Timeout: "500ms", HealthyThreshold: 1, UnhealthyThreshold: 2}
-	f := newFleet(
+	f := fleettest.NewFleet(
 		[]*fleet.Cluster{
-			egCluster("euw1-a", "eu-west-1", "eu-west-1a", "198.51.100.4"),
-			egCluster("use1-a", "us-east-1", "us-east-1a", "198.51.100.1"),
-			egCluster("use1-b", "us-east-1", "us-east-1b", "198.51.100.2"),
-			egCluster("use1-c", "us-east-1", "us-east-1a", "198.51.100.3"),
+			fleettest.NewCluster("euw1-a", fleet.ProviderEnvoyGateway, "eu-west-1", "eu-west-1a", "198.51.100.4", 0),
+			fleettest.NewCluster("use1-a", fleet.ProviderEnvoyGateway, "us-east-1", "us-east-1a", "198.51.100.1", 0),
+			fleettest.NewCluster("use1-b", fleet.ProviderEnvoyGateway, "us-east-1", "us-east-1b", "198.51.100.2", 0),
+			fleettest.NewCluster("use1-c", fleet.ProviderEnvoyGateway, "us-east-1", "us-east-1a", "198.51.100.3", 0),
 		},
 		[]*fleet.GlobalService{payments},
-		route("edge", "api", []string{"api.example.com"}, to("pay/payments")),
+		fleettest.NewRoute("edge", "api", []string{"api.example.com"}, fleettest.To("pay/payments")),
 	)
 	objs, warnings := renderCluster(t, f, "use1-a")
 	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-edge-api")
@@ -130,12 +131,12 @@ func TestLocalityFailover(t *testing.T) {
 }
 
 func TestServiceMissingFromSource(t *testing.T) {
-	checkout := service("shop", "checkout", 8080, "b", "c")
+	checkout := fleettest.NewService("shop", "checkout", 8080, "b", "c")
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "r1", "z1", ""), egCluster("b", "r1", "z2", "10.0.0.2"), egCluster("c", "r2", "z3", "10.0.0.3")},
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "r1", "z1", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "r1", "z2", "10.0.0.2", 0), fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "r2", "z3", "10.0.0.3", 0)},
 		[]*fleet.GlobalService{checkout},
-		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
 	objs, warnings := renderCluster(t, f, "a")
 	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
@@ -167,14 +168,14 @@ func TestServiceMissingFromSource(t *testing.T) {
 // local Service through its cluster-local DNS name, so that Envoy Gateway
 // keeps the rule in one Envoy cluster with fallback priorities.
 func TestHostnameFailoverReachesEveryTierByName(t *testing.T) {
-	checkout := service("shop", "checkout", 8080)
+	checkout := fleettest.NewService("shop", "checkout", 8080)
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
-	a := egCluster("a", "", "", "10.0.0.1")
+	a := fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0)
 	a.Spec.ClusterDomain = "corp.internal"
-	f := newFleet(
-		[]*fleet.Cluster{a, egCluster("b", "", "", "b.example.net")},
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{a, fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "b.example.net", 0)},
 		[]*fleet.GlobalService{checkout},
-		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
 	objs, warnings := renderCluster(t, f, "a")
 	if len(warnings) != 0 {
@@ -214,12 +215,12 @@ func TestHostnameFailoverReachesEveryTierByName(t *testing.T) {
 // Failover targets with IP addresses and DNS names in one rule cannot be
 // rendered for Envoy Gateway.
 func TestMixedFailoverAddressesRefused(t *testing.T) {
-	checkout := service("shop", "checkout", 8080)
+	checkout := fleettest.NewService("shop", "checkout", 8080)
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2"), egCluster("c", "", "", "c.example.net")},
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0), fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "", "", "c.example.net", 0)},
 		[]*fleet.GlobalService{checkout},
-		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
 	_, _, err := New().Render(input(t, f, "a"))
 	if err == nil || !strings.Contains(err.Error(), "IP addresses (b) and DNS names (c) in one rule") {
@@ -228,16 +229,16 @@ func TestMixedFailoverAddressesRefused(t *testing.T) {
 }
 
 func TestWeightedSplit(t *testing.T) {
-	v1 := service("shop", "checkout", 8080, "a", "b")
-	v2 := service("shop", "checkout-v2", 8080, "a", "b")
+	v1 := fleettest.NewService("shop", "checkout", 8080, "a", "b")
+	v2 := fleettest.NewService("shop", "checkout-v2", 8080, "a", "b")
 	for _, s := range []*fleet.GlobalService{v1, v2} {
 		s.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
 	}
-	rule := fleet.Rule{Backends: []fleet.Backend{{Service: "checkout", Weight: weight(90)}, {Service: "checkout-v2", Weight: weight(10)}}}
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "10.0.0.2")},
+	rule := fleet.Rule{Backends: []fleet.Backend{{Service: "checkout", Weight: fleettest.Weight(90)}, {Service: "checkout-v2", Weight: fleettest.Weight(10)}}}
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)},
 		[]*fleet.GlobalService{v1, v2},
-		route("shop", "storefront", []string{"shop.example.com"}, rule),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, rule),
 	)
 	objs, warnings := renderCluster(t, f, "a")
 	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
@@ -258,16 +259,16 @@ func TestWeightedSplit(t *testing.T) {
 }
 
 func TestCrossNamespaceReferenceGrant(t *testing.T) {
-	shop := service("shop", "checkout", 8080, "a", "b")
+	shop := fleettest.NewService("shop", "checkout", 8080, "a", "b")
 	shop.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
-	inGatewayNs := service(gwNs, "status", 80, "a")
-	renamed := service("shop", "cart", 8081, "a")
+	inGatewayNs := fleettest.NewService(gwNs, "status", 80, "a")
+	renamed := fleettest.NewService("shop", "cart", 8081, "a")
 	renamed.Spec.ServiceName = "cart-svc"
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2")},
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)},
 		[]*fleet.GlobalService{renamed, shop, inGatewayNs},
-		route("shop", "storefront", []string{"shop.example.com"},
-			to("checkout"),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},
+			fleettest.To("checkout"),
 			fleet.Rule{Name: "cart", Match: &fleet.Match{PathPrefix: "/cart"}, Backends: []fleet.Backend{{Service: "shop/cart"}}},
 			fleet.Rule{Name: "status", Match: &fleet.Match{PathExact: "/status"}, Backends: []fleet.Backend{{Service: gwNs + "/status"}}},
 		),
@@ -303,13 +304,13 @@ to: [{group: "", kind: Service, name: checkout}]
 }
 
 func TestMatches(t *testing.T) {
-	s := service("", "web", 80, "a")
+	s := fleettest.NewService("", "web", 80, "a")
 	rules := []fleet.Rule{
 		{Name: "exact", Match: &fleet.Match{PathExact: "/login", Methods: []string{"GET", "POST"}}, Backends: []fleet.Backend{{Service: "web"}}},
 		{Match: &fleet.Match{PathRegex: "/v[0-9]+/.*", Headers: []fleet.HeaderMatch{{Name: "x-canary", Value: "1"}}}, Backends: []fleet.Backend{{Service: "web"}}},
 		{Match: &fleet.Match{PathPrefix: "/api", Headers: []fleet.HeaderMatch{{Name: "x-a", Value: "b"}}, Methods: []string{"delete"}}, Backends: []fleet.Backend{{Service: "web"}}},
 	}
-	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "")}, []*fleet.GlobalService{s}, route("", "web", []string{"web.example.com", "*.web.example.com"}, rules...))
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{s}, fleettest.NewRoute("", "web", []string{"web.example.com", "*.web.example.com"}, rules...))
 	objs, _ := renderCluster(t, f, "a")
 	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-default-web")
 	assertField(t, hr, `[web.example.com, "*.web.example.com"]`, "spec", "hostnames")
@@ -336,10 +337,10 @@ func TestMatches(t *testing.T) {
 }
 
 func TestTrafficPolicies(t *testing.T) {
-	checkout := service("shop", "checkout", 8080, "a", "b")
+	checkout := fleettest.NewService("shop", "checkout", 8080, "a", "b")
 	checkout.Spec.HealthCheck = &fleet.HealthCheck{Path: "/healthz", Interval: "5s", Timeout: "1500ms", HealthyThreshold: 2, UnhealthyThreshold: 3}
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5, Interval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 50}
-	static := service("shop", "static", 80, "a")
+	static := fleettest.NewService("shop", "static", 80, "a")
 	rules := []fleet.Rule{
 		{Name: "pay", Match: &fleet.Match{PathPrefix: "/pay"}, Backends: []fleet.Backend{{Service: "checkout"}},
 			Timeout: "1m30s", Retries: &fleet.Retries{Attempts: 3, PerTryTimeout: "2s"}},
@@ -347,10 +348,10 @@ func TestTrafficPolicies(t *testing.T) {
 		{Match: &fleet.Match{PathPrefix: "/plain"}, Backends: []fleet.Backend{{Service: "static"}}},
 		{Match: &fleet.Match{PathPrefix: "/retry"}, Backends: []fleet.Backend{{Service: "static"}}, Retries: &fleet.Retries{PerTryTimeout: "1s"}},
 	}
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2")},
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)},
 		[]*fleet.GlobalService{checkout, static},
-		route("shop", "storefront", []string{"shop.example.com"}, rules...),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, rules...),
 	)
 	objs, warnings := renderCluster(t, f, "a")
 	if len(warnings) != 0 {
@@ -409,11 +410,11 @@ timeout: {http: {requestTimeout: 250ms}}
 }
 
 func TestDifferingHealthChecksInOneRuleWarn(t *testing.T) {
-	a := service("", "a", 80, "c1")
+	a := fleettest.NewService("", "a", 80, "c1")
 	a.Spec.HealthCheck = &fleet.HealthCheck{Path: "/a", Interval: "5s", Timeout: "1s"}
-	b := service("", "b", 80, "c1")
-	f := newFleet([]*fleet.Cluster{egCluster("c1", "", "", "")}, []*fleet.GlobalService{a, b},
-		route("", "split", []string{"x.example.com"}, to("b", "a")))
+	b := fleettest.NewService("", "b", 80, "c1")
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("c1", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{a, b},
+		fleettest.NewRoute("", "split", []string{"x.example.com"}, fleettest.To("b", "a")))
 	objs, warnings := renderCluster(t, f, "c1")
 	assertWarning(t, warnings, "GlobalRoute default/split rule 0", "one health check", "GlobalService default/a also applies to default/b")
 	btp := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-default-split-rule-0")
@@ -421,14 +422,14 @@ func TestDifferingHealthChecksInOneRuleWarn(t *testing.T) {
 }
 
 func TestFailoverGatewayAndTLSRoutes(t *testing.T) {
-	checkout := service("shop", "checkout", 8080, "a", "b")
+	checkout := fleettest.NewService("shop", "checkout", 8080, "a", "b")
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
-	status := service(gwNs, "status", 80, "b")
-	other := service("shop", "elsewhere", 80, "a")
-	b := egCluster("b", "", "", "10.0.0.2")
+	status := fleettest.NewService(gwNs, "status", 80, "b")
+	other := fleettest.NewService("shop", "elsewhere", 80, "a")
+	b := fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)
 	b.Spec.Failover.Port = 16443
 	b.Spec.Gateway = fleet.GatewaySpec{Provider: fleet.ProviderEnvoyGateway, Namespace: "edge", Name: "public", ClassName: "envoy"}
-	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), b}, []*fleet.GlobalService{checkout, status, other})
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), b}, []*fleet.GlobalService{checkout, status, other})
 
 	objs, warnings := renderCluster(t, f, "b")
 	if len(warnings) != 0 {
@@ -493,8 +494,8 @@ rules:
 }
 
 func TestNoFailoverGatewayWithoutServedServices(t *testing.T) {
-	s := service("", "web", 80, "a")
-	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", ""), egCluster("b", "", "", "10.0.0.2")}, []*fleet.GlobalService{s})
+	s := fleettest.NewService("", "web", 80, "a")
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)}, []*fleet.GlobalService{s})
 	objs, _ := renderCluster(t, f, "b")
 	if len(objs) != 0 {
 		t.Errorf("objects on a target serving nothing:\n%s", listObjects(objs))
@@ -543,10 +544,10 @@ func TestServiceWithoutTiersHasNoBackendRefs(t *testing.T) {
 func TestRouteLimits(t *testing.T) {
 	var rules []fleet.Rule
 	for i := 0; i < 17; i++ {
-		rules = append(rules, to("web"))
+		rules = append(rules, fleettest.To("web"))
 	}
-	s := service("", "web", 80, "a")
-	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "")}, []*fleet.GlobalService{s}, route("", "big", []string{"x.example.com"}, rules...))
+	s := fleettest.NewService("", "web", 80, "a")
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{s}, fleettest.NewRoute("", "big", []string{"x.example.com"}, rules...))
 	_, _, err := New().Render(input(t, f, "a"))
 	if err == nil || !strings.Contains(err.Error(), "17 rules, an HTTPRoute allows 16") {
 		t.Errorf("err = %v", err)
@@ -572,10 +573,10 @@ func TestProviderName(t *testing.T) {
 }
 
 func TestSharedSNIKeepsFirstTLSRoute(t *testing.T) {
-	first := service("shop", "checkout", 8080, "a")
-	second := service("shop", "checkout-alias", 8080, "a")
+	first := fleettest.NewService("shop", "checkout", 8080, "a")
+	second := fleettest.NewService("shop", "checkout-alias", 8080, "a")
 	second.Spec.ServiceName = "checkout"
-	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1")}, []*fleet.GlobalService{first, second})
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0)}, []*fleet.GlobalService{first, second})
 	objs, warnings := renderCluster(t, f, "a")
 	routes := ofKind(objs, "TLSRoute")
 	if len(routes) != 1 || routes[0].GetName() != "gatefed-shop-checkout" {
@@ -588,12 +589,12 @@ func TestSharedSNIKeepsFirstTLSRoute(t *testing.T) {
 // reports "IP address 127.0.0.1 in the loopback range is only supported when
 // using the Host infrastructure"): render says so.
 func TestLoopbackFailoverAddressWarns(t *testing.T) {
-	checkout := service("shop", "checkout", 8080)
+	checkout := fleettest.NewService("shop", "checkout", 8080)
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", "10.0.0.1"), egCluster("b", "", "", "127.0.0.1")},
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "127.0.0.1", 0)},
 		[]*fleet.GlobalService{checkout},
-		route("shop", "storefront", []string{"shop.example.com"}, to("checkout")),
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
 	_, warnings := renderCluster(t, f, "a")
 	assertWarning(t, warnings, "failover target b has the loopback address 127.0.0.1", "Envoy Gateway refuses a Backend with a loopback address")
@@ -605,11 +606,11 @@ func TestLoopbackFailoverAddressWarns(t *testing.T) {
 // A rule's options become HTTPRoute filters; a direct response an
 // HTTPRouteFilter the rule refers to.
 func TestRouteOptions(t *testing.T) {
-	api := service("shop", "api", 8080)
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", "")},
+	api := fleettest.NewService("shop", "api", 8080)
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)},
 		[]*fleet.GlobalService{api},
-		route("shop", "storefront", []string{"shop.example.com"},
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},
 			fleet.Rule{Match: &fleet.Match{PathPrefix: "/api"}, Backends: []fleet.Backend{{Service: "api"}},
 				Rewrite:         &fleet.Rewrite{PathPrefix: "/v2", Hostname: "api.internal"},
 				RequestHeaders:  &fleet.HeaderModifier{Set: map[string]string{"x-env": "prod", "a": "1"}, Add: map[string]string{"x-trace": "on"}, Remove: []string{"x-debug"}},
@@ -663,11 +664,11 @@ func TestRouteOptions(t *testing.T) {
 // CORS is an HTTPRoute filter; a local rate limit goes into the rule's
 // BackendTrafficPolicy.
 func TestCORSAndRateLimit(t *testing.T) {
-	api := service("shop", "api", 8080)
-	f := newFleet(
-		[]*fleet.Cluster{egCluster("a", "", "", "")},
+	api := fleettest.NewService("shop", "api", 8080)
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)},
 		[]*fleet.GlobalService{api},
-		route("shop", "storefront", []string{"shop.example.com"},
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},
 			fleet.Rule{Backends: []fleet.Backend{{Service: "api"}},
 				CORS: &fleet.CORS{AllowOrigins: []string{"https://shop.example.com", "https://*.shop.example.com"}, AllowMethods: []string{"GET", "POST"},
 					AllowHeaders: []string{"content-type"}, ExposeHeaders: []string{"x-request-id"}, MaxAge: "1h", AllowCredentials: true},
@@ -692,10 +693,10 @@ func TestCORSAndRateLimit(t *testing.T) {
 // A route with tls is served through a ListenerSet on the cluster's Gateway,
 // one HTTPS listener per host; with httpsRedirect, plain HTTP redirects.
 func TestRouteTLS(t *testing.T) {
-	api := service("shop", "api", 8080)
-	r := route("shop", "storefront", []string{"shop.example.com", "www.shop.example.com"}, to("api"))
+	api := fleettest.NewService("shop", "api", 8080)
+	r := fleettest.NewRoute("shop", "storefront", []string{"shop.example.com", "www.shop.example.com"}, fleettest.To("api"))
 	r.Spec.TLS = &fleet.RouteTLS{SecretName: "shop-tls", HTTPSRedirect: true}
-	f := newFleet([]*fleet.Cluster{egCluster("a", "", "", "")}, []*fleet.GlobalService{api}, r)
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{api}, r)
 	objs, _ := renderCluster(t, f, "a")
 	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
 	assertField(t, hr, `[{group: gateway.networking.k8s.io, kind: ListenerSet, name: gatefed-shop-storefront}]`, "spec", "parentRefs")

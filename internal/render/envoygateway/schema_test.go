@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 )
 
 // crdSchemas maps "group/version, Kind" to the openAPIV3Schema of every
@@ -166,25 +167,25 @@ func schemaErrors(t *testing.T, obj *unstructured.Unstructured, s *apiextensions
 // sampleFleets exercise every object and field the provider renders.
 func sampleFleets() map[string]*fleet.Fleet {
 	everything := func() *fleet.Fleet {
-		checkout := service("shop", "checkout", 8080)
+		checkout := fleettest.NewService("shop", "checkout", 8080)
 		checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"v6", "far"}}
 		checkout.Spec.HealthCheck = &fleet.HealthCheck{Path: "/healthz", Interval: "2s", Timeout: "250ms", HealthyThreshold: 2, UnhealthyThreshold: 3}
 		checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5, Interval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 100}
-		v2 := service("shop", "checkout-v2", 8081, "ip", "v6")
+		v2 := fleettest.NewService("shop", "checkout-v2", 8081, "ip", "v6")
 		v2.Spec.ServiceName = "checkout-next"
 		v2.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 2}
-		local := service(gwNs, "status", 80, "ip")
-		remoteOnly := service("pay", "payments", 9000, "v6", "far")
+		local := fleettest.NewService(gwNs, "status", 80, "ip")
+		remoteOnly := fleettest.NewService("pay", "payments", 9000, "v6", "far")
 		remoteOnly.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 1}
-		v6 := egCluster("v6", "r1", "z2", "2001:db8::1")
+		v6 := fleettest.NewCluster("v6", fleet.ProviderEnvoyGateway, "r1", "z2", "2001:db8::1", 0)
 		v6.Spec.Failover.Port = 16443
-		return newFleet(
-			[]*fleet.Cluster{egCluster("ip", "r1", "z1", "192.0.2.10"), v6, egCluster("far", "r2", "z3", "192.0.2.30"), egCluster("edge", "r1", "z1", "")},
+		return fleettest.NewFleet(
+			[]*fleet.Cluster{fleettest.NewCluster("ip", fleet.ProviderEnvoyGateway, "r1", "z1", "192.0.2.10", 0), v6, fleettest.NewCluster("far", fleet.ProviderEnvoyGateway, "r2", "z3", "192.0.2.30", 0), fleettest.NewCluster("edge", fleet.ProviderEnvoyGateway, "r1", "z1", "", 0)},
 			[]*fleet.GlobalService{checkout, v2, local, remoteOnly},
-			route("shop", "storefront", []string{"shop.example.com", "*.shop.example.com"},
+			fleettest.NewRoute("shop", "storefront", []string{"shop.example.com", "*.shop.example.com"},
 				fleet.Rule{Name: "pay", Match: &fleet.Match{PathExact: "/pay", Methods: []string{"POST", "PUT"}, Headers: []fleet.HeaderMatch{{Name: "x-user", Value: "a b"}}},
 					Backends: []fleet.Backend{{Service: "pay/payments"}}, Timeout: "1h2m3s", Retries: &fleet.Retries{Attempts: 4, PerTryTimeout: "1500ms"}},
-				fleet.Rule{Match: &fleet.Match{PathRegex: "^/v[0-9]+/cart$"}, Backends: []fleet.Backend{{Service: "checkout", Weight: weight(3)}, {Service: "checkout-v2", Weight: weight(1)}},
+				fleet.Rule{Match: &fleet.Match{PathRegex: "^/v[0-9]+/cart$"}, Backends: []fleet.Backend{{Service: "checkout", Weight: fleettest.Weight(3)}, {Service: "checkout-v2", Weight: fleettest.Weight(1)}},
 					Retries: &fleet.Retries{Attempts: 1}},
 				fleet.Rule{Match: &fleet.Match{PathPrefix: "/status"}, Backends: []fleet.Backend{{Service: gwNs + "/status"}},
 					Rewrite:         &fleet.Rewrite{PathPrefix: "/", Hostname: "status.internal"},
@@ -207,17 +208,17 @@ func sampleFleets() map[string]*fleet.Fleet {
 // byNameFleet has failover targets with DNS-name addresses only, so every
 // rule reaches its tiers by name; "edge" runs nothing itself.
 func byNameFleet() *fleet.Fleet {
-	checkout := service("shop", "checkout", 8080, "a", "b", "c")
+	checkout := fleettest.NewService("shop", "checkout", 8080, "a", "b", "c")
 	checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"b", "c"}}
 	checkout.Spec.HealthCheck = &fleet.HealthCheck{Path: "/healthz", Interval: "5s", Timeout: "1s"}
-	status := service("shop", "status", 80, "a", "edge")
-	return newFleet(
+	status := fleettest.NewService("shop", "status", 80, "a", "edge")
+	return fleettest.NewFleet(
 		[]*fleet.Cluster{
-			egCluster("a", "r1", "z1", "a.lb.example.net"), egCluster("b", "r1", "z2", "b.lb.example.net"),
-			egCluster("c", "r2", "z3", "c.lb.example.net"), egCluster("edge", "r1", "z1", ""),
+			fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "r1", "z1", "a.lb.example.net", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "r1", "z2", "b.lb.example.net", 0),
+			fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "r2", "z3", "c.lb.example.net", 0), fleettest.NewCluster("edge", fleet.ProviderEnvoyGateway, "r1", "z1", "", 0),
 		},
 		[]*fleet.GlobalService{checkout, status},
-		route("shop", "storefront", []string{"shop.example.com"},
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},
 			fleet.Rule{Name: "cart", Backends: []fleet.Backend{{Service: "checkout"}}},
 			fleet.Rule{Name: "status", Match: &fleet.Match{PathPrefix: "/status"}, Backends: []fleet.Backend{{Service: "status"}}},
 		),

@@ -9,65 +9,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/plan"
 	"github.com/gatefed/gatefed/internal/render"
 )
-
-// cluster builds a Cluster with the defaults the loader sets. An empty
-// address makes a cluster that is not a failover target.
-func cluster(name, region, zone, address string, port int32) *fleet.Cluster {
-	c := &fleet.Cluster{
-		TypeMeta: fleet.TypeMeta{APIVersion: fleet.APIVersion, Kind: fleet.KindCluster},
-		Metadata: fleet.ObjectMeta{Name: name},
-		Spec: fleet.ClusterSpec{
-			Region: region,
-			Zone:   zone,
-			Gateway: fleet.GatewaySpec{
-				Provider:  fleet.ProviderGloo,
-				Namespace: "gloo-system",
-				Name:      "gateway-proxy",
-			},
-		},
-	}
-	if address != "" {
-		c.Spec.Failover = &fleet.ClusterFailover{Address: address, Port: port}
-	}
-	return c
-}
-
-func service(ns, name string, port int32, placed ...string) *fleet.GlobalService {
-	if ns == "" {
-		ns = fleet.DefaultNamespace
-	}
-	s := &fleet.GlobalService{
-		TypeMeta: fleet.TypeMeta{APIVersion: fleet.APIVersion, Kind: fleet.KindGlobalService},
-		Metadata: fleet.ObjectMeta{Name: name, Namespace: ns},
-		Spec:     fleet.GlobalServiceSpec{Port: port},
-	}
-	if len(placed) > 0 {
-		s.Spec.Clusters = &fleet.Placement{Names: placed}
-	}
-	return s
-}
-
-func globalRoute(ns, name string, hosts []string, rules ...fleet.Rule) *fleet.GlobalRoute {
-	if ns == "" {
-		ns = fleet.DefaultNamespace
-	}
-	return &fleet.GlobalRoute{
-		TypeMeta: fleet.TypeMeta{APIVersion: fleet.APIVersion, Kind: fleet.KindGlobalRoute},
-		Metadata: fleet.ObjectMeta{Name: name, Namespace: ns},
-		Spec:     fleet.GlobalRouteSpec{Hosts: hosts, Rules: rules},
-	}
-}
-
-func backend(service string, weight ...int32) fleet.Backend {
-	b := fleet.Backend{Service: service}
-	if len(weight) > 0 {
-		b.Weight = &weight[0]
-	}
-	return b
-}
 
 // shopFleet is four clusters and a shop:
 //   - east, east2 (same region, another zone) and west are failover targets; edge is not.
@@ -76,7 +21,7 @@ func backend(service string, weight ...int32) fleet.Backend {
 //   - catalog runs in east2 and west only.
 //   - legacy runs in edge only, so no other cluster can reach it.
 func shopFleet() *fleet.Fleet {
-	checkout := service("shop", "checkout", 8080, "east", "east2", "west")
+	checkout := fleettest.NewService("shop", "checkout", 8080, "east", "east2", "west")
 	checkout.Spec.HealthCheck = &fleet.HealthCheck{
 		Path:               "/healthz",
 		Interval:           "10s",
@@ -84,7 +29,7 @@ func shopFleet() *fleet.Fleet {
 		HealthyThreshold:   2,
 		UnhealthyThreshold: 4,
 	}
-	payments := service("shop", "payments", 9090)
+	payments := fleettest.NewService("shop", "payments", 9090)
 	payments.Spec.ServiceName = "payments-api"
 	payments.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"west", "east2", "east"}}
 	payments.Spec.OutlierDetection = &fleet.OutlierDetection{
@@ -93,7 +38,7 @@ func shopFleet() *fleet.Fleet {
 		BaseEjectionTime:   "1m",
 		MaxEjectionPercent: 50,
 	}
-	catalog := service("shop", "catalog", 80, "east2", "west")
+	catalog := fleettest.NewService("shop", "catalog", 80, "east2", "west")
 	// Only a path, with what the loader fills in for the rest.
 	catalog.Spec.HealthCheck = &fleet.HealthCheck{
 		Path:               "/ready",
@@ -102,9 +47,9 @@ func shopFleet() *fleet.Fleet {
 		HealthyThreshold:   fleet.DefaultHealthyThreshold,
 		UnhealthyThreshold: fleet.DefaultUnhealthyThreshold,
 	}
-	legacy := service("shop", "legacy", 8000, "edge")
+	legacy := fleettest.NewService("shop", "legacy", 8000, "edge")
 
-	storefront := globalRoute("shop", "storefront", []string{"shop.example.com", "www.shop.example.com"},
+	storefront := fleettest.NewRoute("shop", "storefront", []string{"shop.example.com", "www.shop.example.com"},
 		fleet.Rule{
 			Name: "checkout",
 			Match: &fleet.Match{
@@ -112,30 +57,30 @@ func shopFleet() *fleet.Fleet {
 				Headers:    []fleet.HeaderMatch{{Name: "x-tenant", Value: "blue"}},
 				Methods:    []string{"POST", "PUT"},
 			},
-			Backends: []fleet.Backend{backend("checkout")},
+			Backends: []fleet.Backend{fleettest.Backend("checkout")},
 			Timeout:  "1m30s",
 			Retries:  &fleet.Retries{Attempts: 3, PerTryTimeout: "250ms"},
 		},
 		fleet.Rule{
 			Match:    &fleet.Match{PathExact: "/pay"},
-			Backends: []fleet.Backend{backend("payments")},
+			Backends: []fleet.Backend{fleettest.Backend("payments")},
 		},
 		fleet.Rule{
 			Name:     "catalog-split",
 			Match:    &fleet.Match{PathRegex: "^/catalog/.*"},
-			Backends: []fleet.Backend{backend("catalog", 90), backend("shop/payments", 10)},
+			Backends: []fleet.Backend{fleettest.Backend("catalog", 90), fleettest.Backend("shop/payments", 10)},
 		},
-		fleet.Rule{Backends: []fleet.Backend{backend("checkout")}},
+		fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("checkout")}},
 	)
-	old := globalRoute("shop", "old", []string{"old.shop.example.com"},
-		fleet.Rule{Backends: []fleet.Backend{backend("legacy")}},
+	old := fleettest.NewRoute("shop", "old", []string{"old.shop.example.com"},
+		fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("legacy")}},
 	)
 	return &fleet.Fleet{
 		Clusters: []*fleet.Cluster{
-			cluster("east", "us-east1", "us-east1-b", "east.gw.example.com", 0),
-			cluster("east2", "us-east1", "us-east1-c", "10.0.0.2", 16443),
-			cluster("west", "us-west1", "us-west1-a", "west.gw.example.com", 0),
-			cluster("edge", "us-east1", "us-east1-b", "", 0),
+			fleettest.NewCluster("east", fleet.ProviderGloo, "us-east1", "us-east1-b", "east.gw.example.com", 0),
+			fleettest.NewCluster("east2", fleet.ProviderGloo, "us-east1", "us-east1-c", "10.0.0.2", 16443),
+			fleettest.NewCluster("west", fleet.ProviderGloo, "us-west1", "us-west1-a", "west.gw.example.com", 0),
+			fleettest.NewCluster("edge", fleet.ProviderGloo, "us-east1", "us-east1-b", "", 0),
 		},
 		Services: []*fleet.GlobalService{checkout, payments, catalog, legacy},
 		Routes:   []*fleet.GlobalRoute{storefront, old},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -328,7 +329,7 @@ virtualHost:
 
 func TestUnservableBackendLeavesTheSplit(t *testing.T) {
 	f := shopFleet()
-	f.Routes[1].Spec.Rules[0].Backends = []fleet.Backend{backend("legacy", 50), backend("checkout", 50)}
+	f.Routes[1].Spec.Rules[0].Backends = []fleet.Backend{fleettest.Backend("legacy", 50), fleettest.Backend("checkout", 50)}
 	objs, warnings := renderCluster(t, f, "east", nil)
 	vs := find(t, objs, "VirtualService", "gatefed-shop-old")
 	route := vs.Object["spec"].(map[string]any)["virtualHost"].(map[string]any)["routes"].([]any)[0]
@@ -344,7 +345,7 @@ multi:
 
 func TestZeroWeightBackendGetsNoTraffic(t *testing.T) {
 	f := shopFleet()
-	f.Routes[0].Spec.Rules[2].Backends = []fleet.Backend{backend("catalog", 0), backend("payments", 3)}
+	f.Routes[0].Spec.Rules[2].Backends = []fleet.Backend{fleettest.Backend("catalog", 0), fleettest.Backend("payments", 3)}
 	objs, _ := renderCluster(t, f, "east", nil)
 	vs := find(t, objs, "VirtualService", "gatefed-shop-storefront")
 	route := vs.Object["spec"].(map[string]any)["virtualHost"].(map[string]any)["routes"].([]any)[2]
@@ -394,8 +395,8 @@ func TestSkippedClusters(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	f := shopFleet()
 	f.Service("shop/checkout").Spec.HealthCheck = nil
-	f.Routes = append(f.Routes, globalRoute("shop", "clash", []string{"www.shop.example.com"},
-		fleet.Rule{Backends: []fleet.Backend{backend("checkout")}}))
+	f.Routes = append(f.Routes, fleettest.NewRoute("shop", "clash", []string{"www.shop.example.com"},
+		fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("checkout")}}))
 	_, warnings := renderCluster(t, f, "east", nil)
 	assertWarning(t, warnings, "GlobalService shop/checkout: failover to east2, west never triggers without spec.healthCheck or spec.outlierDetection")
 	assertWarning(t, warnings, `host "www.shop.example.com" is in GlobalRoutes shop/clash and shop/storefront`)
@@ -408,7 +409,7 @@ func TestWarnings(t *testing.T) {
 
 func TestDuplicateSNIServedOnce(t *testing.T) {
 	f := shopFleet()
-	alias := service("shop", "checkout-alias", 8080, "east")
+	alias := fleettest.NewService("shop", "checkout-alias", 8080, "east")
 	alias.Spec.ServiceName = "checkout"
 	f.Services = append(f.Services, alias)
 	objs, warnings := renderCluster(t, f, "east", nil)
@@ -427,9 +428,9 @@ func TestDuplicateSNIServedOnce(t *testing.T) {
 
 func TestNameCollisionIsAnError(t *testing.T) {
 	f := shopFleet()
-	f.Services = append(f.Services, service("a-b", "c", 80, "east"), service("a", "b-c", 80, "east"))
-	f.Routes = append(f.Routes, globalRoute("a", "r", []string{"r.example.com"},
-		fleet.Rule{Backends: []fleet.Backend{backend("a-b/c"), backend("b-c")}}))
+	f.Services = append(f.Services, fleettest.NewService("a-b", "c", 80, "east"), fleettest.NewService("a", "b-c", 80, "east"))
+	f.Routes = append(f.Routes, fleettest.NewRoute("a", "r", []string{"r.example.com"},
+		fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("a-b/c"), fleettest.Backend("b-c")}}))
 	c := f.Cluster("east")
 	_, _, err := New().Render(render.Input(f, c, nil))
 	if err == nil || !strings.Contains(err.Error(), "GlobalService a-b/c and GlobalService a/b-c both render Upstream gloo-system/gatefed-a-b-c") {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -15,7 +16,7 @@ import (
 // header changes, CORS and a rate limit, redirects, a direct response, and a
 // rule whose only backend (legacy) no cluster but edge can serve.
 func optionsRoute() *fleet.GlobalRoute {
-	return globalRoute("shop", "options", []string{"options.shop.example.com"},
+	return fleettest.NewRoute("shop", "options", []string{"options.shop.example.com"},
 		fleet.Rule{
 			Name:    "api",
 			Match:   &fleet.Match{PathPrefix: "/api"},
@@ -40,7 +41,7 @@ func optionsRoute() *fleet.GlobalRoute {
 			},
 			RateLimit: &fleet.RateLimit{Requests: 100, Unit: "Second"},
 			Timeout:   "5s",
-			Backends:  []fleet.Backend{backend("checkout")},
+			Backends:  []fleet.Backend{fleettest.Backend("checkout")},
 		},
 		fleet.Rule{
 			Name:     "to-https",
@@ -73,7 +74,7 @@ func optionsRoute() *fleet.GlobalRoute {
 			Retries:         &fleet.Retries{Attempts: 2},
 			CORS:            &fleet.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}},
 			RateLimit:       &fleet.RateLimit{Requests: 20, Unit: "Minute"},
-			Backends:        []fleet.Backend{backend("legacy")},
+			Backends:        []fleet.Backend{fleettest.Backend("legacy")},
 		},
 	)
 }
@@ -211,8 +212,8 @@ func TestCORSAndRateLimit(t *testing.T) {
 		{"*", `.*`, []string{"https://anything.example.net", "*"}, nil},
 	} {
 		f := shopFleet()
-		f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
-			Backends: []fleet.Backend{backend("checkout")},
+		f.Routes = []*fleet.GlobalRoute{fleettest.NewRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
+			Backends: []fleet.Backend{fleettest.Backend("checkout")},
 			CORS:     &fleet.CORS{AllowOrigins: []string{tc.origin}},
 		})}
 		objs, _ := renderCluster(t, f, "east", nil)
@@ -233,8 +234,8 @@ func TestCORSAndRateLimit(t *testing.T) {
 
 	for unit, interval := range map[string]string{"Second": "1s", "Minute": "60s", "Hour": "3600s"} {
 		f := shopFleet()
-		f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
-			Backends:  []fleet.Backend{backend("checkout")},
+		f.Routes = []*fleet.GlobalRoute{fleettest.NewRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
+			Backends:  []fleet.Backend{fleettest.Backend("checkout")},
 			CORS:      &fleet.CORS{AllowOrigins: []string{"https://a.example.com"}, MaxAge: "90s"},
 			RateLimit: &fleet.RateLimit{Requests: 7, Unit: unit},
 		})}
@@ -249,8 +250,8 @@ ratelimit: {localRatelimit: {maxTokens: 7, tokensPerFill: 7, fillInterval: `+int
 	// The only backend has weight 0, so the rule answers 503, without its
 	// CORS policy or rate limit.
 	f := shopFleet()
-	f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
-		Backends:  []fleet.Backend{backend("checkout", 0)},
+	f.Routes = []*fleet.GlobalRoute{fleettest.NewRoute("shop", "r", []string{"r.example.com"}, fleet.Rule{
+		Backends:  []fleet.Backend{fleettest.Backend("checkout", 0)},
 		CORS:      &fleet.CORS{AllowOrigins: []string{"https://a.example.com"}},
 		RateLimit: &fleet.RateLimit{Requests: 1, Unit: "Second"},
 	})}
@@ -268,7 +269,7 @@ func TestRedirectResponseCodes(t *testing.T) {
 		0: "FOUND", 301: "MOVED_PERMANENTLY", 302: "FOUND", 303: "SEE_OTHER", 307: "TEMPORARY_REDIRECT", 308: "PERMANENT_REDIRECT",
 	} {
 		f := shopFleet()
-		f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"},
+		f.Routes = []*fleet.GlobalRoute{fleettest.NewRoute("shop", "r", []string{"r.example.com"},
 			fleet.Rule{Redirect: &fleet.Redirect{Hostname: "x.example.com", StatusCode: code}})}
 		objs, _ := renderCluster(t, f, "east", nil)
 		ra := routesOf(t, objs, "gatefed-shop-r")[0].(map[string]any)["redirectAction"].(map[string]any)
@@ -278,7 +279,7 @@ func TestRedirectResponseCodes(t *testing.T) {
 	}
 
 	f := shopFleet()
-	f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"},
+	f.Routes = []*fleet.GlobalRoute{fleettest.NewRoute("shop", "r", []string{"r.example.com"},
 		fleet.Rule{Redirect: &fleet.Redirect{Hostname: "x.example.com", StatusCode: 304}})}
 	if _, _, err := New().Render(renderInput(f, "east")); err == nil || !strings.Contains(err.Error(), "redirect.statusCode 304") {
 		t.Errorf("status 304: err = %v", err)
@@ -293,7 +294,7 @@ func TestRedirectResponseCodes(t *testing.T) {
 // sends nowhere, so the cluster gets its VirtualService and no Upstream.
 func TestAnsweringRulesUseNoUpstream(t *testing.T) {
 	f := shopFleet()
-	f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "answers", []string{"answers.example.com"},
+	f.Routes = []*fleet.GlobalRoute{fleettest.NewRoute("shop", "answers", []string{"answers.example.com"},
 		fleet.Rule{Match: &fleet.Match{PathPrefix: "/a"}, Redirect: &fleet.Redirect{Scheme: "https"}},
 		fleet.Rule{DirectResponse: &fleet.DirectResponse{Status: 404}},
 	)}
@@ -342,10 +343,10 @@ func TestPrefixSlashWarning(t *testing.T) {
 			rule.Redirect = &fleet.Redirect{PathPrefix: tc.rewrite}
 		} else {
 			rule.Rewrite = &fleet.Rewrite{PathPrefix: tc.rewrite}
-			rule.Backends = []fleet.Backend{backend("checkout")}
+			rule.Backends = []fleet.Backend{fleettest.Backend("checkout")}
 		}
 		f := shopFleet()
-		f.Routes = []*fleet.GlobalRoute{globalRoute("shop", "r", []string{"r.example.com"}, rule)}
+		f.Routes = []*fleet.GlobalRoute{fleettest.NewRoute("shop", "r", []string{"r.example.com"}, rule)}
 		_, warnings := renderCluster(t, f, "east", nil)
 		var slash []string
 		for _, w := range warnings {

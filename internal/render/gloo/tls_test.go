@@ -6,18 +6,19 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
 // tlsRoutes are the routes of the tls sample fleet: shop over two hosts with
 // an HTTPS redirect, api over HTTPS only.
 func tlsRoutes() []*fleet.GlobalRoute {
-	shop := globalRoute("shop", "shop", []string{"shop.example.com", "www.shop.example.com"},
-		fleet.Rule{Backends: []fleet.Backend{backend("checkout")}})
+	shop := fleettest.NewRoute("shop", "shop", []string{"shop.example.com", "www.shop.example.com"},
+		fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("checkout")}})
 	shop.Spec.TLS = &fleet.RouteTLS{SecretName: "shop-tls", HTTPSRedirect: true}
-	api := globalRoute("shop", "api", []string{"api.example.com"}, fleet.Rule{
+	api := fleettest.NewRoute("shop", "api", []string{"api.example.com"}, fleet.Rule{
 		Match:           &fleet.Match{PathPrefix: "/v1"},
-		Backends:        []fleet.Backend{backend("checkout")},
+		Backends:        []fleet.Backend{fleettest.Backend("checkout")},
 		ResponseHeaders: &fleet.HeaderModifier{Set: map[string]string{"strict-transport-security": "max-age=31536000"}},
 	})
 	api.Spec.TLS = &fleet.RouteTLS{SecretName: "api-tls"}
@@ -98,7 +99,7 @@ virtualHost:
 func TestTLSHostOverlap(t *testing.T) {
 	const host = "shop.example.com"
 	route := func(name string, tls *fleet.RouteTLS) *fleet.GlobalRoute {
-		r := globalRoute("shop", name, []string{host}, fleet.Rule{Backends: []fleet.Backend{backend("checkout")}})
+		r := fleettest.NewRoute("shop", name, []string{host}, fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("checkout")}})
 		r.Spec.TLS = tls
 		return r
 	}
@@ -140,7 +141,7 @@ func TestTLSHostOverlap(t *testing.T) {
 // VirtualService when the route's name is long; a route whose own name is
 // another's redirect name is refused, not silently merged.
 func TestHTTPSRedirectName(t *testing.T) {
-	long := globalRoute("shop", strings.Repeat("a", 60), []string{"a.example.com"})
+	long := fleettest.NewRoute("shop", strings.Repeat("a", 60), []string{"a.example.com"})
 	vs, rd := VirtualServiceName(long), HTTPSRedirectName(long)
 	if len(vs) > maxNameLength || len(rd) > maxNameLength || vs == rd {
 		t.Errorf("names %q and %q", vs, rd)
@@ -150,9 +151,9 @@ func TestHTTPSRedirectName(t *testing.T) {
 	}
 
 	f := shopFleet()
-	shop := globalRoute("shop", "shop", []string{"shop.example.com"}, fleet.Rule{Backends: []fleet.Backend{backend("checkout")}})
+	shop := fleettest.NewRoute("shop", "shop", []string{"shop.example.com"}, fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("checkout")}})
 	shop.Spec.TLS = &fleet.RouteTLS{SecretName: "shop-tls", HTTPSRedirect: true}
-	clash := globalRoute("shop", "shop-https-redirect", []string{"other.example.com"}, fleet.Rule{Backends: []fleet.Backend{backend("checkout")}})
+	clash := fleettest.NewRoute("shop", "shop-https-redirect", []string{"other.example.com"}, fleet.Rule{Backends: []fleet.Backend{fleettest.Backend("checkout")}})
 	f.Routes = []*fleet.GlobalRoute{shop, clash}
 	_, _, err := New().Render(renderInput(f, "east"))
 	if err == nil || !strings.Contains(err.Error(), "both render VirtualService gloo-system/gatefed-shop-shop-https-redirect") {

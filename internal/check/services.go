@@ -24,10 +24,23 @@ func placedServices(env *clusterEnv) []*fleet.GlobalService {
 
 func checkServicePresence(ctx context.Context, env *clusterEnv, res *result) {
 	services := placedServices(env)
-	if len(services) == 0 {
+	tlsRoutes := servedTLSRoutes(env)
+	switch {
+	case len(services) == 0 && len(tlsRoutes) == 0:
 		res.skip("no GlobalService runs in this cluster")
 		return
+	case len(services) == 0:
+		res.info("no GlobalService runs in this cluster")
+		checkTLSSecrets(ctx, env, res, tlsRoutes)
+		return
 	}
+	res.inParallel(
+		func(r *result) { checkServices(ctx, env, r, services) },
+		func(r *result) { checkTLSSecrets(ctx, env, r, tlsRoutes) },
+	)
+}
+
+func checkServices(ctx context.Context, env *clusterEnv, res *result, services []*fleet.GlobalService) {
 	counts := make([]*endpointCount, len(services))
 	sem := make(chan struct{}, perClusterRequests)
 	var wg sync.WaitGroup

@@ -20,6 +20,8 @@ type fleetFiles struct {
 	Files []*yamlFile
 	// ServiceNamespaces are the namespaces of the fleet's GlobalServices.
 	ServiceNamespaces []string
+	// TLSSecrets are the Secret names of the fleet's GlobalRoutes with tls.
+	TLSSecrets []string
 }
 
 // clusterDoc is one Cluster document found in the fleet's files.
@@ -67,7 +69,7 @@ func readFleetFiles(paths []string) (*fleetFiles, error) {
 		return nil, err
 	}
 	ff := &fleetFiles{}
-	namespaces := map[string]bool{}
+	namespaces, tlsSecrets := map[string]bool{}, map[string]bool{}
 	for _, p := range files {
 		f, err := readYAMLFile(p)
 		if err != nil {
@@ -76,6 +78,11 @@ func readFleetFiles(paths []string) (*fleetFiles, error) {
 		ff.Files = append(ff.Files, f)
 		for _, d := range f.Docs {
 			root := d.Root()
+			if root != nil && scalarAt(root, "kind") == fleet.KindGlobalRoute {
+				if name := scalarAt(root, "spec", "tls", "secretName"); name != "" {
+					tlsSecrets[name] = true
+				}
+			}
 			if root == nil || scalarAt(root, "kind") != fleet.KindGlobalService {
 				continue
 			}
@@ -87,6 +94,7 @@ func readFleetFiles(paths []string) (*fleetFiles, error) {
 		}
 	}
 	ff.ServiceNamespaces = sortedKeys(namespaces)
+	ff.TLSSecrets = sortedKeys(tlsSecrets)
 	return ff, nil
 }
 

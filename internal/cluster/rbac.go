@@ -53,6 +53,18 @@ func PermissionsFor(provider string) Permissions {
 	return p
 }
 
+// WithTLSSecrets adds get, by name only, of the TLS Secrets of the fleet's
+// GlobalRoutes (spec.tls.secretName) in the gateway namespace: gatefed
+// check reads them to see that each exists and holds a certificate.
+func (p Permissions) WithTLSSecrets(names []string) Permissions {
+	if len(names) == 0 {
+		return p
+	}
+	p.GatewayNamespace = append(append([]rbacv1.PolicyRule{}, p.GatewayNamespace...),
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: names, Verbs: []string{"get"}})
+	return p
+}
+
 // rulesByGroup makes one rule per API group, groups and resources sorted.
 func rulesByGroup(rs []resource, verbs []string) []rbacv1.PolicyRule {
 	byGroup := map[string][]string{}

@@ -359,7 +359,7 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 	}
 
 	if o.ServiceAccount {
-		req := saRequest{Name: o.Name, Provider: provider, GatewayNamespace: effNamespace, ServiceNamespaces: ff.ServiceNamespaces, TTL: o.TokenTTL}
+		req := saRequest{Name: o.Name, Provider: provider, GatewayNamespace: effNamespace, ServiceNamespaces: ff.ServiceNamespaces, TLSSecrets: ff.TLSSecrets, TTL: o.TokenTTL}
 		if o.DryRun {
 			res.Objects = plannedObjects(req)
 		} else if err := mintCredentials(ctx, cs, src, req, o, res); err != nil {

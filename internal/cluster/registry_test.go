@@ -417,6 +417,17 @@ kind: GlobalService
 metadata: {name: ghost, namespace: not-there}
 spec: {port: 8080}
 `
+	routes := `apiVersion: gatefed.dev/v1alpha1
+kind: GlobalRoute
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  tls: {secretName: shop-tls}
+  rules: [{backends: [{service: checkout}]}]
+`
+	if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(routes), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(services), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -475,6 +486,8 @@ spec: {port: 8080}
 	wantAllowed(t, "apply the ApplySet parent (update)", serverSideApply(dyn, gvrConfigMap, parent))
 	_, err = sacs.CoreV1().Secrets("eg-sa").Get(ctx, FailoverUpstreamSecret, metav1.GetOptions{})
 	wantAllowed(t, "get Secret failover-upstream", err)
+	_, err = sacs.CoreV1().Secrets("eg-sa").Get(ctx, "shop-tls", metav1.GetOptions{})
+	wantAllowed(t, "get the TLS Secret of a GlobalRoute", err)
 	for _, list := range []struct {
 		what string
 		do   func() error

@@ -30,7 +30,9 @@ type saRequest struct {
 	GatewayNamespace string
 	// ServiceNamespaces get a Role for the provider's service-namespaced kinds.
 	ServiceNamespaces []string
-	TTL               time.Duration
+	// TLSSecrets are the fleet's route TLS Secrets, readable by name.
+	TLSSecrets []string
+	TTL        time.Duration
 }
 
 // saResult is the minted identity and what was created for it.
@@ -81,7 +83,7 @@ func provisionServiceAccount(ctx context.Context, cs kubernetes.Interface, req s
 	labels := registrationLabels(req.Name)
 	apply := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 	role, sa := RoleName(req.Name), ServiceAccountName(req.Name)
-	perms := PermissionsFor(req.Provider)
+	perms := PermissionsFor(req.Provider).WithTLSSecrets(req.TLSSecrets)
 
 	if _, err := cs.CoreV1().Namespaces().Get(ctx, req.GatewayNamespace, metav1.GetOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {

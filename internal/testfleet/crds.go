@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// CRDSet selects CRD families. The zero value means all of them; NoCRDs means none.
+// CRDSet selects CRD families. The zero value means AllCRDs; NoCRDs means none.
 type CRDSet uint8
 
 // CRD families.
@@ -39,6 +39,9 @@ const (
 	EnvoyGatewayCRDs
 	// GlooCRDs: ../shared/crds/gloo (Upstream, UpstreamGroup, VirtualService, RouteTable, Gateway).
 	GlooCRDs
+	// IstioCRDs: istio.io/istio manifests/charts/base/files/crd-all.gen.yaml
+	// (see IstioCRDFile). Not in AllCRDs: a fleet asks for them.
+	IstioCRDs
 	noCRDsBit
 
 	AllCRDs = GatewayAPICRDs | EnvoyGatewayCRDs | GlooCRDs
@@ -53,6 +56,7 @@ var crdFamilies = []struct {
 	{GatewayAPICRDs, "gateway-api", loadGatewayAPICRDs},
 	{EnvoyGatewayCRDs, "envoy-gateway", loadEnvoyGatewayCRDs},
 	{GlooCRDs, "gloo", loadGlooCRDs},
+	{IstioCRDs, "istio", loadIstioCRDs},
 }
 
 // or returns s, or def when s is zero, or all when both are; "none" stays NoCRDs.

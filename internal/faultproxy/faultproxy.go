@@ -56,8 +56,8 @@ const (
 	Respond Action = "respond"
 	// Reset resets the client's TCP connection instead of answering.
 	Reset Action = "reset"
-	// Stall sends no answer for Hold (0: until the client gives up); a client
-	// still waiting then gets the API server's answer.
+	// Stall sends no answer for Hold (0: until the client gives up) or until
+	// Release; a client still waiting then gets the API server's answer.
 	Stall Action = "stall"
 	// Cut sends the API server's status, headers and the first half of its
 	// body, then closes the connection.
@@ -71,7 +71,8 @@ type Fault struct {
 	Code int
 	// RetryAfter is the Retry-After header of Respond, in seconds; "" sends none.
 	RetryAfter string
-	// Hold is how long Stall holds the answer back (0: until the client gives up).
+	// Hold is how long Stall holds the answer back (0: until the client
+	// gives up); Release ends every hold at once.
 	Hold time.Duration
 	// Forward sends the request to the API server before a Reset or Stall:
 	// the server acts on it, and only its answer is lost (or late).
@@ -187,6 +188,7 @@ type Cluster struct {
 	rules      []*rule
 	requests   int
 	injected   []string
+	release    chan struct{} // closed by Release
 }
 
 type rule struct {
@@ -306,6 +308,17 @@ func (c *Cluster) Inject(faults ...Fault) error {
 	return nil
 }
 
+// Release lets every request Stall holds now go on, as if its Hold had
+// passed; requests stalled later are held again.
+func (c *Cluster) Release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.release != nil {
+		close(c.release)
+		c.release = nil
+	}
+}
+
 // Clear removes the cluster's faults: everything passes again.
 func (c *Cluster) Clear() { _ = c.Inject() }
 
@@ -324,11 +337,15 @@ func (c *Cluster) Injected() []string {
 	return append([]string(nil), c.injected...)
 }
 
-// pick counts the request and returns the fault it gets, if any.
-func (c *Cluster) pick(r *http.Request) *Fault {
+// pick counts the request and returns the fault it gets, if any, and the
+// channel the next Release closes.
+func (c *Cluster) pick(r *http.Request) (*Fault, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requests++
+	if c.release == nil {
+		c.release = make(chan struct{})
+	}
 	for _, rl := range c.rules {
 		if rl.Method != "" && !strings.EqualFold(rl.Method, r.Method) {
 			continue
@@ -349,9 +366,9 @@ func (c *Cluster) pick(r *http.Request) *Fault {
 		c.injected = append(c.injected, line)
 		c.logf("faultproxy: %s: %s", c.Name, line)
 		f := rl.Fault
-		return &f
+		return &f, c.release
 	}
-	return nil
+	return nil, nil
 }
 
 func startCluster(name string, kc *clientcmdapi.Cluster, ids map[[32]byte]tls.Certificate, serving tls.Certificate, logf func(string, ...any)) (*Cluster, error) {
@@ -482,7 +499,7 @@ func (c *Cluster) roundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func (c *Cluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f := c.pick(r)
+	f, released := c.pick(r)
 	if f == nil {
 		c.forward(w, r)
 		return
@@ -522,6 +539,7 @@ func (c *Cluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			resetConn(w)
 			return
 		case <-hold:
+		case <-released:
 		}
 		if !f.Forward {
 			c.forward(w, r)

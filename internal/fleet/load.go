@@ -237,9 +237,12 @@ func metadataNode(n *yaml.Node) *yaml.Node {
 
 // Default gateway settings by provider.
 var (
-	DefaultGatewayNamespace = map[string]string{ProviderGloo: "gloo-system", ProviderEnvoyGateway: "envoy-gateway-system"}
-	DefaultGatewayName      = map[string]string{ProviderGloo: "gateway-proxy", ProviderEnvoyGateway: "eg"}
+	DefaultGatewayNamespace = map[string]string{ProviderGloo: "gloo-system", ProviderEnvoyGateway: "envoy-gateway-system", ProviderIstio: "istio-system"}
+	DefaultGatewayName      = map[string]string{ProviderGloo: "gateway-proxy", ProviderEnvoyGateway: "eg", ProviderIstio: "gatefed"}
 )
+
+// DefaultIstioSelector picks the ingress gateway pods of an istio cluster.
+var DefaultIstioSelector = map[string]string{"istio": "ingressgateway"}
 
 // DefaultGatewayClass is the GatewayClass of the failover Gateway on envoy-gateway clusters.
 const DefaultGatewayClass = "eg"
@@ -264,6 +267,12 @@ func (f *Fleet) setDefaults() {
 		}
 		if g.Provider == ProviderEnvoyGateway && g.ClassName == "" {
 			g.ClassName = DefaultGatewayClass
+		}
+		if g.Provider == ProviderIstio && len(g.Selector) == 0 {
+			g.Selector = map[string]string{}
+			for k, v := range DefaultIstioSelector {
+				g.Selector[k] = v
+			}
 		}
 		if c.Spec.Failover != nil && c.Spec.Failover.Port == 0 {
 			c.Spec.Failover.Port = DefaultFailoverPort

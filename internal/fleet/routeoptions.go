@@ -119,8 +119,13 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 	}
 	egServes := ""
 	glooServes := ""
+	istioServes := ""
 	for _, c := range placed {
 		switch c.Spec.Gateway.Provider {
+		case ProviderIstio:
+			if istioServes == "" {
+				istioServes = c.Metadata.Name
+			}
 		case ProviderEnvoyGateway:
 			if egServes == "" {
 				egServes = c.Metadata.Name
@@ -209,6 +214,9 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 	if rl := rule.RateLimit; rl != nil {
 		if rl.Requests < 1 {
 			v.add(d, rf+".rateLimit.requests", "must be at least 1")
+		}
+		if istioServes != "" {
+			v.add(d, rf+".rateLimit", "Istio (cluster %q) has no local rate-limit API: serve the route from gloo or envoy-gateway clusters, or leave rateLimit out", istioServes)
 		}
 		if !contains(rateLimitUnits, rl.Unit) {
 			v.add(d, rf+".rateLimit.unit", "unknown unit %q%s (want Second, Minute or Hour)", rl.Unit, DidYouMean(rl.Unit, rateLimitUnits))

@@ -16,6 +16,7 @@ const (
 const (
 	ProviderGloo         = "gloo"
 	ProviderEnvoyGateway = "envoy-gateway"
+	ProviderIstio        = "istio"
 )
 
 // Failover policies.
@@ -135,6 +136,8 @@ type GatewaySpec struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name,omitempty"`
 	ClassName string `json:"className,omitempty"`
+	// Selector picks the ingress gateway pods an istio Gateway binds to.
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // ClusterFailover is how other clusters reach this one.

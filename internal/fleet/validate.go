@@ -89,6 +89,7 @@ func (f *Fleet) validate() Errors {
 	}
 	v.hostConflicts(f)
 	v.failoverAddressMix(f)
+	v.istioSelfFailover(f)
 	return v.errs
 }
 
@@ -113,7 +114,9 @@ func (v *validator) meta(d docRef, m ObjectMeta, nameCheck func(string) []string
 	}
 }
 
-var providers = []string{ProviderGloo, ProviderEnvoyGateway}
+var providers = []string{ProviderGloo, ProviderEnvoyGateway, ProviderIstio}
+
+const providerList = "gloo, envoy-gateway or istio"
 
 func (v *validator) cluster(c *Cluster) {
 	d := clusterRef(c)
@@ -124,10 +127,10 @@ func (v *validator) cluster(c *Cluster) {
 	g := c.Spec.Gateway
 	switch g.Provider {
 	case "":
-		v.add(d, "spec.gateway.provider", "required (want %s)", strings.Join(providers, " or "))
-	case ProviderGloo, ProviderEnvoyGateway:
+		v.add(d, "spec.gateway.provider", "required (want %s)", providerList)
+	case ProviderGloo, ProviderEnvoyGateway, ProviderIstio:
 	default:
-		v.add(d, "spec.gateway.provider", "unknown provider %q%s (want %s)", g.Provider, DidYouMean(g.Provider, providers), strings.Join(providers, " or "))
+		v.add(d, "spec.gateway.provider", "unknown provider %q%s (want %s)", g.Provider, DidYouMean(g.Provider, providers), providerList)
 	}
 	if g.Namespace != "" {
 		if errs := validation.IsDNS1123Label(g.Namespace); len(errs) > 0 {
@@ -139,8 +142,19 @@ func (v *validator) cluster(c *Cluster) {
 			v.add(d, "spec.gateway.name", "invalid name %q: %s", g.Name, errs[0])
 		}
 	}
-	if g.ClassName != "" && g.Provider == ProviderGloo {
+	if g.ClassName != "" && g.Provider != ProviderEnvoyGateway && g.Provider != "" {
 		v.add(d, "spec.gateway.className", "only for provider envoy-gateway")
+	}
+	if len(g.Selector) > 0 && g.Provider != ProviderIstio && g.Provider != "" {
+		v.add(d, "spec.gateway.selector", "only for provider istio")
+	}
+	for _, k := range Sorted(g.Selector) {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			v.add(d, "spec.gateway.selector."+k, "invalid label key %q: %s", k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(g.Selector[k]); len(errs) > 0 {
+			v.add(d, "spec.gateway.selector."+k, "invalid label value %q: %s", g.Selector[k], errs[0])
+		}
 	}
 	if g.ClassName != "" {
 		if errs := validation.IsDNS1123Subdomain(g.ClassName); len(errs) > 0 {

@@ -20,12 +20,12 @@ import (
 )
 
 // TestRenderedObjectsAcceptedByRealSchemas starts three real kube-apiservers
-// serving the real Gloo, Gateway API and Envoy Gateway CRDs and server-side
+// serving the real Gloo, Gateway API, Envoy Gateway and Istio CRDs and server-side
 // applies every object of every example fleet to each, with strict field
 // validation. A field the schema does not declare, a wrong type or a broken
 // CEL rule fails the apply.
 func TestRenderedObjectsAcceptedByRealSchemas(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Count: 3})
+	tf := testfleet.StartT(t, testfleet.Options{Count: 3, CRDs: testfleet.AllCRDs | testfleet.IstioCRDs})
 	for _, tc := range tf.Clusters {
 		t.Run(tc.Name, func(t *testing.T) { acceptAll(t, tc) })
 	}
@@ -77,7 +77,7 @@ func acceptAll(t *testing.T, tc *testfleet.Cluster) {
 			}
 		}
 	}
-	// The kinds both providers render must all have been seen.
+	// The kinds every provider renders must all have been seen.
 	for _, kind := range []string{
 		"gloo.solo.io/v1, Kind=Upstream",
 		"gateway.solo.io/v1, Kind=VirtualService",
@@ -91,6 +91,10 @@ func acceptAll(t *testing.T, tc *testfleet.Cluster) {
 		"gateway.envoyproxy.io/v1alpha1, Kind=ClientTrafficPolicy",
 		"gateway.envoyproxy.io/v1alpha1, Kind=HTTPRouteFilter",
 		"gateway.networking.k8s.io/v1, Kind=ListenerSet",
+		"networking.istio.io/v1, Kind=Gateway",
+		"networking.istio.io/v1, Kind=VirtualService",
+		"networking.istio.io/v1, Kind=DestinationRule",
+		"networking.istio.io/v1, Kind=ServiceEntry",
 	} {
 		if applied[kind] == 0 {
 			t.Errorf("no %s was applied; applied: %v", kind, applied)
@@ -98,19 +102,30 @@ func acceptAll(t *testing.T, tc *testfleet.Cluster) {
 	}
 	t.Logf("accepted: %v", applied)
 
-	// The same path rejects a misspelt field: strict validation is on.
-	res, _ := renderDir(t, fleetDirs(t)[0])
-	for _, c := range res.Clusters {
-		for _, o := range c.Objects {
-			bad := o.DeepCopy()
-			if err := unstructured.SetNestedField(bad.Object, "x", "spec", "hostnamez"); err != nil {
-				t.Fatal(err)
+	// The same path rejects a misspelt field: strict validation is on, for
+	// one object of every API group rendered.
+	checked := map[string]bool{}
+	for _, dir := range fleetDirs(t) {
+		res, _ := renderDir(t, dir)
+		for _, c := range res.Clusters {
+			for _, o := range c.Objects {
+				group := o.GroupVersionKind().Group
+				if checked[group] {
+					continue
+				}
+				checked[group] = true
+				bad := o.DeepCopy()
+				if err := unstructured.SetNestedField(bad.Object, "x", "spec", "hostnamez"); err != nil {
+					t.Fatal(err)
+				}
+				err := apply(bad, true)
+				if err == nil || !strings.Contains(err.Error(), ".spec.hostnamez: field not declared in schema") {
+					t.Errorf("%s %s with spec.hostnamez: got %v, want \".spec.hostnamez: field not declared in schema\"", bad.GetKind(), bad.GetName(), err)
+				}
 			}
-			err := apply(bad, true)
-			if err == nil || !strings.Contains(err.Error(), ".spec.hostnamez: field not declared in schema") {
-				t.Errorf("%s %s with spec.hostnamez: got %v, want \".spec.hostnamez: field not declared in schema\"", bad.GetKind(), bad.GetName(), err)
-			}
-			return
 		}
+	}
+	if !checked["networking.istio.io"] {
+		t.Errorf("no Istio object checked for strict validation; groups: %v", checked)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/render/gloo"
+	"github.com/gatefed/gatefed/internal/render/istio"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -19,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 func init() {
 	render.Register(gloo.New())
 	render.Register(envoygateway.New())
+	render.Register(istio.New())
 }
 
 // fleetDirs are the example fleets under testdata/fleets.

@@ -1,13 +1,14 @@
 package render_test
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // TestFailoverNeverLoops checks the wire contract on every example fleet
-// (the mixed one included), for both providers: whatever a failover
+// (the mixed ones included), for every provider: whatever a failover
 // listener accepts goes to local endpoints only, never to a destination with
 // failover tiers of its own.
 func TestFailoverNeverLoops(t *testing.T) {
@@ -37,6 +38,28 @@ func TestFailoverNeverLoops(t *testing.T) {
 						}
 						if _, kube := up.Object["spec"].(map[string]any)["kube"]; !kube {
 							t.Errorf("%s %s: tcpHost sends to Upstream %s that is not a local kube upstream", dir, c.Cluster.Name(), name)
+						}
+					}
+				case o.GetKind() == "VirtualService" && o.GroupVersionKind().Group == "networking.istio.io":
+					gws, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "gateways")
+					if len(gws) != 1 || !strings.HasSuffix(gws[0], "/gatefed-failover") {
+						continue
+					}
+					listeners++
+					if _, has := o.Object["spec"].(map[string]any)["http"]; has {
+						t.Errorf("%s %s: failover VirtualService %s has http routes", dir, c.Cluster.Name(), o.GetName())
+					}
+					routes, _, _ := unstructured.NestedSlice(o.Object, "spec", "tcp")
+					for _, r := range routes {
+						dests, _, _ := unstructured.NestedSlice(r.(map[string]any), "route")
+						for _, d := range dests {
+							host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
+							if !strings.HasSuffix(host, ".svc."+c.Cluster.Domain()) {
+								t.Errorf("%s %s: failover VirtualService %s sends to %s: not a local Service", dir, c.Cluster.Name(), o.GetName(), host)
+							}
+						}
+						if len(dests) != 1 {
+							t.Errorf("%s %s: failover VirtualService %s has %d destinations, want the one local Service", dir, c.Cluster.Name(), o.GetName(), len(dests))
 						}
 					}
 				case o.GetKind() == "TLSRoute":

@@ -269,6 +269,8 @@ var kindRank = map[string]int{
 	"UpstreamGroup":        2,
 	"Backend":              2,
 	"HTTPRouteFilter":      2,
+	"ServiceEntry":         2,
+	"DestinationRule":      3,
 	"BackendTrafficPolicy": 3,
 	"ClientTrafficPolicy":  3,
 	"BackendTLSPolicy":     3,

@@ -1,0 +1,302 @@
+// Package istio renders a cluster's gatefed objects for an Istio ingress
+// gateway (networking.istio.io/v1): a Gateway for the routes' hosts, a
+// VirtualService per GlobalRoute, and for every service that can fail over a
+// MESH_EXTERNAL ServiceEntry holding each tier at its failover address with a
+// DestinationRule that originates the failover mutual TLS and orders the
+// tiers by priority. On failover targets it renders a Gateway with one
+// mutual-TLS server per served SNI and a VirtualService per SNI to the local
+// Service only.
+package istio
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
+)
+
+// FailoverGatewayName is the Gateway that accepts failover traffic.
+const FailoverGatewayName = "gatefed-failover"
+
+// Endpoint labels that order a service's tiers. Istio overwrites
+// topology.istio.io/cluster on ServiceEntry endpoints, so gatefed uses its own.
+const (
+	// TierLabel is a tier's index, for people reading the ServiceEntry.
+	TierLabel = "gatefed.dev/tier"
+	// BeforeTierLabel + "N" is "true" on every tier before tier N;
+	// failoverPriority lists them from the last tier down, so tier i
+	// matches exactly the first n-1-i entries and gets priority i.
+	BeforeTierLabel = "gatefed.dev/before-tier-"
+)
+
+// TiersDomain ends the ServiceEntry host of a GlobalService's tiers:
+// <name>.<namespace>.tiers.gatefed.internal.
+const TiersDomain = "tiers.gatefed.internal"
+
+// RetryOn is what a rule with retries retries on, as on the other providers.
+const RetryOn = "5xx,reset,connect-failure,refused-stream"
+
+// NoBackendStatus answers a rule none of whose backends can be served.
+const NoBackendStatus = 503
+
+// DefaultMaxEjectionPercent is written when outlierDetection leaves
+// maxEjectionPercent out: Istio's 10% would eject only one tier at a time.
+const DefaultMaxEjectionPercent = 100
+
+// Ports of the routes' servers.
+const (
+	httpPort  = 80
+	httpsPort = 443
+)
+
+// Defaults the fleet loader applies; repeated so a hand-built fleet renders too.
+const (
+	defaultGatewayNamespace = "istio-system"
+	defaultGatewayName      = "gatefed"
+)
+
+var defaultSelector = map[string]string{"istio": "ingressgateway"}
+
+// Provider renders Istio objects.
+type Provider struct{}
+
+// New returns the istio provider.
+func New() *Provider { return &Provider{} }
+
+var _ render.Provider = (*Provider)(nil)
+
+func init() { render.Register(New()) }
+
+// Name is "istio".
+func (*Provider) Name() string { return fleet.ProviderIstio }
+
+// Render returns the cluster's objects.
+func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
+	if in == nil || in.Cluster == nil {
+		return nil, nil, fmt.Errorf("istio: no cluster to render")
+	}
+	r := newRenderer(in)
+	objs, err := r.run()
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs, r.warnings, nil
+}
+
+type renderer struct {
+	in       *render.ClusterInput
+	cluster  string
+	gwNs     string
+	gwName   string
+	selector map[string]string
+	names    *namer
+	warnings []string
+	// served are the services the failover Gateway accepts, one per SNI.
+	served []*fleet.GlobalService
+}
+
+func newRenderer(in *render.ClusterInput) *renderer {
+	gw := in.Cluster.Spec.Gateway
+	r := &renderer{
+		in:       in,
+		cluster:  in.Cluster.Name(),
+		gwNs:     orDefault(gw.Namespace, defaultGatewayNamespace),
+		gwName:   orDefault(gw.Name, defaultGatewayName),
+		selector: gw.Selector,
+	}
+	if len(r.selector) == 0 {
+		r.selector = defaultSelector
+	}
+	return r
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (r *renderer) warnf(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+func (r *renderer) run() ([]*unstructured.Unstructured, error) {
+	r.served = r.servedBySNI()
+	r.names = newNamer(r.nameRequests())
+	var out []*unstructured.Unstructured
+	add := func(o *unstructured.Unstructured, err error) error {
+		if err != nil {
+			return err
+		}
+		if o != nil {
+			out = append(out, o)
+		}
+		return nil
+	}
+	for _, key := range r.usedKeys() {
+		p := r.in.Used[key]
+		if !throughTiers(p) {
+			continue
+		}
+		if err := add(r.serviceEntry(p)); err != nil {
+			return nil, err
+		}
+		if err := add(r.destinationRule(p)); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.in.Routes) > 0 {
+		if err := add(r.routesGateway()); err != nil {
+			return nil, err
+		}
+	}
+	for _, route := range r.in.Routes {
+		if err := add(r.virtualService(route)); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.served) > 0 {
+		if err := add(r.failoverGateway()); err != nil {
+			return nil, err
+		}
+		for _, s := range r.served {
+			if err := add(r.failoverVirtualService(s)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// throughTiers reports whether a service is reached through failover
+// addresses (a ServiceEntry of its tiers): whenever it has a remote tier.
+// A service whose only tier is this cluster goes to its local Service.
+func throughTiers(p *render.ServicePlan) bool {
+	return len(p.Tiers) > 1 || (len(p.Tiers) == 1 && !p.Tiers[0].Local)
+}
+
+func (r *renderer) usedKeys() []string {
+	keys := make([]string, 0, len(r.in.Used))
+	for k := range r.in.Used {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (r *renderer) nameRequests() []nameRequest {
+	var reqs []nameRequest
+	for _, route := range r.in.Routes {
+		reqs = append(reqs, nameRequest{KindVirtualService, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}})
+	}
+	for _, key := range r.usedKeys() {
+		p := r.in.Used[key]
+		if throughTiers(p) {
+			parts := []string{p.Service.Metadata.Namespace, p.Service.Metadata.Name}
+			reqs = append(reqs, nameRequest{KindServiceEntry, r.gwNs, parts}, nameRequest{KindDestinationRule, r.gwNs, parts})
+		}
+	}
+	for _, s := range r.served {
+		reqs = append(reqs, nameRequest{KindVirtualService, r.gwNs, failoverParts(s)})
+	}
+	return reqs
+}
+
+func failoverParts(s *fleet.GlobalService) []string {
+	return []string{"failover", s.Metadata.Namespace, s.Metadata.Name}
+}
+
+// servedBySNI returns the served services, keeping the first of any that
+// share an SNI (the same Service port) and warning about the rest.
+func (r *renderer) servedBySNI() []*fleet.GlobalService {
+	if !r.in.Cluster.FailoverTarget() || len(r.in.Served) == 0 {
+		return nil
+	}
+	served := append([]*fleet.GlobalService(nil), r.in.Served...)
+	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
+	owner := map[string]string{}
+	var out []*fleet.GlobalService
+	for _, s := range served {
+		sni := render.FailoverSNI(s)
+		if prev, dup := owner[sni]; dup {
+			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's server", prev, s.Key(), sni, prev)
+			continue
+		}
+		owner[sni] = s.Key()
+		out = append(out, s)
+	}
+	return out
+}
+
+// tiersHost is the ServiceEntry host of a service's tiers.
+func tiersHost(s *fleet.GlobalService) string {
+	return s.Metadata.Name + "." + s.Metadata.Namespace + "." + TiersDomain
+}
+
+// localHost is the cluster-local DNS name of a service's Kubernetes Service.
+func (r *renderer) localHost(s *fleet.GlobalService) string {
+	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.in.Cluster.Domain()
+}
+
+// stamp sets the labels and source annotation every object carries.
+func stamp(obj *unstructured.Unstructured, err error, cluster, sourceKind, sourceNamespace, sourceName string) (*unstructured.Unstructured, error) {
+	if err != nil {
+		return nil, err
+	}
+	render.Stamp(obj, cluster, sourceKind, sourceNamespace, sourceName)
+	return obj, nil
+}
+
+func tierList(p *render.ServicePlan) string {
+	names := make([]string, len(p.Tiers))
+	for i, t := range p.Tiers {
+		names[i] = t.Cluster.Name()
+	}
+	return strings.Join(names, ",")
+}
+
+func skipList(p *render.ServicePlan, sep string) string {
+	parts := make([]string, len(p.Skips))
+	for i, s := range p.Skips {
+		parts[i] = s.Cluster + ": " + s.Reason
+	}
+	return strings.Join(parts, sep)
+}
+
+// annotateService sets the tiers ("a,c,b") and skipped ("c: reason; d:
+// reason") annotations of an object that belongs to one service.
+func annotateService(obj *unstructured.Unstructured, p *render.ServicePlan) {
+	ann := obj.GetAnnotations()
+	ann[render.AnnotationTiers] = tierList(p)
+	if len(p.Skips) > 0 {
+		ann[render.AnnotationSkipped] = skipList(p, "; ")
+	}
+	obj.SetAnnotations(ann)
+}
+
+// annotateRoute sets the annotations of an object that sends to several
+// services: "shop/checkout=a,c,b; shop/cart=a" and
+// "shop/checkout=c: reason, d: reason".
+func annotateRoute(obj *unstructured.Unstructured, plans []*render.ServicePlan) {
+	if len(plans) == 0 {
+		return
+	}
+	var tiers, skips []string
+	for _, p := range plans {
+		tiers = append(tiers, p.Service.Key()+"="+tierList(p))
+		if len(p.Skips) > 0 {
+			skips = append(skips, p.Service.Key()+"="+skipList(p, ", "))
+		}
+	}
+	ann := obj.GetAnnotations()
+	ann[render.AnnotationTiers] = strings.Join(tiers, "; ")
+	if len(skips) > 0 {
+		ann[render.AnnotationSkipped] = strings.Join(skips, "; ")
+	}
+	obj.SetAnnotations(ann)
+}

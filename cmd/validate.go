@@ -38,11 +38,13 @@ FILE:LINE: KIND NAMESPACE/NAME: field.path: message.
 }
 
 type validateReport struct {
-	Valid    bool               `json:"valid"`
-	Clusters int                `json:"clusters"`
-	Services int                `json:"services"`
-	Routes   int                `json:"routes"`
-	Errors   []fleet.FieldError `json:"errors"`
+	Valid    bool `json:"valid"`
+	Clusters int  `json:"clusters"`
+	Services int  `json:"services"`
+	Routes   int  `json:"routes"`
+	// Extensions is the number of GlobalExtensions.
+	Extensions int                `json:"extensions"`
+	Errors     []fleet.FieldError `json:"errors"`
 }
 
 // Run validates and prints the result.
@@ -53,10 +55,14 @@ func (o *ValidateOptions) Run() error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(o.IO.Out, "fleet is valid: %d %s, %d %s, %d %s\n",
+		extensions := ""
+		if n := len(f.Extensions); n > 0 {
+			extensions = fmt.Sprintf(", %d %s", n, plural(n, "extension", "extensions"))
+		}
+		fmt.Fprintf(o.IO.Out, "fleet is valid: %d %s, %d %s, %d %s%s\n",
 			len(f.Clusters), plural(len(f.Clusters), "cluster", "clusters"),
 			len(f.Services), plural(len(f.Services), "service", "services"),
-			len(f.Routes), plural(len(f.Routes), "route", "routes"))
+			len(f.Routes), plural(len(f.Routes), "route", "routes"), extensions)
 		return nil
 	case "json":
 		f, err := fleet.Load(o.Filenames, o.IO.In)
@@ -69,7 +75,7 @@ func (o *ValidateOptions) Run() error {
 			return &exitError{code: ExitError, err: err}
 		default:
 			rep.Valid = true
-			rep.Clusters, rep.Services, rep.Routes = len(f.Clusters), len(f.Services), len(f.Routes)
+			rep.Clusters, rep.Services, rep.Routes, rep.Extensions = len(f.Clusters), len(f.Services), len(f.Routes), len(f.Extensions)
 		}
 		enc := json.NewEncoder(o.IO.Out)
 		enc.SetIndent("", "  ")

@@ -28,6 +28,16 @@ func service(spec string) string {
 	return hdr + "kind: GlobalService\nmetadata: {name: checkout, namespace: shop}\nspec:\n" + spec
 }
 
+func extension(spec string) string {
+	return hdr + "kind: GlobalExtension\nmetadata: {name: geo, namespace: shop}\nspec:\n" + spec
+}
+
+// westOnly is a route spec served by the envoy-gateway cluster only.
+const westOnly = "  hosts: [a.example.com]\n  clusters: {names: [eu-west]}\n  rules:\n  - {backends: [{service: checkout}]}\n"
+
+// digest is a well-formed module digest.
+const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
 func cluster(name, spec string) string {
 	return hdr + "kind: Cluster\nmetadata: {name: " + name + "}\nspec:\n" + spec
 }
@@ -49,9 +59,9 @@ func TestValidateInvalid(t *testing.T) {
 		{"wrong apiVersion", "apiVersion: gatefed.dev/v1\nkind: Cluster\n",
 			[]string{`fleet.yaml:1: apiVersion: document 1: unsupported "gatefed.dev/v1" (want gatefed.dev/v1alpha1)`}},
 		{"missing kind", hdr + "metadata: {name: a}\n",
-			[]string{"fleet.yaml:1: kind: document 1: required (want one of Cluster, GlobalService, GlobalRoute)"}},
+			[]string{"fleet.yaml:1: kind: document 1: required (want one of Cluster, GlobalService, GlobalRoute, GlobalExtension)"}},
 		{"unknown kind", hdr + "kind: GlobalServce\n",
-			[]string{`fleet.yaml:2: kind: document 1: unknown kind "GlobalServce" (did you mean "GlobalService"?) (want one of Cluster, GlobalService, GlobalRoute)`}},
+			[]string{`fleet.yaml:2: kind: document 1: unknown kind "GlobalServce" (did you mean "GlobalService"?) (want one of Cluster, GlobalService, GlobalRoute, GlobalExtension)`}},
 		{"unknown field with suggestion", cluster("a", "  gateway: {provider: gloo}\n  regoin: x\n"),
 			[]string{`fleet.yaml:6: Cluster a: spec.regoin: unknown field (did you mean "region"?)`}},
 		{"unknown field far from any", cluster("a", "  gateway: {provider: gloo}\n  colour: blue\n"),
@@ -221,6 +231,12 @@ func TestValidateInvalid(t *testing.T) {
 			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].match.methods: a rule with cors must match OPTIONS too: browsers send their preflight check as OPTIONS, and a request no rule matches gets no CORS answer`}},
 		{"host served twice", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout}]}]\n") + "---\n" + strings.Replace(route("  hosts: [a.example.com]\n  rules: [{backends: [{service: checkout}]}]\n"), "name: shop,", "name: shop2,", 1),
 			[]string{`fleet.yaml:35: GlobalRoute shop/shop2: spec.hosts[0]: host "a.example.com" is also served by GlobalRoute shop/shop on cluster "eu-west"; put both in one route`}},
+		{"bad wasm module", clusters + svc + "---\n" + route(westOnly) + "---\n" + extension("  wasm: {url: \"http://m.example.com/f.wasm\", sha256: \"sha256:abc\"}\n  routes: [shop, shopp]\n"),
+			[]string{`fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.url: "http://m.example.com/f.wasm": want an oci:// image or an https:// URL (plain http is not accepted: a module is fetched over TLS)`, `fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.sha256: "sha256:abc" is not a sha256 digest: want 64 lowercase hex digits, without a sha256: prefix`, `fleet.yaml:38: GlobalExtension shop/geo: spec.routes[1]: unknown GlobalRoute "shopp" in namespace shop (did you mean "shop"?)`}},
+		{"extension on a gloo cluster", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {backends: [{service: checkout}]}\n") + "---\n" + extension("  wasm: {url: \"oci://r.example.com/f:1\", sha256: "+digest+"}\n  clusters: {selector: {matchLabels: {env: prod}}}\n  routes: [shop]\n"),
+			[]string{`fleet.yaml:38: GlobalExtension shop/geo: spec.routes[0]: provider gloo (cluster "us-east" serves GlobalRoute shop/shop) cannot run it: WebAssembly filters are a Gloo Edge Enterprise feature, and Gloo attaches them to a whole listener (Gateway httpGateway.options.wasm), not to one route. Leave gloo clusters out with spec.clusters.selector, or serve the route from envoy-gateway clusters only`}},
+		{"extension without digest and routes", clusters + svc + "---\n" + route(westOnly) + "---\n" + extension("  wasm: {url: \"https://m.example.com/f.wasm\", failopen: true}\n"),
+			[]string{`fleet.yaml:36: GlobalExtension shop/geo: spec.routes: required: at least one GlobalRoute in namespace shop`, `fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.failopen: unknown field (did you mean "failOpen"?)`, `fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.sha256: required: a module is pinned by its digest (64 lowercase hex digits: sha256 of the module file for https://, of the image manifest for oci://)`}},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))

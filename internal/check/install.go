@@ -47,6 +47,7 @@ var providerCRDs = map[string][]crd{
 		{groupEG, "Backend", "backends"},
 		{groupEG, "BackendTrafficPolicy", "backendtrafficpolicies"},
 		{groupEG, "ClientTrafficPolicy", "clienttrafficpolicies"},
+		{groupEG, "EnvoyExtensionPolicy", "envoyextensionpolicies"},
 	},
 }
 

@@ -103,6 +103,7 @@ var providerSpecs = map[string]providerSpec{
 			{"gateway.envoyproxy.io", "backends"},
 			{"gateway.envoyproxy.io", "backendtrafficpolicies"},
 			{"gateway.envoyproxy.io", "clienttrafficpolicies"},
+			{"gateway.envoyproxy.io", "envoyextensionpolicies"},
 			{"gateway.envoyproxy.io", "httproutefilters"},
 		},
 		ServiceNamespaced: []resource{

@@ -162,9 +162,53 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		b, _ := strconv.ParseBool(n.Value)
 		v.SetBool(b)
+	case reflect.Interface:
+		if x, ok := d.freeForm(n, path); ok {
+			v.Set(reflect.ValueOf(&x).Elem())
+		}
 	default:
 		d.fail(n, path, "cannot decode into %s", v.Type())
 	}
+}
+
+// freeForm decodes a node of free-form data (a module's config) into
+// map[string]any, []any, string, int64, float64 or bool.
+func (d *decoder) freeForm(n *yaml.Node, path string) (any, bool) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		v := reflect.ValueOf(&m).Elem()
+		d.decode(n, v, path)
+		return m, true
+	case yaml.SequenceNode:
+		var s []any
+		v := reflect.ValueOf(&s).Elem()
+		d.decode(n, v, path)
+		return s, true
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!int":
+			i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+			if err != nil {
+				d.fail(n, path, "number %s is out of range", n.Value)
+				return nil, false
+			}
+			return i, true
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				d.fail(n, path, "invalid number %s", n.Value)
+				return nil, false
+			}
+			return f, true
+		case "!!bool":
+			b, _ := strconv.ParseBool(n.Value)
+			return b, true
+		}
+		return n.Value, true
+	}
+	d.fail(n, path, "must be a value, not %s", kindOf(n))
+	return nil, false
 }
 
 type structField struct {

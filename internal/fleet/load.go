@@ -167,7 +167,7 @@ func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {
 	return "", nil
 }
 
-var kinds = []string{KindCluster, KindGlobalService, KindGlobalRoute}
+var kinds = []string{KindCluster, KindGlobalService, KindGlobalRoute, KindGlobalExtension}
 
 func parseDocument(f *Fleet, file string, index int, n *yaml.Node, aliases *int) Errors {
 	docErr := func(line int, field, format string, args ...any) Errors {
@@ -202,6 +202,10 @@ func parseDocument(f *Fleet, file string, index int, n *yaml.Node, aliases *int)
 		r := &GlobalRoute{}
 		f.Routes = append(f.Routes, r)
 		target, src = r, &r.Source
+	case KindGlobalExtension:
+		e := &GlobalExtension{}
+		f.Extensions = append(f.Extensions, e)
+		target, src = e, &e.Source
 	default:
 		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, DidYouMean(kind, kinds), strings.Join(kinds, ", "))
 	}
@@ -291,6 +295,11 @@ func (f *Fleet) setDefaults() {
 			r.Metadata.Namespace = DefaultNamespace
 		}
 	}
+	for _, e := range f.Extensions {
+		if e.Metadata.Namespace == "" {
+			e.Metadata.Namespace = DefaultNamespace
+		}
+	}
 }
 
 func (hc *HealthCheck) setDefaults() {
@@ -312,6 +321,7 @@ func (f *Fleet) sort() {
 	sort.SliceStable(f.Clusters, func(i, j int) bool { return f.Clusters[i].Metadata.Name < f.Clusters[j].Metadata.Name })
 	sort.SliceStable(f.Services, func(i, j int) bool { return f.Services[i].Key() < f.Services[j].Key() })
 	sort.SliceStable(f.Routes, func(i, j int) bool { return f.Routes[i].Key() < f.Routes[j].Key() })
+	sort.SliceStable(f.Extensions, func(i, j int) bool { return f.Extensions[i].Key() < f.Extensions[j].Key() })
 }
 
 // withoutDecoded drops validation errors about fields that already failed to

@@ -33,6 +33,8 @@ type Fleet struct {
 	Clusters []*Cluster
 	Services []*GlobalService
 	Routes   []*GlobalRoute
+	// Extensions are the GlobalExtensions, sorted by namespace/name.
+	Extensions []*GlobalExtension
 
 	// Lookup indexes, built by Index; nil means search the slices.
 	clusterIndex map[string]*Cluster

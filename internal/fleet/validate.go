@@ -88,6 +88,7 @@ func (f *Fleet) validate() Errors {
 		seenRoute[r.Key()] = r
 	}
 	v.hostConflicts(f)
+	v.extensions(f)
 	v.failoverAddressMix(f)
 	v.istioSelfFailover(f)
 	return v.errs

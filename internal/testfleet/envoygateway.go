@@ -2,6 +2,7 @@ package testfleet
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,6 +133,22 @@ logging:
 // stopped with Stop, and with the fleet: it is recorded in the fleet's
 // journal, and a non-detached fleet's controller dies with this process.
 func (c *Cluster) StartEnvoyGateway(ctx context.Context) (*EnvoyGateway, error) {
+	return c.StartEnvoyGatewayWith(ctx, EnvoyGatewayOptions{})
+}
+
+// EnvoyGatewayOptions change how StartEnvoyGatewayWith starts the controller.
+type EnvoyGatewayOptions struct {
+	// TrustedCAs (PEM) are added to the system CAs the controller trusts,
+	// as a cluster's image or node would, for example to fetch Wasm modules
+	// from a test server.
+	TrustedCAs []byte
+}
+
+// systemCAFile is the machine's CA bundle, the controller's default trust.
+const systemCAFile = "/etc/ssl/certs/ca-certificates.crt"
+
+// StartEnvoyGatewayWith is StartEnvoyGateway with options.
+func (c *Cluster) StartEnvoyGatewayWith(ctx context.Context, opts EnvoyGatewayOptions) (*EnvoyGateway, error) {
 	if err := CheckEnvoyGatewayBinaries(); err != nil {
 		return nil, err
 	}
@@ -158,6 +175,22 @@ func (c *Cluster) StartEnvoyGateway(ctx context.Context) (*EnvoyGateway, error) 
 	if err := c.ensureNamespace(ctx, EnvoyGatewayNamespace); err != nil {
 		return nil, err
 	}
+	if err := c.ensureHMACSecret(ctx); err != nil {
+		return nil, err
+	}
+	env := []string{"KUBECONFIG=" + filepath.Join(dir, "kubeconfig"), "ENVOY_GATEWAY_NAMESPACE=" + EnvoyGatewayNamespace}
+	if len(opts.TrustedCAs) > 0 {
+		bundle, err := os.ReadFile(systemCAFile)
+		if err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		bundle = append(append(bundle, '\n'), opts.TrustedCAs...)
+		path := filepath.Join(dir, "trusted-cas.pem")
+		if err := os.WriteFile(path, bundle, 0o600); err != nil {
+			return nil, err
+		}
+		env = append(env, "SSL_CERT_FILE="+path)
+	}
 
 	lock, err := lockEnvoyGatewayPorts(ctx)
 	if err != nil {
@@ -171,7 +204,7 @@ func (c *Cluster) StartEnvoyGateway(ctx context.Context) (*EnvoyGateway, error) 
 		args:    append(unshareArgs(), "sh", filepath.Join(dir, "private-root.sh"), root, certs, EnvoyGatewayBin(), "server", "--config-path", filepath.Join(dir, "config.yaml")),
 		logPath: filepath.Join(c.fleet.Dir, "logs", c.Name+"-envoy-gateway.log"),
 		journal: filepath.Join(c.fleet.Dir, JournalFile),
-		env:     []string{"KUBECONFIG=" + filepath.Join(dir, "kubeconfig"), "ENVOY_GATEWAY_NAMESPACE=" + EnvoyGatewayNamespace},
+		env:     env,
 		files:   []*os.File{lock},
 		runs:    EnvoyGatewayBin(),
 	}
@@ -292,6 +325,28 @@ func (c *Cluster) writeEnvoyGatewayFiles(dir, certs string) error {
 		}
 	}
 	return nil
+}
+
+// ensureHMACSecret writes the envoy-oidc-hmac Secret that Envoy Gateway's
+// certgen job creates at install: the controller salts the download paths
+// of its Wasm module server with it, and without it serves no Wasm module.
+func (c *Cluster) ensureHMACSecret(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	_, err = cs.CoreV1().Secrets(EnvoyGatewayNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "envoy-oidc-hmac", Namespace: EnvoyGatewayNamespace},
+		Data:       map[string][]byte{"hmac-secret": salt},
+	}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
 }
 
 func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {

@@ -43,8 +43,9 @@ var _ render.Provider = (*Provider)(nil)
 func (*Provider) Name() string { return fleet.ProviderEnvoyGateway }
 
 // Render returns the cluster's objects in a fixed order: ReferenceGrants,
-// Backends, BackendTrafficPolicies, the failover ClientTrafficPolicy and
-// Gateway, HTTPRoutes, TLSRoutes; each group sorted by namespace and name.
+// Backends, BackendTrafficPolicies, EnvoyExtensionPolicies, the failover
+// ClientTrafficPolicy and Gateway, HTTPRoutes, TLSRoutes; each group sorted by
+// namespace and name.
 func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
 	if in == nil || in.Cluster == nil {
 		return nil, nil, fmt.Errorf("envoy-gateway: no cluster to render")
@@ -156,6 +157,11 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 		}
 		policies = append(policies, btps...)
 	}
+	eeps, err := r.extensionPolicies()
+	if err != nil {
+		return nil, err
+	}
+	policies = append(policies, eeps...)
 	if r.servesFailover() {
 		ctp, gw, err := r.failoverGateway()
 		if err != nil {
@@ -295,6 +301,7 @@ func (r *renderer) nameRequests() []nameRequest {
 	for _, g := range r.grantModels() {
 		reqs = append(reqs, nameRequest{kindReferenceGrant, g.namespace, []string{g.service}})
 	}
+	reqs = append(reqs, r.extensionNameRequests()...)
 	return reqs
 }
 

@@ -90,6 +90,7 @@ func acceptAll(t *testing.T, tc *testfleet.Cluster) {
 		"gateway.envoyproxy.io/v1alpha1, Kind=BackendTrafficPolicy",
 		"gateway.envoyproxy.io/v1alpha1, Kind=ClientTrafficPolicy",
 		"gateway.envoyproxy.io/v1alpha1, Kind=HTTPRouteFilter",
+		"gateway.envoyproxy.io/v1alpha1, Kind=EnvoyExtensionPolicy",
 		"gateway.networking.k8s.io/v1, Kind=ListenerSet",
 		"networking.istio.io/v1, Kind=Gateway",
 		"networking.istio.io/v1, Kind=VirtualService",

@@ -274,6 +274,7 @@ var kindRank = map[string]int{
 	"BackendTrafficPolicy": 3,
 	"ClientTrafficPolicy":  3,
 	"BackendTLSPolicy":     3,
+	"EnvoyExtensionPolicy": 3,
 	"Gateway":              4,
 	"ListenerSet":          5,
 	"RouteTable":           5,

@@ -29,6 +29,7 @@ const (
 	groupGlooGW     = "gateway.solo.io"
 	groupGatewayAPI = "gateway.networking.k8s.io"
 	groupEG         = "gateway.envoyproxy.io"
+	groupIstio      = "networking.istio.io"
 )
 
 // providerCRDs are the CRDs each provider's objects need.
@@ -49,12 +50,19 @@ var providerCRDs = map[string][]crd{
 		{groupEG, "ClientTrafficPolicy", "clienttrafficpolicies"},
 		{groupEG, "EnvoyExtensionPolicy", "envoyextensionpolicies"},
 	},
+	fleet.ProviderIstio: {
+		{groupIstio, "Gateway", "gateways"},
+		{groupIstio, "VirtualService", "virtualservices"},
+		{groupIstio, "DestinationRule", "destinationrules"},
+		{groupIstio, "ServiceEntry", "serviceentries"},
+	},
 }
 
 // installHint says how to install each provider.
 var installHint = map[string]string{
 	fleet.ProviderGloo:         "install Gloo Edge in the cluster (helm install gloo gloo/gloo -n gloo-system --create-namespace), which installs its CRDs",
 	fleet.ProviderEnvoyGateway: "install Envoy Gateway (helm install eg oci://docker.io/envoyproxy/gateway-helm -n envoy-gateway-system --create-namespace), which installs the Gateway API and Envoy Gateway CRDs; TLSRoute needs the experimental Gateway API channel",
+	fleet.ProviderIstio:        "install Istio with an ingress gateway (istioctl install), which installs the networking.istio.io CRDs",
 }
 
 // GlooControllerDeployment is the Deployment of Gloo's control plane.

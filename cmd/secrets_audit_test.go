@@ -434,9 +434,8 @@ spec:
 	if shown := terminalShown["apply --yes"]; !strings.Contains(shown, "\x1b[") {
 		t.Errorf("apply on a terminal drew no live progress:\n%q", shown)
 	}
-	// check reached the Secrets: the failover pair (their metadata) and,
-	// where check reads it, the route's TLS Secret; the service account
-	// through audit-west.
+	// check reached the Secrets: the failover pair (their metadata) and the
+	// route's TLS Secret (read whole), the service account's through audit-west.
 	var report struct {
 		Clusters []struct {
 			Name   string
@@ -458,7 +457,7 @@ spec:
 				}
 			}
 		}
-		for _, want := range []string{"Secret audit-gw/failover-upstream", "Secret audit-gw/failover-downstream"} {
+		for _, want := range []string{"Secret audit-gw/failover-upstream", "Secret audit-gw/failover-downstream", "Secret audit-gw/shop-tls"} {
 			if !slices.Contains(secretsRead, want) {
 				t.Errorf("check of %s did not look at %s", c.Name, want)
 			}

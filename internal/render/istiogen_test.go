@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
@@ -177,6 +178,9 @@ func (r *recorder) Errorf(format string, args ...any) {
 type istioConfig struct {
 	t errorf
 	g *istioGenerated
+	// What was checked, for the test log.
+	envoyRoutes, tiers, chains int
+	clusters                   map[string]bool
 }
 
 func (c *istioConfig) cluster(name string) any {
@@ -301,7 +305,8 @@ func (c *istioConfig) assertSecret(what, name string, cert bool) {
 	}
 }
 
-func (c *istioConfig) assert(w *istioWant) {
+// assert checks everything and returns a summary of what it checked.
+func (c *istioConfig) assert(w *istioWant) string {
 	rules := 0
 	for _, r := range w.routes {
 		rules += c.assertRoute(w, r)
@@ -310,6 +315,8 @@ func (c *istioConfig) assert(w *istioWant) {
 	if rules == 0 && len(w.served) == 0 {
 		c.t.Errorf("nothing asserted: no rule with backends and no served service")
 	}
+	return fmt.Sprintf("%d rules over %d Envoy routes, %d backend clusters with %d tiers, %d failover filter chains",
+		rules, c.envoyRoutes, len(c.clusters), c.tiers, c.chains)
 }
 
 // assertRoute checks every Envoy route of a GlobalRoute's hosts: each sends
@@ -345,6 +352,7 @@ func (c *istioConfig) assertRoute(w *istioWant, wr istioWantRoute) int {
 			continue
 		}
 		reached[match] = true
+		c.envoyRoutes++
 		rule := wr.rules[match]
 		if len(rule.backends) == 1 && len(dest) != 1 {
 			t.Errorf("%s: route %q splits one backend over %d clusters: %v", rule.label, str(r, "name"), len(dest), dest)
@@ -353,6 +361,13 @@ func (c *istioConfig) assertRoute(w *istioWant, wr istioWantRoute) int {
 			for _, b := range rule.backends {
 				if c.backendID(cl) == b.id() {
 					c.assertBackend(w, rule.label, cl, b)
+					if c.clusters == nil {
+						c.clusters = map[string]bool{}
+					}
+					if !c.clusters[cl] {
+						c.clusters[cl] = true
+						c.tiers += len(b.tiers)
+					}
 				}
 			}
 		}
@@ -537,6 +552,7 @@ func (c *istioConfig) assertFailoverListener(w *istioWant) {
 		served[s.sni] = true
 		what := "failover listener, SNI " + s.sni
 		fcs := chains[s.sni]
+		c.chains += len(fcs)
 		if len(fcs) != 1 {
 			t.Errorf("%s: %d filter chains, want 1", what, len(fcs))
 			continue
@@ -650,7 +666,7 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 
 	t.Run("as written", func(t *testing.T) {
 		g := istioGen(t, "istio-system", labels, append([]string{objects}, world...)...)
-		(&istioConfig{t: t, g: g}).assert(want)
+		t.Log((&istioConfig{t: t, g: g}).assert(want))
 		errs, others := istioAnalyze(t, append([]string{objects}, world...)...)
 		if len(errs) > 0 {
 			t.Errorf("istioctl analyze: %s", strings.Join(errs, "\n"))
@@ -736,5 +752,177 @@ func assertIstioPin(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "istio.io/istio "+testfleet.IstioVersion+"\n") {
 		t.Errorf("hack/istio/go.mod does not require istio.io/istio %s (testfleet.IstioVersion)", testfleet.IstioVersion)
+	}
+}
+
+// istioWorld is what an istio cluster holds besides gatefed's objects: the
+// namespaces, the Services of the GlobalServices placed there (with cluster
+// IPs), the failover Secrets and the routes' certificates.
+func istioWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, gatewayNamespace string, ca *testfleet.CertAuthority) []any {
+	t.Helper()
+	c := in.Cluster
+	namespaces := map[string]bool{gatewayNamespace: true}
+	var objs []any
+	n := 0
+	for _, s := range f.Services {
+		if !s.Spec.Clusters.Matches(c) {
+			continue
+		}
+		n++
+		namespaces[s.Metadata.Namespace] = true
+		objs = append(objs, map[string]any{
+			"apiVersion": "v1", "kind": "Service",
+			"metadata": map[string]any{"name": s.ServiceName(), "namespace": s.Metadata.Namespace},
+			"spec": map[string]any{
+				"clusterIP": fmt.Sprintf("10.96.0.%d", 10+n),
+				"ports":     []any{map[string]any{"name": "http", "port": s.Spec.Port, "protocol": "TCP"}},
+			},
+		})
+	}
+	hosts := []string{render.FailoverDomain}
+	for _, s := range f.Services {
+		hosts = append(hosts, "*."+s.Metadata.Namespace+"."+render.FailoverDomain)
+	}
+	sort.Strings(hosts)
+	secrets, err := ca.FailoverSecrets(c.Name(), gatewayNamespace, hosts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		objs = append(objs, s)
+	}
+	for _, r := range in.Routes {
+		if r.Spec.TLS == nil {
+			continue
+		}
+		cert, key, err := ca.ServerCert(r.Spec.Hosts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, ca.TLSSecret(gatewayNamespace, r.Spec.TLS.SecretName, cert, key))
+	}
+	var names []string
+	for ns := range namespaces {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	for _, ns := range names {
+		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}})
+	}
+	return objs
+}
+
+// istioWantFor derives what Istio's configuration must show for one cluster
+// from the fleet alone.
+func istioWantFor(in *render.ClusterInput, gatewayNamespace string) *istioWant {
+	c := in.Cluster
+	w := &istioWant{gatewayNamespace: gatewayNamespace, failoverPort: int(c.FailoverPort())}
+	for _, route := range in.Routes {
+		wr := istioWantRoute{label: "GlobalRoute " + route.Key(), hosts: route.Spec.Hosts}
+		for i, rule := range route.Spec.Rules {
+			r := istioWantRule{label: fmt.Sprintf("GlobalRoute %s rule %d", route.Key(), i)}
+			for _, b := range rule.Backends {
+				p := in.Used[route.BackendRef(b)]
+				s := p.Service
+				wb := istioWantBackend{service: s.Key(), weight: int(b.WeightOf()), outlier: s.Spec.OutlierDetection}
+				if len(p.Tiers) == 1 && p.Tiers[0].Local {
+					wb.localHost = s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + c.Domain()
+					wb.localPort = int(s.Spec.Port)
+				} else {
+					wb.sni = render.FailoverSNI(s)
+					for _, tier := range p.Tiers {
+						wt := istioWantTier{cluster: tier.Cluster.Name(), port: int(tier.Cluster.FailoverPort())}
+						if tier.Cluster.Spec.Failover != nil {
+							wt.address = tier.Cluster.Spec.Failover.Address
+						}
+						wb.tiers = append(wb.tiers, wt)
+					}
+				}
+				r.backends = append(r.backends, wb)
+			}
+			wr.rules = append(wr.rules, r)
+		}
+		w.routes = append(w.routes, wr)
+	}
+	for _, s := range in.Served {
+		w.served = append(w.served, istioWantServed{
+			sni:       render.FailoverSNI(s),
+			localHost: s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + c.Domain(),
+			localPort: int(s.Spec.Port),
+		})
+	}
+	return w
+}
+
+// assertGatewaysSelect checks that every rendered Istio Gateway is in the
+// cluster's gateway namespace and selects the cluster's gateway pods.
+func assertGatewaysSelect(t *testing.T, objs []*unstructured.Unstructured, namespace string, labels map[string]string) {
+	n := 0
+	for _, o := range objs {
+		if o.GetKind() != "Gateway" || !strings.HasPrefix(o.GetAPIVersion(), "networking.istio.io/") {
+			continue
+		}
+		n++
+		sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
+		if o.GetNamespace() != namespace || fmt.Sprint(sel) != fmt.Sprint(labels) {
+			t.Errorf("Gateway %s/%s selects %v, want the cluster's gateway pods %v in %s", o.GetNamespace(), o.GetName(), sel, labels, namespace)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no Istio Gateway rendered")
+	}
+}
+
+// TestIstioGeneratedConfig renders every example fleet and generates each
+// istio cluster's Envoy configuration with Istio's own code (istiogen), then
+// asserts it per source cluster (see istioConfig.assert); istioctl analyze
+// must report no error on every istio cluster's objects.
+func TestIstioGeneratedConfig(t *testing.T) {
+	if err := testfleet.CheckIstioBinaries(); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := testfleet.NewCertAuthority("istio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters := 0
+	for _, dir := range fleetDirs(t) {
+		f, err := fleet.Load([]string{dir}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := render.Render(f, render.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, co := range res.Clusters {
+			if co.Cluster.Spec.Gateway.Provider != fleet.ProviderIstio {
+				continue
+			}
+			clusters++
+			t.Run(filepath.Base(dir)+"/"+co.Cluster.Name(), func(t *testing.T) {
+				in := render.Input(f, co.Cluster, nil)
+				gw := co.Cluster.Spec.Gateway
+				ns, labels := gw.Namespace, gw.Selector
+				assertGatewaysSelect(t, co.Objects, ns, labels)
+				var objs []any
+				for _, o := range co.Objects {
+					objs = append(objs, o.Object)
+				}
+				files := []string{writeObjects(t, "rendered.yaml", objs...), writeObjects(t, "world.yaml", istioWorld(t, f, in, ns, ca)...)}
+				g := istioGen(t, ns, labels, files...)
+				t.Log((&istioConfig{t: t, g: g}).assert(istioWantFor(in, ns)))
+				errs, others := istioAnalyze(t, files...)
+				if len(errs) > 0 {
+					t.Errorf("istioctl analyze:\n%s", strings.Join(errs, "\n"))
+				}
+				for _, m := range others {
+					t.Logf("istioctl analyze: %s", m)
+				}
+			})
+		}
+	}
+	if clusters == 0 {
+		t.Fatal("no istio cluster in the example fleets")
 	}
 }

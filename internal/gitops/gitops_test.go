@@ -10,31 +10,17 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 )
 
-const threeClusters = `
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: hub}
-spec: {gateway: {provider: gloo}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: us-east}
-spec: {gateway: {provider: envoy-gateway}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: eu-west}
-spec: {gateway: {provider: gloo}}
-`
-
+// testFleet is three clusters: hub (gloo), us-east (envoy-gateway), eu-west (gloo).
 func testFleet(t testing.TB) (*fleet.Fleet, []*fleet.Cluster) {
 	t.Helper()
-	f, err := fleet.Load([]string{"-"}, strings.NewReader(threeClusters))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fleettest.Load(t, fleettest.YAML(
+		fleettest.Cluster("hub", fleet.ProviderGloo),
+		fleettest.Cluster("us-east", fleet.ProviderEnvoyGateway),
+		fleettest.Cluster("eu-west", fleet.ProviderGloo),
+	))
 	return f, f.Clusters
 }
 
@@ -195,15 +181,7 @@ func TestWriteReplacesStaleFiles(t *testing.T) {
 }
 
 func TestClusterNamedGitopsIsRejected(t *testing.T) {
-	f, err := fleet.Load([]string{"-"}, strings.NewReader(`
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: gitops}
-spec: {gateway: {provider: gloo}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fleettest.Load(t, fleettest.YAML(fleettest.Cluster("gitops", fleet.ProviderGloo)))
 	o := &Options{Tool: Flux, Dir: "out"}
 	if err := o.Complete(f, f.Clusters); err == nil || !strings.Contains(err.Error(), "would share out/gitops") {
 		t.Errorf("err = %v", err)

@@ -5,24 +5,21 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 )
 
+// cl is a gloo cluster, a failover target at 10.0.0.1 when target is set.
 func cl(name, region, zone string, target bool) *fleet.Cluster {
-	c := &fleet.Cluster{Metadata: fleet.ObjectMeta{Name: name}}
-	c.Spec.Region, c.Spec.Zone = region, zone
-	c.Spec.Gateway.Provider = fleet.ProviderGloo
+	address := ""
 	if target {
-		c.Spec.Failover = &fleet.ClusterFailover{Address: "10.0.0.1", Port: 15443}
+		address = "10.0.0.1"
 	}
-	return c
+	return fleettest.NewCluster(name, fleet.ProviderGloo, region, zone, address, 0)
 }
 
+// svc is shop/checkout placed in the named clusters (all when none).
 func svc(placed []string, policy string, order ...string) *fleet.GlobalService {
-	s := &fleet.GlobalService{Metadata: fleet.ObjectMeta{Name: "checkout", Namespace: "shop"}}
-	s.Spec.Port = 8080
-	if placed != nil {
-		s.Spec.Clusters = &fleet.Placement{Names: placed}
-	}
+	s := fleettest.NewService("shop", "checkout", 8080, placed...)
 	s.Spec.Failover = &fleet.FailoverPolicy{Policy: policy, Order: order}
 	return s
 }
@@ -44,13 +41,13 @@ func names(ts []Tier) []string {
 }
 
 func TestTiers(t *testing.T) {
-	f := &fleet.Fleet{Clusters: []*fleet.Cluster{
+	f := fleettest.NewFleet([]*fleet.Cluster{
 		cl("a", "us-east-1", "us-east-1a", true),
 		cl("b", "us-east-1", "us-east-1b", true),
 		cl("c", "us-east-1", "us-east-1a", true),
 		cl("d", "eu-west-1", "eu-west-1a", true),
 		cl("e", "eu-west-1", "eu-west-1a", false), // not a failover target
-	}}
+	}, nil)
 	cases := []struct {
 		name      string
 		svc       *fleet.GlobalService

@@ -2,9 +2,7 @@ package apply
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/render/gloo"
@@ -88,50 +87,14 @@ spec:
 
 	// A fleet of two Envoy Gateway clusters; checkout runs in both, so each
 	// fails over to the other and serves failover traffic for it.
-	dir := t.TempDir()
-	fleetYAML := fmt.Sprintf(`apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: %[1]s}
-spec:
-  kubeconfig: %[3]s
-  context: %[4]s
-  region: r1
-  gateway: {provider: envoy-gateway}
-  failover: {address: 192.0.2.1}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: %[2]s}
-spec:
-  kubeconfig: %[3]s
-  context: %[5]s
-  region: r2
-  gateway: {provider: envoy-gateway}
-  failover: {address: 192.0.2.2}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: %[6]s}
-spec:
-  port: 8080
-  healthCheck: {path: /healthz}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: shop, namespace: %[6]s}
-spec:
-  hosts: [shop.example.com]
-  rules: [{backends: [{service: checkout}]}]
-`, c.Name, peer.Name, tf.Kubeconfig, c.Context, peer.Context, e.svcNS)
-	if err := os.WriteFile(filepath.Join(dir, "fleet.yaml"), []byte(fleetYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	render.Register(gloo.New())
 	render.Register(envoygateway.New())
-	f, err := fleet.Load([]string{dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fleettest.Load(t, fleettest.YAML(
+		fleettest.Cluster(c.Name, fleet.ProviderEnvoyGateway).Kubeconfig(tf.Kubeconfig).Context(c.Context).Region("r1").Failover("192.0.2.1", 0),
+		fleettest.Cluster(peer.Name, fleet.ProviderEnvoyGateway).Kubeconfig(tf.Kubeconfig).Context(peer.Context).Region("r2").Failover("192.0.2.2", 0),
+		fleettest.Service(e.svcNS, "checkout", 8080).Spec("healthCheck", "{path: /healthz}"),
+		fleettest.Route(e.svcNS, "shop", "shop.example.com").To("checkout"),
+	))
 	rendered, err := render.Render(f, render.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
 )
@@ -57,35 +57,16 @@ func TestApplyLeastPrivilege(t *testing.T) {
 
 	render.Register(envoygateway.New())
 	targets := func(routes int) []Target {
-		var docs []string
+		var docs []fleettest.Doc
 		for i, c := range tf.Clusters {
-			docs = append(docs, fmt.Sprintf(`apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: %s}
-spec:
-  kubeconfig: %s
-  region: r%d
-  gateway: {provider: envoy-gateway, namespace: %s}
-  failover: {address: 192.0.2.%d}`, c.Name, kubeconfig, i/2, e.ns, i+1))
+			docs = append(docs, fleettest.Cluster(c.Name, fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).
+				Region(fmt.Sprintf("r%d", i/2)).GatewayNamespace(e.ns).Failover(fmt.Sprintf("192.0.2.%d", i+1), 0))
 		}
-		docs = append(docs, fmt.Sprintf(`apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: %s}
-spec:
-  port: 8080
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}`, e.svcNS))
+		docs = append(docs, fleettest.Service(e.svcNS, "checkout", 8080).HealthCheck())
 		for r := range routes {
-			docs = append(docs, fmt.Sprintf(`apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: shop-%d, namespace: %s}
-spec:
-  hosts: [shop%d.example.com]
-  rules: [{backends: [{service: checkout}]}]`, r, e.svcNS, r))
+			docs = append(docs, fleettest.Route(e.svcNS, fmt.Sprintf("shop-%d", r), fmt.Sprintf("shop%d.example.com", r)).To("checkout"))
 		}
-		f, err := fleet.Load([]string{"-"}, strings.NewReader(strings.Join(docs, "\n---\n")))
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := fleettest.Load(t, fleettest.YAML(docs...))
 		res, err := render.Render(f, render.Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -148,6 +148,8 @@ func (v *validator) extensions(f *Fleet) {
 				case ProviderEnvoyGateway:
 				case ProviderGloo:
 					v.add(d, field, "provider gloo (cluster %q serves GlobalRoute %s) cannot run it: WebAssembly filters are a Gloo Edge Enterprise feature, and Gloo attaches them to a whole listener (Gateway httpGateway.options.wasm), not to one route. Leave gloo clusters out with spec.clusters.selector, or serve the route from envoy-gateway clusters only", c.Metadata.Name, r.Key())
+				case ProviderIstio:
+					v.add(d, field, "provider istio (cluster %q serves GlobalRoute %s) cannot run it: Istio's WasmPlugin attaches to the gateway's workloads, so it would run on every route of the gateway, not on this one. Leave istio clusters out with spec.clusters.selector", c.Metadata.Name, r.Key())
 				default:
 					v.add(d, field, "provider %s (cluster %q serves GlobalRoute %s) has no per-route WebAssembly filter in gatefed: leave the cluster out with spec.clusters.selector", p, c.Metadata.Name, r.Key())
 				}

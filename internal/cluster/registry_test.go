@@ -32,6 +32,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/kube"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -402,29 +403,12 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 		ensureNamespace(t, cs, ns)
 	}
 	dir, creds := t.TempDir(), t.TempDir()
-	services := `apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec: {port: 8080}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: billing, namespace: pay}
-spec: {port: 8080}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: ghost, namespace: not-there}
-spec: {port: 8080}
-`
-	routes := `apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [shop.example.com]
-  tls: {secretName: shop-tls}
-  rules: [{backends: [{service: checkout}]}]
-`
+	services := fleettest.YAML(
+		fleettest.Service("shop", "checkout", 8080),
+		fleettest.Service("pay", "billing", 8080),
+		fleettest.Service("not-there", "ghost", 8080),
+	)
+	routes := fleettest.Route("shop", "web", "shop.example.com").TLS("shop-tls", false).To("checkout").YAML()
 	if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(routes), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gatefed/gatefed/internal/testfleet"
@@ -631,4 +632,124 @@ func TestNoTLSVerificationSkipped(t *testing.T) {
 			t.Errorf("listed but gone (update the list): %s", key)
 		}
 	}
+}
+
+// The demo, each of its commands, and gatefed on the demo's fleet: no key
+// the demo made (its clusters', the failover Secrets', the admin client
+// key) appears on stdout or stderr, and demo down leaves none on disk.
+func TestDemoSecretsStayOut(t *testing.T) {
+	e := newAuditEnv(t)
+	// The binaries the demo runs, from the cache the tests use.
+	e.env = append(e.env, testfleet.EnvKubeBinDir+"="+testfleet.KubeBinDir(), testfleet.EnvEtcdBin+"="+testfleet.EtcdBin())
+	state := filepath.Join(e.dir, "demo")
+	kubeconfig := filepath.Join(state, "kubeconfig")
+	t.Cleanup(func() {
+		if _, err := os.Stat(state); err == nil {
+			e.run(kubeconfig, "demo", "down", "--state-dir", state)
+		}
+	})
+	type output struct{ line, stdout, stderr string }
+	var outputs []output
+	run := func(codes []int, args ...string) {
+		t.Helper()
+		code, stdout, stderr := e.run(kubeconfig, args...)
+		line := "gatefed " + strings.Join(args, " ")
+		t.Logf("%s: exit %d, %d bytes on stdout, %d on stderr", line, code, len(stdout), len(stderr))
+		if !slices.Contains(codes, code) {
+			t.Fatalf("%s: exit %d, want one of %v\n%s%s", line, code, codes, stdout, stderr)
+		}
+		outputs = append(outputs, output{line, stdout, stderr})
+	}
+	ok, ranOrFound := []int{0}, []int{0, 1}
+	run(ok, "demo", "up", "--state-dir", state, "--clusters", "2", "--no-build")
+
+	secrets := needles{}
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ai := range cfg.AuthInfos {
+		secrets.addPEM("demo kubeconfig user "+name+" client key", ai.ClientKeyData)
+	}
+	var contexts []string
+	for name := range cfg.Contexts {
+		contexts = append(contexts, name)
+		rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, name, nil, nil).ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := cs.CoreV1().Secrets("").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range list.Items {
+			for k, v := range s.Data {
+				if k != "ca.crt" {
+					secrets.addPEM(fmt.Sprintf("%s Secret %s/%s key %s", name, s.Namespace, s.Name, k), v)
+				}
+			}
+		}
+	}
+	slices.Sort(contexts)
+	keyFiles := 0
+	err = filepath.WalkDir(state, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if data := readBytes(t, path); bytes.Contains(data, []byte("PRIVATE KEY")) {
+			rel, _ := filepath.Rel(state, path)
+			secrets.addPEM("demo key file "+rel, data)
+			keyFiles++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(contexts) != 2 || keyFiles == 0 || len(secrets.find(readBytes(t, kubeconfig))) == 0 {
+		t.Fatalf("the audit has nothing to look for: contexts %v, %d key files", contexts, keyFiles)
+	}
+
+	fleetDir := filepath.Join(state, "fleet")
+	run(ok, "demo", "status", "--state-dir", state)
+	run(ok, "validate", "-f", fleetDir)
+	run(ok, "render", "-f", fleetDir, "-o", "json")
+	run(ok, "apply", "-f", fleetDir)
+	run(ok, "demo", "reconcile", "--state-dir", state)
+	run(ranOrFound, "check", "-f", fleetDir, "--timeout", "5s", "-o", "json")
+	run(ranOrFound, "explain", "-f", fleetDir)
+	run(ok, "demo", "stop-cluster", contexts[0], "--state-dir", state)
+	run(ok, "demo", "status", "--state-dir", state)
+	run(ok, "demo", "start-cluster", contexts[0], "--state-dir", state)
+	run(ok, "demo", "down", "--state-dir", state)
+
+	for _, o := range outputs {
+		for _, out := range []struct{ name, text string }{{"stdout", o.stdout}, {"stderr", o.stderr}} {
+			if leaks := secrets.find([]byte(out.text)); len(leaks) > 0 {
+				t.Errorf("%s: %s holds %s", o.line, out.name, strings.Join(leaks, ", "))
+			}
+		}
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("demo down left %s: %v", state, err)
+	}
+	files := 0
+	err = filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		if leaks := secrets.find(readBytes(t, path)); len(leaks) > 0 {
+			t.Errorf("%s holds %s", path, strings.Join(leaks, ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d needles from %d contexts and %d key files looked for in %d outputs and %d files left", len(secrets), len(contexts), keyFiles, len(outputs), files)
 }

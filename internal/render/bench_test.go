@@ -3,15 +3,13 @@ package render_test
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -20,32 +18,28 @@ import (
 // m services, each running in three clusters with locality failover, routed by
 // m/10 routes of ten rules served on every cluster.
 func writeBenchFleet(tb testing.TB, n, m int) string {
-	var b strings.Builder
+	docs := make([]fleettest.Doc, 0, n+m+m/10)
 	for i := 0; i < n; i++ {
-		provider := "gloo"
+		provider := fleet.ProviderGloo
 		if i%2 == 1 {
-			provider = "envoy-gateway"
+			provider = fleet.ProviderEnvoyGateway
 		}
-		fmt.Fprintf(&b, "apiVersion: gatefed.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c%03d}\nspec:\n  region: r%d\n  zone: r%d-z%d\n  gateway: {provider: %s}\n  failover: {address: 10.%d.%d.1}\n---\n",
-			i, i%10, i%10, i%3, provider, i/250, i%250)
+		docs = append(docs, fleettest.Cluster(fmt.Sprintf("c%03d", i), provider).Region(fmt.Sprintf("r%d", i%10)).
+			Zone(fmt.Sprintf("r%d-z%d", i%10, i%3)).Failover(fmt.Sprintf("10.%d.%d.1", i/250, i%250), 0))
 	}
 	for j := 0; j < m; j++ {
-		fmt.Fprintf(&b, "apiVersion: gatefed.dev/v1alpha1\nkind: GlobalService\nmetadata: {name: s%04d, namespace: ns%d}\nspec:\n  port: 8080\n  clusters: {names: [c%03d, c%03d, c%03d]}\n  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}\n---\n",
-			j, j%10, j%n, (j+7)%n, (j+31)%n)
+		docs = append(docs, fleettest.Service(fmt.Sprintf("ns%d", j%10), fmt.Sprintf("s%04d", j), 8080).
+			On(fmt.Sprintf("c%03d", j%n), fmt.Sprintf("c%03d", (j+7)%n), fmt.Sprintf("c%03d", (j+31)%n)).HealthCheck())
 	}
 	for r := 0; r < m/10; r++ {
-		fmt.Fprintf(&b, "apiVersion: gatefed.dev/v1alpha1\nkind: GlobalRoute\nmetadata: {name: r%03d, namespace: ns%d}\nspec:\n  hosts: [r%03d.example.com]\n  rules:\n", r, r%10, r)
+		route := fleettest.Route(fmt.Sprintf("ns%d", r%10), fmt.Sprintf("r%03d", r), fmt.Sprintf("r%03d.example.com", r))
 		for k := 0; k < 10; k++ {
 			j := r*10 + k
-			fmt.Fprintf(&b, "  - match: {pathPrefix: /s%04d}\n    backends: [{service: ns%d/s%04d}]\n", j, j%10, j)
+			route.Rule(fmt.Sprintf("match: {pathPrefix: /s%04d}", j), "backends: "+fleettest.Backends(fmt.Sprintf("ns%d/s%04d", j%10, j)))
 		}
-		b.WriteString("---\n")
+		docs = append(docs, route)
 	}
-	path := filepath.Join(tb.TempDir(), "fleet.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return path
+	return fleettest.Write(tb, tb.TempDir(), fleettest.YAML(docs...))
 }
 
 // BenchmarkRender loads, validates and renders fleets of growing size the

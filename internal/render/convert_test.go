@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -34,11 +34,7 @@ func TestConversionMatchesApimachinery(t *testing.T) {
 	defer render.SetConversionCheck(nil)
 	dirs := append(fleetDirs(t), writeBenchFleet(t, 6, 40))
 	for _, dir := range dirs {
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := render.Render(f, render.Options{}); err != nil {
+		if _, err := render.Render(fleettest.LoadDir(t, dir), render.Options{}); err != nil {
 			t.Fatal(err)
 		}
 	}

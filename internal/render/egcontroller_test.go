@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -59,10 +60,7 @@ func TestEnvoyGatewayControllerConfig(t *testing.T) {
 		{"tls", "eg-west"},          // HTTPS through ListenerSets, which egctl does not load
 	} {
 		t.Run(c.fleet+"/"+c.cluster, func(t *testing.T) {
-			f, err := fleet.Load([]string{filepath.Join("..", "..", "testdata", "fleets", c.fleet)}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := fleettest.LoadDir(t, filepath.Join("..", "..", "testdata", "fleets", c.fleet))
 			res, err := render.Render(f, render.Options{Clusters: []string{c.cluster}})
 			if err != nil {
 				t.Fatal(err)

@@ -2,12 +2,12 @@ package render_test
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -15,41 +15,12 @@ import (
 // check names only a path and expects both providers to write the loader's
 // interval, timeout and thresholds.
 func TestHealthCheckDefaultsOnEveryProvider(t *testing.T) {
-	const in = `apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: gloo-1}
-spec:
-  region: r1
-  gateway: {provider: gloo}
-  failover: {address: 203.0.113.1}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: eg-1}
-spec:
-  region: r2
-  gateway: {provider: envoy-gateway}
-  failover: {address: 203.0.113.2}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec:
-  port: 8080
-  healthCheck: {path: /healthz}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: shop, namespace: shop}
-spec:
-  hosts: [shop.example.com]
-  rules:
-  - backends: [{service: checkout}]
-`
-	f, err := fleet.Load([]string{"-"}, strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fleettest.Load(t, fleettest.YAML(
+		fleettest.Cluster("gloo-1", fleet.ProviderGloo).Region("r1").Failover("203.0.113.1", 0),
+		fleettest.Cluster("eg-1", fleet.ProviderEnvoyGateway).Region("r2").Failover("203.0.113.2", 0),
+		fleettest.Service("shop", "checkout", 8080).Spec("healthCheck", "{path: /healthz}"),
+		fleettest.Route("shop", "shop", "shop.example.com").To("checkout"),
+	))
 	res, err := render.Render(f, render.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 )
 
 // roundTrip checks that MarshalYAML's output parses back to the same object.
@@ -65,11 +65,7 @@ func TestMarshalYAMLRoundTripsRenderedObjects(t *testing.T) {
 		t.Fatal("no example fleets")
 	}
 	for _, dir := range dirs {
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := Render(f, Options{})
+		res, err := Render(fleettest.LoadDir(t, dir), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

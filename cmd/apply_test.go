@@ -7,31 +7,20 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/cmd"
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 )
 
-const confirmFleet = `apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c1}
-spec: {gateway: {provider: gloo, namespace: apply-confirm}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c2}
-spec: {gateway: {provider: gloo, namespace: apply-confirm}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec: {port: 8080}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: shop, namespace: shop}
-spec:
-  hosts: [shop.example.com]
-  rules: [{backends: [{service: checkout}]}]
-`
+// confirmFleet is two gloo clusters with a route each.
+func confirmFleet(host string) string {
+	return fleettest.YAML(
+		fleettest.Cluster("c1", fleet.ProviderGloo).GatewayNamespace("apply-confirm"),
+		fleettest.Cluster("c2", fleet.ProviderGloo).GatewayNamespace("apply-confirm"),
+		fleettest.Service("shop", "checkout", 8080),
+		fleettest.Route("shop", "shop", host).To("checkout"),
+	)
+}
 
 // On a terminal apply asks before writing (unless --yes, or when nothing
 // would change); off a terminal it never asks.
@@ -52,7 +41,7 @@ func TestApplyConfirmation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(confirmFleet)
+	write(confirmFleet("shop.example.com"))
 	run := func(stdin string, tty bool, args ...string) (int, string, string) {
 		ios, in, out, errOut := iostreams.Test()
 		in.WriteString(stdin)
@@ -84,11 +73,11 @@ func TestApplyConfirmation(t *testing.T) {
 	}
 
 	// --yes, and off a terminal: no question.
-	write(strings.Replace(confirmFleet, "shop.example.com", "www.example.com", 1))
+	write(confirmFleet("www.example.com"))
 	if code, _, errOut = run("", true, "apply", "--yes"); code != 0 || strings.Contains(errOut, "Apply these changes") {
 		t.Fatalf("--yes: exit %d, stderr:\n%s", code, errOut)
 	}
-	write(confirmFleet)
+	write(confirmFleet("shop.example.com"))
 	code, out, errOut = run("", false, "apply")
 	if code != 0 || strings.Contains(errOut, "Apply these changes") || !strings.Contains(out, "c1\t0\t1\t0\t1\t0\t") {
 		t.Fatalf("off a terminal: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -20,38 +22,13 @@ import (
 // fleet serve the route; checkout is placed in c1, c2 and c9, whose API
 // server cannot be reached.
 func discoverApplyFleet(gatewayNS, shopNS, unreachable string) string {
-	return fmt.Sprintf(`apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c1}
-spec: {region: r1, gateway: {provider: gloo, namespace: %[1]s}, failover: {address: 192.0.2.1}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c2}
-spec: {region: r1, gateway: {provider: envoy-gateway, namespace: %[1]s}, failover: {address: 192.0.2.2}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c9}
-spec: {kubeconfig: %[3]s, region: r2, gateway: {provider: gloo, namespace: %[1]s}, failover: {address: 192.0.2.3}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: %[2]s}
-spec:
-  port: 8080
-  failover: {policy: ordered, order: [c2, c1, c9]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: web, namespace: %[2]s}
-spec:
-  hosts: [shop.example.com]
-  clusters: {names: [c1, c2]}
-  rules:
-  - backends: [{service: checkout}]
-`, gatewayNS, shopNS, unreachable)
+	return fleettest.YAML(
+		fleettest.Cluster("c1", fleet.ProviderGloo).Region("r1").GatewayNamespace(gatewayNS).Failover("192.0.2.1", 0),
+		fleettest.Cluster("c2", fleet.ProviderEnvoyGateway).Region("r1").GatewayNamespace(gatewayNS).Failover("192.0.2.2", 0),
+		fleettest.Cluster("c9", fleet.ProviderGloo).Kubeconfig(unreachable).Region("r2").GatewayNamespace(gatewayNS).Failover("192.0.2.3", 0),
+		fleettest.Service(shopNS, "checkout", 8080).Ordered("c2", "c1", "c9").HealthCheck(),
+		fleettest.Route(shopNS, "web", "shop.example.com").On("c1", "c2").To("checkout"),
+	)
 }
 
 // gatefedObjects lists the objects of a kind in a namespace that carry
@@ -104,7 +81,7 @@ clusters: [{name: c9, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls
 users: [{name: c9, user: {token: none}}]
 contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 `)
-	writeFile(t, filepath.Join(dir, "fleet.yaml"), discoverApplyFleet(gatewayNS, shopNS, unreachable))
+	fleettest.Write(t, dir, discoverApplyFleet(gatewayNS, shopNS, unreachable))
 	run := func(args ...string) (int, string, string) {
 		t.Helper()
 		return runGatefed(t, dir, append([]string{"--kubeconfig", fl.Kubeconfig}, append(args, "--cluster", "c1", "--cluster", "c2")...)...)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/cmd"
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -17,38 +19,13 @@ import (
 // discoverFleet: a (gloo) and b (envoy-gateway) run real API servers;
 // checkout runs in a only, and c is placed but cannot be reached.
 func discoverFleet(kubeconfig, unreachable, ns string) string {
-	return fmt.Sprintf(`apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: a}
-spec: {kubeconfig: %[1]s, region: r1, gateway: {provider: gloo}, failover: {address: 192.0.2.1}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: b}
-spec: {kubeconfig: %[1]s, region: r1, gateway: {provider: envoy-gateway}, failover: {address: 192.0.2.2}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c}
-spec: {kubeconfig: %[2]s, region: r2, gateway: {provider: gloo}, failover: {address: 192.0.2.3}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: %[3]s}
-spec:
-  port: 8080
-  failover: {policy: ordered, order: [b, a, c]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: web, namespace: %[3]s}
-spec:
-  hosts: [shop.example.com]
-  clusters: {names: [a, b]}
-  rules:
-  - backends: [{service: checkout}]
-`, kubeconfig, unreachable, ns)
+	return fleettest.YAML(
+		fleettest.Cluster("a", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.1", 0),
+		fleettest.Cluster("b", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.2", 0),
+		fleettest.Cluster("c", fleet.ProviderGloo).Kubeconfig(unreachable).Region("r2").Failover("192.0.2.3", 0),
+		fleettest.Service(ns, "checkout", 8080).Ordered("b", "a", "c").HealthCheck(),
+		fleettest.Route(ns, "web", "shop.example.com").On("a", "b").To("checkout"),
+	)
 }
 
 func writeFile(t *testing.T, path, data string) {
@@ -62,7 +39,7 @@ func writeFile(t *testing.T, path, data string) {
 func runGatefed(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
-	code = cmd.Main(append(args, "-f", filepath.Join(dir, "fleet.yaml")), streams)
+	code = cmd.Main(append(args, "-f", filepath.Join(dir, fleettest.FileName)), streams)
 	return code, out.String(), errOut.String()
 }
 
@@ -83,7 +60,7 @@ clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-
 users: [{name: c, user: {token: none}}]
 contexts: [{name: c, context: {cluster: c, user: c}}]
 `)
-	writeFile(t, filepath.Join(dir, "fleet.yaml"), discoverFleet(fl.Kubeconfig, unreachable, ns))
+	fleettest.Write(t, dir, discoverFleet(fl.Kubeconfig, unreachable, ns))
 
 	// c cannot be read: an error by default, nothing rendered.
 	code, stdout, stderr := runGatefed(t, dir, "render", "--discover")

@@ -23,53 +23,29 @@ import (
 
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/faultproxy"
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
-// threeGlooClusters is three gloo clusters sharing gateway namespace NS and a
-// service with a route, rendered into a few objects per cluster.
-const threeGlooClusters = `apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c1}
-spec: {gateway: {provider: gloo, namespace: NS}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c2}
-spec: {gateway: {provider: gloo, namespace: NS}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: c3}
-spec: {gateway: {provider: gloo, namespace: NS}}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec: {port: 8080}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: shop, namespace: shop}
-spec:
-  hosts: [HOST]
-  rules: [{backends: [{service: checkout}]}]
-`
+// shopService is a service and a route, for fleets that register their clusters.
+var shopService = fleettest.YAML(
+	fleettest.Service("shop", "checkout", 8080),
+	fleettest.Route("shop", "shop", "shop.example.com").To("checkout"),
+)
 
-// shopService is threeGlooClusters's service and route, for fleets that register their clusters.
-const shopService = `apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec: {port: 8080}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: shop, namespace: shop}
-spec:
-  hosts: [shop.example.com]
-  rules: [{backends: [{service: checkout}]}]
-`
+// threeGlooClusters is three gloo clusters sharing gateway namespace ns and
+// a service with a route to host, rendered into a few objects per cluster.
+func threeGlooClusters(ns, host string) string {
+	return fleettest.YAML(
+		fleettest.Cluster("c1", fleet.ProviderGloo).GatewayNamespace(ns),
+		fleettest.Cluster("c2", fleet.ProviderGloo).GatewayNamespace(ns),
+		fleettest.Cluster("c3", fleet.ProviderGloo).GatewayNamespace(ns),
+		fleettest.Service("shop", "checkout", 8080),
+		fleettest.Route("shop", "shop", host).To("checkout"),
+	)
+}
 
 // gatefedRun runs gatefed in-process, off a terminal.
 func gatefedRun(args ...string) (code int, stdout, stderr string) {
@@ -113,10 +89,7 @@ func TestFaultsEndToEnd(t *testing.T) {
 	c2 := proxy.Cluster("c2")
 	fleetFile := filepath.Join(dir, "fleet.yaml")
 	writeFleet := func(host string) {
-		doc := strings.NewReplacer("NS", ns, "HOST", host).Replace(threeGlooClusters)
-		if err := os.WriteFile(fleetFile, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fleettest.Write(t, dir, threeGlooClusters(ns, host))
 	}
 	gatefed := func(args ...string) (int, string, string) {
 		t.Helper()

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -29,49 +28,25 @@ const (
 	benchRoutes   = 5
 )
 
-// benchFleet writes a fleet of benchClusters healthy Gloo clusters: every
-// service runs everywhere and fails over by locality, every route is served
-// everywhere, every cluster is a failover target listening on its own
-// loopback TLS port.
+// benchFleet writes a fleet of benchClusters healthy Gloo clusters, b1..bN
+// on the test fleet's contexts c1..cN: every service runs everywhere and
+// fails over by locality, every route is served everywhere, every cluster is
+// a failover target listening on its own loopback TLS port.
 func benchFleet(kubeconfig string, ports []int) string {
-	var b strings.Builder
+	var docs []fleettest.Doc
 	for i, p := range ports {
-		fmt.Fprintf(&b, `apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: b%d}
-spec:
-  kubeconfig: %s
-  region: r%d
-  gateway: {provider: gloo}
-  failover: {address: 127.0.0.1, port: %d}
----
-`, i+1, kubeconfig, i%2, p)
+		docs = append(docs, fleettest.Cluster(fmt.Sprintf("b%d", i+1), fleet.ProviderGloo).Kubeconfig(kubeconfig).
+			Context(fmt.Sprintf("c%d", i+1)).Region(fmt.Sprintf("r%d", i%2)).Failover("127.0.0.1", p))
 	}
 	for s := range benchServices {
-		fmt.Fprintf(&b, `apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: svc%d, namespace: shop}
-spec:
-  port: 8080
-  outlierDetection: {consecutive5xx: 5}
----
-`, s)
+		docs = append(docs, fleettest.Service("shop", fmt.Sprintf("svc%d", s), 8080).Spec("outlierDetection", "{consecutive5xx: 5}"))
 	}
 	for r := range benchRoutes {
-		fmt.Fprintf(&b, `apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: route%d, namespace: shop}
-spec:
-  hosts: [r%d.example.com]
-  rules:
-  - match: {pathPrefix: /a}
-    backends: [{service: svc%d}]
-  - match: {pathPrefix: /b}
-    backends: [{service: svc%d}]
----
-`, r, r, (2*r)%benchServices, (2*r+1)%benchServices)
+		docs = append(docs, fleettest.Route("shop", fmt.Sprintf("route%d", r), fmt.Sprintf("r%d.example.com", r)).
+			Rule("match: {pathPrefix: /a}", "backends: "+fleettest.Backends(fmt.Sprintf("svc%d", (2*r)%benchServices))).
+			Rule("match: {pathPrefix: /b}", "backends: "+fleettest.Backends(fmt.Sprintf("svc%d", (2*r+1)%benchServices))))
 	}
-	return b.String()
+	return fleettest.YAML(docs...)
 }
 
 // setupBenchFleet starts benchClusters clusters and brings each to the
@@ -90,19 +65,7 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 		b.Cleanup(func() { ln.Close() })
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	// The test fleet names its contexts c1..cN: point b1..bN at them.
-	doc := benchFleet(tf.Kubeconfig, ports)
-	for i := benchClusters; i >= 1; i-- {
-		doc = strings.ReplaceAll(doc, fmt.Sprintf("metadata: {name: b%d}\nspec:\n", i), fmt.Sprintf("metadata: {name: b%d}\nspec:\n  context: c%d\n", i, i))
-	}
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "fleet.yaml"), []byte(doc), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	f, err := fleet.Load([]string{dir}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := fleettest.Load(b, benchFleet(tf.Kubeconfig, ports))
 	res, err := render.Render(f, render.Options{})
 	if err != nil {
 		b.Fatal(err)

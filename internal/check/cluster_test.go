@@ -31,6 +31,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
@@ -116,62 +117,20 @@ var (
 	listeners    []net.Listener
 )
 
-const scenarioFleet = `apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: east}
-spec:
-  kubeconfig: %[1]s
-  region: r1
-  zone: r1-a
-  gateway: {provider: gloo}
-  failover: {address: 127.0.0.1, port: %[2]d}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: west}
-spec:
-  kubeconfig: %[1]s
-  region: r1
-  zone: r1-b
-  gateway: {provider: envoy-gateway}
-  failover: {address: 127.0.0.1, port: %[3]d}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: north}
-spec:
-  kubeconfig: %[1]s
-  region: r2
-  gateway: {provider: gloo}
-  failover: {address: 127.0.0.1, port: %[4]d}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec:
-  port: 8080
-  clusters: {names: [east, west]}
-  healthCheck: {path: /healthz, interval: 5s, timeout: 1s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: ledger, namespace: shop}
-spec:
-  port: 9090
-  clusters: {names: [east]}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [shop.example.com]
-  rules:
-  - name: checkout
-    backends: [{service: checkout}]
-  - name: ledger
-    match: {pathPrefix: /ledger}
-    backends: [{service: ledger}]
-`
+// scenarioFleet is the scenario's fleet: every cluster on one kubeconfig,
+// each failover target at its own loopback port.
+func scenarioFleet(kubeconfig string, eastPort, westPort, northPort int) string {
+	return fleettest.YAML(
+		fleettest.Cluster("east", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r1").Zone("r1-a").Failover("127.0.0.1", eastPort),
+		fleettest.Cluster("west", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Zone("r1-b").Failover("127.0.0.1", westPort),
+		fleettest.Cluster("north", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r2").Failover("127.0.0.1", northPort),
+		fleettest.Service("shop", "checkout", 8080).On("east", "west").HealthCheck(),
+		fleettest.Service("shop", "ledger", 9090).On("east"),
+		fleettest.Route("shop", "web", "shop.example.com").
+			Rule("name: checkout", "backends: "+fleettest.Backends("checkout")).
+			Rule("name: ledger", "match: {pathPrefix: /ledger}", "backends: "+fleettest.Backends("ledger")),
+	)
+}
 
 func setupScenario(t *testing.T) *scenario {
 	t.Helper()
@@ -206,8 +165,8 @@ func buildScenario(tf *testfleet.Fleet) (*scenario, error) {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, err
 	}
-	doc := fmt.Sprintf(scenarioFleet, tf.Kubeconfig, port(eastLn), port(westLn), closedPort)
-	if err := os.WriteFile(filepath.Join(s.dir, "fleet.yaml"), []byte(doc), 0o644); err != nil {
+	doc := scenarioFleet(tf.Kubeconfig, port(eastLn), port(westLn), closedPort)
+	if err := os.WriteFile(filepath.Join(s.dir, fleettest.FileName), []byte(doc), 0o644); err != nil {
 		return nil, err
 	}
 	f, err := fleet.Load([]string{s.dir}, nil)

@@ -2,9 +2,7 @@ package check_test
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,49 +14,23 @@ import (
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // realEGFleet is an envoy-gateway cluster "eg" whose checkout fails over to
 // "far" at farAddress. Only eg runs; far is a document.
-const realEGFleet = `apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: eg}
-spec:
-  kubeconfig: %[1]s
-  region: r1
-  gateway: {provider: envoy-gateway}
-  failover: {address: 192.0.2.10}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: Cluster
-metadata: {name: far}
-spec:
-  kubeconfig: %[1]s
-  region: r2
-  gateway: {provider: gloo}
-  failover: {address: %[2]s}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalService
-metadata: {name: checkout, namespace: shop}
-spec:
-  port: 8080
-  clusters: {names: [eg, far]}
-  healthCheck: {path: /healthz}
-  outlierDetection: {consecutive5xx: 5}
----
-apiVersion: gatefed.dev/v1alpha1
-kind: GlobalRoute
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [shop.example.com]
-  clusters: {names: [eg]}
-  rules:
-  - name: checkout
-    backends: [{service: checkout}]
-`
+func realEGFleet(kubeconfig, farAddress string) string {
+	return fleettest.YAML(
+		fleettest.Cluster("eg", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.10", 0),
+		fleettest.Cluster("far", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r2").Failover(farAddress, 0),
+		fleettest.Service("shop", "checkout", 8080).On("eg", "far").
+			Spec("healthCheck", "{path: /healthz}").Spec("outlierDetection", "{consecutive5xx: 5}"),
+		fleettest.Route("shop", "web", "shop.example.com").On("eg").
+			Rule("name: checkout", "backends: "+fleettest.Backends("checkout")),
+	)
+}
 
 // config-status reports the verdicts the real Envoy Gateway controller
 // wrote: every object accepted, and then the controller's own reason when it
@@ -116,14 +88,8 @@ func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
 	dir := t.TempDir()
 	run := func(farAddress string) *check.ClusterReport {
 		t.Helper()
-		doc := fmt.Sprintf(realEGFleet, tf.Kubeconfig, farAddress)
-		if err := os.WriteFile(filepath.Join(dir, "fleet.yaml"), []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fleettest.Write(t, dir, realEGFleet(tf.Kubeconfig, farAddress))
+		f := fleettest.LoadDir(t, dir)
 		res, err := render.Render(f, render.Options{Clusters: []string{"eg"}})
 		if err != nil {
 			t.Fatal(err)

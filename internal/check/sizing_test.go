@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 )
 
 // offlineEnv is a cluster's environment with its render and no API, as
@@ -28,7 +29,7 @@ func offlineEnv(t *testing.T, r *runner, name string) *clusterEnv {
 
 func testRunner(t *testing.T) *runner {
 	t.Helper()
-	r, err := newRunner(loadFleet(t, sizingFleet), Options{})
+	r, err := newRunner(fleettest.Load(t, sizingFleet), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestHealthSignals(t *testing.T) {
 		}
 	}
 	// Without the health check, every failover path warns.
-	f := loadFleet(t, sizingFleet)
+	f := fleettest.Load(t, sizingFleet)
 	f.Service("shop/checkout").Spec.HealthCheck = nil
 	r2, err := newRunner(f, Options{})
 	if err != nil {

@@ -202,7 +202,19 @@ func sampleFleets() map[string]*fleet.Fleet {
 	}
 	withTLS := everything()
 	withTLS.Routes[0].Spec.TLS = &fleet.RouteTLS{SecretName: "shop-tls", HTTPSRedirect: true}
-	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything(), "by-name": byNameFleet(), "tls": withTLS}
+	// Two GlobalExtensions on the route: an OCI image with a config, and an
+	// https module that fails open.
+	withWasm := everything()
+	withWasm.Extensions = []*fleet.GlobalExtension{
+		{Metadata: fleet.ObjectMeta{Name: "geo", Namespace: "shop"}, Spec: fleet.GlobalExtensionSpec{
+			Wasm: fleet.WasmModule{URL: "oci://registry.example.com/filters/geo:1.2", SHA256: strings.Repeat("5f", 32),
+				Config: map[string]any{"header": "x-geo", "countries": []any{"us", "ca"}, "ttl": int64(300), "strict": true}},
+			Routes: []string{"storefront"}}},
+		{Metadata: fleet.ObjectMeta{Name: "auth", Namespace: "shop"}, Spec: fleet.GlobalExtensionSpec{
+			Wasm:   fleet.WasmModule{URL: "https://modules.example.com/auth.wasm", SHA256: strings.Repeat("93", 32), FailOpen: true},
+			Routes: []string{"storefront"}}},
+	}
+	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything(), "by-name": byNameFleet(), "tls": withTLS, "wasm": withWasm}
 }
 
 // byNameFleet has failover targets with DNS-name addresses only, so every
@@ -256,7 +268,7 @@ func TestRenderedObjectsMatchCRDSchemas(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute", "HTTPRouteFilter", "ListenerSet"} {
+	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute", "HTTPRouteFilter", "ListenerSet", "EnvoyExtensionPolicy"} {
 		if !kinds[k] {
 			t.Errorf("sample fleets render no %s; the schema check misses it", k)
 		}

@@ -57,7 +57,7 @@ type ClusterRegisterOptions struct {
 func newClusterRegisterCmd(g *GlobalOptions) *cobra.Command {
 	o := &ClusterRegisterOptions{GlobalOptions: g}
 	c := &cobra.Command{
-		Use:   "register NAME --context CTX --provider gloo|envoy-gateway",
+		Use:   "register NAME --context CTX --provider gloo|envoy-gateway|istio",
 		Short: "Add a cluster to the fleet, or update its Cluster document in place",
 		Long: `Register connects to the cluster through a context of your kubeconfig (within
 --timeout), reads its version, checks that the provider's CRDs exist (a missing
@@ -69,7 +69,10 @@ the document says; --label k=v sets a label and --label k- removes it.
 
 Without --failover-address the failover address is discovered like Gloo
 Federation does: the gateway's Service in the gateway namespace with a port named
-"failover", at its load-balancer IP or hostname and that port. When there is none,
+"failover", at its load-balancer IP or hostname and that port (on istio clusters,
+the Service of the ingress gateway pods, spec.gateway.selector, default
+istio=ingressgateway, with a port named "failover" or its port 15443 named "tls",
+as Istio's istio-ingressgateway has). When there is none,
 the cluster is registered as no failover target, and register says so.
 
 An API server that another Cluster document already names is refused (one
@@ -86,6 +89,7 @@ and points the document at it. Re-run it to rotate the token.
 ` + exitStatusHelp,
 		Example: `  gatefed cluster register us-east --context kind-us-east --provider gloo --region us-east-1 --zone us-east-1a
   gatefed cluster register eu-west --context eu --provider envoy-gateway --failover-address eu.example.net:15443 --label env=prod
+  gatefed cluster register mesh-east --context mesh --provider istio
   gatefed cluster register us-east --context kind-us-east --service-account --token-ttl 720h
   gatefed cluster register us-east --context kind-us-east --provider gloo --dry-run`,
 		Args: clusterArgs(1, "NAME"),
@@ -96,7 +100,7 @@ and points the document at it. Re-run it to rotate the token.
 	}
 	f := c.Flags()
 	f.StringVar(&o.Context, "context", "", "kubeconfig context of the cluster (default: NAME)")
-	f.StringVar(&o.Provider, "provider", "", "gateway provider: gloo|envoy-gateway (required for a new cluster)")
+	f.StringVar(&o.Provider, "provider", "", "gateway provider: gloo|envoy-gateway|istio (required for a new cluster)")
 	f.StringVar(&o.Region, "region", "", "region, for locality failover")
 	f.StringVar(&o.Zone, "zone", "", "zone within the region")
 	f.StringVar(&o.GatewayNamespace, "gateway-namespace", "", "namespace of the gateway (default gloo-system or envoy-gateway-system)")

@@ -6,6 +6,7 @@ package cluster
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 )
@@ -110,10 +111,28 @@ var providerSpecs = map[string]providerSpec{
 			{"gateway.networking.k8s.io", "referencegrants"},
 		},
 	},
+	fleet.ProviderIstio: {
+		CRDs: istioResources,
+		// Gateways, VirtualServices, DestinationRules and ServiceEntries,
+		// all in the gateway namespace.
+		Rendered: istioResources,
+	},
+}
+
+var istioResources = []resource{
+	{"networking.istio.io", "gateways"},
+	{"networking.istio.io", "virtualservices"},
+	{"networking.istio.io", "destinationrules"},
+	{"networking.istio.io", "serviceentries"},
 }
 
 // Providers lists the known providers.
-var Providers = []string{fleet.ProviderGloo, fleet.ProviderEnvoyGateway}
+var Providers = []string{fleet.ProviderGloo, fleet.ProviderEnvoyGateway, fleet.ProviderIstio}
+
+// providerList is "gloo, envoy-gateway or istio", for error messages.
+func providerList() string {
+	return strings.Join(Providers[:len(Providers)-1], ", ") + " or " + Providers[len(Providers)-1]
+}
 
 // installHint says how to get the CRDs of an API group.
 func installHint(group string) string {
@@ -124,6 +143,8 @@ func installHint(group string) string {
 		return "install the Gateway API experimental channel (TLSRoute is experimental): kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/experimental-install.yaml, or install Envoy Gateway, whose chart brings them"
 	case "gateway.envoyproxy.io":
 		return "install Envoy Gateway: helm install eg oci://docker.io/envoyproxy/gateway-helm --namespace envoy-gateway-system --create-namespace"
+	case "networking.istio.io":
+		return "install Istio with an ingress gateway: istioctl install (profile default), or the base, istiod and gateway charts of https://istio-release.storage.googleapis.com/charts"
 	}
 	return "install the gateway"
 }

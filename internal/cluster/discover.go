@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -203,4 +204,87 @@ func serviceAddress(s *corev1.Service) string {
 		return s.Spec.ExternalIPs[0]
 	}
 	return ""
+}
+
+// istioFailoverPortName is the name Istio's default ingress gateway Service
+// gives its port 15443.
+const istioFailoverPortName = "tls"
+
+// discoverIstioFailover finds the failover address of an istio cluster: a
+// Service in the gateway namespace that sends to the ingress gateway pods
+// (its selector, or failing that its labels, hold every label of the
+// cluster's gateway selector) with a port named "failover", or the port
+// 15443 named "tls" of Istio's default istio-ingressgateway, at its
+// load-balancer ingress IP or hostname. istio-ingressgateway comes first,
+// then Services by name.
+func discoverIstioFailover(ctx context.Context, cs kubernetes.Interface, gwNamespace string, selector map[string]string) (*Failover, string, error) {
+	list, err := cs.CoreV1().Services(gwNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Sprintf("cannot list Services in %s (%v)", gwNamespace, err), nil
+		}
+		return nil, "", fmt.Errorf("list Services in %s: %w", gwNamespace, err)
+	}
+	services := list.Items
+	sort.SliceStable(services, func(i, j int) bool {
+		ii, ij := services[i].Name == istioIngressGateway, services[j].Name == istioIngressGateway
+		if ii != ij {
+			return ii
+		}
+		return services[i].Name < services[j].Name
+	})
+	want := labelsText(selector)
+	var noAddress []string
+	for i := range services {
+		s := &services[i]
+		if !holds(s.Spec.Selector, selector) && !holds(s.Labels, selector) {
+			continue // not the ingress gateway's
+		}
+		var port *corev1.ServicePort
+		for j := range s.Spec.Ports {
+			p := &s.Spec.Ports[j]
+			if p.Name == FailoverPortName || (p.Name == istioFailoverPortName && p.Port == fleet.DefaultFailoverPort) {
+				port = p
+				break
+			}
+		}
+		if port == nil {
+			continue
+		}
+		ref := s.Namespace + "/" + s.Name
+		if addr := serviceAddress(s); addr != "" {
+			return &Failover{Address: addr, Port: port.Port, Service: ref}, "", nil
+		}
+		noAddress = append(noAddress, ref)
+	}
+	if len(noAddress) > 0 {
+		return nil, fmt.Sprintf("Service %s of the ingress gateway has a failover port but no load-balancer address yet", noAddress[0]), nil
+	}
+	return nil, fmt.Sprintf("no Service in %s for the ingress gateway pods (%s) has a port named %s or port %d named %s",
+		gwNamespace, want, FailoverPortName, fleet.DefaultFailoverPort, istioFailoverPortName), nil
+}
+
+// istioIngressGateway is the Service of Istio's default ingress gateway.
+const istioIngressGateway = "istio-ingressgateway"
+
+// holds reports whether labels has every key and value of want.
+func holds(labels, want map[string]string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	for k, v := range want {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// labelsText is a label selector as k=v,k=v, keys sorted.
+func labelsText(m map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
 }

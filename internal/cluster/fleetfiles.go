@@ -55,6 +55,7 @@ func (c clusterDoc) Cluster() *fleet.Cluster {
 				Provider:  scalarAt(root, "spec", "gateway", "provider"),
 				Namespace: scalarAt(root, "spec", "gateway", "namespace"),
 				Name:      scalarAt(root, "spec", "gateway", "name"),
+				Selector:  stringMapAt(root, "spec", "gateway", "selector"),
 			},
 			Failover: failover,
 		},

@@ -141,7 +141,7 @@ func (o *RegisterOptions) validate() ([]labelOp, *Failover, error) {
 		return nil, nil, err
 	}
 	if o.Provider != "" && !knownProvider(o.Provider) {
-		return nil, nil, fmt.Errorf("unknown provider %q%s (want %s)", o.Provider, fleet.DidYouMean(o.Provider, Providers), strings.Join(Providers, " or "))
+		return nil, nil, fmt.Errorf("unknown provider %q%s (want %s)", o.Provider, fleet.DidYouMean(o.Provider, Providers), providerList())
 	}
 	ops, err := parseLabels(o.Labels)
 	if err != nil {
@@ -230,10 +230,10 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 		provider = old.Spec.Gateway.Provider
 	}
 	if provider == "" {
-		return nil, fmt.Errorf("--provider is required for a new cluster (want %s)", strings.Join(Providers, " or "))
+		return nil, fmt.Errorf("--provider is required for a new cluster (want %s)", providerList())
 	}
 	if !knownProvider(provider) {
-		return nil, fmt.Errorf("cluster %q in %s has unknown provider %q: pass --provider (want %s)", o.Name, file.Path, provider, strings.Join(Providers, " or "))
+		return nil, fmt.Errorf("cluster %q in %s has unknown provider %q: pass --provider (want %s)", o.Name, file.Path, provider, providerList())
 	}
 	keep := func(flag *string, current string) string {
 		if flag != nil {
@@ -245,7 +245,7 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 	if old != nil {
 		cur = old.Spec
 		if cur.Gateway.Provider != provider { // a new provider: its own defaults
-			cur.Gateway.Namespace, cur.Gateway.Name = "", ""
+			cur.Gateway.Namespace, cur.Gateway.Name, cur.Gateway.Selector = "", "", nil
 		}
 	}
 	region, zone := keep(o.Region, cur.Region), keep(o.Zone, cur.Zone)
@@ -300,7 +300,17 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 			return nil, err
 		}
 		if failover == nil {
-			found, reason, err := discoverFailover(cctx, cs, provider, effNamespace, effName)
+			var found *Failover
+			var reason string
+			if provider == fleet.ProviderIstio {
+				selector := cur.Gateway.Selector
+				if len(selector) == 0 {
+					selector = fleet.DefaultIstioSelector
+				}
+				found, reason, err = discoverIstioFailover(cctx, cs, effNamespace, selector)
+			} else {
+				found, reason, err = discoverFailover(cctx, cs, provider, effNamespace, effName)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("cluster %s: %w", o.Name, err)
 			}
@@ -518,8 +528,11 @@ func (e docEdit) render(file *yamlFile, doc *yamlDoc) ([]byte, error) {
 	set(gw, "provider", e.Provider, gatewayOrder)
 	set(gw, "namespace", e.GatewayNamespace, gatewayOrder)
 	set(gw, "name", e.GatewayName, gatewayOrder)
-	if e.Provider == fleet.ProviderGloo {
+	if e.Provider != fleet.ProviderEnvoyGateway {
 		deleteKey(gw, "className") // only for envoy-gateway
+	}
+	if e.Provider != fleet.ProviderIstio {
+		deleteKey(gw, "selector") // only for istio
 	}
 	if e.Failover != nil {
 		fo := mapping(spec, "failover", specOrder)

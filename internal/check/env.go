@@ -200,6 +200,7 @@ var knownVersions = map[string]string{
 	groupGlooGW:     "v1",
 	groupGatewayAPI: "v1",
 	groupEG:         "v1alpha1",
+	groupIstio:      "v1",
 	"":              "v1",
 }
 

@@ -175,8 +175,15 @@ func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
 			r.info("the cluster's API is unreachable: its gateway Service and failover Secrets were not read")
 		})
 	default:
-		if receives && c.Spec.Gateway.Provider == fleet.ProviderGloo {
-			steps = append(steps, func(r *result) { glooFailoverPort(ctx, env, r) })
+		if receives {
+			switch c.Spec.Gateway.Provider {
+			case fleet.ProviderGloo:
+				steps = append(steps, func(r *result) { glooFailoverPort(ctx, env, r) })
+			case fleet.ProviderIstio:
+				steps = append(steps,
+					func(r *result) { istioFailoverGateway(ctx, env, r) },
+					func(r *result) { istioFailoverPort(ctx, env, r) })
+			}
 		}
 		if sends {
 			steps = append(steps, func(r *result) {

@@ -74,11 +74,12 @@ func (m SizingModel) withDefaults() SizingModel {
 
 // ProxyLoad is what one gateway proxy is configured with.
 type ProxyLoad struct {
-	// EnvoyClusters: one per Gloo Upstream; one per Envoy Gateway route rule.
+	// EnvoyClusters: one per Gloo Upstream; one per Envoy Gateway route rule;
+	// one per Istio destination host and port.
 	EnvoyClusters int `json:"envoyClusters"`
 	// Endpoints are the hosts of every cluster together.
 	Endpoints int `json:"endpoints"`
-	// Routes: Gloo VirtualService routes; HTTPRoute rule matches.
+	// Routes: Gloo VirtualService routes; HTTPRoute rule matches; Istio http matches and tcp rules.
 	Routes        int `json:"routes"`
 	HTTPListeners int `json:"httpListeners"`
 	TCPListeners  int `json:"tcpListeners"`

@@ -116,7 +116,7 @@ func proxyDeployment(ctx context.Context, env *clusterEnv, res *result, d *Sizin
 	}
 	if dep == nil {
 		res.warn("the gateway proxy Deployment was not found: its memory limit and replicas are unknown",
-			"see gateway-install; for Envoy Gateway the proxy Deployment carries label gateway.envoyproxy.io/owning-gateway-name")
+			"see gateway-install; for Envoy Gateway the proxy Deployment carries label gateway.envoyproxy.io/owning-gateway-name, for Istio it is the Deployment in the gateway namespace whose pods carry spec.gateway.selector")
 		return
 	}
 	ref := objRef("Deployment", dep.Namespace, dep.Name)
@@ -181,6 +181,12 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 			return nil, nil, nil
 		}
 		dep = &list.Items[0]
+	case fleet.ProviderIstio:
+		got, err := istioProxyDeployment(ctx, env)
+		if got == nil || err != nil {
+			return nil, nil, err
+		}
+		dep = got
 	default:
 		got, err := env.deployment(ctx, gw.Namespace, gw.Name)
 		if isNotFound(err) {
@@ -193,7 +199,7 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 	}
 	cs := dep.Spec.Template.Spec.Containers
 	for i := range cs {
-		if cs[i].Name == "envoy" || cs[i].Name == "gateway-proxy" {
+		if cs[i].Name == "envoy" || cs[i].Name == "gateway-proxy" || cs[i].Name == "istio-proxy" {
 			return dep, &cs[i], nil
 		}
 	}
@@ -227,6 +233,11 @@ var proxyKinds = map[string][]schema.GroupKind{
 		{Group: groupGatewayAPI, Kind: "HTTPRoute"},
 		{Group: groupGatewayAPI, Kind: "TLSRoute"},
 		{Group: groupEG, Kind: "Backend"},
+	},
+	fleet.ProviderIstio: {
+		{Group: groupIstio, Kind: "Gateway"},
+		{Group: groupIstio, Kind: "VirtualService"},
+		{Group: groupIstio, Kind: "ServiceEntry"},
 	},
 }
 
@@ -369,6 +380,8 @@ func proxyLoad(ctx context.Context, env *clusterEnv, live liveConfig) ProxyLoad 
 				}
 			}
 		}
+	case fleet.ProviderIstio:
+		l = istioLoad(objs, gw, endpointsOf)
 	}
 	return l
 }

@@ -1,0 +1,237 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render/istio"
+)
+
+// istioIngressGateway is the Service and Deployment of Istio's default
+// ingress gateway; it comes first when several select the gateway pods.
+const istioIngressGateway = "istio-ingressgateway"
+
+// holdsLabels reports whether labels has every key and value of want (and
+// want is not empty).
+func holdsLabels(labels, want map[string]string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	for k, v := range want {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func selectorText(m map[string]string) string {
+	var parts []string
+	for _, k := range fleet.Sorted(m) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// ingressFirst orders names with istio-ingressgateway first, then by name.
+func ingressFirst(a, b string) bool {
+	if (a == istioIngressGateway) != (b == istioIngressGateway) {
+		return a == istioIngressGateway
+	}
+	return a < b
+}
+
+// istioFailoverGateway needs the failover Gateway gatefed renders on an
+// istio failover target to be in the cluster, with its servers.
+func istioFailoverGateway(ctx context.Context, env *clusterEnv, res *result) {
+	ns := env.gatewayNamespace()
+	ref := objRef("Gateway", ns, istio.FailoverGatewayName)
+	m := env.mapping(schema.GroupKind{Group: groupIstio, Kind: "Gateway"})
+	if m == nil {
+		res.objFail(ref, "the cluster does not serve networking.istio.io Gateways: the failover Gateway cannot exist", "see gateway-install")
+		return
+	}
+	got, err := env.resource(m, ns).Get(ctx, istio.FailoverGatewayName, metav1.GetOptions{})
+	switch {
+	case isNotFound(err):
+		res.objFail(ref, fmt.Sprintf("the failover Gateway %s/%s does not exist: no failover traffic is accepted", ns, istio.FailoverGatewayName),
+			"run gatefed apply")
+		return
+	case err != nil:
+		res.objFail(ref, fmt.Sprintf("read Gateway %s/%s: %v", ns, istio.FailoverGatewayName, err), rbacHint("get gateways.networking.istio.io", ns))
+		return
+	}
+	servers, _, _ := unstructured.NestedSlice(got.Object, "spec", "servers")
+	want := int64(env.cluster.FailoverPort())
+	n := 0
+	for _, s := range servers {
+		if p, _, _ := unstructured.NestedInt64(s.(map[string]any), "port", "number"); p == want {
+			n++
+		}
+	}
+	if n == 0 {
+		res.objFail(ref, fmt.Sprintf("the failover Gateway %s/%s has no server on port %d", ns, istio.FailoverGatewayName, want), "run gatefed apply (see drift)")
+		return
+	}
+	res.objInfo(ref, fmt.Sprintf("the failover Gateway %s/%s exists with %s on port %d", ns, istio.FailoverGatewayName, plural(n, "server", "servers"), want))
+}
+
+// istioFailoverPort needs a Service of the ingress gateway pods (its
+// selector holds spec.gateway.selector) to expose the failover port.
+func istioFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
+	c := env.cluster
+	ns, sel := env.gatewayNamespace(), c.Spec.Gateway.Selector
+	want := c.FailoverPort()
+	list, err := env.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		res.fail(fmt.Sprintf("list Services in %s: %v", ns, err), rbacHint("list services", ns))
+		return
+	}
+	var ours []*corev1.Service
+	for i := range list.Items {
+		if holdsLabels(list.Items[i].Spec.Selector, sel) {
+			ours = append(ours, &list.Items[i])
+		}
+	}
+	sort.Slice(ours, func(i, j int) bool { return ingressFirst(ours[i].Name, ours[j].Name) })
+	if len(ours) == 0 {
+		res.fail(fmt.Sprintf("no Service in %s selects the ingress gateway pods (%s): other clusters cannot reach its failover port", ns, selectorText(sel)),
+			fmt.Sprintf("expose the ingress gateway with a LoadBalancer Service with port %d (istioctl install's istio-ingressgateway has it), or correct spec.gateway.selector of Cluster %s", want, c.Name()))
+		return
+	}
+	for _, s := range ours {
+		for _, p := range s.Spec.Ports {
+			if p.Port == want {
+				res.objInfo(objRef("Service", s.Namespace, s.Name), fmt.Sprintf("the ingress gateway Service %s/%s exposes port %d (%q)", s.Namespace, s.Name, want, p.Name))
+				return
+			}
+		}
+	}
+	s := ours[0]
+	res.objFail(objRef("Service", s.Namespace, s.Name), fmt.Sprintf("the ingress gateway Service %s/%s does not expose port %d, which Cluster %s registers as its failover port", s.Namespace, s.Name, want, c.Name()),
+		fmt.Sprintf("add port %d (name tls, targetPort the gateway pods' %d) to the Service, or set spec.failover.port of Cluster %s to a port it exposes", want, want, c.Name()))
+}
+
+// istioProxyDeployment is the ingress gateway's Deployment: in the gateway
+// namespace, pods labelled with spec.gateway.selector, istio-ingressgateway
+// first. Its proxy container is istio-proxy.
+func istioProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployment, error) {
+	gw := env.cluster.Spec.Gateway
+	list, err := env.kube.AppsV1().Deployments(gw.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var found []*appsv1.Deployment
+	for i := range list.Items {
+		if holdsLabels(list.Items[i].Spec.Template.Labels, gw.Selector) {
+			found = append(found, &list.Items[i])
+		}
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	sort.Slice(found, func(i, j int) bool { return ingressFirst(found[i].Name, found[j].Name) })
+	return found[0], nil
+}
+
+// istioGatewayServes reports whether an Istio Gateway binds to the
+// cluster's ingress gateway pods.
+func istioGatewayServes(o *unstructured.Unstructured, gw fleet.GatewaySpec) bool {
+	sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
+	return o.GetNamespace() == gw.Namespace && holdsLabels(gw.Selector, sel)
+}
+
+// istioLoad counts an istio cluster's proxy configuration: servers of the
+// Gateways on its pods are listeners; the http rules of VirtualServices
+// bound to those Gateways are routes (one per match); every destination
+// host and port is an Envoy cluster, with a ServiceEntry's endpoints or
+// the local Service's ready endpoints.
+func istioLoad(objs []*unstructured.Unstructured, gw fleet.GatewaySpec, endpointsOf func(ns, name string, port int64) int) ProxyLoad {
+	var l ProxyLoad
+	gateways := map[string]bool{}
+	entries := map[string]int{} // host -> endpoints
+	for _, o := range objs {
+		switch o.GroupVersionKind().GroupKind() {
+		case schema.GroupKind{Group: groupIstio, Kind: "Gateway"}:
+			if !istioGatewayServes(o, gw) {
+				continue
+			}
+			gateways[o.GetNamespace()+"/"+o.GetName()] = true
+			servers, _, _ := unstructured.NestedSlice(o.Object, "spec", "servers")
+			for _, s := range servers {
+				switch p, _, _ := unstructured.NestedString(s.(map[string]any), "port", "protocol"); p {
+				case "HTTP", "HTTPS", "HTTP2", "GRPC":
+					l.HTTPListeners++
+				default:
+					l.TCPListeners++
+				}
+			}
+		case schema.GroupKind{Group: groupIstio, Kind: "ServiceEntry"}:
+			hosts, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "hosts")
+			eps, _, _ := unstructured.NestedSlice(o.Object, "spec", "endpoints")
+			for _, h := range hosts {
+				entries[h] = max(1, len(eps))
+			}
+		}
+	}
+	destinations := map[string]bool{}
+	for _, o := range objs {
+		if o.GroupVersionKind().GroupKind() != (schema.GroupKind{Group: groupIstio, Kind: "VirtualService"}) {
+			continue
+		}
+		bound := false
+		refs, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "gateways")
+		for _, r := range refs {
+			if !strings.Contains(r, "/") {
+				r = o.GetNamespace() + "/" + r
+			}
+			bound = bound || gateways[r]
+		}
+		if !bound {
+			continue
+		}
+		for _, section := range []string{"http", "tcp"} {
+			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", section)
+			for _, r := range rules {
+				rm, _ := r.(map[string]any)
+				matches, _ := rm["match"].([]any)
+				l.Routes += max(1, len(matches))
+				var dests []any
+				routes, _ := rm["route"].([]any)
+				dests = append(dests, routes...)
+				mirrors, _ := rm["mirrors"].([]any)
+				dests = append(dests, mirrors...)
+				for _, d := range dests {
+					host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
+					port, _, _ := unstructured.NestedInt64(d.(map[string]any), "destination", "port", "number")
+					key := fmt.Sprintf("%s:%d", host, port)
+					if host == "" || destinations[key] {
+						continue
+					}
+					destinations[key] = true
+					l.EnvoyClusters++
+					if n, ok := entries[host]; ok {
+						l.Endpoints += n
+						continue
+					}
+					// <service>.<namespace>.svc.<domain>
+					if parts := strings.SplitN(host, ".", 4); len(parts) == 4 && parts[2] == "svc" {
+						l.Endpoints += endpointsOf(parts[1], parts[0], port)
+						continue
+					}
+					l.Endpoints++
+				}
+			}
+		}
+	}
+	return l
+}

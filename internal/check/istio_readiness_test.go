@@ -1,0 +1,183 @@
+package check_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/cmd"
+	"github.com/gatefed/gatefed/internal/check"
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// failover-readiness and sizing on istio clusters against real API servers
+// with the real Istio CRDs. east runs checkout and is a failover target (its
+// failover address is a TLS listener of this test); west routes to it.
+// Before apply, east has neither the failover Gateway nor an ingress gateway
+// Service with the failover port: both fail. A Service of the gateway pods
+// without the port still fails; with it, and after apply, both pass. Sizing
+// reads the ingress gateway Deployment (istio-proxy's memory limit, its
+// replicas) and counts west's Istio objects.
+func TestCheckIstioFailoverReadinessAndSizing(t *testing.T) {
+	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{
+		{Name: "east", CRDs: testfleet.IstioCRDs},
+		{Name: "west", CRDs: testfleet.IstioCRDs},
+	}})
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	ctx := context.Background()
+	target := httptest.NewUnstartedServer(http.NotFoundHandler())
+	target.StartTLS()
+	t.Cleanup(target.Close)
+	_, p, _ := net.SplitHostPort(target.Listener.Addr().String())
+	port, _ := strconv.Atoi(p)
+
+	east, err := tf.Cluster("east").Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"east", "west"} {
+		if err := tf.Cluster(name).Sim().EnsureNamespace(ctx, "istio-system"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []string{"failover-upstream", "failover-downstream"} {
+		if _, err := east.CoreV1().Secrets("istio-system").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	fleettest.Write(t, dir, fleettest.YAML(
+		fleettest.Cluster("east", fleet.ProviderIstio).Kubeconfig(tf.Kubeconfig).Failover("127.0.0.1", port),
+		fleettest.Cluster("west", fleet.ProviderIstio).Kubeconfig(tf.Kubeconfig),
+		fleettest.Service("shop", "checkout", 8080).On("east").HealthCheck(),
+		fleettest.Route("shop", "web", "shop.example.com").On("west").To("checkout"),
+	))
+	only := []string{"-x", "config-status,drift,service-presence", "-o", "json"}
+	run := func() jsonReport {
+		t.Helper()
+		out, errOut, code := runCheckIn(t, dir, false, only...)
+		if code != 0 && code != 1 {
+			t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		var rep jsonReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return rep
+	}
+	ready := func(rep jsonReport) []check.Finding { return rep.findings("east", check.FailoverReadiness) }
+
+	rep := run()
+	fs := ready(rep)
+	if rep.grid()["east"][check.FailoverReadiness] != "fail" ||
+		!hasFinding(fs, check.Failure, "the failover Gateway istio-system/gatefed-failover does not exist") ||
+		!hasFinding(fs, check.Failure, "no Service in istio-system selects the ingress gateway pods (istio=ingressgateway)") ||
+		!hasFinding(fs, check.Info, "TLS answered") {
+		t.Fatalf("before apply: %+v", fs)
+	}
+
+	// The gateway pods' Service, without the failover port; another Service
+	// with it, of other pods, does not count.
+	svc := func(name string, selector map[string]string, ports ...int32) *corev1.Service {
+		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "istio-system"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: selector}}
+		for _, p := range ports {
+			s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "p" + strconv.Itoa(int(p)), Port: p, Protocol: corev1.ProtocolTCP})
+		}
+		return s
+	}
+	if _, err := east.CoreV1().Services("istio-system").Create(ctx, svc("eastwest", map[string]string{"istio": "eastwestgateway"}, int32(port)), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ingress, err := east.CoreV1().Services("istio-system").Create(ctx, svc("istio-ingressgateway", map[string]string{"app": "istio-ingressgateway", "istio": "ingressgateway"}, 80, 443), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs := ready(run()); !hasFinding(fs, check.Failure, "the ingress gateway Service istio-system/istio-ingressgateway does not expose port "+p) {
+		t.Fatalf("Service without the failover port: %+v", fs)
+	}
+
+	ingress.Spec.Ports = append(ingress.Spec.Ports, corev1.ServicePort{Name: "tls", Port: int32(port), Protocol: corev1.ProtocolTCP})
+	if _, err := east.CoreV1().Services("istio-system").Update(ctx, ingress, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, out, errOut := iostreams.Test()
+	if code := cmd.Main([]string{"-f", dir, "apply", "--yes"}, ios); code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	one := int32(1)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "istio-ingressgateway", Namespace: "istio-system"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"istio": "ingressgateway"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "istio-ingressgateway", "istio": "ingressgateway"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "istio-proxy", Image: "docker.io/istio/proxyv2",
+					Resources: corev1.ResourceRequirements{
+						Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+						Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+					},
+				}}},
+			},
+		},
+	}
+	if _, err := east.AppsV1().Deployments("istio-system").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	rep = run()
+	fs = ready(rep)
+	if rep.grid()["east"][check.FailoverReadiness] != "pass" ||
+		!hasFinding(fs, check.Info, "the failover Gateway istio-system/gatefed-failover exists with 1 server on port "+p) ||
+		!hasFinding(fs, check.Info, "the ingress gateway Service istio-system/istio-ingressgateway exposes port "+p+` ("tls")`) {
+		t.Fatalf("after apply: %s %+v", rep.grid()["east"][check.FailoverReadiness], fs)
+	}
+
+	sizing := func(cluster string) check.SizingDetails {
+		t.Helper()
+		for _, c := range rep.Clusters {
+			for _, ch := range c.Checks {
+				if c.Name == cluster && ch.Name == check.Sizing {
+					var d check.SizingDetails
+					if err := json.Unmarshal(ch.Details, &d); err != nil {
+						t.Fatal(err)
+					}
+					return d
+				}
+			}
+		}
+		t.Fatalf("no sizing for %s", cluster)
+		return check.SizingDetails{}
+	}
+	d := sizing("east")
+	if d.ProxyDeployment != "istio-system/istio-ingressgateway" || d.ProxyReplicas != 1 || d.ProxyMemoryLimit != 1<<30 || d.ProxyMemoryRequest != 128<<20 {
+		t.Errorf("east sizing: %+v", d)
+	}
+	if !hasFinding(rep.findings("east", check.Sizing), check.Warning, "the gateway proxy runs 1 replica") {
+		t.Errorf("east sizing findings: %+v", rep.findings("east", check.Sizing))
+	}
+	// west: one HTTP server, one route, checkout's ServiceEntry with east's
+	// failover address as its one endpoint.
+	w := sizing("west")
+	if w.HTTPListeners != 1 || w.TCPListeners != 0 || w.Routes != 1 || w.EnvoyClusters != 1 || w.Endpoints != 1 {
+		t.Errorf("west load: %+v", w.ProxyLoad)
+	}
+	if !hasFinding(rep.findings("west", check.Sizing), check.Warning, "the gateway proxy Deployment was not found") {
+		t.Errorf("west has no ingress gateway Deployment: %+v", rep.findings("west", check.Sizing))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
 )
 
 const kindExtensionPolicy = "EnvoyExtensionPolicy"
@@ -37,11 +38,11 @@ func (r *renderer) routeExtensions() ([]*fleet.GlobalRoute, map[string][]*fleet.
 	return routes, exts
 }
 
-func (r *renderer) extensionNameRequests() []nameRequest {
+func (r *renderer) extensionNameRequests() []render.NameRequest {
 	routes, _ := r.routeExtensions()
-	reqs := make([]nameRequest, 0, len(routes))
+	reqs := make([]render.NameRequest, 0, len(routes))
 	for _, route := range routes {
-		reqs = append(reqs, nameRequest{kindExtensionPolicy, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}})
+		reqs = append(reqs, render.NameOf(kindExtensionPolicy, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}))
 	}
 	return reqs
 }
@@ -58,7 +59,7 @@ func (r *renderer) extensionPolicies() ([]*unstructured.Unstructured, error) {
 		eep := &egv1a1.EnvoyExtensionPolicy{
 			TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindEnvoyExtensionPolicy},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      r.names.name(kindExtensionPolicy, r.gwNs, route.Metadata.Namespace, route.Metadata.Name),
+				Name:      r.names.Name(kindExtensionPolicy, r.gwNs, route.Metadata.Namespace, route.Metadata.Name),
 				Namespace: r.gwNs,
 			},
 		}

@@ -89,7 +89,7 @@ func (r *renderer) tlsRoutes() ([]*unstructured.Unstructured, error) {
 		tr := &gwapiv1.TLSRoute{
 			TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindTLSRoute},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      r.names.name(kindTLSRoute, r.gwNs, s.Metadata.Namespace, s.Metadata.Name),
+				Name:      r.names.Name(kindTLSRoute, r.gwNs, s.Metadata.Namespace, s.Metadata.Name),
 				Namespace: r.gwNs,
 			},
 		}

@@ -3,7 +3,6 @@ package envoygateway
 import (
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gatefed/gatefed/internal/fleet"
@@ -13,64 +12,6 @@ import (
 func itoa(i int) string { return strconv.Itoa(i) }
 
 var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
-func TestNamerPlainNames(t *testing.T) {
-	n := newNamer([]nameRequest{
-		{kindHTTPRoute, "gw", []string{"shop", "storefront"}},
-		{kindBackend, "gw", []string{"shop", "checkout", "eu.west_1"}},
-	})
-	if got := n.name(kindHTTPRoute, "gw", "shop", "storefront"); got != "gatefed-shop-storefront" {
-		t.Errorf("got %q", got)
-	}
-	if got := n.name(kindBackend, "gw", "shop", "checkout", "eu.west_1"); got != "gatefed-shop-checkout-eu-west-1" {
-		t.Errorf("got %q", got)
-	}
-}
-
-func TestNamerHashesAmbiguousNames(t *testing.T) {
-	reqs := []nameRequest{
-		{kindHTTPRoute, "gw", []string{"a-b", "c"}},
-		{kindHTTPRoute, "gw", []string{"a", "b-c"}},
-		{kindHTTPRoute, "gw", []string{"x", "y"}},
-		{kindBackend, "gw", []string{"a-b", "c"}}, // another kind: no clash
-	}
-	n := newNamer(reqs)
-	first := n.name(kindHTTPRoute, "gw", "a-b", "c")
-	second := n.name(kindHTTPRoute, "gw", "a", "b-c")
-	if first == second {
-		t.Fatalf("both identities named %q", first)
-	}
-	for _, got := range []string{first, second} {
-		if !strings.HasPrefix(got, "gatefed-a-b-c-") || len(got) != len("gatefed-a-b-c-")+8 {
-			t.Errorf("ambiguous name %q, want gatefed-a-b-c-<hash>", got)
-		}
-	}
-	if got := n.name(kindHTTPRoute, "gw", "x", "y"); got != "gatefed-x-y" {
-		t.Errorf("unambiguous name %q", got)
-	}
-	if got := n.name(kindBackend, "gw", "a-b", "c"); got != "gatefed-a-b-c" {
-		t.Errorf("other kind %q", got)
-	}
-	// Stable: the same requests give the same names.
-	if again := newNamer(reqs).name(kindHTTPRoute, "gw", "a-b", "c"); again != first {
-		t.Errorf("unstable: %q then %q", first, again)
-	}
-}
-
-func TestNamerShortensLongNames(t *testing.T) {
-	long := strings.Repeat("n", 60)
-	n := newNamer([]nameRequest{{kindBackend, "gw", []string{"shop", long, "cluster-1"}}, {kindBackend, "gw", []string{"shop", long, "cluster-2"}}})
-	a := n.name(kindBackend, "gw", "shop", long, "cluster-1")
-	b := n.name(kindBackend, "gw", "shop", long, "cluster-2")
-	for _, got := range []string{a, b} {
-		if len(got) > maxNameLen || !dnsLabelRE.MatchString(got) {
-			t.Errorf("name %q (%d chars) is not a DNS label", got, len(got))
-		}
-	}
-	if a == b {
-		t.Errorf("long names collide: %q", a)
-	}
-}
 
 func TestAmbiguousRoutesRenderDistinctObjects(t *testing.T) {
 	s := fleettest.NewService("a", "web", 80, "c1")

@@ -64,7 +64,7 @@ type renderer struct {
 	gwNs      string
 	gwName    string
 	className string
-	names     *namer
+	names     *render.Namer
 	warnings  []string
 
 	// rules holds, per route key, what each rule renders to.
@@ -120,7 +120,7 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 	if err := r.prepareRules(); err != nil {
 		return nil, err
 	}
-	r.names = newNamer(r.nameRequests())
+	r.names = render.NewNamer(r.nameRequests())
 
 	var grants, backends, filters, policies, gateways, httpRoutes, tlsRoutes []*unstructured.Unstructured
 	var err error
@@ -265,23 +265,23 @@ func (r *renderer) prepareRules() error {
 }
 
 // nameRequests lists every generated name so ambiguous ones get hashed.
-func (r *renderer) nameRequests() []nameRequest {
-	var reqs []nameRequest
+func (r *renderer) nameRequests() []render.NameRequest {
+	var reqs []render.NameRequest
 	for _, route := range r.in.Routes {
 		ns, name := route.Metadata.Namespace, route.Metadata.Name
-		reqs = append(reqs, nameRequest{kindHTTPRoute, r.gwNs, []string{ns, name}})
+		reqs = append(reqs, render.NameOf(kindHTTPRoute, r.gwNs, []string{ns, name}))
 		if t := route.Spec.TLS; t != nil {
-			reqs = append(reqs, nameRequest{kindListenerSet, r.gwNs, []string{ns, name}})
+			reqs = append(reqs, render.NameOf(kindListenerSet, r.gwNs, []string{ns, name}))
 			if t.HTTPSRedirect {
-				reqs = append(reqs, nameRequest{kindHTTPRoute, r.gwNs, []string{ns, name, httpsRedirectSuffix}})
+				reqs = append(reqs, render.NameOf(kindHTTPRoute, r.gwNs, []string{ns, name, httpsRedirectSuffix}))
 			}
 		}
 		for _, m := range r.rules[route.Key()] {
 			if m.policy != nil {
-				reqs = append(reqs, nameRequest{kindPolicy, r.gwNs, []string{ns, name, m.name}})
+				reqs = append(reqs, render.NameOf(kindPolicy, r.gwNs, []string{ns, name, m.name}))
 			}
 			if m.rule.DirectResponse != nil {
-				reqs = append(reqs, nameRequest{kindRouteFilter, r.gwNs, []string{ns, name, m.name}})
+				reqs = append(reqs, render.NameOf(kindRouteFilter, r.gwNs, []string{ns, name, m.name}))
 			}
 		}
 	}
@@ -289,17 +289,17 @@ func (r *renderer) nameRequests() []nameRequest {
 		p := r.in.Used[key]
 		for _, t := range p.Tiers {
 			if !t.Local || r.byName[key] {
-				reqs = append(reqs, nameRequest{kindBackend, r.gwNs, backendParts(p.Service, t.Cluster)})
+				reqs = append(reqs, render.NameOf(kindBackend, r.gwNs, backendParts(p.Service, t.Cluster)))
 			}
 		}
 	}
 	if r.servesFailover() {
 		for _, s := range r.served {
-			reqs = append(reqs, nameRequest{kindTLSRoute, r.gwNs, []string{s.Metadata.Namespace, s.Metadata.Name}})
+			reqs = append(reqs, render.NameOf(kindTLSRoute, r.gwNs, []string{s.Metadata.Namespace, s.Metadata.Name}))
 		}
 	}
 	for _, g := range r.grantModels() {
-		reqs = append(reqs, nameRequest{kindReferenceGrant, g.namespace, []string{g.service}})
+		reqs = append(reqs, render.NameOf(kindReferenceGrant, g.namespace, []string{g.service}))
 	}
 	reqs = append(reqs, r.extensionNameRequests()...)
 	return reqs
@@ -310,11 +310,11 @@ func backendParts(s *fleet.GlobalService, target *fleet.Cluster) []string {
 }
 
 func (r *renderer) backendName(s *fleet.GlobalService, target *fleet.Cluster) string {
-	return r.names.name(kindBackend, r.gwNs, backendParts(s, target)...)
+	return r.names.Name(kindBackend, r.gwNs, backendParts(s, target)...)
 }
 
 func (r *renderer) httpRouteName(route *fleet.GlobalRoute) string {
-	return r.names.name(kindHTTPRoute, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)
+	return r.names.Name(kindHTTPRoute, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)
 }
 
 func (r *renderer) servesFailover() bool {

@@ -337,7 +337,7 @@ func (r *renderer) referenceGrants() ([]*unstructured.Unstructured, error) {
 		rg := &gwapiv1.ReferenceGrant{
 			TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindReferenceGrant},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      r.names.name(kindReferenceGrant, g.namespace, g.service),
+				Name:      r.names.Name(kindReferenceGrant, g.namespace, g.service),
 				Namespace: g.namespace,
 			},
 		}

@@ -25,7 +25,7 @@ const httpsRedirectSuffix = "https-redirect"
 // namespace (spec.allowedListeners).
 
 func (r *renderer) listenerSetName(route *fleet.GlobalRoute) string {
-	return r.names.name(kindListenerSet, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)
+	return r.names.Name(kindListenerSet, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)
 }
 
 // routeParents are an HTTPRoute's parents: the route's ListenerSet when it
@@ -84,7 +84,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 	hr := &gwapiv1.HTTPRoute{
 		TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindHTTPRoute},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      r.names.name(kindHTTPRoute, r.gwNs, route.Metadata.Namespace, route.Metadata.Name, httpsRedirectSuffix),
+			Name:      r.names.Name(kindHTTPRoute, r.gwNs, route.Metadata.Namespace, route.Metadata.Name, httpsRedirectSuffix),
 			Namespace: r.gwNs,
 		},
 	}

@@ -24,7 +24,7 @@ func (r *renderer) failoverGateway() (*unstructured.Unstructured, error) {
 		gw.Spec.Servers = append(gw.Spec.Servers, &networking.Server{
 			Port: &networking.Port{
 				Number:   uint32(c.FailoverPort()),
-				Name:     "tls-" + dnsLabel(s.ServiceName()+"-"+itoa(s.Spec.Port)+"-"+s.Metadata.Namespace),
+				Name:     "tls-" + render.DNSLabel(s.ServiceName()+"-"+itoa(s.Spec.Port)+"-"+s.Metadata.Namespace),
 				Protocol: "TLS",
 			},
 			Hosts: []string{render.FailoverSNI(s)},
@@ -43,7 +43,7 @@ func (r *renderer) failoverGateway() (*unstructured.Unstructured, error) {
 // never to a ServiceEntry of tiers, so failover traffic cannot fail over again.
 func (r *renderer) failoverVirtualService(s *fleet.GlobalService) (*unstructured.Unstructured, error) {
 	vs := &networkingv1.VirtualService{
-		ObjectMeta: meta(r.gwNs, r.names.name(KindVirtualService, r.gwNs, failoverParts(s)...)),
+		ObjectMeta: meta(r.gwNs, r.names.Name(KindVirtualService, r.gwNs, failoverParts(s)...)),
 	}
 	vs.Spec.Hosts = []string{render.FailoverSNI(s)}
 	vs.Spec.Gateways = []string{r.gwNs + "/" + FailoverGatewayName}

@@ -93,7 +93,7 @@ type renderer struct {
 	gwNs     string
 	gwName   string
 	selector map[string]string
-	names    *namer
+	names    *render.Namer
 	warnings []string
 	// served are the services the failover Gateway accepts, one per SNI.
 	served []*fleet.GlobalService
@@ -127,7 +127,7 @@ func (r *renderer) warnf(format string, args ...any) {
 
 func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 	r.served = r.servedBySNI()
-	r.names = newNamer(r.nameRequests())
+	r.names = render.NewNamer(r.nameRequests())
 	var out []*unstructured.Unstructured
 	add := func(o *unstructured.Unstructured, err error) error {
 		if err != nil {
@@ -189,20 +189,20 @@ func (r *renderer) usedKeys() []string {
 	return keys
 }
 
-func (r *renderer) nameRequests() []nameRequest {
-	var reqs []nameRequest
+func (r *renderer) nameRequests() []render.NameRequest {
+	var reqs []render.NameRequest
 	for _, route := range r.in.Routes {
-		reqs = append(reqs, nameRequest{KindVirtualService, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}})
+		reqs = append(reqs, render.NameOf(KindVirtualService, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}))
 	}
 	for _, key := range r.usedKeys() {
 		p := r.in.Used[key]
 		if throughTiers(p) {
 			parts := []string{p.Service.Metadata.Namespace, p.Service.Metadata.Name}
-			reqs = append(reqs, nameRequest{KindServiceEntry, r.gwNs, parts}, nameRequest{KindDestinationRule, r.gwNs, parts})
+			reqs = append(reqs, render.NameOf(KindServiceEntry, r.gwNs, parts), render.NameOf(KindDestinationRule, r.gwNs, parts))
 		}
 	}
 	for _, s := range r.served {
-		reqs = append(reqs, nameRequest{KindVirtualService, r.gwNs, failoverParts(s)})
+		reqs = append(reqs, render.NameOf(KindVirtualService, r.gwNs, failoverParts(s)))
 	}
 	return reqs
 }

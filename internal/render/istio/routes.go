@@ -73,7 +73,7 @@ func (r *renderer) routesGateway() (*unstructured.Unstructured, error) {
 // one http route per rule, in order (Istio takes the first that matches).
 func (r *renderer) virtualService(route *fleet.GlobalRoute) (*unstructured.Unstructured, error) {
 	vs := &networkingv1.VirtualService{
-		ObjectMeta: meta(r.gwNs, r.names.name(KindVirtualService, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)),
+		ObjectMeta: meta(r.gwNs, r.names.Name(KindVirtualService, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)),
 	}
 	vs.Spec.Hosts = append([]string(nil), route.Spec.Hosts...)
 	vs.Spec.Gateways = []string{r.gwNs + "/" + r.gwName}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/fleet"
@@ -22,25 +23,11 @@ const istioIngressGateway = "istio-ingressgateway"
 
 // holdsLabels reports whether labels has every key and value of want (and
 // want is not empty).
-func holdsLabels(labels, want map[string]string) bool {
-	if len(want) == 0 {
-		return false
-	}
-	for k, v := range want {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
+func holdsLabels(have, want map[string]string) bool {
+	return len(want) > 0 && labels.SelectorFromSet(want).Matches(labels.Set(have))
 }
 
-func selectorText(m map[string]string) string {
-	var parts []string
-	for _, k := range fleet.Sorted(m) {
-		parts = append(parts, k+"="+m[k])
-	}
-	return strings.Join(parts, ",")
-}
+func selectorText(m map[string]string) string { return labels.Set(m).String() }
 
 // ingressFirst orders names with istio-ingressgateway first, then by name.
 func ingressFirst(a, b string) bool {

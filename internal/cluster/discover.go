@@ -7,13 +7,13 @@ import (
 	"net"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiextclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
@@ -268,23 +268,9 @@ func discoverIstioFailover(ctx context.Context, cs kubernetes.Interface, gwNames
 const istioIngressGateway = "istio-ingressgateway"
 
 // holds reports whether labels has every key and value of want.
-func holds(labels, want map[string]string) bool {
-	if len(want) == 0 {
-		return false
-	}
-	for k, v := range want {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
+func holds(have, want map[string]string) bool {
+	return len(want) > 0 && labels.SelectorFromSet(want).Matches(labels.Set(have))
 }
 
 // labelsText is a label selector as k=v,k=v, keys sorted.
-func labelsText(m map[string]string) string {
-	var parts []string
-	for _, k := range sortedKeys(m) {
-		parts = append(parts, k+"="+m[k])
-	}
-	return strings.Join(parts, ",")
-}
+func labelsText(m map[string]string) string { return labels.Set(m).String() }

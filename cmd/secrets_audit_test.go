@@ -116,7 +116,7 @@ func (e *auditEnv) write(name, content string) string {
 // command is gatefed with args through kubeconfig, bounded so that a hang
 // fails the test instead of stalling it.
 func (e *auditEnv) command(kubeconfig string, args ...string) (*exec.Cmd, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // a guard against a hang, not a time limit
 	c := exec.CommandContext(ctx, "gatefed", append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	c.Env = e.env
 	return c, cancel

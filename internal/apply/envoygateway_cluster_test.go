@@ -31,7 +31,7 @@ import (
 // written by test code.
 func TestWaitEnvoyGatewayController(t *testing.T) {
 	e := newEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
 	c := tf.Clusters[0]
 	peer := tf.Clusters[1]

@@ -66,7 +66,7 @@ func TestCheckReportsARefusedWasmModule(t *testing.T) {
 
 	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "eg"}}})
 	c := tf.Cluster("eg")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
 	eg, err := c.StartEnvoyGatewayWith(ctx, testfleet.EnvoyGatewayOptions{TrustedCAs: ca.CertPEM()})
 	if err != nil {

@@ -118,7 +118,7 @@ func TestEnvoyGatewayControllerRunsWasm(t *testing.T) {
 
 	tf := testfleet.StartT(t, testfleet.Options{Count: 1})
 	tc := tf.Clusters[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
 	eg, err := tc.StartEnvoyGatewayWith(ctx, testfleet.EnvoyGatewayOptions{TrustedCAs: ca.CertPEM()})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // the controller's own.
 func TestEnvoyGatewayControllerWritesStatuses(t *testing.T) {
 	c := shared.Clusters[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
 	eg, err := c.StartEnvoyGateway(ctx)
 	if err != nil {

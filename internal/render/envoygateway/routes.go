@@ -96,7 +96,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 	if err != nil {
 		return nil, err
 	}
-	annotateRoute(obj, plans)
+	render.AnnotateRoute(obj, plans)
 	return obj, nil
 }
 
@@ -250,7 +250,7 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 	if err != nil {
 		return nil, err
 	}
-	annotateService(obj, p)
+	render.AnnotateService(obj, p)
 	return obj, nil
 }
 
@@ -276,7 +276,7 @@ func (r *renderer) localBackend(p *render.ServicePlan) (*unstructured.Unstructur
 	if err != nil {
 		return nil, err
 	}
-	annotateService(obj, p)
+	render.AnnotateService(obj, p)
 	return obj, nil
 }
 

@@ -177,7 +177,7 @@ func (r *renderer) upstreams() error {
 		}
 		ann := map[string]string{render.AnnotationTiers: strings.Join(tierNames(sp), ",")}
 		if len(sp.Skips) > 0 {
-			ann[render.AnnotationSkipped] = skipList(sp)
+			ann[render.AnnotationSkipped] = render.SkipList(sp, "; ")
 		}
 		up := &gloov1.Upstream{
 			TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GlooGroupVersion, Kind: gloov1.KindUpstream},
@@ -766,15 +766,6 @@ func tierNames(sp *render.ServicePlan) []string {
 		names[i] = t.Cluster.Name()
 	}
 	return names
-}
-
-// skipList is "cluster: reason; ..." in the planner's order.
-func skipList(sp *render.ServicePlan) string {
-	parts := make([]string, len(sp.Skips))
-	for i, s := range sp.Skips {
-		parts[i] = s.Cluster + ": " + s.Reason
-	}
-	return strings.Join(parts, "; ")
 }
 
 // protoDuration formats a duration as protobuf JSON does: seconds with 0, 3,

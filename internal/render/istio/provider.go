@@ -11,7 +11,6 @@ package istio
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -250,53 +249,4 @@ func stamp(obj *unstructured.Unstructured, err error, cluster, sourceKind, sourc
 	}
 	render.Stamp(obj, cluster, sourceKind, sourceNamespace, sourceName)
 	return obj, nil
-}
-
-func tierList(p *render.ServicePlan) string {
-	names := make([]string, len(p.Tiers))
-	for i, t := range p.Tiers {
-		names[i] = t.Cluster.Name()
-	}
-	return strings.Join(names, ",")
-}
-
-func skipList(p *render.ServicePlan, sep string) string {
-	parts := make([]string, len(p.Skips))
-	for i, s := range p.Skips {
-		parts[i] = s.Cluster + ": " + s.Reason
-	}
-	return strings.Join(parts, sep)
-}
-
-// annotateService sets the tiers ("a,c,b") and skipped ("c: reason; d:
-// reason") annotations of an object that belongs to one service.
-func annotateService(obj *unstructured.Unstructured, p *render.ServicePlan) {
-	ann := obj.GetAnnotations()
-	ann[render.AnnotationTiers] = tierList(p)
-	if len(p.Skips) > 0 {
-		ann[render.AnnotationSkipped] = skipList(p, "; ")
-	}
-	obj.SetAnnotations(ann)
-}
-
-// annotateRoute sets the annotations of an object that sends to several
-// services: "shop/checkout=a,c,b; shop/cart=a" and
-// "shop/checkout=c: reason, d: reason".
-func annotateRoute(obj *unstructured.Unstructured, plans []*render.ServicePlan) {
-	if len(plans) == 0 {
-		return
-	}
-	var tiers, skips []string
-	for _, p := range plans {
-		tiers = append(tiers, p.Service.Key()+"="+tierList(p))
-		if len(p.Skips) > 0 {
-			skips = append(skips, p.Service.Key()+"="+skipList(p, ", "))
-		}
-	}
-	ann := obj.GetAnnotations()
-	ann[render.AnnotationTiers] = strings.Join(tiers, "; ")
-	if len(skips) > 0 {
-		ann[render.AnnotationSkipped] = strings.Join(skips, "; ")
-	}
-	obj.SetAnnotations(ann)
 }

@@ -109,7 +109,7 @@ func (r *renderer) virtualService(route *fleet.GlobalRoute) (*unstructured.Unstr
 	if err := unstructured.SetNestedSlice(obj.Object, routes, "spec", "http"); err != nil {
 		return nil, err
 	}
-	annotateRoute(obj, plans)
+	render.AnnotateRoute(obj, plans)
 	return obj, nil
 }
 

@@ -57,7 +57,7 @@ func (r *renderer) serviceEntry(p *render.ServicePlan) (*unstructured.Unstructur
 	if err != nil {
 		return nil, err
 	}
-	annotateService(obj, p)
+	render.AnnotateService(obj, p)
 	return obj, nil
 }
 
@@ -116,7 +116,7 @@ func (r *renderer) destinationRule(p *render.ServicePlan) (*unstructured.Unstruc
 	if err != nil {
 		return nil, err
 	}
-	annotateService(obj, p)
+	render.AnnotateService(obj, p)
 	return obj, nil
 }
 

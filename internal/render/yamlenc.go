@@ -32,6 +32,9 @@ type yamlWriter struct {
 	scratch []byte
 }
 
+// maxImplicitKey is the longest key YAML allows without "?" (YAML 1.2, 7.4.2).
+const maxImplicitKey = 1024
+
 const spaces = "                                                                "
 
 func writeIndent(b *bytes.Buffer, n int) {
@@ -66,8 +69,19 @@ func (w *yamlWriter) writeMap(m map[string]any, indent int, first bool) error {
 		if !(first && i == 0) {
 			writeIndent(&w.b, indent)
 		}
+		start := w.b.Len()
 		if err := w.writeString(k); err != nil {
 			return err
+		}
+		if written := w.b.Bytes()[start:]; utf8.RuneCount(written) > maxImplicitKey {
+			// YAML reads a key of more than 1024 characters only in the
+			// explicit form: "? key" and the value after ":" on the next line.
+			w.scratch = append(w.scratch[:0], written...)
+			w.b.Truncate(start)
+			w.b.WriteString("? ")
+			w.b.Write(w.scratch)
+			w.b.WriteByte('\n')
+			writeIndent(&w.b, indent)
 		}
 		w.b.WriteByte(':')
 		if err := w.writeMember(m[k], indent, indent+2); err != nil {

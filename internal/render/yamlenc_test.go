@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -74,5 +75,27 @@ func TestMarshalYAMLRoundTripsRenderedObjects(t *testing.T) {
 				roundTrip(t, o.Object)
 			}
 		}
+	}
+}
+
+// A key of more than 1024 characters (a Wasm config may hold one) is written
+// in YAML's explicit form, which is the only form a parser reads back.
+func TestMarshalYAMLLongKeys(t *testing.T) {
+	long := strings.Repeat("k", 1025)
+	quoted := strings.Repeat("é#", 600) // over 1024 characters once quoted, fewer bytes per character than it looks
+	obj := map[string]any{"spec": map[string]any{
+		long:       "scalar",
+		long + "m": map[string]any{"a": int64(1), long: []any{"x", map[string]any{long: true}}},
+		long + "l": []any{"one", "two"},
+		quoted:     "",
+		"short":    long,
+	}}
+	roundTrip(t, obj)
+	out, err := MarshalYAML(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "? "+long+"\n") {
+		t.Errorf("a long key is not written as an explicit key:\n%.300s", out)
 	}
 }

@@ -237,40 +237,18 @@ func TestEnvoyGatewayTranslation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clusters := 0
-	for _, dir := range fleetDirs(t) {
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := render.Render(f, render.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, co := range res.Clusters {
-			if co.Cluster.Spec.Gateway.Provider != fleet.ProviderEnvoyGateway {
-				continue
-			}
-			if usesListenerSets(co.Objects) {
-				// egctl v1.9.1 loads no ListenerSet (routes with tls):
-				// TestEnvoyGatewayControllerConfig runs this cluster's render on
-				// the real controller instead.
-				continue
-			}
-			clusters++
-			t.Run(filepath.Base(dir)+"/"+co.Cluster.Name(), func(t *testing.T) {
-				in := render.Input(f, co.Cluster, nil)
-				w := newEGWorld(t, f, in, ca)
-				tr := &translation{t: t, in: in, world: w, objs: co.Objects, out: translate(t, co.Objects, w)}
-				tr.assertStatuses()
-				tr.assertRules()
-				tr.assertFailoverListener()
-			})
-		}
-	}
-	if clusters == 0 {
-		t.Fatal("no envoy-gateway cluster in the example fleets")
-	}
+	// egctl v1.9.1 loads no ListenerSet (routes with tls):
+	// TestEnvoyGatewayControllerConfig runs those clusters' renders on the
+	// real controller instead.
+	skipListenerSets := func(co *render.ClusterOutput) bool { return usesListenerSets(co.Objects) }
+	forExampleClusters(t, fleet.ProviderEnvoyGateway, skipListenerSets, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
+		in := render.Input(f, co.Cluster, nil)
+		w := newEGWorld(t, f, in, ca)
+		tr := &translation{t: t, in: in, world: w, objs: co.Objects, out: translate(t, co.Objects, w)}
+		tr.assertStatuses()
+		tr.assertRules()
+		tr.assertFailoverListener()
+	})
 }
 
 type translation struct {

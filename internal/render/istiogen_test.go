@@ -885,44 +885,24 @@ func TestIstioGeneratedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clusters := 0
-	for _, dir := range fleetDirs(t) {
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
+	forExampleClusters(t, fleet.ProviderIstio, nil, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
+		in := render.Input(f, co.Cluster, nil)
+		gw := co.Cluster.Spec.Gateway
+		ns, labels := gw.Namespace, gw.Selector
+		assertGatewaysSelect(t, co.Objects, ns, labels)
+		var objs []any
+		for _, o := range co.Objects {
+			objs = append(objs, o.Object)
 		}
-		res, err := render.Render(f, render.Options{})
-		if err != nil {
-			t.Fatal(err)
+		files := []string{writeObjects(t, "rendered.yaml", objs...), writeObjects(t, "world.yaml", istioWorld(t, f, in, ns, ca)...)}
+		g := istioGen(t, ns, labels, files...)
+		t.Log((&istioConfig{t: t, g: g}).assert(istioWantFor(in, ns)))
+		errs, others := istioAnalyze(t, files...)
+		if len(errs) > 0 {
+			t.Errorf("istioctl analyze:\n%s", strings.Join(errs, "\n"))
 		}
-		for _, co := range res.Clusters {
-			if co.Cluster.Spec.Gateway.Provider != fleet.ProviderIstio {
-				continue
-			}
-			clusters++
-			t.Run(filepath.Base(dir)+"/"+co.Cluster.Name(), func(t *testing.T) {
-				in := render.Input(f, co.Cluster, nil)
-				gw := co.Cluster.Spec.Gateway
-				ns, labels := gw.Namespace, gw.Selector
-				assertGatewaysSelect(t, co.Objects, ns, labels)
-				var objs []any
-				for _, o := range co.Objects {
-					objs = append(objs, o.Object)
-				}
-				files := []string{writeObjects(t, "rendered.yaml", objs...), writeObjects(t, "world.yaml", istioWorld(t, f, in, ns, ca)...)}
-				g := istioGen(t, ns, labels, files...)
-				t.Log((&istioConfig{t: t, g: g}).assert(istioWantFor(in, ns)))
-				errs, others := istioAnalyze(t, files...)
-				if len(errs) > 0 {
-					t.Errorf("istioctl analyze:\n%s", strings.Join(errs, "\n"))
-				}
-				for _, m := range others {
-					t.Logf("istioctl analyze: %s", m)
-				}
-			})
+		for _, m := range others {
+			t.Logf("istioctl analyze: %s", m)
 		}
-	}
-	if clusters == 0 {
-		t.Fatal("no istio cluster in the example fleets")
-	}
+	})
 }

@@ -44,30 +44,7 @@ func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
 	c := tf.Cluster("eg")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
-	eg, err := c.StartEnvoyGateway(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := eg.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	sim := c.Sim()
-	for _, ns := range []string{"envoy-gateway-system", "shop"} {
-		if err := sim.EnsureNamespace(ctx, ns); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// What the cluster's operator installed: the controller's Deployment
-	// record (the controller itself runs as a process), its GatewayClass and
-	// the Gateway; the Service and its endpoints; the failover Secrets.
-	if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "envoy-gateway-system", Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := createGatewayAPIParents(ctx, sim); err != nil {
-		t.Fatal(err)
-	}
+	sim := startEnvoyGatewayCluster(ctx, t, c, testfleet.EnvoyGatewayOptions{})
 	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,4 +110,34 @@ func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
 	if r.Status != check.Fail || !found {
 		t.Errorf("config-status with a loopback failover address: %s %+v", r.Status, r.Findings)
 	}
+}
+
+// startEnvoyGatewayCluster runs the real Envoy Gateway controller on c until
+// the test ends, and adds what the cluster's operator installed: the
+// namespaces, the controller's Deployment record (the controller itself runs
+// as a process), its GatewayClass and the Gateway.
+func startEnvoyGatewayCluster(ctx context.Context, t *testing.T, c *testfleet.Cluster, opts testfleet.EnvoyGatewayOptions) *testfleet.Sim {
+	t.Helper()
+	eg, err := c.StartEnvoyGatewayWith(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := eg.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	sim := c.Sim()
+	for _, ns := range []string{"envoy-gateway-system", "shop"} {
+		if err := sim.EnsureNamespace(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "envoy-gateway-system", Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := createGatewayAPIParents(ctx, sim); err != nil {
+		t.Fatal(err)
+	}
+	return sim
 }

@@ -68,27 +68,7 @@ func TestCheckReportsARefusedWasmModule(t *testing.T) {
 	c := tf.Cluster("eg")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
-	eg, err := c.StartEnvoyGatewayWith(ctx, testfleet.EnvoyGatewayOptions{TrustedCAs: ca.CertPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := eg.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	sim := c.Sim()
-	for _, ns := range []string{"envoy-gateway-system", "shop"} {
-		if err := sim.EnsureNamespace(ctx, ns); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "envoy-gateway-system", Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := createGatewayAPIParents(ctx, sim); err != nil {
-		t.Fatal(err)
-	}
+	sim := startEnvoyGatewayCluster(ctx, t, c, testfleet.EnvoyGatewayOptions{TrustedCAs: ca.CertPEM()})
 	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "web", Port: 80, Ready: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ LDFLAGS      := -X github.com/gatefed/gatefed/cmd.version=$(VERSION) -X github.c
 
 export GOTOOLCHAIN := local
 
-.PHONY: build test kube-bins demo vet fuzz help
+.PHONY: build test kube-bins demo vet fuzz crds help
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gatefed
@@ -24,6 +24,11 @@ test: kube-bins
 
 vet:
 	$(GO) vet ./...
+
+# Derive internal/localfleet/crds from ../shared/crds/gloo and the pinned
+# Gateway API and Envoy Gateway modules (go test ./hack/crds checks them).
+crds:
+	$(GO) run ./hack/crds
 
 # Every fuzz target, as package:target. go test -fuzz runs one target of one
 # package at a time, so they run one after another, FUZZTIME each. A crash
@@ -56,4 +61,5 @@ help:
 	@echo "make kube-bins  build or reuse kube-apiserver, kubectl, etcd, egctl and envoy-gateway (hack/build-kube.sh)"
 	@echo "make demo       start a 3-cluster demo fleet, run gatefed against it, stop it"
 	@echo "make vet        go vet ./..."
+	@echo "make crds       derive the CRDs the local fleet installs into internal/localfleet/crds"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 5m) each, one after another"

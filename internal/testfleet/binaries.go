@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,7 +30,7 @@ const (
 	EnvKubeBinDir  = "GATEFED_KUBE_BIN_DIR" // directory with kube-apiserver and kubectl
 	EnvEtcdBin     = "GATEFED_ETCD_BIN"     // path of etcd
 	EnvRoot        = "GATEFED_ROOT"         // repository root (default: found from the working directory)
-	EnvGlooCRDDir  = "GATEFED_GLOO_CRD_DIR" // Gloo Edge CRDs (default <root>/../shared/crds/gloo)
+	EnvGlooCRDDir  = "GATEFED_GLOO_CRD_DIR" // Gloo Edge CRDs (default: the copy in package crds)
 	EnvEGBinDir    = "GATEFED_EG_BIN_DIR"   // directory with egctl and envoy-gateway
 	modulePath     = "github.com/gatefed/gatefed"
 	buildScript    = "hack/build-kube.sh"
@@ -172,7 +171,7 @@ func findRoot() (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("no gatefed source tree above the working directory or the gatefed binary: the test fleet reads CRDs from it; run from the repository or set %s", EnvRoot)
+	return "", fmt.Errorf("no gatefed source tree above the working directory or the gatefed binary: hack/build-kube.sh builds the binaries from it; run from the repository or set %s", EnvRoot)
 }
 
 func moduleOf(goMod string) string {
@@ -188,51 +187,4 @@ func moduleOf(goMod string) string {
 		}
 	}
 	return ""
-}
-
-var (
-	modDirMu sync.Mutex
-	modDirs  = map[string]string{}
-)
-
-// ModuleDir returns the module-cache directory of a module the gatefed module
-// requires, downloading it when it is not there yet.
-func ModuleDir(module string) (string, error) {
-	modDirMu.Lock()
-	defer modDirMu.Unlock()
-	if d, ok := modDirs[module]; ok {
-		return d, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	goCmd := func(args ...string) (string, error) {
-		c := exec.Command("go", args...)
-		c.Dir = root
-		c.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-		out, err := c.Output()
-		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				return "", fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
-			}
-			return "", fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-	dir, err := goCmd("list", "-m", "-f", "{{.Dir}}", module)
-	if err == nil && dir == "" {
-		if _, err = goCmd("mod", "download", module); err == nil {
-			dir, err = goCmd("list", "-m", "-f", "{{.Dir}}", module)
-		}
-	}
-	if err != nil {
-		return "", err
-	}
-	if dir == "" {
-		return "", fmt.Errorf("module %s has no directory in the module cache", module)
-	}
-	modDirs[module] = dir
-	return dir, nil
 }

@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatefed/gatefed/internal/localfleet/crds"
 )
 
 // CRDSet selects CRD families. The zero value means AllCRDs; NoCRDs means none.
@@ -33,11 +35,13 @@ type CRDSet uint8
 // CRD families.
 const (
 	// GatewayAPICRDs: sigs.k8s.io/gateway-api config/crd/experimental (a
-	// superset of the standard channel), CRDs only.
+	// superset of the standard channel), embedded in package crds.
 	GatewayAPICRDs CRDSet = 1 << iota
-	// EnvoyGatewayCRDs: github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated.
+	// EnvoyGatewayCRDs: github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated,
+	// embedded in package crds.
 	EnvoyGatewayCRDs
-	// GlooCRDs: ../shared/crds/gloo (Upstream, UpstreamGroup, VirtualService, RouteTable, Gateway).
+	// GlooCRDs: Upstream, UpstreamGroup, VirtualService, RouteTable and
+	// Gateway, embedded in package crds (or $GATEFED_GLOO_CRD_DIR).
 	GlooCRDs
 	// IstioCRDs: istio.io/istio manifests/charts/base/files/crd-all.gen.yaml
 	// (see IstioCRDFile). Not in AllCRDs: a fleet asks for them.
@@ -144,47 +148,23 @@ func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 }
 
 func loadGatewayAPICRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	dir, err := ModuleDir("sigs.k8s.io/gateway-api")
-	if err != nil {
-		return nil, err
-	}
-	// The experimental channel is a superset of the standard one. Its
-	// ValidatingAdmissionPolicy file only guards CRD upgrades and is skipped
-	// (readCRDDir keeps CustomResourceDefinitions only).
-	return readCRDDir(filepath.Join(dir, "config", "crd", "experimental"))
+	return crds.Load(crds.GatewayAPI)
 }
 
 func loadEnvoyGatewayCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	dir, err := ModuleDir("github.com/envoyproxy/gateway")
-	if err != nil {
-		return nil, err
-	}
-	return readCRDDir(filepath.Join(dir, "charts", "gateway-crds-helm", "templates", "generated"))
+	return crds.Load(crds.EnvoyGateway)
 }
 
-// GlooCRDDir is the directory of the Gloo Edge CRDs: $GATEFED_GLOO_CRD_DIR,
-// else ../shared/crds/gloo relative to the repository root.
-func GlooCRDDir() (string, error) {
-	if d := os.Getenv(EnvGlooCRDDir); d != "" {
-		return d, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Clean(filepath.Join(root, "..", "shared", "crds", "gloo")), nil
-}
-
+// loadGlooCRDs reads the Gloo Edge CRDs from $GATEFED_GLOO_CRD_DIR when it is
+// set, else uses the copy embedded in package crds.
 func loadGlooCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	dir, err := GlooCRDDir()
-	if err != nil {
-		return nil, err
+	if dir := os.Getenv(EnvGlooCRDDir); dir != "" {
+		return readCRDDir(dir)
 	}
-	return readCRDDir(dir)
+	return crds.Load(crds.Gloo)
 }
 
-// readCRDDir reads every CustomResourceDefinition in dir/*.yaml. Lines that
-// are only a helm template action ({{ ... }}) are dropped first.
+// readCRDDir reads every CustomResourceDefinition in dir/*.yaml.
 func readCRDDir(dir string) ([]*apiextv1.CustomResourceDefinition, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -200,25 +180,13 @@ func readCRDDir(dir string) ([]*apiextv1.CustomResourceDefinition, error) {
 		if err != nil {
 			return nil, err
 		}
-		crds, err := decodeCRDs(stripTemplateLines(data))
+		crds, err := decodeCRDs(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		out = append(out, crds...)
 	}
 	return out, nil
-}
-
-func stripTemplateLines(data []byte) []byte {
-	var b bytes.Buffer
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		t := bytes.TrimSpace(line)
-		if bytes.HasPrefix(t, []byte("{{")) && bytes.HasSuffix(t, []byte("}}")) {
-			continue
-		}
-		b.Write(line)
-	}
-	return b.Bytes()
 }
 
 func decodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {

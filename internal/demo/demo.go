@@ -279,10 +279,12 @@ func ensureBinaries(build bool, progress io.Writer) error {
 	}
 	script, err := testfleet.BuildScript()
 	if err != nil {
-		return fmt.Errorf("%v\n(the kube-apiserver, kubectl and etcd binaries are missing and are built from the gatefed source tree with hack/build-kube.sh)", err)
+		// No source tree to build from: say what is missing and how to get it.
+		return testfleet.CheckBinaries()
 	}
-	fmt.Fprintf(progress, "kube-apiserver, kubectl or etcd missing: building them with %s (several minutes the first time)\n", script)
-	c := exec.Command(script)
+	fmt.Fprintf(progress, "kube-apiserver, kubectl or etcd missing: building them with %s %s (several minutes the first time)\n",
+		script, strings.Join(testfleet.DemoBuildArgs, " "))
+	c := exec.Command(script, testfleet.DemoBuildArgs...)
 	c.Stdout, c.Stderr = progress, progress
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("%s: %w", script, err)

@@ -34,7 +34,6 @@ const (
 	EnvEGBinDir    = "GATEFED_EG_BIN_DIR"   // directory with egctl and envoy-gateway
 	modulePath     = "github.com/gatefed/gatefed"
 	buildScript    = "hack/build-kube.sh"
-	buildMakeGoal  = "make kube-bins"
 	kubeAPIServer  = "kube-apiserver"
 	kubectlBinName = "kubectl"
 )
@@ -93,36 +92,48 @@ func EnvoyGatewayBin() string { return filepath.Join(EnvoyGatewayBinDir(), "envo
 func XDSDumpBin() string { return filepath.Join(EnvoyGatewayBinDir(), "xdsdump") }
 
 // ErrMissingBinary is wrapped by CheckBinaries' error.
-var ErrMissingBinary = errors.New("test fleet binary missing")
+var ErrMissingBinary = errors.New("missing binaries")
+
+// DemoBuildArgs are the build script's arguments that build only what a
+// local fleet runs: kube-apiserver, kubectl and etcd.
+var DemoBuildArgs = []string{"--demo"}
 
 // CheckBinaries reports a missing kube-apiserver, kubectl or etcd with the
 // exact command that builds them.
 func CheckBinaries() error {
-	return checkBinaries(EnvKubeBinDir+" and "+EnvEtcdBin, APIServerBin(), KubectlBin(), EtcdBin())
+	return checkBinaries(EnvKubeBinDir+" and "+EnvEtcdBin, "make kube-bins-demo", DemoBuildArgs,
+		binary{kubeAPIServer, APIServerBin()}, binary{kubectlBinName, KubectlBin()}, binary{"etcd", EtcdBin()})
 }
 
 // CheckEnvoyGatewayBinaries reports a missing egctl or envoy-gateway with the
 // exact command that builds them.
 func CheckEnvoyGatewayBinaries() error {
-	return checkBinaries(EnvEGBinDir, EgctlBin(), EnvoyGatewayBin(), XDSDumpBin())
+	return checkBinaries(EnvEGBinDir, "make kube-bins", nil,
+		binary{"egctl", EgctlBin()}, binary{"envoy-gateway", EnvoyGatewayBin()}, binary{"xdsdump", XDSDumpBin()})
 }
 
-func checkBinaries(envs string, paths ...string) error {
+// binary is a program the fleet runs and where it is looked for.
+type binary struct{ name, path string }
+
+// checkBinaries names each missing binary and how to build it: the build
+// script with args (or the make goal) in the source tree, or where to get one.
+func checkBinaries(envs, makeGoal string, args []string, bins ...binary) error {
 	var missing []string
-	for _, p := range paths {
-		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			missing = append(missing, p)
+	for _, b := range bins {
+		if st, err := os.Stat(b.path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			missing = append(missing, "  "+b.name+"  (want "+b.path+")")
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	cmd := buildScript
+	script := strings.Join(append([]string{buildScript}, args...), " ")
+	how := fmt.Sprintf("in a gatefed source tree (a clone of %s; it needs Go only): %s   (or: %s)", modulePath, script, makeGoal)
 	if root, err := RepoRoot(); err == nil {
-		cmd = fmt.Sprintf("cd %s && %s   (or: %s)", root, buildScript, buildMakeGoal)
+		how = fmt.Sprintf("cd %s && %s   (or: %s)", root, script, makeGoal)
 	}
-	return fmt.Errorf("%w: %s\nbuild them with:\n  %s\nor point %s at existing binaries",
-		ErrMissingBinary, strings.Join(missing, ", "), cmd, envs)
+	return fmt.Errorf("%w:\n%s\nbuild them with:\n  %s\nor point %s at existing binaries",
+		ErrMissingBinary, strings.Join(missing, "\n"), how, envs)
 }
 
 // BuildScript is the path of the script that builds the binaries.

@@ -452,7 +452,7 @@ func TestMissingBinaryNamesTheBuildCommand(t *testing.T) {
 	if err == nil {
 		t.Fatal("started without etcd")
 	}
-	for _, want := range []string{"no-etcd", "hack/build-kube.sh", "make kube-bins"} {
+	for _, want := range []string{"etcd  (want " + filepath.Join(os.Getenv(EnvEtcdBin)), "hack/build-kube.sh --demo", "make kube-bins-demo"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}

@@ -29,5 +29,5 @@ func IstiogenBin() string { return filepath.Join(IstioBinDir(), "istiogen") }
 // CheckIstioBinaries reports a missing istioctl or istiogen with the exact
 // command that builds them.
 func CheckIstioBinaries() error {
-	return checkBinaries(EnvIstioBinDir, IstioctlBin(), IstiogenBin())
+	return checkBinaries(EnvIstioBinDir, "make kube-bins", nil, binary{"istioctl", IstioctlBin()}, binary{"istiogen", IstiogenBin()})
 }

@@ -1,84 +1,25 @@
-// Package testfleet runs a local fleet of real Kubernetes API servers for
-// tests and the demo: one etcd, and per cluster a kube-apiserver with its own
-// CA, client-certificate admin, service-account keys and etcd prefix, with the
-// Gateway API, Envoy Gateway and Gloo Edge CRDs installed. No controllers run;
-// sim.go writes what they would write.
-//
-// Binaries come from hack/build-kube.sh (make kube-bins); see docs/testing.md.
 package testfleet
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
-// Pinned versions; they match hack/kube/go.mod and hack/etcd/go.mod.
-const (
-	KubeVersion         = "v1.37.2"
-	EtcdVersion         = "v3.6.16"
-	EnvoyGatewayVersion = "v1.9.1" // matches hack/envoygateway/go.mod
-)
+// EnvoyGatewayVersion is the github.com/envoyproxy/gateway version
+// hack/envoygateway/go.mod pins.
+const EnvoyGatewayVersion = "v1.9.1"
 
-// Environment variables that override where things are.
-const (
-	EnvCache       = "GATEFED_CACHE"        // cache root (default $XDG_CACHE_HOME/gatefed)
-	EnvKubeBinDir  = "GATEFED_KUBE_BIN_DIR" // directory with kube-apiserver and kubectl
-	EnvEtcdBin     = "GATEFED_ETCD_BIN"     // path of etcd
-	EnvRoot        = "GATEFED_ROOT"         // repository root (default: found from the working directory)
-	EnvGlooCRDDir  = "GATEFED_GLOO_CRD_DIR" // Gloo Edge CRDs (default: the copy in package crds)
-	EnvEGBinDir    = "GATEFED_EG_BIN_DIR"   // directory with egctl and envoy-gateway
-	modulePath     = "github.com/gatefed/gatefed"
-	buildScript    = "hack/build-kube.sh"
-	kubeAPIServer  = "kube-apiserver"
-	kubectlBinName = "kubectl"
-)
-
-// CacheDir is the root of the binary cache.
-func CacheDir() string {
-	if d := os.Getenv(EnvCache); d != "" {
-		return d
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "gatefed")
-}
-
-// KubeBinDir is the directory holding kube-apiserver and kubectl.
-func KubeBinDir() string {
-	if d := os.Getenv(EnvKubeBinDir); d != "" {
-		return d
-	}
-	return filepath.Join(CacheDir(), "kube", KubeVersion)
-}
-
-// EtcdBin is the path of the etcd binary.
-func EtcdBin() string {
-	if p := os.Getenv(EnvEtcdBin); p != "" {
-		return p
-	}
-	return filepath.Join(CacheDir(), "etcd", EtcdVersion, "etcd")
-}
-
-// APIServerBin is the path of kube-apiserver.
-func APIServerBin() string { return filepath.Join(KubeBinDir(), kubeAPIServer) }
-
-// KubectlBin is the path of kubectl.
-func KubectlBin() string { return filepath.Join(KubeBinDir(), kubectlBinName) }
+// EnvEGBinDir overrides the directory holding egctl, envoy-gateway and xdsdump.
+const EnvEGBinDir = "GATEFED_EG_BIN_DIR"
 
 // EnvoyGatewayBinDir is the directory holding egctl and envoy-gateway.
 func EnvoyGatewayBinDir() string {
 	if d := os.Getenv(EnvEGBinDir); d != "" {
 		return d
 	}
-	return filepath.Join(CacheDir(), "envoy-gateway", EnvoyGatewayVersion)
+	return filepath.Join(localfleet.CacheDir(), "envoy-gateway", EnvoyGatewayVersion)
 }
 
 // EgctlBin is the path of egctl, Envoy Gateway's command line.
@@ -91,111 +32,9 @@ func EnvoyGatewayBin() string { return filepath.Join(EnvoyGatewayBinDir(), "envo
 // the configuration an xDS server sends one node.
 func XDSDumpBin() string { return filepath.Join(EnvoyGatewayBinDir(), "xdsdump") }
 
-// ErrMissingBinary is wrapped by CheckBinaries' error.
-var ErrMissingBinary = errors.New("missing binaries")
-
-// DemoBuildArgs are the build script's arguments that build only what a
-// local fleet runs: kube-apiserver, kubectl and etcd.
-var DemoBuildArgs = []string{"--demo"}
-
-// CheckBinaries reports a missing kube-apiserver, kubectl or etcd with the
-// exact command that builds them.
-func CheckBinaries() error {
-	return checkBinaries(EnvKubeBinDir+" and "+EnvEtcdBin, "make kube-bins-demo", DemoBuildArgs,
-		binary{kubeAPIServer, APIServerBin()}, binary{kubectlBinName, KubectlBin()}, binary{"etcd", EtcdBin()})
-}
-
 // CheckEnvoyGatewayBinaries reports a missing egctl or envoy-gateway with the
 // exact command that builds them.
 func CheckEnvoyGatewayBinaries() error {
-	return checkBinaries(EnvEGBinDir, "make kube-bins", nil,
-		binary{"egctl", EgctlBin()}, binary{"envoy-gateway", EnvoyGatewayBin()}, binary{"xdsdump", XDSDumpBin()})
-}
-
-// binary is a program the fleet runs and where it is looked for.
-type binary struct{ name, path string }
-
-// checkBinaries names each missing binary and how to build it: the build
-// script with args (or the make goal) in the source tree, or where to get one.
-func checkBinaries(envs, makeGoal string, args []string, bins ...binary) error {
-	var missing []string
-	for _, b := range bins {
-		if st, err := os.Stat(b.path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			missing = append(missing, "  "+b.name+"  (want "+b.path+")")
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	script := strings.Join(append([]string{buildScript}, args...), " ")
-	how := fmt.Sprintf("in a gatefed source tree (a clone of %s; it needs Go only): %s   (or: %s)", modulePath, script, makeGoal)
-	if root, err := RepoRoot(); err == nil {
-		how = fmt.Sprintf("cd %s && %s   (or: %s)", root, script, makeGoal)
-	}
-	return fmt.Errorf("%w:\n%s\nbuild them with:\n  %s\nor point %s at existing binaries",
-		ErrMissingBinary, strings.Join(missing, "\n"), how, envs)
-}
-
-// BuildScript is the path of the script that builds the binaries.
-func BuildScript() (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, buildScript), nil
-}
-
-var (
-	rootOnce sync.Once
-	rootDir  string
-	rootErr  error
-)
-
-// RepoRoot finds the repository root: $GATEFED_ROOT, else the nearest
-// directory above the working directory, else above the running executable
-// (bin/gatefed), whose go.mod declares the gatefed module.
-func RepoRoot() (string, error) {
-	rootOnce.Do(func() { rootDir, rootErr = findRoot() })
-	return rootDir, rootErr
-}
-
-func findRoot() (string, error) {
-	if d := os.Getenv(EnvRoot); d != "" {
-		return filepath.Abs(d)
-	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			starts = append(starts, filepath.Dir(exe))
-		}
-	}
-	for _, start := range starts {
-		for dir := start; ; dir = filepath.Dir(dir) {
-			if moduleOf(filepath.Join(dir, "go.mod")) == modulePath {
-				return dir, nil
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	return "", fmt.Errorf("no gatefed source tree above the working directory or the gatefed binary: hack/build-kube.sh builds the binaries from it; run from the repository or set %s", EnvRoot)
-}
-
-func moduleOf(goMod string) string {
-	f, err := os.Open(goMod)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(s.Text()), "module "); ok {
-			return strings.Trim(strings.TrimSpace(rest), `"`)
-		}
-	}
-	return ""
+	return localfleet.MissingBinaries(EnvEGBinDir, "make kube-bins", nil,
+		localfleet.Binary{Name: "egctl", Path: EgctlBin()}, localfleet.Binary{Name: "envoy-gateway", Path: EnvoyGatewayBin()}, localfleet.Binary{Name: "xdsdump", Path: XDSDumpBin()})
 }

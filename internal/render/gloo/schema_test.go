@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
-	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // sampleFleets are the fleets under testdata/fleets whose Gloo objects the
@@ -25,7 +25,7 @@ var sampleFleets = []string{"route-options", "tls"}
 // the test fleet installs (internal/localfleet/crds/gloo, derived by hack/crds).
 func crdDir(t *testing.T) string {
 	t.Helper()
-	crds := os.Getenv(testfleet.EnvGlooCRDDir)
+	crds := os.Getenv(localfleet.EnvGlooCRDDir)
 	if crds == "" {
 		crds = filepath.Join(repoRoot(t), "internal", "localfleet", "crds", "gloo")
 	}

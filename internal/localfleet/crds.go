@@ -1,4 +1,4 @@
-package testfleet
+package localfleet
 
 import (
 	"bufio"
@@ -106,8 +106,9 @@ var (
 	crdCache   = map[CRDSet][]*apiextv1.CustomResourceDefinition{}
 )
 
-// loadCRDs returns the CRDs of a set, read once per process.
-func loadCRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
+// CRDs returns the CustomResourceDefinitions of a set as the fleet installs
+// them, read once per process and shared: copy one before changing it.
+func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 	set = set.families()
 	var out []*apiextv1.CustomResourceDefinition
 	for _, f := range crdFamilies {
@@ -130,19 +131,6 @@ func loadCRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 			crdCacheMu.Unlock()
 		}
 		out = append(out, crds...)
-	}
-	return out, nil
-}
-
-// CRDs returns the CustomResourceDefinitions of a set as the fleet installs them.
-func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
-	crds, err := loadCRDs(set)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*apiextv1.CustomResourceDefinition, len(crds))
-	for i, c := range crds {
-		out[i] = c.DeepCopy()
 	}
 	return out, nil
 }
@@ -222,7 +210,7 @@ func decodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {
 // installCRDs creates the cluster's CRDs (or updates ones already there),
 // then waits until all are established and listed by discovery.
 func (c *Cluster) installCRDs(ctx context.Context) error {
-	crds, err := loadCRDs(c.CRDs)
+	crds, err := CRDs(c.CRDs)
 	if err != nil {
 		return err
 	}
@@ -232,7 +220,7 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	begin := time.Now()
 	// Creating a large CRD can take long on a busy machine: allow the whole start timeout.
 	cfg := rest.CopyConfig(c.Config)
-	cfg.Timeout = c.fleet.opts.StartTimeout
+	cfg.Timeout = c.fleet.Options.StartTimeout
 	client, err := apiextclient.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -269,7 +257,7 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	if err := c.waitCRDsServed(ctx); err != nil {
 		return err
 	}
-	c.fleet.progress("cluster %s: %d CRDs (%s) created in %s, established in %s, served in %s", c.Name, len(crds), c.CRDs,
+	c.fleet.Progressf("cluster %s: %d CRDs (%s) created in %s, established in %s, served in %s", c.Name, len(crds), c.CRDs,
 		created.Round(100*time.Millisecond), established.Round(100*time.Millisecond), time.Since(begin).Round(100*time.Millisecond))
 	return nil
 }
@@ -309,7 +297,7 @@ type crdGetter interface {
 }
 
 func (c *Cluster) waitEstablished(ctx context.Context, api crdGetter, crds []*apiextv1.CustomResourceDefinition) error {
-	ctx, cancel := context.WithTimeout(ctx, c.fleet.opts.StartTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.fleet.Options.StartTimeout)
 	defer cancel()
 	for _, crd := range crds {
 		for {
@@ -338,7 +326,7 @@ func crdCondition(crd *apiextv1.CustomResourceDefinition, t apiextv1.CustomResou
 
 // crdResources returns the group/version/resource of every served version of the cluster's CRDs.
 func (c *Cluster) crdResources() ([]schema.GroupVersionResource, error) {
-	crds, err := loadCRDs(c.CRDs)
+	crds, err := CRDs(c.CRDs)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +348,7 @@ func (c *Cluster) waitCRDsServed(ctx context.Context) error {
 	if err != nil || len(gvrs) == 0 {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.fleet.opts.StartTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.fleet.Options.StartTimeout)
 	defer cancel()
 	cfg := rest.CopyConfig(c.Config)
 	cfg.WarningHandler = rest.NoWarnings{}

@@ -19,6 +19,7 @@ type Fleet struct {
 	*localfleet.Fleet
 	// Clusters in the order they were asked for.
 	Clusters []*Cluster
+	byName   map[string]*Cluster
 }
 
 // Cluster is one kube-apiserver of a test fleet.
@@ -33,22 +34,17 @@ func Start(ctx context.Context, opts localfleet.Options) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{Fleet: lf}
+	f := &Fleet{Fleet: lf, byName: map[string]*Cluster{}}
 	for _, c := range lf.Clusters {
-		f.Clusters = append(f.Clusters, &Cluster{Cluster: c, fleet: f})
+		tc := &Cluster{Cluster: c, fleet: f}
+		f.Clusters = append(f.Clusters, tc)
+		f.byName[c.Name] = tc
 	}
 	return f, nil
 }
 
 // Cluster returns the named cluster, or nil.
-func (f *Fleet) Cluster(name string) *Cluster {
-	for _, c := range f.Clusters {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
+func (f *Fleet) Cluster(name string) *Cluster { return f.byName[name] }
 
 // Names returns the cluster names in order.
 func (f *Fleet) Names() []string {

@@ -10,13 +10,17 @@ LDFLAGS      := -X github.com/gatefed/gatefed/cmd.version=$(VERSION) -X github.c
 
 export GOTOOLCHAIN := local
 
-.PHONY: build test kube-bins demo vet fuzz help
+.PHONY: build test kube-bins kube-bins-demo demo vet fuzz crds help
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gatefed
 
+# Every binary the tests run; kube-bins-demo only those the demo runs.
 kube-bins:
 	hack/build-kube.sh
+
+kube-bins-demo:
+	hack/build-kube.sh --demo
 
 # The hack/kube and hack/etcd wrapper modules are separate modules: ./... does not descend into them.
 test: kube-bins
@@ -24,6 +28,11 @@ test: kube-bins
 
 vet:
 	$(GO) vet ./...
+
+# Derive internal/localfleet/crds from ../shared/crds/gloo and the pinned
+# Gateway API and Envoy Gateway modules (go test ./hack/crds checks them).
+crds:
+	$(GO) run ./hack/crds
 
 # Every fuzz target, as package:target. go test -fuzz runs one target of one
 # package at a time, so they run one after another, FUZZTIME each. A crash
@@ -47,13 +56,15 @@ fuzz:
 	done
 
 # hack/demo.sh always stops the demo fleet, however the demo ends.
-demo: build kube-bins
+demo: build kube-bins-demo
 	hack/demo.sh $(BIN)
 
 help:
 	@echo "make build      build $(BIN)"
 	@echo "make test       build or reuse the test binaries, then go test ./... (real API servers, Envoy Gateway's own code)"
-	@echo "make kube-bins  build or reuse kube-apiserver, kubectl, etcd, egctl and envoy-gateway (hack/build-kube.sh)"
+	@echo "make kube-bins  build or reuse every test binary: kube-apiserver, kubectl, etcd, Envoy Gateway's and Istio's tools (hack/build-kube.sh)"
+	@echo "make kube-bins-demo  build or reuse only kube-apiserver, kubectl and etcd (hack/build-kube.sh --demo)"
 	@echo "make demo       start a 3-cluster demo fleet, run gatefed against it, stop it"
 	@echo "make vet        go vet ./..."
+	@echo "make crds       derive the CRDs the local fleet installs into internal/localfleet/crds"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 5m) each, one after another"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -142,7 +143,7 @@ func readBytes(t *testing.T, path string) []byte {
 // by context, with a service account, list while both answer and while one
 // is stopped, show, and deregister --purge.
 func TestClusterCommandsOnRealClusters(t *testing.T) {
-	fl := testfleet.StartT(t, testfleet.Options{Count: 2})
+	fl := testfleet.StartT(t, localfleet.Options{Count: 2})
 	dir := t.TempDir()
 	config := filepath.Join(dir, ".config")
 	t.Setenv("XDG_CONFIG_HOME", config)
@@ -174,7 +175,7 @@ func TestClusterCommandsOnRealClusters(t *testing.T) {
 
 	stdout, stderr := mustRun("cluster", "register", "east", "--context", "c1", "--provider", "gloo", "--region", "us-east-1", "--failover-address", "203.0.113.10")
 	c1, c2 := fl.Cluster("c1"), fl.Cluster("c2")
-	if want := "registered cluster east in " + filepath.Join(fleetDir, "clusters.yaml") + " (context c1, server " + c1.URL + ", " + testfleet.KubeVersion + ")\n"; stdout != want {
+	if want := "registered cluster east in " + filepath.Join(fleetDir, "clusters.yaml") + " (context c1, server " + c1.URL + ", " + localfleet.KubeVersion + ")\n"; stdout != want {
 		t.Fatalf("stdout %q, want %q", stdout, want)
 	}
 	if stderr != "" {
@@ -196,8 +197,8 @@ func TestClusterCommandsOnRealClusters(t *testing.T) {
 	stdout, _ = mustRun("cluster", "list")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if len(lines) != 3 || lines[0] != "NAME\tCONTEXT\tPROVIDER\tREGION/ZONE\tFAILOVER\tREACHABLE\tVERSION\tLATENCY" ||
-		!strings.HasPrefix(lines[1], "east\tc1\tgloo\tus-east-1\t203.0.113.10:15443\ttrue\t"+testfleet.KubeVersion+"\t") ||
-		!strings.HasPrefix(lines[2], "west\twest\tenvoy-gateway\t-\t-\ttrue\t"+testfleet.KubeVersion+"\t") {
+		!strings.HasPrefix(lines[1], "east\tc1\tgloo\tus-east-1\t203.0.113.10:15443\ttrue\t"+localfleet.KubeVersion+"\t") ||
+		!strings.HasPrefix(lines[2], "west\twest\tenvoy-gateway\t-\t-\ttrue\t"+localfleet.KubeVersion+"\t") {
 		t.Fatalf("list:\n%s", stdout)
 	}
 

@@ -68,7 +68,8 @@ The directory belongs to the demo: "demo down" removes what "demo up" made.
 		Use:   "up",
 		Short: "Start the demo fleet in the background",
 		Long: `up builds kube-apiserver, kubectl and etcd when they are missing (with
-hack/build-kube.sh, from the gatefed source tree), starts the clusters
+hack/build-kube.sh --demo, when run inside a gatefed source tree; elsewhere it
+names the missing binaries and how to build them), starts the clusters
 detached, writes the kubeconfig and fleet documents, seeds each cluster and
 prints commands to try.
 

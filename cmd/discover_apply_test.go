@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -70,7 +71,7 @@ func TestDiscoverDiffApply(t *testing.T) {
 	gatewayNS := fl.Namespace(t, "discover-apply")
 	shopNS := fl.Namespace(t, "discover-apply-shop")
 	c1, c2 := fl.Cluster("c1"), fl.Cluster("c2")
-	if err := c1.Sim().Service(context.Background(), testfleet.Service{Namespace: shopNS, Name: "checkout", Ready: 1}); err != nil {
+	if err := c1.Sim().Service(context.Background(), localfleet.Service{Namespace: shopNS, Name: "checkout", Ready: 1}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -107,10 +108,10 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 			t.Errorf("%s: the ApplySet parent exists after a refused apply (err %v)", c.Name, err)
 		}
 	}
-	if objs := gatefedObjects(t, c1, testfleet.UpstreamGVR, gatewayNS); len(objs) != 0 {
+	if objs := gatefedObjects(t, c1, localfleet.UpstreamGVR, gatewayNS); len(objs) != 0 {
 		t.Errorf("c1: %d Upstreams written by a refused apply", len(objs))
 	}
-	if objs := gatefedObjects(t, c2, testfleet.HTTPRouteGVR, gatewayNS); len(objs) != 0 {
+	if objs := gatefedObjects(t, c2, localfleet.HTTPRouteGVR, gatewayNS); len(objs) != 0 {
 		t.Errorf("c2: %d HTTPRoutes written by a refused apply", len(objs))
 	}
 
@@ -145,7 +146,7 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 		}
 	}
 	// c1's Upstream for checkout has c1 as its only tier.
-	ups := skippedIn(gatefedObjects(t, c1, testfleet.UpstreamGVR, gatewayNS))
+	ups := skippedIn(gatefedObjects(t, c1, localfleet.UpstreamGVR, gatewayNS))
 	wantSkipped := fmt.Sprintf("c2: service %s/checkout not found; c9: unreachable", shopNS)
 	if len(ups) != 1 {
 		t.Fatalf("c1: %d Upstreams with %s, want 1", len(ups), render.AnnotationSkipped)
@@ -155,7 +156,7 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 			ann[render.AnnotationSkipped], ann[render.AnnotationTiers], wantSkipped, "c1")
 	}
 	// c2's HTTPRoute sends checkout to c1 alone.
-	routes := skippedIn(gatefedObjects(t, c2, testfleet.HTTPRouteGVR, gatewayNS))
+	routes := skippedIn(gatefedObjects(t, c2, localfleet.HTTPRouteGVR, gatewayNS))
 	if len(routes) != 1 {
 		t.Fatalf("c2: %d HTTPRoutes with %s, want 1", len(routes), render.AnnotationSkipped)
 	}
@@ -176,14 +177,14 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 	}
 
 	// checkout is deployed to c2: only c9 is left out now.
-	if err := c2.Sim().Service(context.Background(), testfleet.Service{Namespace: shopNS, Name: "checkout", Ready: 1}); err != nil {
+	if err := c2.Sim().Service(context.Background(), localfleet.Service{Namespace: shopNS, Name: "checkout", Ready: 1}); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = run("apply", "--discover", "--discover-unreachable=skip")
 	if code != 0 || strings.Contains(stderr, "c2 (service") || !strings.Contains(stderr, fmt.Sprintf("Skipped: cluster c1: GlobalService %s/checkout: c9 (unreachable)\n", shopNS)) {
 		t.Errorf("apply --discover with checkout on c2: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	ups = skippedIn(gatefedObjects(t, c1, testfleet.UpstreamGVR, gatewayNS))
+	ups = skippedIn(gatefedObjects(t, c1, localfleet.UpstreamGVR, gatewayNS))
 	if len(ups) != 1 || ups[0].GetAnnotations()[render.AnnotationSkipped] != "c9: unreachable" || ups[0].GetAnnotations()[render.AnnotationTiers] != "c1,c2" {
 		for _, u := range ups {
 			t.Logf("c1: Upstream %s: %v", u.GetName(), u.GetAnnotations())

@@ -13,6 +13,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -46,9 +47,9 @@ func runGatefed(t *testing.T, dir string, args ...string) (code int, stdout, std
 // render, explain with --discover against real API servers: the summary
 // and the exit statuses.
 func TestDiscoverFlags(t *testing.T) {
-	fl := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "a"}, {Name: "b"}}, CRDs: testfleet.NoCRDs})
+	fl := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "a"}, {Name: "b"}}, CRDs: localfleet.NoCRDs})
 	ns := fl.Namespace(t, "shop")
-	if err := fl.Cluster("a").Sim().Service(context.Background(), testfleet.Service{Namespace: ns, Name: "checkout", Ready: 1}); err != nil {
+	if err := fl.Cluster("a").Sim().Service(context.Background(), localfleet.Service{Namespace: ns, Name: "checkout", Ready: 1}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

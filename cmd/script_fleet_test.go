@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -30,7 +31,7 @@ var scriptFleet struct {
 // sharedTestFleet starts the shared fleet once and returns it.
 func sharedTestFleet() (*testfleet.Fleet, error) {
 	scriptFleet.once.Do(func() {
-		scriptFleet.f, scriptFleet.err = testfleet.Start(context.Background(), testfleet.Options{Count: 3})
+		scriptFleet.f, scriptFleet.err = testfleet.Start(context.Background(), localfleet.Options{Count: 3})
 	})
 	if scriptFleet.err != nil {
 		return nil, fmt.Errorf("start test fleet: %w", scriptFleet.err)

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -208,11 +209,11 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // namespace gatefed-system, which other tests' service accounts share in
 // the shared fleet.
 func TestSecretsStayOut(t *testing.T) {
-	f := testfleet.StartT(t, testfleet.Options{Count: 2})
+	f := testfleet.StartT(t, localfleet.Options{Count: 2})
 	e := newAuditEnv(t)
 	ctx := context.Background()
 	const gw, app = "audit-gw", "audit-shop"
-	ca, err := testfleet.NewCertAuthority("audit-failover")
+	ca, err := localfleet.NewCertAuthority("audit-failover")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ spec:
   rules:
   - backends: [{service: checkout}]
 `, app))
-	if err := f.Cluster("c1").Sim().Service(ctx, testfleet.Service{Namespace: app, Name: "checkout", Port: 8080, Ready: 2}); err != nil {
+	if err := f.Cluster("c1").Sim().Service(ctx, localfleet.Service{Namespace: app, Name: "checkout", Port: 8080, Ready: 2}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -504,7 +505,7 @@ func TestTLSVerification(t *testing.T) {
 		}
 	}
 	e := newAuditEnv(t)
-	wrong, err := testfleet.NewCertAuthority("not-the-cluster-ca")
+	wrong, err := localfleet.NewCertAuthority("not-the-cluster-ca")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -640,7 +641,7 @@ func TestNoTLSVerificationSkipped(t *testing.T) {
 func TestDemoSecretsStayOut(t *testing.T) {
 	e := newAuditEnv(t)
 	// The binaries the demo runs, from the cache the tests use.
-	e.env = append(e.env, testfleet.EnvKubeBinDir+"="+testfleet.KubeBinDir(), testfleet.EnvEtcdBin+"="+testfleet.EtcdBin())
+	e.env = append(e.env, localfleet.EnvKubeBinDir+"="+localfleet.KubeBinDir(), localfleet.EnvEtcdBin+"="+localfleet.EtcdBin())
 	state := filepath.Join(e.dir, "demo")
 	kubeconfig := filepath.Join(state, "kubeconfig")
 	t.Cleanup(func() {

@@ -5,11 +5,12 @@
 # hack/istio into a cache outside the repository. Binaries are reused while the pin and build flags are
 # unchanged (a stamp file holds their hash) and rebuilt when they change.
 #
-#   hack/build-kube.sh          build what is missing or stale, print where it is
-#   hack/build-kube.sh --check  exit 0 when everything is up to date, 1 otherwise
+#   hack/build-kube.sh                 build what is missing or stale, print where it is
+#   hack/build-kube.sh --demo          only what the demo runs: kube-apiserver, kubectl, etcd
+#   hack/build-kube.sh --check [--demo]  exit 0 when those are up to date, 1 otherwise
 #
 # Cache: ${GATEFED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatefed}
-# Needs only Go and the module proxy. A cold build takes several minutes.
+# Needs only Go and the module proxy. Each build prints its progress and time.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,12 +18,15 @@ cache=${GATEFED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatefed}
 export GOTOOLCHAIN=local
 
 check_only=false
-case "${1:-}" in
-  --check) check_only=true ;;
-  "") ;;
-  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
-esac
+demo_only=false
+for arg in "$@"; do
+  case "$arg" in
+    --check) check_only=true ;;
+    --demo) demo_only=true ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: $0 [--check] [--demo]" >&2; exit 2 ;;
+  esac
+done
 
 command -v go >/dev/null || { echo "error: go is not on PATH" >&2; exit 2; }
 
@@ -110,16 +114,19 @@ etcd_stamp=$(stamp "$root/hack/etcd" "$etcd_ldflags" etcd)
 eg_stamp=$(stamp "$root/hack/envoygateway" "$eg_ldflags" egctl envoy-gateway xdsdump "$(cat "$root"/hack/envoygateway/xdsdump/*.go | sha256sum)")
 istio_stamp=$(stamp "$root/hack/istio" "$istio_ldflags" istioctl istiogen "$(cat "$root"/hack/istio/istiogen/*.go | sha256sum)")
 
+demo_fresh() { fresh "$kube_dir" "$kube_stamp" kube-apiserver kubectl && fresh "$etcd_dir" "$etcd_stamp" etcd; }
+test_fresh() {
+  fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway xdsdump && fresh "$istio_dir" "$istio_stamp" istioctl istiogen
+}
 if $check_only; then
-  fresh "$kube_dir" "$kube_stamp" kube-apiserver kubectl && fresh "$etcd_dir" "$etcd_stamp" etcd &&
-    fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway xdsdump &&
-    fresh "$istio_dir" "$istio_stamp" istioctl istiogen && exit 0
+  demo_fresh && { $demo_only || test_fresh; } && exit 0
   exit 1
 fi
 
 mkdir -p "$cache"
 # One build at a time per cache, so parallel runs wait instead of racing.
-if command -v flock >/dev/null; then
+# Nothing to build: no need to wait for another run building something else.
+if ! { demo_fresh && { $demo_only || test_fresh; }; } && command -v flock >/dev/null; then
   exec 9>"$cache/.build.lock"
   if ! flock -n 9; then
     echo "==> another build is running in $cache; waiting for it"
@@ -127,6 +134,7 @@ if command -v flock >/dev/null; then
   fi
 fi
 
+begin=$SECONDS
 if fresh "$kube_dir" "$kube_stamp" kube-apiserver kubectl; then
   echo "==> kube-apiserver, kubectl $kube_version: up to date"
 else
@@ -139,6 +147,16 @@ if fresh "$etcd_dir" "$etcd_stamp" etcd; then
 else
   build "etcd $etcd_version" "$root/hack/etcd" "$etcd_dir" "$etcd_stamp" "$etcd_ldflags" etcd \
     go.etcd.io/etcd/server/v3
+fi
+
+if $demo_only; then
+  echo
+  echo "kube-apiserver: $kube_dir/kube-apiserver"
+  echo "kubectl:        $kube_dir/kubectl"
+  echo "etcd:           $etcd_dir/etcd"
+  echo "ready in $((SECONDS - begin))s. 'gatefed demo' finds them there. To use binaries elsewhere, set:"
+  echo "  export GATEFED_KUBE_BIN_DIR=$kube_dir GATEFED_ETCD_BIN=$etcd_dir/etcd"
+  exit 0
 fi
 
 if fresh "$eg_dir" "$eg_stamp" egctl envoy-gateway xdsdump; then
@@ -165,5 +183,5 @@ echo "envoy-gateway:  $eg_dir/envoy-gateway"
 echo "xdsdump:        $eg_dir/xdsdump"
 echo "istioctl:       $istio_dir/istioctl"
 echo "istiogen:       $istio_dir/istiogen"
-echo "Tests and 'gatefed demo' find them there. To use binaries elsewhere, set:"
+echo "ready in $((SECONDS - begin))s. Tests and 'gatefed demo' find them there. To use binaries elsewhere, set:"
 echo "  export GATEFED_KUBE_BIN_DIR=$kube_dir GATEFED_ETCD_BIN=$etcd_dir/etcd GATEFED_EG_BIN_DIR=$eg_dir GATEFED_ISTIO_BIN_DIR=$istio_dir"

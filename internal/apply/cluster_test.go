@@ -14,12 +14,13 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 var tf *testfleet.Fleet
 
-func TestMain(m *testing.M) { os.Exit(testfleet.Main(m, testfleet.Options{Count: 3}, &tf)) }
+func TestMain(m *testing.M) { os.Exit(testfleet.Main(m, localfleet.Options{Count: 3}, &tf)) }
 
 var (
 	gvrHTTPRoute      = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}

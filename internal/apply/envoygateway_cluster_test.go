@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/render/gloo"
@@ -74,9 +75,9 @@ spec:
 		if err := yaml.Unmarshal([]byte(doc), &o.Object); err != nil {
 			t.Fatal(err)
 		}
-		var r dynamic.ResourceInterface = dyn.Resource(testfleet.GatewayClassGVR)
+		var r dynamic.ResourceInterface = dyn.Resource(localfleet.GatewayClassGVR)
 		if o.GetKind() == "Gateway" {
-			r = dyn.Resource(testfleet.GatewayGVR).Namespace(ns)
+			r = dyn.Resource(localfleet.GatewayGVR).Namespace(ns)
 		}
 		if _, err := r.Create(ctx, &o, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("create %s: %v", o.GetKind(), err)
@@ -120,7 +121,7 @@ spec:
 	}
 
 	// What the cluster holds besides: the failover Secrets and the Service.
-	ca, err := testfleet.NewCertAuthority("failover-" + e.svcNS)
+	ca, err := localfleet.NewCertAuthority("failover-" + e.svcNS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ spec:
 			t.Fatalf("secret %s: %v", s.Name, err)
 		}
 	}
-	if err := c.Sim().Service(ctx, testfleet.Service{Namespace: e.svcNS, Name: "checkout", Port: 8080, Ready: 2}); err != nil {
+	if err := c.Sim().Service(ctx, localfleet.Service{Namespace: e.svcNS, Name: "checkout", Port: 8080, Ready: 2}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -163,7 +164,7 @@ spec:
 		var last status.Result
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			last = status.Of(e.mustGet(c.Name, testfleet.GatewayGVR, gns, name))
+			last = status.Of(e.mustGet(c.Name, localfleet.GatewayGVR, gns, name))
 			if last.State == status.Accepted || time.Now().After(deadline) {
 				break
 			}
@@ -229,8 +230,8 @@ spec:
 	if len(managers) != 1 || !managers["envoy-gateway"] {
 		t.Errorf("statuses written by %v, want the controller alone", managers)
 	}
-	if !routeControllers["HTTPRoute "+testfleet.EnvoyGatewayControllerName] {
-		t.Errorf("HTTPRoute parents name controllers %v, want %s", routeControllers, testfleet.EnvoyGatewayControllerName)
+	if !routeControllers["HTTPRoute "+localfleet.EnvoyGatewayControllerName] {
+		t.Errorf("HTTPRoute parents name controllers %v, want %s", routeControllers, localfleet.EnvoyGatewayControllerName)
 	}
 
 	// Without the Secret the Backend presents and verifies with, the

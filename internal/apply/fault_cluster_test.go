@@ -17,8 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/status"
-	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // many is the baseline plus enough routes that an apply takes several phases
@@ -280,18 +280,18 @@ func TestWait(t *testing.T) {
 
 	for _, c := range tf.Clusters {
 		sim := c.Sim()
-		if err := sim.GlooStatus(ctx, gvrUpstream, e.ns, "api", testfleet.GlooStatus{State: testfleet.GlooAccepted}); err != nil {
+		if err := sim.GlooStatus(ctx, gvrUpstream, e.ns, "api", localfleet.GlooStatus{State: localfleet.GlooAccepted}); err != nil {
 			t.Fatal(err)
 		}
-		vs := testfleet.GlooStatus{State: testfleet.GlooAccepted, StateAsString: true}
+		vs := localfleet.GlooStatus{State: localfleet.GlooAccepted, StateAsString: true}
 		if c.Name == "c3" {
-			vs = testfleet.GlooStatus{State: testfleet.GlooRejected, Reason: "domain conflict"}
+			vs = localfleet.GlooStatus{State: localfleet.GlooRejected, Reason: "domain conflict"}
 		}
 		if err := sim.GlooStatus(ctx, gvrVirtualService, e.ns, "shop", vs); err != nil {
 			t.Fatal(err)
 		}
-		if err := sim.RouteStatus(ctx, gvrHTTPRoute, e.ns, "api", testfleet.ParentStatus{
-			Gateway: "eg", Conditions: []testfleet.Condition{testfleet.True("Accepted", ""), testfleet.True("ResolvedRefs", "")},
+		if err := sim.RouteStatus(ctx, gvrHTTPRoute, e.ns, "api", localfleet.ParentStatus{
+			Gateway: "eg", Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("ResolvedRefs", "")},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +316,7 @@ func TestKubectlUnderstandsApplySet(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	kubectl := func(args ...string) (string, error) {
-		cmd := exec.Command(testfleet.KubectlBin(), append([]string{"--kubeconfig", tf.Kubeconfig, "--context", "c1"}, args...)...)
+		cmd := exec.Command(localfleet.KubectlBin(), append([]string{"--kubeconfig", tf.Kubeconfig, "--context", "c1"}, args...)...)
 		cmd.Env = append(os.Environ(), "KUBECTL_APPLYSET=true", "HOME="+t.TempDir())
 		out, err := cmd.CombinedOutput()
 		return string(out), err

@@ -17,6 +17,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -55,7 +56,7 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tf := testfleet.StartT(b, testfleet.Options{Count: benchClusters})
+	tf := testfleet.StartT(b, localfleet.Options{Count: benchClusters})
 	var ports []int
 	for range benchClusters {
 		ln, err := check.NewTLSListener(true)
@@ -78,7 +79,7 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 			}
 		}
 		for _, d := range []string{"gloo", "gateway-proxy"} {
-			if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "gloo-system", Name: d, Replicas: 2, Available: true}); err != nil {
+			if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: d, Replicas: 2, Available: true}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -91,7 +92,7 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 			b.Fatal(err)
 		}
 		for s := range benchServices {
-			if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: fmt.Sprintf("svc%d", s), Port: 8080, Ready: 3}); err != nil {
+			if err := sim.Service(ctx, localfleet.Service{Namespace: "shop", Name: fmt.Sprintf("svc%d", s), Port: 8080, Ready: 3}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -112,14 +113,14 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 	for i, c := range res.Clusters {
 		sim := tf.Clusters[i].Sim()
 		for _, o := range c.Objects {
-			gvr := testfleet.UpstreamGVR
+			gvr := localfleet.UpstreamGVR
 			switch o.GetKind() {
 			case "VirtualService":
-				gvr = testfleet.VirtualServiceGVR
+				gvr = localfleet.VirtualServiceGVR
 			case "Gateway":
-				gvr = testfleet.GlooGatewayGVR
+				gvr = localfleet.GlooGatewayGVR
 			}
-			if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), testfleet.GlooStatus{State: testfleet.GlooAccepted}); err != nil {
+			if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), localfleet.GlooStatus{State: localfleet.GlooAccepted}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -55,11 +56,11 @@ func TestMain(m *testing.M) {
 	}
 	// Keep discovery caches and config away from the user's, after pinning
 	// where the fleet's binaries are (they live in the cache).
-	if os.Getenv(testfleet.EnvKubeBinDir) == "" {
-		os.Setenv(testfleet.EnvKubeBinDir, testfleet.KubeBinDir())
+	if os.Getenv(localfleet.EnvKubeBinDir) == "" {
+		os.Setenv(localfleet.EnvKubeBinDir, localfleet.KubeBinDir())
 	}
-	if os.Getenv(testfleet.EnvEtcdBin) == "" {
-		os.Setenv(testfleet.EnvEtcdBin, testfleet.EtcdBin())
+	if os.Getenv(localfleet.EnvEtcdBin) == "" {
+		os.Setenv(localfleet.EnvEtcdBin, localfleet.EtcdBin())
 	}
 	if os.Getenv(testfleet.EnvEGBinDir) == "" {
 		os.Setenv(testfleet.EnvEGBinDir, testfleet.EnvoyGatewayBinDir())
@@ -82,10 +83,10 @@ func TestMain(m *testing.M) {
 func sharedFleet(t testing.TB) *testfleet.Fleet {
 	t.Helper()
 	sharedOnce.Do(func() {
-		shared, sharedErr = testfleet.Start(context.Background(), testfleet.Options{Clusters: []testfleet.ClusterOptions{
+		shared, sharedErr = testfleet.Start(context.Background(), localfleet.Options{Clusters: []localfleet.ClusterOptions{
 			{Name: "east"},
 			{Name: "west"},
-			{Name: "north", CRDs: testfleet.GatewayAPICRDs | testfleet.EnvoyGatewayCRDs},
+			{Name: "north", CRDs: localfleet.GatewayAPICRDs | localfleet.EnvoyGatewayCRDs},
 		}})
 	})
 	if sharedErr != nil {
@@ -236,10 +237,10 @@ func buildScenario(tf *testfleet.Fleet) (*scenario, error) {
 func port(ln net.Listener) int { return ln.Addr().(*net.TCPAddr).Port }
 
 func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.Unstructured, failoverPort int) error {
-	if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "gloo-system", Name: "gloo", Available: true}); err != nil {
+	if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: "gloo", Available: true}); err != nil {
 		return err
 	}
-	if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "gloo-system", Name: "gateway-proxy", Available: false}); err != nil {
+	if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: "gateway-proxy", Available: false}); err != nil {
 		return err
 	}
 	// The gateway proxy's Service exposes the failover port under its name.
@@ -256,10 +257,10 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 	if _, err := sim.Kube.CoreV1().Services("gloo-system").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 2}); err != nil {
+	if err := sim.Service(ctx, localfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 2}); err != nil {
 		return err
 	}
-	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "ledger", Port: 9090, NotReady: 2}); err != nil {
+	if err := sim.Service(ctx, localfleet.Service{Namespace: "shop", Name: "ledger", Port: 9090, NotReady: 2}); err != nil {
 		return err
 	}
 	// failover-downstream only: failover-upstream is missing.
@@ -267,19 +268,19 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 		return err
 	}
 	for _, o := range objs {
-		gvr := testfleet.UpstreamGVR
-		st := testfleet.GlooStatus{State: testfleet.GlooAccepted}
+		gvr := localfleet.UpstreamGVR
+		st := localfleet.GlooStatus{State: localfleet.GlooAccepted}
 		switch o.GetKind() {
 		case "VirtualService":
-			gvr = testfleet.VirtualServiceGVR
-			st = testfleet.GlooStatus{State: testfleet.GlooRejected, StateAsString: true,
+			gvr = localfleet.VirtualServiceGVR
+			st = localfleet.GlooStatus{State: localfleet.GlooRejected, StateAsString: true,
 				Reason: "domain shop.example.com is already used by VirtualService gloo-system/legacy"}
 		case "Gateway":
-			gvr = testfleet.GlooGatewayGVR
-			st = testfleet.GlooStatus{State: testfleet.GlooAccepted, Flat: true}
+			gvr = localfleet.GlooGatewayGVR
+			st = localfleet.GlooStatus{State: localfleet.GlooAccepted, Flat: true}
 		}
 		if o.GetName() == "gatefed-local-shop-ledger" {
-			st = testfleet.GlooStatus{State: testfleet.GlooWarning, Reason: "upstream has no healthy endpoints"}
+			st = localfleet.GlooStatus{State: localfleet.GlooWarning, Reason: "upstream has no healthy endpoints"}
 		}
 		if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), st); err != nil {
 			return err
@@ -287,7 +288,7 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 	}
 	// Someone edits the checkout Upstream's health check path by hand.
 	patch := []byte(`{"spec":{"healthChecks":[{"timeout":"1s","interval":"5s","healthyThreshold":1,"unhealthyThreshold":3,"httpHealthCheck":{"path":"/edited-by-hand"}}]}}`)
-	_, err := sim.Dynamic.Resource(testfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout",
+	_, err := sim.Dynamic.Resource(localfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout",
 		types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"})
 	return err
 }
@@ -306,15 +307,15 @@ func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) erro
 }
 
 var (
-	gatewayClassGVR = testfleet.GatewayClassGVR
-	gatewayGVR      = testfleet.GatewayGVR
+	gatewayClassGVR = localfleet.GatewayClassGVR
+	gatewayGVR      = localfleet.GatewayGVR
 )
 
 func createGatewayAPIParents(ctx context.Context, sim *testfleet.Sim) error {
 	gc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
 		"metadata": map[string]any{"name": "eg"},
-		"spec":     map[string]any{"controllerName": testfleet.EnvoyGatewayControllerName},
+		"spec":     map[string]any{"controllerName": localfleet.EnvoyGatewayControllerName},
 	}}
 	if _, err := sim.Dynamic.Resource(gatewayClassGVR).Create(ctx, gc, metav1.CreateOptions{}); err != nil {
 		return err
@@ -350,10 +351,10 @@ func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim,
 		return m.Resource, nil
 	}
 
-	if err := sim.Conditions(ctx, gatewayClassGVR, "", "eg", testfleet.True("Accepted", "")); err != nil {
+	if err := sim.Conditions(ctx, gatewayClassGVR, "", "eg", localfleet.True("Accepted", "")); err != nil {
 		return err
 	}
-	programmed := []testfleet.Condition{testfleet.True("Accepted", ""), testfleet.True("Programmed", "")}
+	programmed := []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("Programmed", "")}
 	if err := sim.Conditions(ctx, gatewayGVR, "envoy-gateway-system", "eg", programmed...); err != nil {
 		return err
 	}
@@ -366,19 +367,19 @@ func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim,
 		switch o.GetKind() {
 		case "HTTPRoute", "TLSRoute":
 			refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "parentRefs")
-			var parents []testfleet.ParentStatus
+			var parents []localfleet.ParentStatus
 			for _, r := range refs {
 				rm := r.(map[string]any)
 				section, _ := rm["sectionName"].(string)
-				parents = append(parents, testfleet.ParentStatus{Gateway: rm["name"].(string), SectionName: section,
-					Conditions: []testfleet.Condition{testfleet.True("Accepted", ""), testfleet.True("ResolvedRefs", "")}})
+				parents = append(parents, localfleet.ParentStatus{Gateway: rm["name"].(string), SectionName: section,
+					Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("ResolvedRefs", "")}})
 			}
 			err = sim.RouteStatus(ctx, gvr, ns, name, parents...)
 		case "BackendTrafficPolicy", "ClientTrafficPolicy":
-			err = sim.PolicyStatus(ctx, gvr, ns, name, testfleet.ParentStatus{Gateway: "eg",
-				Conditions: []testfleet.Condition{testfleet.True("Accepted", "")}})
+			err = sim.PolicyStatus(ctx, gvr, ns, name, localfleet.ParentStatus{Gateway: "eg",
+				Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}})
 		case "Backend":
-			err = sim.Conditions(ctx, gvr, ns, name, testfleet.True("Accepted", ""))
+			err = sim.Conditions(ctx, gvr, ns, name, localfleet.True("Accepted", ""))
 		case "Gateway":
 			err = sim.Conditions(ctx, gvr, ns, name, programmed...)
 		}
@@ -386,7 +387,7 @@ func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim,
 			return err
 		}
 	}
-	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 3}); err != nil {
+	if err := sim.Service(ctx, localfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 3}); err != nil {
 		return err
 	}
 	for _, name := range []string{render.FailoverUpstreamSecret, render.FailoverDownstreamSecret} {

@@ -15,6 +15,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -40,15 +41,15 @@ func realEGFleet(kubeconfig, farAddress string) string {
 // documentation addresses nobody may dial, and the proxy runs the
 // controller's default single replica.
 func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "eg"}}})
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "eg"}}})
 	c := tf.Cluster("eg")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
 	sim := startEnvoyGatewayCluster(ctx, t, c, testfleet.EnvoyGatewayOptions{})
-	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 2}); err != nil {
+	if err := sim.Service(ctx, localfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 2}); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := testfleet.NewCertAuthority("failover")
+	ca, err := localfleet.NewCertAuthority("failover")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func startEnvoyGatewayCluster(ctx context.Context, t *testing.T, c *testfleet.Cl
 			t.Fatal(err)
 		}
 	}
-	if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: "envoy-gateway-system", Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
+	if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "envoy-gateway-system", Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := createGatewayAPIParents(ctx, sim); err != nil {

@@ -7,15 +7,16 @@ import (
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // gateway-install on istio clusters: the networking.istio.io CRDs gatefed
 // renders must be served. "mesh" serves the real Istio CRDs, "bare" none.
 func TestCheckIstioInstall(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{
-		{Name: "mesh", CRDs: testfleet.IstioCRDs},
-		{Name: "bare", CRDs: testfleet.NoCRDs},
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
+		{Name: "mesh", CRDs: localfleet.IstioCRDs},
+		{Name: "bare", CRDs: localfleet.NoCRDs},
 	}})
 	dir := t.TempDir()
 	fleettest.Write(t, dir, fleettest.YAML(

@@ -19,6 +19,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -31,9 +32,9 @@ import (
 // reads the ingress gateway Deployment (istio-proxy's memory limit, its
 // replicas) and counts west's Istio objects.
 func TestCheckIstioFailoverReadinessAndSizing(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{
-		{Name: "east", CRDs: testfleet.IstioCRDs},
-		{Name: "west", CRDs: testfleet.IstioCRDs},
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
+		{Name: "east", CRDs: localfleet.IstioCRDs},
+		{Name: "west", CRDs: localfleet.IstioCRDs},
 	}})
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())

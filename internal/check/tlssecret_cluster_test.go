@@ -14,7 +14,7 @@ import (
 	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
-	"github.com/gatefed/gatefed/internal/testfleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // tlsFleet serves a TLS route on west from a gateway namespace of its own,
@@ -41,7 +41,7 @@ func TestCheckTLSSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := sim.Service(ctx, testfleet.Service{Namespace: "tls-app", Name: "api", Port: 8080, Ready: 1}); err != nil {
+	if err := sim.Service(ctx, localfleet.Service{Namespace: "tls-app", Name: "api", Port: 8080, Ready: 1}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

@@ -18,6 +18,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -46,7 +47,7 @@ spec:
 // controller refuses: with the module's own digest every check passes; with
 // a wrong one config-status fails with the controller's reason.
 func TestCheckReportsARefusedWasmModule(t *testing.T) {
-	ca, err := testfleet.NewCertAuthority("wasm-modules")
+	ca, err := localfleet.NewCertAuthority("wasm-modules")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +65,12 @@ func TestCheckReportsARefusedWasmModule(t *testing.T) {
 	defer srv.Close()
 	url := srv.URL + "/greeter.wasm"
 
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "eg"}}})
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "eg"}}})
 	c := tf.Cluster("eg")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
 	sim := startEnvoyGatewayCluster(ctx, t, c, testfleet.EnvoyGatewayOptions{TrustedCAs: ca.CertPEM()})
-	if err := sim.Service(ctx, testfleet.Service{Namespace: "shop", Name: "web", Port: 80, Ready: 1}); err != nil {
+	if err := sim.Service(ctx, localfleet.Service{Namespace: "shop", Name: "web", Port: 80, Ready: 1}); err != nil {
 		t.Fatal(err)
 	}
 

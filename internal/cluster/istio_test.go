@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -52,9 +53,9 @@ func port(name string, n int32) corev1.ServicePort {
 // Service without a load-balancer address is named in the note. A server
 // without the CRDs gets a warning per CRD.
 func TestRegisterIstio(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{
-		{Name: "mesh", CRDs: testfleet.IstioCRDs},
-		{Name: "bare", CRDs: testfleet.NoCRDs},
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
+		{Name: "mesh", CRDs: localfleet.IstioCRDs},
+		{Name: "bare", CRDs: localfleet.NoCRDs},
 	}})
 	t.Setenv("KUBECONFIG", tf.Kubeconfig)
 	cs, err := tf.Cluster("mesh").Clientset()
@@ -148,7 +149,7 @@ spec:
 // the four Istio kinds gatefed renders in the gateway namespace and read the
 // failover Secrets by name, and nothing else.
 func TestServiceAccountIstio(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "mesh", CRDs: testfleet.IstioCRDs}}})
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "mesh", CRDs: localfleet.IstioCRDs}}})
 	t.Setenv("KUBECONFIG", tf.Kubeconfig)
 	ctx := context.Background()
 	cs, err := tf.Cluster("mesh").Clientset()

@@ -34,6 +34,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/kube"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -45,8 +46,8 @@ var testFleet *testfleet.Fleet
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(testfleet.Main(m, testfleet.Options{Clusters: []testfleet.ClusterOptions{
-		{Name: "c1"}, {Name: "c2"}, {Name: "c3", CRDs: testfleet.NoCRDs},
+	os.Exit(testfleet.Main(m, localfleet.Options{Clusters: []localfleet.ClusterOptions{
+		{Name: "c1"}, {Name: "c2"}, {Name: "c3", CRDs: localfleet.NoCRDs},
 	}}, &testFleet))
 }
 
@@ -185,7 +186,7 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Created || res.File != path || res.Version != testfleet.KubeVersion || res.Server != testFleet.Cluster("c2").URL {
+	if !res.Created || res.File != path || res.Version != localfleet.KubeVersion || res.Server != testFleet.Cluster("c2").URL {
 		t.Fatalf("unexpected result %+v", res)
 	}
 	if res.Failover == nil || res.Failover.String() != "203.0.113.20:15443" || res.Failover.Service != "envoy-gateway-system/envoy-eg-gw-gatefed-failover-4d5e6f" {
@@ -908,14 +909,14 @@ func TestProbeReportsUnreachableClusters(t *testing.T) {
 		if !r.Probed || r.Reachable != want {
 			t.Errorf("%s: reachable %v, want %v (%s)", r.Name, r.Reachable, want, r.Error)
 		}
-		if want && (r.Version != testfleet.KubeVersion || r.LatencyMS <= 0) {
+		if want && (r.Version != localfleet.KubeVersion || r.LatencyMS <= 0) {
 			t.Errorf("%s: version %q latency %v", r.Name, r.Version, r.LatencyMS)
 		}
 		if !want && (r.Error == "" || r.Version != "") {
 			t.Errorf("%s: want an error and no version, got %+v", r.Name, r)
 		}
 	}
-	if got := strings.Join(rows[0].Row(), " "); got != "one c1 gloo - 203.0.113.1:15443 true "+testfleet.KubeVersion+" "+rows[0].Row()[7] {
+	if got := strings.Join(rows[0].Row(), " "); got != "one c1 gloo - 203.0.113.1:15443 true "+localfleet.KubeVersion+" "+rows[0].Row()[7] {
 		t.Errorf("row: %s", got)
 	}
 	if got := rows[2].Row(); got[5] != "false" || got[6] != "-" {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/iostreams"
-	"github.com/gatefed/gatefed/internal/testfleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // DefaultStateDir is $XDG_STATE_HOME/gatefed/demo (default ~/.local/state/gatefed/demo).
@@ -49,16 +49,16 @@ const (
 )
 
 // stateEntries are what Up creates in the state directory and Down removes.
-var stateEntries = []string{stateFile, fleetDir, kubeconfig, failoverDir, testfleet.JournalFile, "etcd", "clusters", "logs", "users"}
+var stateEntries = []string{stateFile, fleetDir, kubeconfig, failoverDir, localfleet.JournalFile, "etcd", "clusters", "logs", "users"}
 
 // State is what the state directory records about a running demo.
 type State struct {
-	Format   int             `json:"format"`
-	Started  time.Time       `json:"started"`
-	Fleet    testfleet.State `json:"fleet"`
-	Clusters []ClusterInfo   `json:"clusters"`
+	Format   int              `json:"format"`
+	Started  time.Time        `json:"started"`
+	Fleet    localfleet.State `json:"fleet"`
+	Clusters []ClusterInfo    `json:"clusters"`
 	// Listener answers on every cluster's failover port (gatefed demo failover-listener).
-	Listener testfleet.ProcessState `json:"listener"`
+	Listener localfleet.ProcessState `json:"listener"`
 }
 
 // ClusterInfo is a demo cluster as its Cluster document describes it.
@@ -114,11 +114,11 @@ func (o *Options) saveState(st *State) error {
 
 // anyRunning reports whether a recorded process still runs.
 func (st *State) anyRunning() bool {
-	if testfleet.ProcessRuns(st.Fleet.Etcd.Pid, st.Fleet.Etcd.Exe) || testfleet.ProcessRuns(st.Listener.Pid, st.Listener.Exe) {
+	if localfleet.ProcessRuns(st.Fleet.Etcd.Pid, st.Fleet.Etcd.Exe) || localfleet.ProcessRuns(st.Listener.Pid, st.Listener.Exe) {
 		return true
 	}
 	for _, c := range st.Fleet.Clusters {
-		if testfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
+		if localfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
 			return true
 		}
 	}
@@ -185,12 +185,12 @@ func Up(ctx context.Context, opts UpOptions) error {
 	}
 
 	begin := time.Now()
-	specs := make([]testfleet.ClusterOptions, len(plans))
+	specs := make([]localfleet.ClusterOptions, len(plans))
 	for i, p := range plans {
-		specs[i] = testfleet.ClusterOptions{Name: p.Name}
+		specs[i] = localfleet.ClusterOptions{Name: p.Name}
 	}
 	fmt.Fprintf(errOut, "starting %d kube-apiservers and etcd in the background\n", len(plans))
-	tf, err := testfleet.Start(ctx, testfleet.Options{
+	tf, err := localfleet.Start(ctx, localfleet.Options{
 		Clusters: specs,
 		Dir:      opts.StateDir,
 		Detached: !opts.Attached,
@@ -205,7 +205,7 @@ func Up(ctx context.Context, opts UpOptions) error {
 	}
 	abort := func(err error) error {
 		if st.Listener.Pid != 0 {
-			_ = testfleet.Terminate(st.Listener.Pid, st.Listener.Exe, 5*time.Second)
+			_ = localfleet.Terminate(st.Listener.Pid, st.Listener.Exe, 5*time.Second)
 		}
 		tf.Stop()
 		removeState(opts.StateDir)
@@ -272,22 +272,24 @@ func printHints(out io.Writer, opts UpOptions, plans []clusterPlan) {
 
 // ensureBinaries builds missing binaries with the build script, or says how.
 func ensureBinaries(build bool, progress io.Writer) error {
-	if err := testfleet.CheckBinaries(); err == nil {
+	if err := localfleet.CheckBinaries(); err == nil {
 		return nil
 	} else if !build {
 		return err
 	}
-	script, err := testfleet.BuildScript()
+	script, err := localfleet.BuildScript()
 	if err != nil {
-		return fmt.Errorf("%v\n(the kube-apiserver, kubectl and etcd binaries are missing and are built from the gatefed source tree with hack/build-kube.sh)", err)
+		// No source tree to build from: say what is missing and how to get it.
+		return localfleet.CheckBinaries()
 	}
-	fmt.Fprintf(progress, "kube-apiserver, kubectl or etcd missing: building them with %s (several minutes the first time)\n", script)
-	c := exec.Command(script)
+	fmt.Fprintf(progress, "kube-apiserver, kubectl or etcd missing: building them with %s %s (several minutes the first time)\n",
+		script, strings.Join(localfleet.DemoBuildArgs, " "))
+	c := exec.Command(script, localfleet.DemoBuildArgs...)
 	c.Stdout, c.Stderr = progress, progress
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("%s: %w", script, err)
 	}
-	return testfleet.CheckBinaries()
+	return localfleet.CheckBinaries()
 }
 
 // Down stops exactly the recorded processes, verifies they are gone and
@@ -328,15 +330,15 @@ func Down(opts Options) error {
 	return nil
 }
 
-func stopProcess(out io.Writer, what string, p testfleet.ProcessState) error {
-	if !testfleet.ProcessRuns(p.Pid, p.Exe) {
+func stopProcess(out io.Writer, what string, p localfleet.ProcessState) error {
+	if !localfleet.ProcessRuns(p.Pid, p.Exe) {
 		fmt.Fprintf(out, "  %s (pid %d) was not running\n", what, p.Pid)
 		return nil
 	}
-	if err := testfleet.Terminate(p.Pid, p.Exe, 10*time.Second); err != nil {
+	if err := localfleet.Terminate(p.Pid, p.Exe, 10*time.Second); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if !testfleet.ProcessGone(p.Pid) {
+	if !localfleet.ProcessGone(p.Pid) {
 		return fmt.Errorf("%s (pid %d) still runs", what, p.Pid)
 	}
 	fmt.Fprintf(out, "  stopped %s (pid %d)\n", what, p.Pid)
@@ -346,7 +348,7 @@ func stopProcess(out io.Writer, what string, p testfleet.ProcessState) error {
 // stopLeftovers stops what an interrupted Up started (recorded in the
 // state directory's process journal) and removes its files.
 func stopLeftovers(opts Options) error {
-	stopped, err := testfleet.StopJournaled(opts.StateDir, 10*time.Second)
+	stopped, err := localfleet.StopJournaled(opts.StateDir, 10*time.Second)
 	for _, s := range stopped {
 		fmt.Fprintf(opts.IO.ErrOut, "stopped %s left by an interrupted demo up\n", s)
 	}

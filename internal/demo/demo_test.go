@@ -27,8 +27,8 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/plan"
-	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // TestMain lets the test binary stand in for "gatefed demo failover-listener",
@@ -108,7 +108,7 @@ func TestThreeClusterLayoutShowsLocalityAndOrder(t *testing.T) {
 }
 
 func TestUpWithoutBinariesSaysHowToBuild(t *testing.T) {
-	t.Setenv(testfleet.EnvEtcdBin, filepath.Join(t.TempDir(), "missing-etcd"))
+	t.Setenv(localfleet.EnvEtcdBin, filepath.Join(t.TempDir(), "missing-etcd"))
 	streams, _, _, _ := iostreams.Test()
 	err := Up(context.Background(), UpOptions{Options: Options{IO: streams, StateDir: t.TempDir()}, Clusters: 1})
 	if err == nil || !strings.Contains(err.Error(), "hack/build-kube.sh") || !strings.Contains(err.Error(), "missing-etcd") {
@@ -178,7 +178,7 @@ func TestDemoLifecycle(t *testing.T) {
 		dyns[c.Name()] = dynamic.NewForConfigOrDie(cfg)
 	}
 	checkSeeded(t, f, clients, dyns)
-	checkFailoverListener(t, opts, st)
+	checkFailoverListener(t, f, clients, st)
 	checkReconcile(t, opts, f, dyns)
 
 	// A cluster goes away and comes back with its data.
@@ -213,7 +213,7 @@ func TestDemoLifecycle(t *testing.T) {
 	}
 	downDone = true
 	for _, pid := range pids {
-		if !testfleet.ProcessGone(pid) {
+		if !localfleet.ProcessGone(pid) {
 			t.Errorf("pid %d still runs after down", pid)
 		}
 	}
@@ -287,7 +287,7 @@ func checkSeeded(t *testing.T, f *fleet.Fleet, clients map[string]kubernetes.Int
 			}
 		case fleet.ProviderEnvoyGateway:
 			available("envoy-gateway")
-			gwObj, err := dyns[c.Name()].Resource(testfleet.GatewayGVR).Namespace(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
+			gwObj, err := dyns[c.Name()].Resource(localfleet.GatewayGVR).Namespace(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,20 +299,23 @@ func checkSeeded(t *testing.T, f *fleet.Fleet, clients map[string]kubernetes.Int
 	}
 }
 
-func checkFailoverListener(t *testing.T, opts Options, st *State) {
+// checkFailoverListener dials every failover port with the client
+// certificate seeded in the first cluster's failover-upstream Secret.
+func checkFailoverListener(t *testing.T, f *fleet.Fleet, clients map[string]kubernetes.Interface, st *State) {
 	t.Helper()
-	files := opts.failoverFiles()
-	ca, err := testfleet.LoadCertAuthority(files.caCert, files.caKey)
+	first := f.Clusters[0]
+	secret, err := clients[first.Name()].CoreV1().Secrets(first.Spec.Gateway.Namespace).Get(context.Background(), "failover-upstream", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, keyPEM, err := ca.ClientCert("probe")
+	cert, err := tls.X509KeyPair(secret.Data["tls.crt"], secret.Data["tls.key"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := tls.X509KeyPair(certPEM, keyPEM)
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM())
+	if !pool.AppendCertsFromPEM(secret.Data["ca.crt"]) {
+		t.Fatal("failover-upstream: no CA in ca.crt")
+	}
 	for _, c := range st.Clusters {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(c.FailoverPort)))
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{
@@ -333,14 +336,14 @@ func checkReconcile(t *testing.T, opts Options, f *fleet.Fleet, dyns map[string]
 	upstream := []byte(`{"apiVersion":"gloo.solo.io/v1","kind":"Upstream","metadata":{"name":"gatefed-shop-checkout","namespace":"gloo-system",
 		"labels":{"app.kubernetes.io/managed-by":"gatefed","gatefed.dev/cluster":"east-1"}},
 		"spec":{"kube":{"serviceName":"checkout","serviceNamespace":"shop","servicePort":8080}}}`)
-	if _, err := dyns["east-1"].Resource(testfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout", types.ApplyPatchType, upstream,
+	if _, err := dyns["east-1"].Resource(localfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout", types.ApplyPatchType, upstream,
 		metav1.PatchOptions{FieldManager: "gatefed", Force: &force}); err != nil {
 		t.Fatal(err)
 	}
 	route := []byte(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","metadata":{"name":"gatefed-shop-storefront","namespace":"envoy-gateway-system",
 		"labels":{"app.kubernetes.io/managed-by":"gatefed","gatefed.dev/cluster":"east-2"}},
 		"spec":{"parentRefs":[{"name":"eg"}],"rules":[{"backendRefs":[{"name":"checkout","namespace":"shop","port":8080}]}]}}`)
-	if _, err := dyns["east-2"].Resource(testfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Patch(ctx, "gatefed-shop-storefront", types.ApplyPatchType, route,
+	if _, err := dyns["east-2"].Resource(localfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Patch(ctx, "gatefed-shop-storefront", types.ApplyPatchType, route,
 		metav1.PatchOptions{FieldManager: "gatefed", Force: &force}); err != nil {
 		t.Fatal(err)
 	}
@@ -353,14 +356,14 @@ func checkReconcile(t *testing.T, opts Options, f *fleet.Fleet, dyns map[string]
 	if !strings.Contains(buf.String(), "east-1: accepted 1 Upstream") || !strings.Contains(buf.String(), "east-2: accepted 1 HTTPRoute") {
 		t.Errorf("reconcile output:\n%s", buf.String())
 	}
-	u, err := dyns["east-1"].Resource(testfleet.UpstreamGVR).Namespace("gloo-system").Get(ctx, "gatefed-shop-checkout", metav1.GetOptions{})
+	u, err := dyns["east-1"].Resource(localfleet.UpstreamGVR).Namespace("gloo-system").Get(ctx, "gatefed-shop-checkout", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st := u.Object["status"].(map[string]any)["statuses"].(map[string]any)["gloo-system"].(map[string]any)["state"]; st != int64(1) {
 		t.Errorf("upstream state %v, want 1 (Accepted)", st)
 	}
-	r, err := dyns["east-2"].Resource(testfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Get(ctx, "gatefed-shop-storefront", metav1.GetOptions{})
+	r, err := dyns["east-2"].Resource(localfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Get(ctx, "gatefed-shop-storefront", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

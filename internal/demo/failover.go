@@ -16,8 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
-	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // The demo's failover TLS material lives in <state>/failover.
@@ -45,12 +45,12 @@ func failoverHosts(f *fleet.Fleet) []string {
 }
 
 // newFailoverCA creates the fleet's failover CA and the listener's certificate.
-func (o *Options) newFailoverCA(f *fleet.Fleet) (*testfleet.CertAuthority, error) {
+func (o *Options) newFailoverCA(f *fleet.Fleet) (*localfleet.CertAuthority, error) {
 	files := o.failoverFiles()
 	if err := os.MkdirAll(filepath.Dir(files.caCert), 0o700); err != nil {
 		return nil, err
 	}
-	ca, err := testfleet.NewCertAuthority("gatefed-demo-failover")
+	ca, err := localfleet.NewCertAuthority("gatefed-demo-failover")
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (o *Options) newFailoverCA(f *fleet.Fleet) (*testfleet.CertAuthority, error
 // failoverSecrets are the Secrets of the failover wire contract for one
 // cluster: the client certificate it presents and the certificate it serves,
 // each with the CA.
-func failoverSecrets(ca *testfleet.CertAuthority, f *fleet.Fleet, cluster, namespace string) ([]*corev1.Secret, error) {
+func failoverSecrets(ca *localfleet.CertAuthority, f *fleet.Fleet, cluster, namespace string) ([]*corev1.Secret, error) {
 	secrets, err := ca.FailoverSecrets(cluster, namespace, failoverHosts(f)...)
 	for _, s := range secrets {
 		s.Labels = map[string]string{"app.kubernetes.io/part-of": "gatefed-demo"}
@@ -147,18 +147,18 @@ func ServeFailover(ctx context.Context, opts Options) error {
 
 // startFailoverListener runs "gatefed demo failover-listener" detached and
 // waits until every port accepts connections.
-func startFailoverListener(opts UpOptions, st *State) (testfleet.ProcessState, error) {
+func startFailoverListener(opts UpOptions, st *State) (localfleet.ProcessState, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return testfleet.ProcessState{}, err
+		return localfleet.ProcessState{}, err
 	}
 	log := filepath.Join(opts.StateDir, "logs", "failover-listener.log")
 	args := []string{"demo", "failover-listener", "--state-dir", opts.StateDir}
-	pid, err := testfleet.StartProcess(exe, args, log, !opts.Attached, opts.StateDir)
+	pid, err := localfleet.StartProcess(exe, args, log, !opts.Attached, opts.StateDir)
 	if err != nil {
-		return testfleet.ProcessState{}, err
+		return localfleet.ProcessState{}, err
 	}
-	ps := testfleet.ProcessState{Pid: pid, Exe: exe, Log: log, Args: args}
+	ps := localfleet.ProcessState{Pid: pid, Exe: exe, Log: log, Args: args}
 	// Wait until every port answers with a certificate from this demo's CA:
 	// only then is it this listener that answers, not another one.
 	caPEM, err := os.ReadFile(opts.failoverFiles().caCert)
@@ -178,8 +178,8 @@ func startFailoverListener(opts UpOptions, st *State) (testfleet.ProcessState, e
 				break
 			}
 			last = err
-			if testfleet.ProcessGone(pid) || time.Now().After(deadline) {
-				_ = testfleet.Terminate(pid, exe, time.Second)
+			if localfleet.ProcessGone(pid) || time.Now().After(deadline) {
+				_ = localfleet.Terminate(pid, exe, time.Second)
 				return ps, fmt.Errorf("the failover listener does not answer on %s (%v); last lines of %s:\n%s", addr, last, log, tail(log))
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
-	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // How reconcile reports on each kind, as its controller would.
@@ -31,17 +31,17 @@ var reconciledKinds = []struct {
 	gvr  schema.GroupVersionResource
 	kind statusKind
 }{
-	{testfleet.UpstreamGVR, glooStatus},
-	{testfleet.UpstreamGroupGVR, glooStatus},
-	{testfleet.VirtualServiceGVR, glooStatus},
-	{testfleet.RouteTableGVR, glooStatus},
-	{testfleet.GlooGatewayGVR, glooStatus},
-	{testfleet.GatewayGVR, conditions},
-	{testfleet.BackendGVR, conditions},
-	{testfleet.HTTPRouteGVR, routeParents},
-	{testfleet.TLSRouteGVR, routeParents},
-	{testfleet.GRPCRouteGVR, routeParents},
-	{testfleet.BackendTrafficPolicyGVR, ancestors},
+	{localfleet.UpstreamGVR, glooStatus},
+	{localfleet.UpstreamGroupGVR, glooStatus},
+	{localfleet.VirtualServiceGVR, glooStatus},
+	{localfleet.RouteTableGVR, glooStatus},
+	{localfleet.GlooGatewayGVR, glooStatus},
+	{localfleet.GatewayGVR, conditions},
+	{localfleet.BackendGVR, conditions},
+	{localfleet.HTTPRouteGVR, routeParents},
+	{localfleet.TLSRouteGVR, routeParents},
+	{localfleet.GRPCRouteGVR, routeParents},
+	{localfleet.BackendTrafficPolicyGVR, ancestors},
 	{schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "clienttrafficpolicies"}, ancestors},
 	{schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "securitypolicies"}, ancestors},
 }
@@ -64,7 +64,7 @@ func Reconcile(ctx context.Context, opts Options) error {
 		if fc == nil {
 			continue
 		}
-		if !testfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
+		if !localfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
 			fmt.Fprintf(opts.IO.Out, "  %s: stopped, skipped\n", c.Name)
 			continue
 		}
@@ -73,7 +73,7 @@ func Reconcile(ctx context.Context, opts Options) error {
 			errs = append(errs, err)
 			continue
 		}
-		sim, err := testfleet.NewSim(cfg)
+		sim, err := localfleet.NewSim(cfg)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -99,7 +99,7 @@ func describeCounts(counts map[string]int) string {
 	return "accepted " + strings.Join(parts, ", ")
 }
 
-func reconcileCluster(ctx context.Context, sim *testfleet.Sim, c *fleet.Cluster) (map[string]int, error) {
+func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster) (map[string]int, error) {
 	counts := map[string]int{}
 	gw := c.Spec.Gateway
 	selector := render.LabelManagedBy + "=" + render.ManagedByValue
@@ -116,18 +116,18 @@ func reconcileCluster(ctx context.Context, sim *testfleet.Sim, c *fleet.Cluster)
 			ns, name := obj.GetNamespace(), obj.GetName()
 			switch k.kind {
 			case glooStatus:
-				err = sim.GlooStatus(ctx, k.gvr, ns, name, testfleet.GlooStatus{State: testfleet.GlooAccepted, Namespace: gw.Namespace})
+				err = sim.GlooStatus(ctx, k.gvr, ns, name, localfleet.GlooStatus{State: localfleet.GlooAccepted, Namespace: gw.Namespace})
 			case conditions:
-				conds := []testfleet.Condition{testfleet.True("Accepted", "")}
-				if k.gvr == testfleet.GatewayGVR {
-					conds = append(conds, testfleet.True("Programmed", ""))
+				conds := []localfleet.Condition{localfleet.True("Accepted", "")}
+				if k.gvr == localfleet.GatewayGVR {
+					conds = append(conds, localfleet.True("Programmed", ""))
 				}
 				err = sim.Conditions(ctx, k.gvr, ns, name, conds...)
 			case routeParents:
 				err = sim.RouteStatus(ctx, k.gvr, ns, name, parentsOf(obj, ns)...)
 			case ancestors:
-				err = sim.PolicyStatus(ctx, k.gvr, ns, name, testfleet.ParentStatus{
-					Gateway: gw.Namespace + "/" + gw.Name, Conditions: []testfleet.Condition{testfleet.True("Accepted", "")},
+				err = sim.PolicyStatus(ctx, k.gvr, ns, name, localfleet.ParentStatus{
+					Gateway: gw.Namespace + "/" + gw.Name, Conditions: []localfleet.Condition{localfleet.True("Accepted", "")},
 				})
 			}
 			if err != nil {
@@ -140,9 +140,9 @@ func reconcileCluster(ctx context.Context, sim *testfleet.Sim, c *fleet.Cluster)
 }
 
 // parentsOf returns an accepted, resolved status for each Gateway in spec.parentRefs.
-func parentsOf(route *unstructured.Unstructured, namespace string) []testfleet.ParentStatus {
+func parentsOf(route *unstructured.Unstructured, namespace string) []localfleet.ParentStatus {
 	refs, _, _ := unstructured.NestedSlice(route.Object, "spec", "parentRefs")
-	var out []testfleet.ParentStatus
+	var out []localfleet.ParentStatus
 	for _, r := range refs {
 		m, ok := r.(map[string]any)
 		if !ok {
@@ -157,9 +157,9 @@ func parentsOf(route *unstructured.Unstructured, namespace string) []testfleet.P
 		}
 		name, _ := m["name"].(string)
 		section, _ := m["sectionName"].(string)
-		out = append(out, testfleet.ParentStatus{
+		out = append(out, localfleet.ParentStatus{
 			Gateway: ns + "/" + name, SectionName: section,
-			Conditions: []testfleet.Condition{testfleet.True("Accepted", ""), testfleet.True("ResolvedRefs", "")},
+			Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("ResolvedRefs", "")},
 		})
 	}
 	return out

@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/gatefed/gatefed/internal/fleet"
-	"github.com/gatefed/gatefed/internal/testfleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -24,7 +24,7 @@ const (
 // ready endpoints of each GlobalService placed there, and the gateway install
 // (Deployments Available; for Envoy Gateway, an Accepted GatewayClass and a
 // Programmed Gateway).
-func seed(ctx context.Context, tf *testfleet.Fleet, f *fleet.Fleet, failoverCA *testfleet.CertAuthority) error {
+func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet, failoverCA *localfleet.CertAuthority) error {
 	errs := make([]error, len(f.Clusters))
 	var wg sync.WaitGroup
 	for i, c := range f.Clusters {
@@ -50,7 +50,7 @@ func seed(ctx context.Context, tf *testfleet.Fleet, f *fleet.Fleet, failoverCA *
 	return nil
 }
 
-func seedCluster(ctx context.Context, sim *testfleet.Sim, f *fleet.Fleet, c *fleet.Cluster, failoverCA *testfleet.CertAuthority) error {
+func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fleet.Cluster, failoverCA *localfleet.CertAuthority) error {
 	for _, s := range f.Services {
 		placed := false
 		for _, pc := range f.ServiceClusters(s) {
@@ -59,7 +59,7 @@ func seedCluster(ctx context.Context, sim *testfleet.Sim, f *fleet.Fleet, c *fle
 		if !placed {
 			continue
 		}
-		svc := testfleet.Service{Namespace: s.Metadata.Namespace, Name: s.ServiceName(), Port: s.Spec.Port, Ready: 2}
+		svc := localfleet.Service{Namespace: s.Metadata.Namespace, Name: s.ServiceName(), Port: s.Spec.Port, Ready: 2}
 		if err := sim.Service(ctx, svc); err != nil {
 			return err
 		}
@@ -79,10 +79,10 @@ func seedCluster(ctx context.Context, sim *testfleet.Sim, f *fleet.Fleet, c *fle
 	}
 	switch gw.Provider {
 	case fleet.ProviderGloo:
-		if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: gw.Namespace, Name: "gloo", Available: true, Container: "gloo"}); err != nil {
+		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: "gloo", Available: true, Container: "gloo"}); err != nil {
 			return err
 		}
-		if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: gw.Namespace, Name: gw.Name, Replicas: 2, Available: true, Container: "gateway-proxy"}); err != nil {
+		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gw.Name, Replicas: 2, Available: true, Container: "gateway-proxy"}); err != nil {
 			return err
 		}
 		// The proxy's Service exposes the failover port, as Gloo's Helm
@@ -103,10 +103,10 @@ func seedCluster(ctx context.Context, sim *testfleet.Sim, f *fleet.Fleet, c *fle
 			return fmt.Errorf("service %s/%s: %w", gw.Namespace, gw.Name, err)
 		}
 	case fleet.ProviderEnvoyGateway:
-		if err := sim.Deployment(ctx, testfleet.Deployment{Namespace: gw.Namespace, Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
+		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
 			return err
 		}
-		proxy := testfleet.Deployment{
+		proxy := localfleet.Deployment{
 			Namespace: gw.Namespace, Name: "envoy-" + gw.Namespace + "-" + gw.Name, Replicas: 2, Available: true, Container: "envoy",
 			Labels: map[string]string{egOwningGatewayName: gw.Name, egOwningGatewayNamespace: gw.Namespace},
 		}
@@ -114,19 +114,19 @@ func seedCluster(ctx context.Context, sim *testfleet.Sim, f *fleet.Fleet, c *fle
 			return err
 		}
 		class := fmt.Sprintf(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"GatewayClass","metadata":{"name":%q},"spec":{"controllerName":%q}}`,
-			gw.ClassName, testfleet.EnvoyGatewayControllerName)
-		if err := applyJSON(ctx, sim, testfleet.GatewayClassGVR, "", gw.ClassName, class); err != nil {
+			gw.ClassName, localfleet.EnvoyGatewayControllerName)
+		if err := applyJSON(ctx, sim, localfleet.GatewayClassGVR, "", gw.ClassName, class); err != nil {
 			return err
 		}
 		gateway := fmt.Sprintf(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway","metadata":{"name":%q,"namespace":%q},"spec":{"gatewayClassName":%q,"listeners":[{"name":"http","port":80,"protocol":"HTTP","allowedRoutes":{"namespaces":{"from":"All"}}}]}}`,
 			gw.Name, gw.Namespace, gw.ClassName)
-		if err := applyJSON(ctx, sim, testfleet.GatewayGVR, gw.Namespace, gw.Name, gateway); err != nil {
+		if err := applyJSON(ctx, sim, localfleet.GatewayGVR, gw.Namespace, gw.Name, gateway); err != nil {
 			return err
 		}
-		if err := sim.Conditions(ctx, testfleet.GatewayClassGVR, "", gw.ClassName, testfleet.True("Accepted", "")); err != nil {
+		if err := sim.Conditions(ctx, localfleet.GatewayClassGVR, "", gw.ClassName, localfleet.True("Accepted", "")); err != nil {
 			return err
 		}
-		if err := sim.Conditions(ctx, testfleet.GatewayGVR, gw.Namespace, gw.Name, testfleet.True("Accepted", ""), testfleet.True("Programmed", "")); err != nil {
+		if err := sim.Conditions(ctx, localfleet.GatewayGVR, gw.Namespace, gw.Name, localfleet.True("Accepted", ""), localfleet.True("Programmed", "")); err != nil {
 			return err
 		}
 	}
@@ -134,7 +134,7 @@ func seedCluster(ctx context.Context, sim *testfleet.Sim, f *fleet.Fleet, c *fle
 }
 
 // applyJSON server-side applies an object as the demo's installer.
-func applyJSON(ctx context.Context, sim *testfleet.Sim, gvr schema.GroupVersionResource, namespace, name, obj string) error {
+func applyJSON(ctx context.Context, sim *localfleet.Sim, gvr schema.GroupVersionResource, namespace, name, obj string) error {
 	force := true
 	_, err := sim.Dynamic.Resource(gvr).Namespace(namespace).Patch(ctx, name, types.ApplyPatchType, []byte(obj),
 		metav1.PatchOptions{FieldManager: "gatefed-demo", Force: &force, FieldValidation: metav1.FieldValidationStrict})

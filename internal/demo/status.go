@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/gatefed/gatefed/internal/testfleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // Cluster states reported by Status.
@@ -50,7 +50,7 @@ func Status(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep := &Report{StateDir: opts.StateDir, Kubeconfig: opts.Kubeconfig(), FleetDir: opts.FleetDir(), Started: st.Started}
 	rep.Etcd = ClusterStatus{ClusterInfo: ClusterInfo{Name: "etcd"}, URL: st.Fleet.Etcd.URL, State: StateStopped}
-	if testfleet.ProcessRuns(st.Fleet.Etcd.Pid, st.Fleet.Etcd.Exe) {
+	if localfleet.ProcessRuns(st.Fleet.Etcd.Pid, st.Fleet.Etcd.Exe) {
 		rep.Etcd.Pid = st.Fleet.Etcd.Pid
 		rep.Etcd.State, rep.Etcd.Detail = probe(ctx, http.DefaultClient, st.Fleet.Etcd.URL+"/health")
 	}
@@ -59,12 +59,12 @@ func Status(ctx context.Context, opts Options) (*Report, error) {
 		ports = append(ports, strconv.Itoa(int(c.FailoverPort)))
 	}
 	rep.Listener = ClusterStatus{ClusterInfo: ClusterInfo{Name: "failover-listener"}, URL: "127.0.0.1:" + strings.Join(ports, ","), State: StateStopped}
-	if testfleet.ProcessRuns(st.Listener.Pid, st.Listener.Exe) {
+	if localfleet.ProcessRuns(st.Listener.Pid, st.Listener.Exe) {
 		rep.Listener.Pid, rep.Listener.State = st.Listener.Pid, StateReady
 	}
 	for _, c := range st.Fleet.Clusters {
 		cs := ClusterStatus{ClusterInfo: infoOf(st, c.Name), Context: c.Context, URL: c.APIServer.URL, State: StateStopped}
-		if testfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
+		if localfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
 			cs.Pid = c.APIServer.Pid
 			client, err := opts.httpClient(c.Context)
 			if err != nil {
@@ -145,15 +145,15 @@ func StartCluster(ctx context.Context, opts Options, name string) error {
 	if err != nil {
 		return err
 	}
-	if testfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
+	if localfleet.ProcessRuns(c.APIServer.Pid, c.APIServer.Exe) {
 		fmt.Fprintf(opts.IO.Out, "kube-apiserver %s already runs (pid %d)\n", name, c.APIServer.Pid)
 		return nil
 	}
-	if !testfleet.ProcessRuns(st.Fleet.Etcd.Pid, st.Fleet.Etcd.Exe) {
+	if !localfleet.ProcessRuns(st.Fleet.Etcd.Pid, st.Fleet.Etcd.Exe) {
 		return fmt.Errorf("etcd of the demo fleet is not running; restart the demo: gatefed demo down && gatefed demo up")
 	}
 	begin := time.Now()
-	pid, err := testfleet.StartProcess(c.APIServer.Exe, c.APIServer.Args, c.APIServer.Log, !opts.Attached, opts.StateDir)
+	pid, err := localfleet.StartProcess(c.APIServer.Exe, c.APIServer.Args, c.APIServer.Log, !opts.Attached, opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func StartCluster(ctx context.Context, opts Options, name string) error {
 		if state == StateReady {
 			break
 		}
-		if !testfleet.ProcessRuns(pid, c.APIServer.Exe) {
+		if !localfleet.ProcessRuns(pid, c.APIServer.Exe) {
 			return fmt.Errorf("kube-apiserver %s exited; see %s", name, c.APIServer.Log)
 		}
 		if time.Now().After(deadline) {
@@ -187,7 +187,7 @@ func StartCluster(ctx context.Context, opts Options, name string) error {
 	return nil
 }
 
-func findCluster(st *State, name string) (*testfleet.ClusterState, error) {
+func findCluster(st *State, name string) (*localfleet.ClusterState, error) {
 	var known []string
 	for i := range st.Fleet.Clusters {
 		if st.Fleet.Clusters[i].Name == name {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/plan"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
@@ -27,9 +28,9 @@ var shared *testfleet.Fleet
 func TestMain(m *testing.M) {
 	render.Register(gloo.New())
 	render.Register(envoygateway.New())
-	os.Exit(testfleet.Main(m, testfleet.Options{
-		Clusters: []testfleet.ClusterOptions{{Name: "a"}, {Name: "b"}, {Name: "c"}},
-		CRDs:     testfleet.NoCRDs,
+	os.Exit(testfleet.Main(m, localfleet.Options{
+		Clusters: []localfleet.ClusterOptions{{Name: "a"}, {Name: "b"}, {Name: "c"}},
+		CRDs:     localfleet.NoCRDs,
 	}, &shared))
 }
 
@@ -60,13 +61,13 @@ func presence(t *testing.T) string {
 	ns := shared.Namespace(t, "shop")
 	for _, s := range []struct {
 		cluster string
-		svc     testfleet.Service
+		svc     localfleet.Service
 	}{
-		{"a", testfleet.Service{Namespace: ns, Name: "checkout", Ready: 2}},
-		{"c", testfleet.Service{Namespace: ns, Name: "checkout", Ready: 0, NotReady: 2}},
-		{"a", testfleet.Service{Namespace: ns, Name: "cart", Ready: 1}},
-		{"b", testfleet.Service{Namespace: ns, Name: "cart", Port: 9090, Ready: 1}},
-		{"c", testfleet.Service{Namespace: ns, Name: "cart", Ready: 3, NotReady: 1}},
+		{"a", localfleet.Service{Namespace: ns, Name: "checkout", Ready: 2}},
+		{"c", localfleet.Service{Namespace: ns, Name: "checkout", Ready: 0, NotReady: 2}},
+		{"a", localfleet.Service{Namespace: ns, Name: "cart", Ready: 1}},
+		{"b", localfleet.Service{Namespace: ns, Name: "cart", Port: 9090, Ready: 1}},
+		{"c", localfleet.Service{Namespace: ns, Name: "cart", Ready: 3, NotReady: 1}},
 	} {
 		if err := shared.Cluster(s.cluster).Sim().Service(ctx, s.svc); err != nil {
 			t.Fatalf("cluster %s: %v", s.cluster, err)
@@ -202,7 +203,7 @@ func TestRenderRoutesAroundAbsentServices(t *testing.T) {
 func TestEndpointsBecomingReadyRestoreTheTier(t *testing.T) {
 	ns := presence(t)
 	f := fleettest.Load(t, fleetDoc(shared.Kubeconfig, ns))
-	if err := shared.Cluster("c").Sim().Service(context.Background(), testfleet.Service{Namespace: ns, Name: "checkout", Ready: 1, NotReady: 1}); err != nil {
+	if err := shared.Cluster("c").Sim().Service(context.Background(), localfleet.Service{Namespace: ns, Name: "checkout", Ready: 1, NotReady: 1}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := Discover(context.Background(), f, Options{Sources: []string{"d"}})
@@ -255,7 +256,7 @@ func TestUnreachableCluster(t *testing.T) {
 		fleettest.Cluster("e", fleet.ProviderGloo).Kubeconfig(unreachableKubeconfig(t)).Region("r3").Failover("192.0.2.5", 0),
 		fleettest.Service(ns, "api", 8080).On("a", "e").HealthCheck(),
 	}
-	if err := shared.Cluster("a").Sim().Service(context.Background(), testfleet.Service{Namespace: ns, Name: "api", Ready: 1}); err != nil {
+	if err := shared.Cluster("a").Sim().Service(context.Background(), localfleet.Service{Namespace: ns, Name: "api", Ready: 1}); err != nil {
 		t.Fatal(err)
 	}
 	f := fleettest.Load(t, fleetDoc(shared.Kubeconfig, ns, extra...))

@@ -43,7 +43,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/gatefed/gatefed/internal/testfleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // Action is what a fault does to a request.
@@ -223,7 +223,7 @@ func Start(opts Options) (*Proxy, error) {
 	}
 	// The proxies' own CA: clients of the written kubeconfig trust it
 	// instead of the API servers' CAs. Every proxy serves 127.0.0.1 and localhost.
-	ca, err := testfleet.NewCertAuthority("gatefed-faultproxy")
+	ca, err := localfleet.NewCertAuthority("gatefed-faultproxy")
 	if err != nil {
 		return nil, err
 	}

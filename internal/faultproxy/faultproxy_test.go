@@ -21,14 +21,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/gatefed/gatefed/internal/testfleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // upstream is a stand-in API server that demands a client certificate and
 // says who called it, or a large body on /big.
 type upstream struct {
 	srv  *httptest.Server
-	ca   *testfleet.CertAuthority
+	ca   *localfleet.CertAuthority
 	mu   sync.Mutex
 	seen []string // "METHOD PATH CN AUTHORIZATION"
 }
@@ -37,7 +37,7 @@ var bigBody = strings.Repeat("gatefed ", 4096)
 
 func newUpstream(t *testing.T) *upstream {
 	t.Helper()
-	ca, err := testfleet.NewCertAuthority("upstream")
+	ca, err := localfleet.NewCertAuthority("upstream")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -58,7 +59,7 @@ func strictApply(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVer
 // The objects install into a real API server that serves the Argo CD and
 // Flux CRDs, with strict field validation and the CRDs' CEL rules.
 func TestObjectsApplyToAPIServer(t *testing.T) {
-	fl := testfleet.StartT(t, testfleet.Options{Count: 1, CRDs: testfleet.NoCRDs})
+	fl := testfleet.StartT(t, localfleet.Options{Count: 1, CRDs: localfleet.NoCRDs})
 	c := fl.Clusters[0]
 	client, err := apiextclient.NewForConfig(c.Config)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -25,7 +26,7 @@ import (
 // validation. A field the schema does not declare, a wrong type or a broken
 // CEL rule fails the apply.
 func TestRenderedObjectsAcceptedByRealSchemas(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Count: 3, CRDs: testfleet.AllCRDs | testfleet.IstioCRDs})
+	tf := testfleet.StartT(t, localfleet.Options{Count: 3, CRDs: localfleet.AllCRDs | localfleet.IstioCRDs})
 	for _, tc := range tf.Clusters {
 		t.Run(tc.Name, func(t *testing.T) { acceptAll(t, tc) })
 	}

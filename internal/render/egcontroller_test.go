@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -35,7 +36,7 @@ import (
 // longer renders (a local Service next to a DNS-name fallback Backend) shows
 // the split: the controller sends it to weighted clusters.
 func TestEnvoyGatewayControllerConfig(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Count: 1})
+	tf := testfleet.StartT(t, localfleet.Options{Count: 1})
 	tc := tf.Clusters[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
@@ -48,7 +49,7 @@ func TestEnvoyGatewayControllerConfig(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	ca, err := testfleet.NewCertAuthority("controller")
+	ca, err := localfleet.NewCertAuthority("controller")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func (l *liveCluster) install(ctx context.Context, w *egWorld) {
 	for _, o := range w.objects {
 		switch v := o.(type) {
 		case *corev1.Service:
-			if err := l.sim.Service(ctx, testfleet.Service{Namespace: v.Namespace, Name: v.Name, Port: v.Spec.Ports[0].Port, Ready: 1}); err != nil {
+			if err := l.sim.Service(ctx, localfleet.Service{Namespace: v.Namespace, Name: v.Name, Port: v.Spec.Ports[0].Port, Ready: 1}); err != nil {
 				l.t.Fatal(err)
 			}
 		case *corev1.Namespace:

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -36,7 +37,7 @@ type egWorld struct {
 	clusterIP map[string]string // service key -> cluster IP
 }
 
-func newEGWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, ca *testfleet.CertAuthority) *egWorld {
+func newEGWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, ca *localfleet.CertAuthority) *egWorld {
 	t.Helper()
 	c := in.Cluster
 	gw := c.Spec.Gateway
@@ -233,7 +234,7 @@ func TestEnvoyGatewayTranslation(t *testing.T) {
 	if err := testfleet.CheckEnvoyGatewayBinaries(); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := testfleet.NewCertAuthority("translate")
+	ca, err := localfleet.NewCertAuthority("translate")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/status"
 	"github.com/gatefed/gatefed/internal/testfleet"
@@ -31,7 +32,7 @@ var emptyWasm = []byte("\x00asm\x01\x00\x00\x00")
 
 // moduleServer serves emptyWasm over HTTPS at /filters/ok.wasm with a
 // certificate of ca, counting the downloads.
-func moduleServer(t *testing.T, ca *testfleet.CertAuthority) (url string, fetches *atomic.Int32) {
+func moduleServer(t *testing.T, ca *localfleet.CertAuthority) (url string, fetches *atomic.Int32) {
 	t.Helper()
 	cert, key, err := ca.ServerCert("127.0.0.1")
 	if err != nil {
@@ -108,7 +109,7 @@ spec:
 // Envoy configuration. With a wrong digest it refuses the policy, and
 // status.Of (what check config-status and apply --wait read) says Rejected.
 func TestEnvoyGatewayControllerRunsWasm(t *testing.T) {
-	ca, err := testfleet.NewCertAuthority("wasm-modules")
+	ca, err := localfleet.NewCertAuthority("wasm-modules")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestEnvoyGatewayControllerRunsWasm(t *testing.T) {
 	sum := sha256.Sum256(emptyWasm)
 	digest := hex.EncodeToString(sum[:])
 
-	tf := testfleet.StartT(t, testfleet.Options{Count: 1})
+	tf := testfleet.StartT(t, localfleet.Options{Count: 1})
 	tc := tf.Clusters[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
@@ -296,7 +297,7 @@ func TestEgctlHasNoWasmCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := render.Input(f, res.Clusters[0].Cluster, nil)
-	ca, err := testfleet.NewCertAuthority("egctl")
+	ca, err := localfleet.NewCertAuthority("egctl")
 	if err != nil {
 		t.Fatal(err)
 	}

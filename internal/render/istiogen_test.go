@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -626,7 +627,7 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertIstioPin(t)
-	ca, err := testfleet.NewCertAuthority("istio")
+	ca, err := localfleet.NewCertAuthority("istio")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -744,21 +745,21 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 	}
 }
 
-// assertIstioPin checks that testfleet.IstioVersion is hack/istio's pin.
+// assertIstioPin checks that localfleet.IstioVersion is hack/istio's pin.
 func assertIstioPin(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "hack", "istio", "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), "istio.io/istio "+testfleet.IstioVersion+"\n") {
-		t.Errorf("hack/istio/go.mod does not require istio.io/istio %s (testfleet.IstioVersion)", testfleet.IstioVersion)
+	if !strings.Contains(string(data), "istio.io/istio "+localfleet.IstioVersion+"\n") {
+		t.Errorf("hack/istio/go.mod does not require istio.io/istio %s (localfleet.IstioVersion)", localfleet.IstioVersion)
 	}
 }
 
 // istioWorld is what an istio cluster holds besides gatefed's objects: the
 // namespaces, the Services of the GlobalServices placed there (with cluster
 // IPs), the failover Secrets and the routes' certificates.
-func istioWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, gatewayNamespace string, ca *testfleet.CertAuthority) []any {
+func istioWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, gatewayNamespace string, ca *localfleet.CertAuthority) []any {
 	t.Helper()
 	c := in.Cluster
 	namespaces := map[string]bool{gatewayNamespace: true}
@@ -881,7 +882,7 @@ func TestIstioGeneratedConfig(t *testing.T) {
 	if err := testfleet.CheckIstioBinaries(); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := testfleet.NewCertAuthority("istio")
+	ca, err := localfleet.NewCertAuthority("istio")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,86 +1,25 @@
-// Package testfleet runs a local fleet of real Kubernetes API servers for
-// tests and the demo: one etcd, and per cluster a kube-apiserver with its own
-// CA, client-certificate admin, service-account keys and etcd prefix, with the
-// Gateway API, Envoy Gateway and Gloo Edge CRDs installed. No controllers run;
-// sim.go writes what they would write.
-//
-// Binaries come from hack/build-kube.sh (make kube-bins); see docs/testing.md.
 package testfleet
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
-// Pinned versions; they match hack/kube/go.mod and hack/etcd/go.mod.
-const (
-	KubeVersion         = "v1.37.2"
-	EtcdVersion         = "v3.6.16"
-	EnvoyGatewayVersion = "v1.9.1" // matches hack/envoygateway/go.mod
-)
+// EnvoyGatewayVersion is the github.com/envoyproxy/gateway version
+// hack/envoygateway/go.mod pins.
+const EnvoyGatewayVersion = "v1.9.1"
 
-// Environment variables that override where things are.
-const (
-	EnvCache       = "GATEFED_CACHE"        // cache root (default $XDG_CACHE_HOME/gatefed)
-	EnvKubeBinDir  = "GATEFED_KUBE_BIN_DIR" // directory with kube-apiserver and kubectl
-	EnvEtcdBin     = "GATEFED_ETCD_BIN"     // path of etcd
-	EnvRoot        = "GATEFED_ROOT"         // repository root (default: found from the working directory)
-	EnvGlooCRDDir  = "GATEFED_GLOO_CRD_DIR" // Gloo Edge CRDs (default <root>/../shared/crds/gloo)
-	EnvEGBinDir    = "GATEFED_EG_BIN_DIR"   // directory with egctl and envoy-gateway
-	modulePath     = "github.com/gatefed/gatefed"
-	buildScript    = "hack/build-kube.sh"
-	buildMakeGoal  = "make kube-bins"
-	kubeAPIServer  = "kube-apiserver"
-	kubectlBinName = "kubectl"
-)
-
-// CacheDir is the root of the binary cache.
-func CacheDir() string {
-	if d := os.Getenv(EnvCache); d != "" {
-		return d
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "gatefed")
-}
-
-// KubeBinDir is the directory holding kube-apiserver and kubectl.
-func KubeBinDir() string {
-	if d := os.Getenv(EnvKubeBinDir); d != "" {
-		return d
-	}
-	return filepath.Join(CacheDir(), "kube", KubeVersion)
-}
-
-// EtcdBin is the path of the etcd binary.
-func EtcdBin() string {
-	if p := os.Getenv(EnvEtcdBin); p != "" {
-		return p
-	}
-	return filepath.Join(CacheDir(), "etcd", EtcdVersion, "etcd")
-}
-
-// APIServerBin is the path of kube-apiserver.
-func APIServerBin() string { return filepath.Join(KubeBinDir(), kubeAPIServer) }
-
-// KubectlBin is the path of kubectl.
-func KubectlBin() string { return filepath.Join(KubeBinDir(), kubectlBinName) }
+// EnvEGBinDir overrides the directory holding egctl, envoy-gateway and xdsdump.
+const EnvEGBinDir = "GATEFED_EG_BIN_DIR"
 
 // EnvoyGatewayBinDir is the directory holding egctl and envoy-gateway.
 func EnvoyGatewayBinDir() string {
 	if d := os.Getenv(EnvEGBinDir); d != "" {
 		return d
 	}
-	return filepath.Join(CacheDir(), "envoy-gateway", EnvoyGatewayVersion)
+	return filepath.Join(localfleet.CacheDir(), "envoy-gateway", EnvoyGatewayVersion)
 }
 
 // EgctlBin is the path of egctl, Envoy Gateway's command line.
@@ -93,146 +32,9 @@ func EnvoyGatewayBin() string { return filepath.Join(EnvoyGatewayBinDir(), "envo
 // the configuration an xDS server sends one node.
 func XDSDumpBin() string { return filepath.Join(EnvoyGatewayBinDir(), "xdsdump") }
 
-// ErrMissingBinary is wrapped by CheckBinaries' error.
-var ErrMissingBinary = errors.New("test fleet binary missing")
-
-// CheckBinaries reports a missing kube-apiserver, kubectl or etcd with the
-// exact command that builds them.
-func CheckBinaries() error {
-	return checkBinaries(EnvKubeBinDir+" and "+EnvEtcdBin, APIServerBin(), KubectlBin(), EtcdBin())
-}
-
 // CheckEnvoyGatewayBinaries reports a missing egctl or envoy-gateway with the
 // exact command that builds them.
 func CheckEnvoyGatewayBinaries() error {
-	return checkBinaries(EnvEGBinDir, EgctlBin(), EnvoyGatewayBin(), XDSDumpBin())
-}
-
-func checkBinaries(envs string, paths ...string) error {
-	var missing []string
-	for _, p := range paths {
-		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	cmd := buildScript
-	if root, err := RepoRoot(); err == nil {
-		cmd = fmt.Sprintf("cd %s && %s   (or: %s)", root, buildScript, buildMakeGoal)
-	}
-	return fmt.Errorf("%w: %s\nbuild them with:\n  %s\nor point %s at existing binaries",
-		ErrMissingBinary, strings.Join(missing, ", "), cmd, envs)
-}
-
-// BuildScript is the path of the script that builds the binaries.
-func BuildScript() (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, buildScript), nil
-}
-
-var (
-	rootOnce sync.Once
-	rootDir  string
-	rootErr  error
-)
-
-// RepoRoot finds the repository root: $GATEFED_ROOT, else the nearest
-// directory above the working directory, else above the running executable
-// (bin/gatefed), whose go.mod declares the gatefed module.
-func RepoRoot() (string, error) {
-	rootOnce.Do(func() { rootDir, rootErr = findRoot() })
-	return rootDir, rootErr
-}
-
-func findRoot() (string, error) {
-	if d := os.Getenv(EnvRoot); d != "" {
-		return filepath.Abs(d)
-	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			starts = append(starts, filepath.Dir(exe))
-		}
-	}
-	for _, start := range starts {
-		for dir := start; ; dir = filepath.Dir(dir) {
-			if moduleOf(filepath.Join(dir, "go.mod")) == modulePath {
-				return dir, nil
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	return "", fmt.Errorf("no gatefed source tree above the working directory or the gatefed binary: the test fleet reads CRDs from it; run from the repository or set %s", EnvRoot)
-}
-
-func moduleOf(goMod string) string {
-	f, err := os.Open(goMod)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(s.Text()), "module "); ok {
-			return strings.Trim(strings.TrimSpace(rest), `"`)
-		}
-	}
-	return ""
-}
-
-var (
-	modDirMu sync.Mutex
-	modDirs  = map[string]string{}
-)
-
-// ModuleDir returns the module-cache directory of a module the gatefed module
-// requires, downloading it when it is not there yet.
-func ModuleDir(module string) (string, error) {
-	modDirMu.Lock()
-	defer modDirMu.Unlock()
-	if d, ok := modDirs[module]; ok {
-		return d, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	goCmd := func(args ...string) (string, error) {
-		c := exec.Command("go", args...)
-		c.Dir = root
-		c.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-		out, err := c.Output()
-		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				return "", fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
-			}
-			return "", fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-	dir, err := goCmd("list", "-m", "-f", "{{.Dir}}", module)
-	if err == nil && dir == "" {
-		if _, err = goCmd("mod", "download", module); err == nil {
-			dir, err = goCmd("list", "-m", "-f", "{{.Dir}}", module)
-		}
-	}
-	if err != nil {
-		return "", err
-	}
-	if dir == "" {
-		return "", fmt.Errorf("module %s has no directory in the module cache", module)
-	}
-	modDirs[module] = dir
-	return dir, nil
+	return localfleet.MissingBinaries(EnvEGBinDir, "make kube-bins", nil,
+		localfleet.Binary{Name: "egctl", Path: EgctlBin()}, localfleet.Binary{Name: "envoy-gateway", Path: EnvoyGatewayBin()}, localfleet.Binary{Name: "xdsdump", Path: XDSDumpBin()})
 }

@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // The real Envoy Gateway controller runs against a test cluster as it would
@@ -49,7 +51,7 @@ type EnvoyGateway struct {
 	Cluster *Cluster
 	// LogPath is the controller's log.
 	LogPath string
-	proc    *process
+	proc    *localfleet.Process
 }
 
 var (
@@ -155,7 +157,7 @@ func (c *Cluster) StartEnvoyGatewayWith(ctx context.Context, opts EnvoyGatewayOp
 	if err := PrivateMounts(); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(c.dir, "envoy-gateway")
+	dir := filepath.Join(c.Dir, "envoy-gateway")
 	certs := filepath.Join(dir, "certs")
 	root := filepath.Join(dir, "root")
 	for _, d := range []string{certs, root} {
@@ -198,29 +200,29 @@ func (c *Cluster) StartEnvoyGatewayWith(ctx context.Context, opts EnvoyGatewayOp
 	}
 	defer lock.Close() // the controller holds its own descriptor of the lock
 
-	p := &process{
-		name:    "envoy-gateway " + c.Name,
-		path:    "unshare",
-		args:    append(unshareArgs(), "sh", filepath.Join(dir, "private-root.sh"), root, certs, EnvoyGatewayBin(), "server", "--config-path", filepath.Join(dir, "config.yaml")),
-		logPath: filepath.Join(c.fleet.Dir, "logs", c.Name+"-envoy-gateway.log"),
-		journal: filepath.Join(c.fleet.Dir, JournalFile),
-		env:     env,
-		files:   []*os.File{lock},
-		runs:    EnvoyGatewayBin(),
+	p := &localfleet.Process{
+		Name:    "envoy-gateway " + c.Name,
+		Path:    "unshare",
+		Args:    append(unshareArgs(), "sh", filepath.Join(dir, "private-root.sh"), root, certs, EnvoyGatewayBin(), "server", "--config-path", filepath.Join(dir, "config.yaml")),
+		LogPath: filepath.Join(c.fleet.Dir, "logs", c.Name+"-envoy-gateway.log"),
+		Journal: filepath.Join(c.fleet.Dir, localfleet.JournalFile),
+		Env:     env,
+		Files:   []*os.File{lock},
+		Runs:    EnvoyGatewayBin(),
 	}
-	if p.path, err = exec.LookPath(p.path); err != nil {
+	if p.Path, err = exec.LookPath(p.Path); err != nil {
 		return nil, err
 	}
 	begin := time.Now()
-	if err := p.start(c.fleet.opts.Detached); err != nil {
+	if err := p.Start(c.fleet.Options.Detached); err != nil {
 		return nil, err
 	}
-	eg := &EnvoyGateway{Cluster: c, LogPath: p.logPath, proc: p}
-	if err := waitHTTP(ctx, p, http.DefaultClient, envoyGatewayHealthURL, c.fleet.opts.StartTimeout); err != nil {
-		_ = p.stop(5 * time.Second)
-		return nil, fmt.Errorf("envoy-gateway for cluster %s: %w\nlast lines of %s:\n%s", c.Name, err, p.logPath, p.logTail(30))
+	eg := &EnvoyGateway{Cluster: c, LogPath: p.LogPath, proc: p}
+	if err := localfleet.WaitHTTP(ctx, p, http.DefaultClient, envoyGatewayHealthURL, c.fleet.Options.StartTimeout); err != nil {
+		_ = p.Stop(5 * time.Second)
+		return nil, fmt.Errorf("envoy-gateway for cluster %s: %w\nlast lines of %s:\n%s", c.Name, err, p.LogPath, p.LogTail(30))
 	}
-	c.fleet.progress("cluster %s: envoy-gateway ready in %s (pid %d)", c.Name, time.Since(begin).Round(100*time.Millisecond), p.pid())
+	c.fleet.Progressf("cluster %s: envoy-gateway ready in %s (pid %d)", c.Name, time.Since(begin).Round(100*time.Millisecond), p.Pid())
 	return eg, nil
 }
 
@@ -230,7 +232,7 @@ func (c *Cluster) StartEnvoyGatewayWith(ctx context.Context, opts EnvoyGatewayOp
 // protobuf JSON. The proxy identifies itself as Envoy Gateway's proxies do,
 // by the Gateway's namespace/name as its node's cluster.
 func (e *EnvoyGateway) EnvoyConfig(ctx context.Context, gatewayNamespace, gatewayName string) (map[string][]map[string]any, error) {
-	dir := filepath.Join(e.Cluster.dir, "envoy-gateway")
+	dir := filepath.Join(e.Cluster.Dir, "envoy-gateway")
 	cmd := exec.CommandContext(ctx, XDSDumpBin(),
 		"-addr", "127.0.0.1:18000", "-ca", filepath.Join(dir, "certs", "ca.crt"),
 		"-cert", filepath.Join(dir, "xds-client.crt"), "-key", filepath.Join(dir, "xds-client.key"),
@@ -249,16 +251,16 @@ func (e *EnvoyGateway) EnvoyConfig(ctx context.Context, gatewayNamespace, gatewa
 }
 
 // Pid is the controller's process id.
-func (e *EnvoyGateway) Pid() int { return e.proc.pid() }
+func (e *EnvoyGateway) Pid() int { return e.proc.Pid() }
 
 // State identifies the controller's process, to stop it from another process
 // (Terminate) when the fleet is detached.
-func (e *EnvoyGateway) State() ProcessState {
-	return ProcessState{Pid: e.proc.pid(), Exe: e.proc.runs, Log: e.LogPath, Args: e.proc.args}
+func (e *EnvoyGateway) State() localfleet.ProcessState {
+	return localfleet.ProcessState{Pid: e.proc.Pid(), Exe: e.proc.Runs, Log: e.LogPath, Args: e.proc.Args}
 }
 
 // Stop stops the controller and waits until it is gone; the port lock goes with it.
-func (e *EnvoyGateway) Stop() error { return e.proc.stop(10 * time.Second) }
+func (e *EnvoyGateway) Stop() error { return e.proc.Stop(10 * time.Second) }
 
 // lockEnvoyGatewayPorts takes the machine-wide lock on the controller's ports,
 // waiting for ctx at most. The lock file is in the temporary directory, the
@@ -298,7 +300,7 @@ func (c *Cluster) writeEnvoyGatewayFiles(dir, certs string) error {
 	if err := clientcmd.WriteToFile(*kc, filepath.Join(dir, "kubeconfig")); err != nil {
 		return err
 	}
-	ca, err := NewCertAuthority("envoy-gateway-" + c.Name)
+	ca, err := localfleet.NewCertAuthority("envoy-gateway-" + c.Name)
 	if err != nil {
 		return err
 	}
@@ -396,7 +398,7 @@ func (s *Sim) ProxyInfra(ctx context.Context, ip string, gateways ...string) (in
 func (s *Sim) gatewaysProgrammed(ctx context.Context, gateways []string) (bool, error) {
 	for _, g := range gateways {
 		ns, name, _ := strings.Cut(g, "/")
-		gw, err := s.Dynamic.Resource(GatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		gw, err := s.Dynamic.Resource(localfleet.GatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -459,7 +461,7 @@ func (s *Sim) proxyInfraOnce(ctx context.Context, ip string, gateways []string) 
 		return 0, err
 	}
 	for _, d := range deps.Items {
-		if err := s.Deployment(ctx, Deployment{Namespace: d.Namespace, Name: d.Name, Available: true}); err != nil {
+		if err := s.Deployment(ctx, localfleet.Deployment{Namespace: d.Namespace, Name: d.Name, Available: true}); err != nil {
 			return 0, err
 		}
 	}

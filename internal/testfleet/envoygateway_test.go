@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // The real Envoy Gateway controller runs against a test cluster and accepts
@@ -102,7 +104,7 @@ spec:
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
-		t.Errorf("%s %s: not Accepted by the controller; conditions %v\nlog: %s", kind, name, last, tailFile(eg.LogPath, 20))
+		t.Errorf("%s %s: not Accepted by the controller; conditions %v\nlog: %s", kind, name, last, localfleet.TailFile(eg.LogPath, 20))
 	}
 	accepted("GatewayClass", "eg-status-test", "status", "conditions")
 	// With its proxy made available and given an address, the Gateway is Programmed.
@@ -170,7 +172,7 @@ spec:
 				t.Fatalf("HTTPRoute conditions %v", conds)
 			}
 		} else if time.Now().After(deadline) {
-			t.Fatalf("the controller wrote no HTTPRoute status\nlog: %s", tailFile(eg.LogPath, 30))
+			t.Fatalf("the controller wrote no HTTPRoute status\nlog: %s", localfleet.TailFile(eg.LogPath, 30))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

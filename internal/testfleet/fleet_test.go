@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 func TestFleetClustersAreDistinctAndReachableByContext(t *testing.T) {
@@ -61,14 +63,14 @@ func TestFleetClustersAreDistinctAndReachableByContext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.GitVersion != KubeVersion {
-			t.Errorf("cluster %s: version %s, want %s", c.Name, v.GitVersion, KubeVersion)
+		if v.GitVersion != localfleet.KubeVersion {
+			t.Errorf("cluster %s: version %s, want %s", c.Name, v.GitVersion, localfleet.KubeVersion)
 		}
 		review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u := review.Status.UserInfo; u.Username != AdminUser || !contains(u.Groups, AdminGroup) {
+		if u := review.Status.UserInfo; u.Username != localfleet.AdminUser || !contains(u.Groups, localfleet.AdminGroup) {
 			t.Errorf("cluster %s: admin is %s %v", c.Name, u.Username, u.Groups)
 		}
 		// Each cluster keeps its own data: mark it with a ConfigMap.
@@ -90,13 +92,13 @@ func TestFleetClustersAreDistinctAndReachableByContext(t *testing.T) {
 }
 
 func TestCRDFamiliesAreInstalledAndEstablished(t *testing.T) {
-	for _, set := range []CRDSet{GatewayAPICRDs, EnvoyGatewayCRDs, GlooCRDs} {
-		crds, err := CRDs(set)
+	for _, set := range []localfleet.CRDSet{localfleet.GatewayAPICRDs, localfleet.EnvoyGatewayCRDs, localfleet.GlooCRDs} {
+		crds, err := localfleet.CRDs(set)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(crds) == 0 {
-			t.Fatalf("%s: no CRDs", set)
+			t.Fatalf("%s: no localfleet.CRDs", set)
 		}
 	}
 	want := map[string]bool{
@@ -151,7 +153,7 @@ func TestStopAndStartClusterKeepsPortAndData(t *testing.T) {
 			}
 		}
 	})
-	if !ProcessGone(pid) || c.Running() || c.Pid() != 0 {
+	if !localfleet.ProcessGone(pid) || c.Running() || c.Pid() != 0 {
 		t.Fatalf("kube-apiserver pid %d still runs after StopCluster", pid)
 	}
 	quick := rest.CopyConfig(c.Config)
@@ -181,7 +183,7 @@ func TestStopAndStartClusterKeepsPortAndData(t *testing.T) {
 		t.Fatalf("data after restart: %v", got.Data)
 	}
 	// CRDs are served again at once.
-	if _, err := c.Sim().Dynamic.Resource(UpstreamGVR).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
+	if _, err := c.Sim().Dynamic.Resource(localfleet.UpstreamGVR).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("list upstreams after restart: %v", err)
 	}
 }
@@ -279,7 +281,7 @@ func TestTokenRequestIssuesUsableServiceAccountTokens(t *testing.T) {
 
 func TestCRDOptionsLeaveFamiliesOutAndStopLeavesNoProcesses(t *testing.T) {
 	ctx := context.Background()
-	f, err := Start(ctx, Options{Clusters: []ClusterOptions{{Name: "no-gloo", CRDs: GatewayAPICRDs | EnvoyGatewayCRDs}}})
+	f, err := Start(ctx, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "no-gloo", CRDs: localfleet.GatewayAPICRDs | localfleet.EnvoyGatewayCRDs}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,14 +292,14 @@ func TestCRDOptionsLeaveFamiliesOutAndStopLeavesNoProcesses(t *testing.T) {
 		}
 	})
 	c := f.Cluster("no-gloo")
-	if c.CRDs.Has(GlooCRDs) || !c.CRDs.Has(GatewayAPICRDs) {
+	if c.CRDs.Has(localfleet.GlooCRDs) || !c.CRDs.Has(localfleet.GatewayAPICRDs) {
 		t.Fatalf("CRDs %s", c.CRDs)
 	}
 	sim := c.Sim()
-	if _, err := sim.Dynamic.Resource(HTTPRouteGVR).Namespace("default").List(ctx, metav1.ListOptions{}); err != nil {
+	if _, err := sim.Dynamic.Resource(localfleet.HTTPRouteGVR).Namespace("default").List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("httproutes: %v", err)
 	}
-	_, err = sim.Dynamic.Resource(UpstreamGVR).Namespace("default").List(ctx, metav1.ListOptions{})
+	_, err = sim.Dynamic.Resource(localfleet.UpstreamGVR).Namespace("default").List(ctx, metav1.ListOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Fatalf("upstreams without Gloo CRDs: %v, want NotFound", err)
 	}
@@ -307,7 +309,7 @@ func TestCRDOptionsLeaveFamiliesOutAndStopLeavesNoProcesses(t *testing.T) {
 		t.Fatalf("pids %v, want etcd and one kube-apiserver", pids)
 	}
 	for _, pid := range pids {
-		if ProcessGone(pid) {
+		if localfleet.ProcessGone(pid) {
 			t.Fatalf("pid %d not running before Stop", pid)
 		}
 	}
@@ -316,7 +318,7 @@ func TestCRDOptionsLeaveFamiliesOutAndStopLeavesNoProcesses(t *testing.T) {
 	}
 	stopped = true
 	for _, pid := range pids {
-		if !ProcessGone(pid) {
+		if !localfleet.ProcessGone(pid) {
 			t.Errorf("pid %d (%s) still runs after Stop", pid, exeOf(pid))
 		}
 	}
@@ -330,7 +332,7 @@ const helperEnv = "GATEFED_TESTFLEET_HELPER_PIDFILE"
 // runFleetHelper starts a one-cluster fleet, writes its pids to pidFile and
 // waits to be killed. It runs in a child test binary.
 func runFleetHelper(pidFile string) int {
-	f, err := Start(context.Background(), Options{CRDs: NoCRDs})
+	f, err := Start(context.Background(), localfleet.Options{CRDs: localfleet.NoCRDs})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -397,7 +399,7 @@ func TestKilledTestBinaryLeavesNoOrphans(t *testing.T) {
 		t.Fatalf("helper reported pids %v", pids)
 	}
 	for _, pid := range pids {
-		if ProcessGone(pid) {
+		if localfleet.ProcessGone(pid) {
 			t.Fatalf("pid %d not running while the helper lives", pid)
 		}
 	}
@@ -409,7 +411,7 @@ func TestKilledTestBinaryLeavesNoOrphans(t *testing.T) {
 	<-exited
 	gone := time.Now().Add(15 * time.Second)
 	for _, pid := range pids {
-		for !ProcessGone(pid) {
+		for !localfleet.ProcessGone(pid) {
 			if time.Now().After(gone) {
 				exe := exeOf(pid)
 				syscall.Kill(pid, syscall.SIGKILL)
@@ -421,13 +423,13 @@ func TestKilledTestBinaryLeavesNoOrphans(t *testing.T) {
 }
 
 func TestPinnedVersionsMatchWrapperModules(t *testing.T) {
-	root, err := RepoRoot()
+	root, err := localfleet.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ goMod, module, want string }{
-		{"hack/kube/go.mod", "k8s.io/kubernetes", KubeVersion},
-		{"hack/etcd/go.mod", "go.etcd.io/etcd/server/v3", EtcdVersion},
+		{"hack/kube/go.mod", "k8s.io/kubernetes", localfleet.KubeVersion},
+		{"hack/etcd/go.mod", "go.etcd.io/etcd/server/v3", localfleet.EtcdVersion},
 	} {
 		data, err := os.ReadFile(filepath.Join(root, tc.goMod))
 		if err != nil {
@@ -447,12 +449,12 @@ func TestPinnedVersionsMatchWrapperModules(t *testing.T) {
 }
 
 func TestMissingBinaryNamesTheBuildCommand(t *testing.T) {
-	t.Setenv(EnvEtcdBin, filepath.Join(t.TempDir(), "no-etcd"))
-	_, err := Start(context.Background(), Options{})
+	t.Setenv(localfleet.EnvEtcdBin, filepath.Join(t.TempDir(), "no-etcd"))
+	_, err := Start(context.Background(), localfleet.Options{})
 	if err == nil {
 		t.Fatal("started without etcd")
 	}
-	for _, want := range []string{"no-etcd", "hack/build-kube.sh", "make kube-bins"} {
+	for _, want := range []string{"etcd  (want " + filepath.Join(os.Getenv(localfleet.EnvEtcdBin)), "hack/build-kube.sh --demo", "make kube-bins-demo"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
@@ -477,14 +479,14 @@ func exeOf(pid int) string {
 
 func TestJournalLetsALaterProcessStopWhatAStartLeft(t *testing.T) {
 	dir := t.TempDir()
-	f, err := Start(context.Background(), Options{Dir: dir, CRDs: NoCRDs})
+	f, err := Start(context.Background(), localfleet.Options{Dir: dir, CRDs: localfleet.NoCRDs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Stop() })
 	pids := f.Pids()
 	// Someone that only has the directory (the fleet's state is lost) stops it.
-	stopped, err := StopJournaled(dir, 5*time.Second)
+	stopped, err := localfleet.StopJournaled(dir, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,12 +494,12 @@ func TestJournalLetsALaterProcessStopWhatAStartLeft(t *testing.T) {
 		t.Errorf("stopped %v, want %d processes", stopped, len(pids))
 	}
 	for _, pid := range pids {
-		if !ProcessGone(pid) {
+		if !localfleet.ProcessGone(pid) {
 			t.Errorf("pid %d still runs", pid)
 		}
 	}
 	// A second pass finds nothing left to stop.
-	if again, err := StopJournaled(dir, time.Second); err != nil || len(again) != 0 {
+	if again, err := localfleet.StopJournaled(dir, time.Second); err != nil || len(again) != 0 {
 		t.Errorf("second pass stopped %v (%v)", again, err)
 	}
 }

@@ -3,10 +3,9 @@ package testfleet
 import (
 	"os"
 	"path/filepath"
-)
 
-// IstioVersion is the istio.io/istio version hack/istio/go.mod pins.
-const IstioVersion = "v0.0.0-20260827124520-eed52ebb66ad"
+	"github.com/gatefed/gatefed/internal/localfleet"
+)
 
 // EnvIstioBinDir overrides the directory holding istioctl and istiogen.
 const EnvIstioBinDir = "GATEFED_ISTIO_BIN_DIR"
@@ -16,7 +15,7 @@ func IstioBinDir() string {
 	if d := os.Getenv(EnvIstioBinDir); d != "" {
 		return d
 	}
-	return filepath.Join(CacheDir(), "istio", IstioVersion)
+	return filepath.Join(localfleet.CacheDir(), "istio", localfleet.IstioVersion)
 }
 
 // IstioctlBin is the path of istioctl, Istio's command line.
@@ -29,5 +28,5 @@ func IstiogenBin() string { return filepath.Join(IstioBinDir(), "istiogen") }
 // CheckIstioBinaries reports a missing istioctl or istiogen with the exact
 // command that builds them.
 func CheckIstioBinaries() error {
-	return checkBinaries(EnvIstioBinDir, IstioctlBin(), IstiogenBin())
+	return localfleet.MissingBinaries(EnvIstioBinDir, "make kube-bins", nil, localfleet.Binary{Name: "istioctl", Path: IstioctlBin()}, localfleet.Binary{Name: "istiogen", Path: IstiogenBin()})
 }

@@ -3,6 +3,8 @@ package testfleet
 import (
 	"os"
 	"testing"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // shared is the fleet every test of this package uses unless it needs its own.
@@ -14,5 +16,5 @@ func TestMain(m *testing.M) {
 	if pidFile := os.Getenv(helperEnv); pidFile != "" {
 		os.Exit(runFleetHelper(pidFile))
 	}
-	Main(m, Options{Count: sharedClusters}, &shared)
+	Main(m, localfleet.Options{Count: sharedClusters}, &shared)
 }

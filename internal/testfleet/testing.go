@@ -1,3 +1,10 @@
+// Package testfleet is the test harness around package localfleet: a fleet
+// per test (StartT) or per package (Main), namespaces, user kubeconfigs,
+// cluster restarts, the real Envoy Gateway controller, Istio's tools and the
+// stand-in proxies of Envoy Gateway. It imports testing: only tests import it
+// (TestOnlyTestsImportIt), and the gatefed binary links none of it.
+//
+// Binaries come from hack/build-kube.sh (make kube-bins); see docs/testing.md.
 package testfleet
 
 import (
@@ -12,11 +19,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // StartT starts a fleet for one test and stops it when the test ends, also
 // on failure or timeout. A missing binary or a failed start fails the test.
-func StartT(t testing.TB, opts Options) *Fleet {
+func StartT(t testing.TB, opts localfleet.Options) *Fleet {
 	t.Helper()
 	if opts.Progress == nil && testing.Verbose() {
 		opts.Progress = testLogWriter{t}
@@ -50,7 +59,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 //
 // No fleet starts for go test -run '^$' -fuzz TARGET, nor in its worker
 // processes (which run TestMain again): fuzz targets use no API server.
-func Main(m *testing.M, opts Options, fleet **Fleet) int {
+func Main(m *testing.M, opts localfleet.Options, fleet **Fleet) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}

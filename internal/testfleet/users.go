@@ -15,11 +15,13 @@ import (
 // client certificate signed by the cluster's CA. What the user may do is up
 // to RBAC objects the test creates.
 func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error) {
-	kp, err := c.ca.issue(user, groups, nil)
+	certPEM, keyPEM, err := c.CA.ClientCert(user, groups...)
 	if err != nil {
 		return nil, err
 	}
-	return c.restConfig(kp), nil
+	cfg := rest.CopyConfig(c.Config)
+	cfg.CertData, cfg.KeyData = certPEM, keyPEM
+	return cfg, nil
 }
 
 // UserKubeconfig writes a kubeconfig for user (in groups) with one context
@@ -34,7 +36,7 @@ func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, *rest.C
 	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
 	kc.Contexts[c.Context] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: user}
 	kc.CurrentContext = c.Context
-	dir := filepath.Join(c.dir, "users")
+	dir := filepath.Join(c.Dir, "users")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}

@@ -13,21 +13,21 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
-	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // sampleFleets are the fleets under testdata/fleets whose Gloo objects the
 // schema test walks too.
 var sampleFleets = []string{"route-options", "tls"}
 
-// crdDir is where Gloo's upstream CRDs live: $GATEFED_GLOO_CRD_DIR, else
-// ../shared/crds/gloo from the repo root (as the test fleet finds them).
+// crdDir is where Gloo's CRDs live: $GATEFED_GLOO_CRD_DIR, else the copy
+// the test fleet installs (internal/localfleet/crds/gloo, derived by hack/crds).
 func crdDir(t *testing.T) string {
 	t.Helper()
-	crds := os.Getenv(testfleet.EnvGlooCRDDir)
+	crds := os.Getenv(localfleet.EnvGlooCRDDir)
 	if crds == "" {
-		crds = filepath.Join(repoRoot(t), "..", "shared", "crds", "gloo")
+		crds = filepath.Join(repoRoot(t), "internal", "localfleet", "crds", "gloo")
 	}
 	if _, err := os.Stat(crds); err != nil {
 		t.Fatalf("Gloo CRDs: %v", err)

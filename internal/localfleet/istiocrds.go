@@ -1,4 +1,4 @@
-package testfleet
+package localfleet
 
 import (
 	"encoding/json"
@@ -11,6 +11,9 @@ import (
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 )
+
+// IstioVersion is the istio.io/istio version hack/istio/go.mod pins.
+const IstioVersion = "v0.0.0-20260827124520-eed52ebb66ad"
 
 // IstioCRDFile is where the Istio CRDs of IstioVersion are kept:
 // <cache>/istio-crds/<IstioVersion>/crd-all.gen.yaml, copied from the

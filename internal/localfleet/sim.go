@@ -1,4 +1,4 @@
-package testfleet
+package localfleet
 
 // No controller runs in the test fleet. The helpers here write what the
 // controllers would write, so tests see realistic objects and statuses:
@@ -350,11 +350,6 @@ func True(typ, reason string) Condition {
 		reason = typ
 	}
 	return Condition{Type: typ, Status: metav1.ConditionTrue, Reason: reason, Message: reason}
-}
-
-// False is a condition with status False.
-func False(typ, reason, message string) Condition {
-	return Condition{Type: typ, Status: metav1.ConditionFalse, Reason: reason, Message: message}
 }
 
 func (c Condition) object(generation int64, now string) map[string]any {

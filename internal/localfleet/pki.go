@@ -1,4 +1,4 @@
-package testfleet
+package localfleet
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -58,32 +58,6 @@ func newCA(name string) (*ca, error) {
 		return nil, err
 	}
 	return &ca{cert: cert, key: key, certPEM: pemBlock("CERTIFICATE", der)}, nil
-}
-
-// loadCA reads a CA written by writeFiles.
-func loadCA(certFile, keyFile string) (*ca, error) {
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, err
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, err
-	}
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		return nil, fmt.Errorf("%s or %s: no PEM data", certFile, keyFile)
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	key, err := x509.ParseECPrivateKey(kb.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	return &ca{cert: cert, key: key, certPEM: certPEM}, nil
 }
 
 // keyPair is a PEM certificate and key.
@@ -207,15 +181,6 @@ type CertAuthority struct{ ca *ca }
 // NewCertAuthority creates a CA whose common name is name+"-ca".
 func NewCertAuthority(name string) (*CertAuthority, error) {
 	c, err := newCA(name)
-	if err != nil {
-		return nil, err
-	}
-	return &CertAuthority{ca: c}, nil
-}
-
-// LoadCertAuthority reads a CA saved with Save.
-func LoadCertAuthority(certFile, keyFile string) (*CertAuthority, error) {
-	c, err := loadCA(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package testfleet
+package localfleet
 
 import (
 	"bufio"
@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatefed/gatefed/internal/localfleet/crds"
 )
 
 // CRDSet selects CRD families. The zero value means AllCRDs; NoCRDs means none.
@@ -33,11 +35,13 @@ type CRDSet uint8
 // CRD families.
 const (
 	// GatewayAPICRDs: sigs.k8s.io/gateway-api config/crd/experimental (a
-	// superset of the standard channel), CRDs only.
+	// superset of the standard channel), embedded in package crds.
 	GatewayAPICRDs CRDSet = 1 << iota
-	// EnvoyGatewayCRDs: github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated.
+	// EnvoyGatewayCRDs: github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated,
+	// embedded in package crds.
 	EnvoyGatewayCRDs
-	// GlooCRDs: ../shared/crds/gloo (Upstream, UpstreamGroup, VirtualService, RouteTable, Gateway).
+	// GlooCRDs: Upstream, UpstreamGroup, VirtualService, RouteTable and
+	// Gateway, embedded in package crds (or $GATEFED_GLOO_CRD_DIR).
 	GlooCRDs
 	// IstioCRDs: istio.io/istio manifests/charts/base/files/crd-all.gen.yaml
 	// (see IstioCRDFile). Not in AllCRDs: a fleet asks for them.
@@ -102,8 +106,9 @@ var (
 	crdCache   = map[CRDSet][]*apiextv1.CustomResourceDefinition{}
 )
 
-// loadCRDs returns the CRDs of a set, read once per process.
-func loadCRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
+// CRDs returns the CustomResourceDefinitions of a set as the fleet installs
+// them, read once per process and shared: copy one before changing it.
+func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 	set = set.families()
 	var out []*apiextv1.CustomResourceDefinition
 	for _, f := range crdFamilies {
@@ -130,61 +135,24 @@ func loadCRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 	return out, nil
 }
 
-// CRDs returns the CustomResourceDefinitions of a set as the fleet installs them.
-func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
-	crds, err := loadCRDs(set)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*apiextv1.CustomResourceDefinition, len(crds))
-	for i, c := range crds {
-		out[i] = c.DeepCopy()
-	}
-	return out, nil
-}
-
 func loadGatewayAPICRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	dir, err := ModuleDir("sigs.k8s.io/gateway-api")
-	if err != nil {
-		return nil, err
-	}
-	// The experimental channel is a superset of the standard one. Its
-	// ValidatingAdmissionPolicy file only guards CRD upgrades and is skipped
-	// (readCRDDir keeps CustomResourceDefinitions only).
-	return readCRDDir(filepath.Join(dir, "config", "crd", "experimental"))
+	return crds.Load(crds.GatewayAPI)
 }
 
 func loadEnvoyGatewayCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	dir, err := ModuleDir("github.com/envoyproxy/gateway")
-	if err != nil {
-		return nil, err
-	}
-	return readCRDDir(filepath.Join(dir, "charts", "gateway-crds-helm", "templates", "generated"))
+	return crds.Load(crds.EnvoyGateway)
 }
 
-// GlooCRDDir is the directory of the Gloo Edge CRDs: $GATEFED_GLOO_CRD_DIR,
-// else ../shared/crds/gloo relative to the repository root.
-func GlooCRDDir() (string, error) {
-	if d := os.Getenv(EnvGlooCRDDir); d != "" {
-		return d, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Clean(filepath.Join(root, "..", "shared", "crds", "gloo")), nil
-}
-
+// loadGlooCRDs reads the Gloo Edge CRDs from $GATEFED_GLOO_CRD_DIR when it is
+// set, else uses the copy embedded in package crds.
 func loadGlooCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	dir, err := GlooCRDDir()
-	if err != nil {
-		return nil, err
+	if dir := os.Getenv(EnvGlooCRDDir); dir != "" {
+		return readCRDDir(dir)
 	}
-	return readCRDDir(dir)
+	return crds.Load(crds.Gloo)
 }
 
-// readCRDDir reads every CustomResourceDefinition in dir/*.yaml. Lines that
-// are only a helm template action ({{ ... }}) are dropped first.
+// readCRDDir reads every CustomResourceDefinition in dir/*.yaml.
 func readCRDDir(dir string) ([]*apiextv1.CustomResourceDefinition, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -200,25 +168,13 @@ func readCRDDir(dir string) ([]*apiextv1.CustomResourceDefinition, error) {
 		if err != nil {
 			return nil, err
 		}
-		crds, err := decodeCRDs(stripTemplateLines(data))
+		crds, err := decodeCRDs(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		out = append(out, crds...)
 	}
 	return out, nil
-}
-
-func stripTemplateLines(data []byte) []byte {
-	var b bytes.Buffer
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		t := bytes.TrimSpace(line)
-		if bytes.HasPrefix(t, []byte("{{")) && bytes.HasSuffix(t, []byte("}}")) {
-			continue
-		}
-		b.Write(line)
-	}
-	return b.Bytes()
 }
 
 func decodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {
@@ -254,7 +210,7 @@ func decodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {
 // installCRDs creates the cluster's CRDs (or updates ones already there),
 // then waits until all are established and listed by discovery.
 func (c *Cluster) installCRDs(ctx context.Context) error {
-	crds, err := loadCRDs(c.CRDs)
+	crds, err := CRDs(c.CRDs)
 	if err != nil {
 		return err
 	}
@@ -264,7 +220,7 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	begin := time.Now()
 	// Creating a large CRD can take long on a busy machine: allow the whole start timeout.
 	cfg := rest.CopyConfig(c.Config)
-	cfg.Timeout = c.fleet.opts.StartTimeout
+	cfg.Timeout = c.fleet.Options.StartTimeout
 	client, err := apiextclient.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -301,7 +257,7 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	if err := c.waitCRDsServed(ctx); err != nil {
 		return err
 	}
-	c.fleet.progress("cluster %s: %d CRDs (%s) created in %s, established in %s, served in %s", c.Name, len(crds), c.CRDs,
+	c.fleet.Progressf("cluster %s: %d CRDs (%s) created in %s, established in %s, served in %s", c.Name, len(crds), c.CRDs,
 		created.Round(100*time.Millisecond), established.Round(100*time.Millisecond), time.Since(begin).Round(100*time.Millisecond))
 	return nil
 }
@@ -341,7 +297,7 @@ type crdGetter interface {
 }
 
 func (c *Cluster) waitEstablished(ctx context.Context, api crdGetter, crds []*apiextv1.CustomResourceDefinition) error {
-	ctx, cancel := context.WithTimeout(ctx, c.fleet.opts.StartTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.fleet.Options.StartTimeout)
 	defer cancel()
 	for _, crd := range crds {
 		for {
@@ -370,7 +326,7 @@ func crdCondition(crd *apiextv1.CustomResourceDefinition, t apiextv1.CustomResou
 
 // crdResources returns the group/version/resource of every served version of the cluster's CRDs.
 func (c *Cluster) crdResources() ([]schema.GroupVersionResource, error) {
-	crds, err := loadCRDs(c.CRDs)
+	crds, err := CRDs(c.CRDs)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +348,7 @@ func (c *Cluster) waitCRDsServed(ctx context.Context) error {
 	if err != nil || len(gvrs) == 0 {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.fleet.opts.StartTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.fleet.Options.StartTimeout)
 	defer cancel()
 	cfg := rest.CopyConfig(c.Config)
 	cfg.WarningHandler = rest.NoWarnings{}

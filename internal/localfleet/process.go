@@ -1,4 +1,4 @@
-package testfleet
+package localfleet
 
 import (
 	"bytes"
@@ -16,18 +16,18 @@ import (
 	"time"
 )
 
-// process is one child: etcd or a kube-apiserver.
-type process struct {
-	name    string
-	path    string
-	args    []string
-	logPath string
-	journal string     // file the pid is appended to, if set
-	env     []string   // added to this process's environment
-	files   []*os.File // passed on as file descriptors 3, 4, ...
-	// runs is the executable the process ends up running when path execs
-	// another one (default path); the journal records it.
-	runs string
+// Process is one child: etcd, a kube-apiserver or a controller.
+type Process struct {
+	Name    string
+	Path    string
+	Args    []string
+	LogPath string
+	Journal string     // file the pid is appended to, if set
+	Env     []string   // added to this process's environment
+	Files   []*os.File // passed on as file descriptors 3, 4, ...
+	// Runs is the executable the process ends up running when Path execs
+	// another one (default Path); the journal records it.
+	Runs string
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
@@ -61,42 +61,42 @@ func startOnLockedThread(cmd *exec.Cmd) error {
 	return <-r.result
 }
 
-// start runs the process with output appended to its log. Detached processes
+// Start runs the process with output appended to its log. Detached processes
 // get their own session and outlive this one; others are killed with SIGKILL
 // when this process dies.
-func (p *process) start(detached bool) error {
-	if err := os.MkdirAll(filepath.Dir(p.logPath), 0o755); err != nil {
+func (p *Process) Start(detached bool) error {
+	if err := os.MkdirAll(filepath.Dir(p.LogPath), 0o755); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	fmt.Fprintf(logf, "=== %s %s\n", time.Now().Format(time.RFC3339), strings.Join(append([]string{p.path}, p.args...), " "))
-	cmd := exec.Command(p.path, p.args...)
+	fmt.Fprintf(logf, "=== %s %s\n", time.Now().Format(time.RFC3339), strings.Join(append([]string{p.Path}, p.Args...), " "))
+	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.ExtraFiles = p.files
+	cmd.Env = append(os.Environ(), p.Env...)
+	cmd.ExtraFiles = p.Files
 	if detached {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	}
 	if err := startOnLockedThread(cmd); err != nil {
-		return fmt.Errorf("start %s: %w", p.name, err)
+		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	p.cmd = cmd
-	if p.journal != "" {
-		exe := p.path
-		if p.runs != "" {
-			exe = p.runs
+	if p.Journal != "" {
+		exe := p.Path
+		if p.Runs != "" {
+			exe = p.Runs
 		}
-		if err := appendJournal(p.journal, cmd.Process.Pid, exe, p.name); err != nil {
+		if err := appendJournal(p.Journal, cmd.Process.Pid, exe, p.Name); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			return fmt.Errorf("record %s: %w", p.name, err)
+			return fmt.Errorf("record %s: %w", p.Name, err)
 		}
 	}
 	p.done = make(chan struct{})
@@ -107,16 +107,16 @@ func (p *process) start(detached bool) error {
 	return nil
 }
 
-// pid is the process id, or 0 before start.
-func (p *process) pid() int {
+// Pid is the process id, or 0 before start.
+func (p *Process) Pid() int {
 	if p == nil || p.cmd == nil || p.cmd.Process == nil {
 		return 0
 	}
 	return p.cmd.Process.Pid
 }
 
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
 	if p.done == nil {
 		return true
 	}
@@ -128,9 +128,9 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends SIGTERM, then SIGKILL after grace, and waits until it is reaped.
-func (p *process) stop(grace time.Duration) error {
-	if p.exited() {
+// Stop sends SIGTERM, then SIGKILL after grace, and waits until it is reaped.
+func (p *Process) Stop(grace time.Duration) error {
+	if p.Exited() {
 		return nil
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -141,21 +141,22 @@ func (p *process) stop(grace time.Duration) error {
 		select {
 		case <-p.done:
 		case <-time.After(10 * time.Second):
-			return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.name, p.pid())
+			return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.Name, p.Pid())
 		}
 	}
-	if !ProcessGone(p.pid()) {
-		return fmt.Errorf("%s (pid %d) still present after stop", p.name, p.pid())
+	if !ProcessGone(p.Pid()) {
+		return fmt.Errorf("%s (pid %d) still present after stop", p.Name, p.Pid())
 	}
 	return nil
 }
 
-// logTail returns the last lines of the process's log.
-func (p *process) logTail(lines int) string {
-	return tailFile(p.logPath, lines)
+// LogTail returns the last lines of the process's log.
+func (p *Process) LogTail(lines int) string {
+	return TailFile(p.LogPath, lines)
 }
 
-func tailFile(path string, lines int) string {
+// TailFile returns the last lines of a file, or "" when it cannot be read.
+func TailFile(path string, lines int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return ""
@@ -271,26 +272,19 @@ var errExited = errors.New("exited")
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// StartDetached starts exe with args in its own session, its output appended
-// to logPath, and returns its pid. The demo uses it to restart a recorded API
-// server (State.Clusters[i].APIServer).
-func StartDetached(exe string, args []string, logPath string) (int, error) {
-	return StartProcess(exe, args, logPath, true, "")
-}
-
 // StartProcess starts exe with args, its output appended to logPath, and
 // returns its pid: detached in its own session, or else killed when this
 // process dies (and reaped by it).
 // With journalDir set, the process is also recorded in that directory's journal.
 func StartProcess(exe string, args []string, logPath string, detached bool, journalDir string) (int, error) {
-	p := &process{name: filepath.Base(exe), path: exe, args: args, logPath: logPath}
+	p := &Process{Name: filepath.Base(exe), Path: exe, Args: args, LogPath: logPath}
 	if journalDir != "" {
-		p.journal = filepath.Join(journalDir, JournalFile)
+		p.Journal = filepath.Join(journalDir, JournalFile)
 	}
-	if err := p.start(detached); err != nil {
+	if err := p.Start(detached); err != nil {
 		return 0, err
 	}
-	return p.pid(), nil
+	return p.Pid(), nil
 }
 
 // JournalFile is the file in a fleet's directory that records every process

@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -176,10 +176,10 @@ func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
 		})
 	default:
 		if receives {
-			switch c.Spec.Gateway.Provider {
-			case fleet.ProviderGloo:
-				steps = append(steps, func(r *result) { glooFailoverPort(ctx, env, r) })
-			case fleet.ProviderIstio:
+			switch env.provider().Failover.PortCheck {
+			case provider.PortOnGatewayService:
+				steps = append(steps, func(r *result) { gatewayServicePort(ctx, env, r) })
+			case provider.PortOnSelectedService:
 				steps = append(steps,
 					func(r *result) { istioFailoverGateway(ctx, env, r) },
 					func(r *result) { istioFailoverPort(ctx, env, r) })
@@ -234,9 +234,9 @@ func probeTimeout(ctx context.Context) time.Duration {
 	return most
 }
 
-// glooFailoverPort needs the gateway proxy's Service to expose a port named
+// gatewayServicePort needs the gateway proxy's Service to expose a port named
 // failover with the registered port.
-func glooFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
+func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 	c := env.cluster
 	ns, name := env.gatewayNamespace(), c.Spec.Gateway.Name
 	ref := objRef("Service", ns, name)
@@ -291,8 +291,8 @@ func secretExists(ctx context.Context, env *clusterEnv, res *result, name, role 
 func healthSignals(env *clusterEnv, res *result) {
 	var missing []string
 	checked := 0
-	switch env.cluster.Spec.Gateway.Provider {
-	case fleet.ProviderGloo:
+	switch env.provider().Failover.HealthSignals {
+	case provider.SignalsInUpstream:
 		for _, o := range env.objects {
 			if o.GetKind() != "Upstream" {
 				continue
@@ -307,7 +307,7 @@ func healthSignals(env *clusterEnv, res *result) {
 				missing = append(missing, fmt.Sprintf("Upstream %s/%s (%s)", o.GetNamespace(), o.GetName(), o.GetAnnotations()[render.AnnotationSource]))
 			}
 		}
-	case fleet.ProviderEnvoyGateway:
+	case provider.SignalsInTrafficPolicy:
 		m, n := egHealthSignals(env.objects)
 		missing, checked = m, n
 	default:

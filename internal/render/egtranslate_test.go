@@ -242,7 +242,7 @@ func TestEnvoyGatewayTranslation(t *testing.T) {
 	// TestEnvoyGatewayControllerConfig runs those clusters' renders on the
 	// real controller instead.
 	skipListenerSets := func(co *render.ClusterOutput) bool { return usesListenerSets(co.Objects) }
-	forExampleClusters(t, fleet.ProviderEnvoyGateway, skipListenerSets, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
+	forExampleClusters(t, "envoy-gateway", skipListenerSets, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
 		in := render.Input(f, co.Cluster, nil)
 		w := newEGWorld(t, f, in, ca)
 		tr := &translation{t: t, in: in, world: w, objs: co.Objects, out: translate(t, co.Objects, w)}

@@ -886,7 +886,7 @@ func TestIstioGeneratedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forExampleClusters(t, fleet.ProviderIstio, nil, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
+	forExampleClusters(t, "istio", nil, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
 		in := render.Input(f, co.Cluster, nil)
 		gw := co.Cluster.Spec.Gateway
 		ns, labels := gw.Namespace, gw.Selector

@@ -61,6 +61,10 @@ type FleetSizing struct {
 }
 
 func checkSizing(ctx context.Context, env *clusterEnv, res *result) {
+	if env.provider().Sizing.Count == nil {
+		res.skip(fmt.Sprintf("provider %s runs no proxy gatefed can size", env.provider().Name))
+		return
+	}
 	m := env.run.opts.Sizing
 	d := &SizingDetails{LiveRead: env.apiErr == nil}
 	// The proxy Deployment is read while the live configuration is counted.
@@ -115,7 +119,7 @@ func proxyDeployment(ctx context.Context, env *clusterEnv, res *result, d *Sizin
 	}
 	if dep == nil {
 		res.warn("the gateway proxy Deployment was not found: its memory limit and replicas are unknown",
-			"see gateway-install; for Envoy Gateway the proxy Deployment carries label gateway.envoyproxy.io/owning-gateway-name, for Istio it is the Deployment in the gateway namespace whose pods carry spec.gateway.selector")
+			"see gateway-install; "+env.provider().Sizing.ProxyHint)
 		return
 	}
 	ref := objRef("Deployment", dep.Namespace, dep.Name)
@@ -193,7 +197,7 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 	}
 	cs := dep.Spec.Template.Spec.Containers
 	for i := range cs {
-		if cs[i].Name == "envoy" || cs[i].Name == "gateway-proxy" || cs[i].Name == "istio-proxy" {
+		if cs[i].Name == desc.Sizing.ProxyContainer {
 			return dep, &cs[i], nil
 		}
 	}

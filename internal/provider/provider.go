@@ -213,8 +213,15 @@ type Sizing struct {
 	Kinds []Kind
 	// Proxy is how the proxy Deployment is found.
 	Proxy ProxyLookup
+	// ProxyContainer is the proxy's container in that Deployment; without
+	// it, the first container is taken.
+	ProxyContainer string
+	// ProxyHint says where the proxy Deployment is, for a check that does
+	// not find it.
+	ProxyHint string
 	// Count counts what the proxy is configured with in objs: the render
-	// plus the live objects of Kinds it does not hold.
+	// plus the live objects of Kinds it does not hold. A provider without
+	// it runs no proxy gatefed can size, and check sizing skips it.
 	Count func(objs []*unstructured.Unstructured, gw Gateway, endpoints EndpointsFunc) Load
 }
 

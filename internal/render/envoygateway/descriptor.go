@@ -95,9 +95,11 @@ var Descriptor = &provider.Descriptor{
 		HealthSignals:       provider.SignalsInTrafficPolicy,
 	},
 	Sizing: provider.Sizing{
-		Kinds: []provider.Kind{gatewayKind, httpRouteKind, tlsRouteKind, backendKind},
-		Proxy: provider.ProxyByOwnerLabels,
-		Count: countLoad,
+		Kinds:          []provider.Kind{gatewayKind, httpRouteKind, tlsRouteKind, backendKind},
+		Proxy:          provider.ProxyByOwnerLabels,
+		Count:          countLoad,
+		ProxyContainer: "envoy",
+		ProxyHint:      "the proxy Deployment carries label gateway.envoyproxy.io/owning-gateway-name",
 	},
 }
 

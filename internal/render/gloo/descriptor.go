@@ -49,9 +49,11 @@ var Descriptor = &provider.Descriptor{
 		HealthSignals: provider.SignalsInUpstream,
 	},
 	Sizing: provider.Sizing{
-		Kinds: []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
-		Proxy: provider.ProxyByName,
-		Count: countLoad,
+		Kinds:          []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
+		Proxy:          provider.ProxyByName,
+		Count:          countLoad,
+		ProxyContainer: "gateway-proxy",
+		ProxyHint:      "the proxy Deployment is spec.gateway.name in the gateway namespace",
 	},
 }
 

@@ -48,9 +48,11 @@ var Descriptor = &provider.Descriptor{
 		HealthSignals:            provider.SignalsInService,
 	},
 	Sizing: provider.Sizing{
-		Kinds: []provider.Kind{kinds[0], kinds[1], kinds[3]},
-		Proxy: provider.ProxyBySelector,
-		Count: countLoad,
+		Kinds:          []provider.Kind{kinds[0], kinds[1], kinds[3]},
+		Proxy:          provider.ProxyBySelector,
+		Count:          countLoad,
+		ProxyContainer: "istio-proxy",
+		ProxyHint:      "the proxy Deployment is the one in the gateway namespace whose pods carry spec.gateway.selector",
 	},
 }
 

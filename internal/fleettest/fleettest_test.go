@@ -117,8 +117,9 @@ func TestTypedBuildersMatchTheLoader(t *testing.T) {
 // non-test file of the module does, so the binary never links them.
 func TestOnlyTestsImportIt(t *testing.T) {
 	testOnly := map[string]bool{
-		"github.com/gatefed/gatefed/internal/fleettest":         true,
-		"github.com/gatefed/gatefed/internal/render/rendertest": true,
+		"github.com/gatefed/gatefed/internal/fleettest":           true,
+		"github.com/gatefed/gatefed/internal/render/rendertest":   true,
+		"github.com/gatefed/gatefed/internal/providers/configmap": true,
 	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {

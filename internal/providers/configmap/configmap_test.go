@@ -12,6 +12,7 @@ import (
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/providers/configmap"
 	"github.com/gatefed/gatefed/internal/render"
@@ -75,16 +76,17 @@ func TestAFourthProviderRunsThroughEveryCommand(t *testing.T) {
 	}
 
 	// diff, apply, diff and check against a real API server.
-	f := testfleet.StartT(t, testfleet.Options{Count: 1, CRDs: testfleet.NoCRDs})
+	f := testfleet.StartT(t, localfleet.Options{Count: 1, CRDs: localfleet.NoCRDs})
 	cs, err := f.Clusters[0].Clientset()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, name := range []string{ns, "shop"} {
-		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Clusters[0].Sim().Service(ctx, localfleet.Service{Namespace: "shop", Name: "checkout", Port: 8080, Ready: 2}); err != nil {
+		t.Fatal(err)
 	}
 	withCluster := []string{"--kubeconfig", f.Kubeconfig, "-f", dir}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
@@ -102,11 +104,20 @@ func TestAFourthProviderRunsThroughEveryCommand(t *testing.T) {
 	if code, out, errOut := gatefed(t, append(withCluster, "diff")...); code != 0 {
 		t.Fatalf("diff after apply: exit %d, want 0 (in sync)\n%s\n%s", code, out, errOut)
 	}
+	// check: its install (no CRDs), the drift of its objects and the
+	// service it routes to are read; it runs no proxy to size, so every
+	// check passes or skips.
 	code, out, errOut = gatefed(t, append(withCluster, "check", "-o", "json")...)
-	t.Logf("check: exit %d\n%s\n%s", code, out, errOut)
-	for _, want := range []string{`"the configmap CRDs are installed"`} {
+	for _, want := range []string{
+		`"the configmap CRDs are installed"`,
+		`"in sync: 1 object match the render"`,
+		`"provider configmap runs no proxy gatefed can size"`,
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check: want %s in its report", want)
 		}
+	}
+	if code != 0 {
+		t.Errorf("check: exit %d, want 0\n%s\n%s", code, out, errOut)
 	}
 }

@@ -22,7 +22,8 @@ import (
 )
 
 // FailoverPortName is the name of the gateway Service port that carries
-// failover traffic on a Gloo failover target.
+// failover traffic on a failover target whose provider reads it there
+// (provider.PortOnGatewayService: Gloo).
 const FailoverPortName = "failover"
 
 // ProbeOutcome classifies a failover endpoint probe.
@@ -244,7 +245,7 @@ func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 	if err != nil {
 		if isNotFound(err) {
 			res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s does not exist", ns, name),
-				"install Gloo's gateway proxy, or correct spec.gateway.name")
+				fmt.Sprintf("install %s's gateway proxy, or correct spec.gateway.name", env.provider().Title))
 			return
 		}
 		res.objFail(ref, fmt.Sprintf("read Service %s/%s: %v", ns, name, err), rbacHint("get services", ns))
@@ -263,8 +264,11 @@ func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 		res.objInfo(ref, fmt.Sprintf("the gateway Service %s/%s exposes port %q %d", ns, name, FailoverPortName, want))
 		return
 	}
-	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName),
-		fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener (gatewayProxies.%s.service.extraPorts in Gloo's Helm values)", FailoverPortName, want, name))
+	hint := fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener", FailoverPortName, want)
+	if expose := env.provider().Failover.ExposePort; expose != nil {
+		hint += " (" + expose(name) + ")"
+	}
+	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName), hint)
 }
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}

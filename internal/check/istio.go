@@ -15,10 +15,6 @@ import (
 	"github.com/gatefed/gatefed/internal/render/istio"
 )
 
-// istioIngressGateway is the Service and Deployment of Istio's default
-// ingress gateway; it comes first when several select the gateway pods.
-const istioIngressGateway = "istio-ingressgateway"
-
 // holdsLabels reports whether labels has every key and value of want (and
 // want is not empty).
 func holdsLabels(have, want map[string]string) bool {
@@ -27,12 +23,16 @@ func holdsLabels(have, want map[string]string) bool {
 
 func selectorText(m map[string]string) string { return labels.Set(m).String() }
 
-// ingressFirst orders names with istio-ingressgateway first, then by name.
-func ingressFirst(a, b string) bool {
-	if (a == istioIngressGateway) != (b == istioIngressGateway) {
-		return a == istioIngressGateway
+// installedFirst orders names with the Service and Deployment of the
+// provider's default install (istio-ingressgateway) first, then by name.
+func installedFirst(env *clusterEnv) func(a, b string) bool {
+	installed := env.provider().Failover.InstalledService
+	return func(a, b string) bool {
+		if (a == installed) != (b == installed) {
+			return a == installed
+		}
+		return a < b
 	}
-	return a < b
 }
 
 // istioFailoverGateway needs the failover Gateway gatefed renders on an
@@ -87,7 +87,8 @@ func istioFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
 			ours = append(ours, &list.Items[i])
 		}
 	}
-	sort.Slice(ours, func(i, j int) bool { return ingressFirst(ours[i].Name, ours[j].Name) })
+	first := installedFirst(env)
+	sort.Slice(ours, func(i, j int) bool { return first(ours[i].Name, ours[j].Name) })
 	if len(ours) == 0 {
 		res.fail(fmt.Sprintf("no Service in %s selects the ingress gateway pods (%s): other clusters cannot reach its failover port", ns, selectorText(sel)),
 			fmt.Sprintf("expose the ingress gateway with a LoadBalancer Service with port %d (istioctl install's istio-ingressgateway has it), or correct spec.gateway.selector of Cluster %s", want, c.Name()))
@@ -124,6 +125,7 @@ func istioProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deploym
 	if len(found) == 0 {
 		return nil, nil
 	}
-	sort.Slice(found, func(i, j int) bool { return ingressFirst(found[i].Name, found[j].Name) })
+	first := installedFirst(env)
+	sort.Slice(found, func(i, j int) bool { return first(found[i].Name, found[j].Name) })
 	return found[0], nil
 }

@@ -154,6 +154,9 @@ type Failover struct {
 	InstalledPortName string
 	// PortCheck is what check failover-readiness reads on a target.
 	PortCheck PortCheck
+	// ExposePort says, for PortOnGatewayService, where the install
+	// exposes an extra port on the gateway Service named gatewayName.
+	ExposePort func(gatewayName string) string
 	// AddressesOfOneKind refuses failover targets with IP addresses and DNS
 	// names behind one route (one Envoy cluster cannot hold both).
 	AddressesOfOneKind bool

@@ -44,8 +44,11 @@ var Descriptor = &provider.Descriptor{
 		NoRouteWasm:  "WebAssembly filters are a Gloo Edge Enterprise feature, and Gloo attaches them to a whole listener (Gateway httpGateway.options.wasm), not to one route. Leave gloo clusters out with spec.clusters.selector, or serve the route from envoy-gateway clusters only",
 	},
 	Failover: provider.Failover{
-		Discovery:     provider.DiscoverByPortName,
-		PortCheck:     provider.PortOnGatewayService,
+		Discovery: provider.DiscoverByPortName,
+		PortCheck: provider.PortOnGatewayService,
+		ExposePort: func(gatewayName string) string {
+			return "gatewayProxies." + gatewayName + ".service.extraPorts in Gloo's Helm values"
+		},
 		HealthSignals: provider.SignalsInUpstream,
 	},
 	Sizing: provider.Sizing{

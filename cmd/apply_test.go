@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/cmd"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 )
@@ -15,8 +14,8 @@ import (
 // confirmFleet is two gloo clusters with a route each.
 func confirmFleet(host string) string {
 	return fleettest.YAML(
-		fleettest.Cluster("c1", fleet.ProviderGloo).GatewayNamespace("apply-confirm"),
-		fleettest.Cluster("c2", fleet.ProviderGloo).GatewayNamespace("apply-confirm"),
+		fleettest.Cluster("c1", "gloo").GatewayNamespace("apply-confirm"),
+		fleettest.Cluster("c2", "gloo").GatewayNamespace("apply-confirm"),
 		fleettest.Service("shop", "checkout", 8080),
 		fleettest.Route("shop", "shop", host).To("checkout"),
 	)

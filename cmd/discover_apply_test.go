@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
@@ -24,9 +23,9 @@ import (
 // server cannot be reached.
 func discoverApplyFleet(gatewayNS, shopNS, unreachable string) string {
 	return fleettest.YAML(
-		fleettest.Cluster("c1", fleet.ProviderGloo).Region("r1").GatewayNamespace(gatewayNS).Failover("192.0.2.1", 0),
-		fleettest.Cluster("c2", fleet.ProviderEnvoyGateway).Region("r1").GatewayNamespace(gatewayNS).Failover("192.0.2.2", 0),
-		fleettest.Cluster("c9", fleet.ProviderGloo).Kubeconfig(unreachable).Region("r2").GatewayNamespace(gatewayNS).Failover("192.0.2.3", 0),
+		fleettest.Cluster("c1", "gloo").Region("r1").GatewayNamespace(gatewayNS).Failover("192.0.2.1", 0),
+		fleettest.Cluster("c2", "envoy-gateway").Region("r1").GatewayNamespace(gatewayNS).Failover("192.0.2.2", 0),
+		fleettest.Cluster("c9", "gloo").Kubeconfig(unreachable).Region("r2").GatewayNamespace(gatewayNS).Failover("192.0.2.3", 0),
 		fleettest.Service(shopNS, "checkout", 8080).Ordered("c2", "c1", "c9").HealthCheck(),
 		fleettest.Route(shopNS, "web", "shop.example.com").On("c1", "c2").To("checkout"),
 	)

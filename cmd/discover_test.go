@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/cmd"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
@@ -21,9 +20,9 @@ import (
 // checkout runs in a only, and c is placed but cannot be reached.
 func discoverFleet(kubeconfig, unreachable, ns string) string {
 	return fleettest.YAML(
-		fleettest.Cluster("a", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.1", 0),
-		fleettest.Cluster("b", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.2", 0),
-		fleettest.Cluster("c", fleet.ProviderGloo).Kubeconfig(unreachable).Region("r2").Failover("192.0.2.3", 0),
+		fleettest.Cluster("a", "gloo").Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.1", 0),
+		fleettest.Cluster("b", "envoy-gateway").Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.2", 0),
+		fleettest.Cluster("c", "gloo").Kubeconfig(unreachable).Region("r2").Failover("192.0.2.3", 0),
 		fleettest.Service(ns, "checkout", 8080).Ordered("b", "a", "c").HealthCheck(),
 		fleettest.Route(ns, "web", "shop.example.com").On("a", "b").To("checkout"),
 	)

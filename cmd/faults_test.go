@@ -23,7 +23,6 @@ import (
 
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/faultproxy"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/testfleet"
@@ -39,9 +38,9 @@ var shopService = fleettest.YAML(
 // a service with a route to host, rendered into a few objects per cluster.
 func threeGlooClusters(ns, host string) string {
 	return fleettest.YAML(
-		fleettest.Cluster("c1", fleet.ProviderGloo).GatewayNamespace(ns),
-		fleettest.Cluster("c2", fleet.ProviderGloo).GatewayNamespace(ns),
-		fleettest.Cluster("c3", fleet.ProviderGloo).GatewayNamespace(ns),
+		fleettest.Cluster("c1", "gloo").GatewayNamespace(ns),
+		fleettest.Cluster("c2", "gloo").GatewayNamespace(ns),
+		fleettest.Cluster("c3", "gloo").GatewayNamespace(ns),
 		fleettest.Service("shop", "checkout", 8080),
 		fleettest.Route("shop", "shop", host).To("checkout"),
 	)

@@ -12,7 +12,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gatefed/gatefed/cmd"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
@@ -32,8 +31,8 @@ func TestApplyIstioCluster(t *testing.T) {
 	fleetFile := filepath.Join(t.TempDir(), "fleet.yaml")
 	write := func(routes ...*fleettest.RouteDoc) {
 		docs := []fleettest.Doc{
-			fleettest.Cluster("mesh", fleet.ProviderIstio).Failover("192.0.2.1", 0),
-			fleettest.Cluster("far", fleet.ProviderGloo).Failover("192.0.2.2", 0),
+			fleettest.Cluster("mesh", "istio").Failover("192.0.2.1", 0),
+			fleettest.Cluster("far", "gloo").Failover("192.0.2.2", 0),
 			fleettest.Service("shop", "web", 8080).HealthCheck(),
 		}
 		for _, r := range routes {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/providers"
 )
 
 // Set by ldflags at release time.
@@ -96,8 +97,9 @@ func Main(args []string, streams *iostreams.IOStreams) int {
 	return ExitError
 }
 
-// NewRootCmd builds the command tree.
+// NewRootCmd registers the gateway providers and builds the command tree.
 func NewRootCmd(streams *iostreams.IOStreams) *cobra.Command {
+	providers.Register()
 	g := &GlobalOptions{IO: streams, v: viper.New()}
 	root := &cobra.Command{
 		Use:   "gatefed",

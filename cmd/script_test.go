@@ -9,9 +9,11 @@ import (
 
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/providers"
 )
 
 func TestMain(m *testing.M) {
+	providers.Register()
 	testscript.Main(stopTestFleetAfter(m), map[string]func(){
 		"gatefed": func() { os.Exit(cmd.Main(os.Args[1:], iostreams.System())) },
 	})

@@ -15,12 +15,16 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 var tf *testfleet.Fleet
 
-func TestMain(m *testing.M) { os.Exit(testfleet.Main(m, localfleet.Options{Count: 3}, &tf)) }
+func TestMain(m *testing.M) {
+	providers.Register()
+	os.Exit(testfleet.Main(m, localfleet.Options{Count: 3}, &tf))
+}
 
 var (
 	gvrHTTPRoute      = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
@@ -104,7 +108,7 @@ func (e *env) cluster(name string) *fleet.Cluster {
 		Metadata: fleet.ObjectMeta{Name: c.Name},
 		Spec: fleet.ClusterSpec{
 			Kubeconfig: tf.Kubeconfig, Context: c.Context,
-			Gateway: fleet.GatewaySpec{Provider: fleet.ProviderGloo, Namespace: e.ns},
+			Gateway: fleet.GatewaySpec{Provider: "gloo", Namespace: e.ns},
 		},
 	}
 }

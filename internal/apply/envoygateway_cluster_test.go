@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
@@ -91,8 +90,8 @@ spec:
 	render.Register(gloo.New())
 	render.Register(envoygateway.New())
 	f := fleettest.Load(t, fleettest.YAML(
-		fleettest.Cluster(c.Name, fleet.ProviderEnvoyGateway).Kubeconfig(tf.Kubeconfig).Context(c.Context).Region("r1").Failover("192.0.2.1", 0),
-		fleettest.Cluster(peer.Name, fleet.ProviderEnvoyGateway).Kubeconfig(tf.Kubeconfig).Context(peer.Context).Region("r2").Failover("192.0.2.2", 0),
+		fleettest.Cluster(c.Name, "envoy-gateway").Kubeconfig(tf.Kubeconfig).Context(c.Context).Region("r1").Failover("192.0.2.1", 0),
+		fleettest.Cluster(peer.Name, "envoy-gateway").Kubeconfig(tf.Kubeconfig).Context(peer.Context).Region("r2").Failover("192.0.2.2", 0),
 		fleettest.Service(e.svcNS, "checkout", 8080).Spec("healthCheck", "{path: /healthz}"),
 		fleettest.Route(e.svcNS, "shop", "shop.example.com").To("checkout"),
 	))

@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatefed/gatefed/internal/cluster"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
@@ -25,7 +24,7 @@ func TestApplyLeastPrivilege(t *testing.T) {
 		t.Fatalf("register grants ConfigMap %q, apply uses %q", cluster.ApplySetParentName, DefaultParentName)
 	}
 	user := "deployer-" + e.ns
-	perms := cluster.PermissionsFor(fleet.ProviderEnvoyGateway)
+	perms := cluster.PermissionsFor("envoy-gateway")
 	for _, c := range tf.Clusters {
 		cs, err := c.Clientset()
 		if err != nil {
@@ -59,7 +58,7 @@ func TestApplyLeastPrivilege(t *testing.T) {
 	targets := func(routes int) []Target {
 		var docs []fleettest.Doc
 		for i, c := range tf.Clusters {
-			docs = append(docs, fleettest.Cluster(c.Name, fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).
+			docs = append(docs, fleettest.Cluster(c.Name, "envoy-gateway").Kubeconfig(kubeconfig).
 				Region(fmt.Sprintf("r%d", i/2)).GatewayNamespace(e.ns).Failover(fmt.Sprintf("192.0.2.%d", i+1), 0))
 		}
 		docs = append(docs, fleettest.Service(e.svcNS, "checkout", 8080).HealthCheck())

@@ -36,7 +36,7 @@ const (
 func benchFleet(kubeconfig string, ports []int) string {
 	var docs []fleettest.Doc
 	for i, p := range ports {
-		docs = append(docs, fleettest.Cluster(fmt.Sprintf("b%d", i+1), fleet.ProviderGloo).Kubeconfig(kubeconfig).
+		docs = append(docs, fleettest.Cluster(fmt.Sprintf("b%d", i+1), "gloo").Kubeconfig(kubeconfig).
 			Context(fmt.Sprintf("c%d", i+1)).Region(fmt.Sprintf("r%d", i%2)).Failover("127.0.0.1", p))
 	}
 	for s := range benchServices {

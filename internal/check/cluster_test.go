@@ -34,6 +34,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -48,6 +49,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	providers.Register()
 	var err error
 	tmpRoot, err = os.MkdirTemp("", "gatefed-check-")
 	if err != nil {
@@ -122,9 +124,9 @@ var (
 // each failover target at its own loopback port.
 func scenarioFleet(kubeconfig string, eastPort, westPort, northPort int) string {
 	return fleettest.YAML(
-		fleettest.Cluster("east", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r1").Zone("r1-a").Failover("127.0.0.1", eastPort),
-		fleettest.Cluster("west", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Zone("r1-b").Failover("127.0.0.1", westPort),
-		fleettest.Cluster("north", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r2").Failover("127.0.0.1", northPort),
+		fleettest.Cluster("east", "gloo").Kubeconfig(kubeconfig).Region("r1").Zone("r1-a").Failover("127.0.0.1", eastPort),
+		fleettest.Cluster("west", "envoy-gateway").Kubeconfig(kubeconfig).Region("r1").Zone("r1-b").Failover("127.0.0.1", westPort),
+		fleettest.Cluster("north", "gloo").Kubeconfig(kubeconfig).Region("r2").Failover("127.0.0.1", northPort),
 		fleettest.Service("shop", "checkout", 8080).On("east", "west").HealthCheck(),
 		fleettest.Service("shop", "ledger", 9090).On("east"),
 		fleettest.Route("shop", "web", "shop.example.com").
@@ -771,7 +773,7 @@ func TestCheckLeastPrivilege(t *testing.T) {
 	ctx := context.Background()
 	west := s.tf.Cluster("west")
 	kc := west.Sim().Kube
-	perms := cluster.PermissionsFor(fleet.ProviderEnvoyGateway)
+	perms := cluster.PermissionsFor("envoy-gateway")
 	const user = "gatefed-checker"
 	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
 	if _, err := kc.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: perms.Cluster}, metav1.CreateOptions{}); err != nil {

@@ -27,9 +27,14 @@ func managedKinds(env *clusterEnv) []schema.GroupKind {
 	for _, o := range env.objects {
 		set[o.GroupVersionKind().GroupKind()] = true
 	}
-	for _, c := range providerCRDs[env.cluster.Spec.Gateway.Provider] {
-		if c.Kind != "GatewayClass" {
-			set[c.gk()] = true
+	desc := env.provider()
+	written := map[schema.GroupKind]bool{}
+	for _, k := range desc.Kinds {
+		written[k.GroupKind()] = true
+	}
+	for _, c := range desc.CRDs {
+		if written[c.GroupKind()] {
+			set[c.GroupKind()] = true
 		}
 	}
 	out := make([]schema.GroupKind, 0, len(set))

@@ -33,6 +33,7 @@ import (
 	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/kube"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -194,32 +195,21 @@ func (e *clusterEnv) credentials(err error) error {
 	return err
 }
 
-// knownVersions is the version each group's kinds are looked for in first.
-var knownVersions = map[string]string{
-	groupGloo:       "v1",
-	groupGlooGW:     "v1",
-	groupGatewayAPI: "v1",
-	groupEG:         "v1alpha1",
-	groupIstio:      "v1",
-	"":              "v1",
-}
-
 // wantedKinds are the kinds the checks may use on this cluster: the
 // provider's, the proxy kinds sizing reads and the rendered ones.
 func (e *clusterEnv) wantedKinds() map[schema.GroupVersionKind]bool {
 	want := map[schema.GroupVersionKind]bool{}
 	add := func(gk schema.GroupKind, version string) {
 		if version == "" {
-			version = knownVersions[gk.Group]
+			version = "v1"
 		}
 		want[gk.WithVersion(version)] = true
 	}
-	p := e.cluster.Spec.Gateway.Provider
-	for _, c := range providerCRDs[p] {
-		add(c.gk(), "")
-	}
-	for _, gk := range proxyKinds[p] {
-		add(gk, "")
+	desc := e.provider()
+	for _, kinds := range [][]provider.Kind{desc.CRDs, desc.Sizing.Kinds} {
+		for _, k := range kinds {
+			add(k.GroupKind(), k.Version)
+		}
 	}
 	for _, o := range e.objects {
 		gvk := o.GroupVersionKind()
@@ -356,6 +346,15 @@ func (e *clusterEnv) resource(m *meta.RESTMapping, namespace string) dynamic.Res
 
 // gatewayNamespace is the cluster's gateway namespace.
 func (e *clusterEnv) gatewayNamespace() string { return e.cluster.Spec.Gateway.Namespace }
+
+// provider is the descriptor of the cluster's provider (an empty one for an
+// unknown provider, which a loaded fleet never has).
+func (e *clusterEnv) provider() *provider.Descriptor {
+	if d := provider.Lookup(e.cluster.Spec.Gateway.Provider); d != nil {
+		return d
+	}
+	return &provider.Descriptor{Name: e.cluster.Spec.Gateway.Provider}
+}
 
 // endpointCount is what a Service's EndpointSlices say about one port.
 type endpointCount struct {

@@ -13,7 +13,6 @@ import (
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
@@ -24,8 +23,8 @@ import (
 // "far" at farAddress. Only eg runs; far is a document.
 func realEGFleet(kubeconfig, farAddress string) string {
 	return fleettest.YAML(
-		fleettest.Cluster("eg", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.10", 0),
-		fleettest.Cluster("far", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r2").Failover(farAddress, 0),
+		fleettest.Cluster("eg", "envoy-gateway").Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.10", 0),
+		fleettest.Cluster("far", "gloo").Kubeconfig(kubeconfig).Region("r2").Failover(farAddress, 0),
 		fleettest.Service("shop", "checkout", 8080).On("eg", "far").
 			Spec("healthCheck", "{path: /healthz}").Spec("outlierDetection", "{consecutive5xx: 5}"),
 		fleettest.Route("shop", "web", "shop.example.com").On("eg").

@@ -17,12 +17,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
 // FailoverPortName is the name of the gateway Service port that carries
-// failover traffic on a Gloo failover target.
+// failover traffic on a failover target whose provider reads it there
+// (provider.PortOnGatewayService: Gloo).
 const FailoverPortName = "failover"
 
 // ProbeOutcome classifies a failover endpoint probe.
@@ -176,10 +177,10 @@ func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
 		})
 	default:
 		if receives {
-			switch c.Spec.Gateway.Provider {
-			case fleet.ProviderGloo:
-				steps = append(steps, func(r *result) { glooFailoverPort(ctx, env, r) })
-			case fleet.ProviderIstio:
+			switch env.provider().Failover.PortCheck {
+			case provider.PortOnGatewayService:
+				steps = append(steps, func(r *result) { gatewayServicePort(ctx, env, r) })
+			case provider.PortOnSelectedService:
 				steps = append(steps,
 					func(r *result) { istioFailoverGateway(ctx, env, r) },
 					func(r *result) { istioFailoverPort(ctx, env, r) })
@@ -234,9 +235,9 @@ func probeTimeout(ctx context.Context) time.Duration {
 	return most
 }
 
-// glooFailoverPort needs the gateway proxy's Service to expose a port named
+// gatewayServicePort needs the gateway proxy's Service to expose a port named
 // failover with the registered port.
-func glooFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
+func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 	c := env.cluster
 	ns, name := env.gatewayNamespace(), c.Spec.Gateway.Name
 	ref := objRef("Service", ns, name)
@@ -244,7 +245,7 @@ func glooFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
 	if err != nil {
 		if isNotFound(err) {
 			res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s does not exist", ns, name),
-				"install Gloo's gateway proxy, or correct spec.gateway.name")
+				fmt.Sprintf("install %s's gateway proxy, or correct spec.gateway.name", env.provider().Title))
 			return
 		}
 		res.objFail(ref, fmt.Sprintf("read Service %s/%s: %v", ns, name, err), rbacHint("get services", ns))
@@ -263,8 +264,11 @@ func glooFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
 		res.objInfo(ref, fmt.Sprintf("the gateway Service %s/%s exposes port %q %d", ns, name, FailoverPortName, want))
 		return
 	}
-	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName),
-		fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener (gatewayProxies.%s.service.extraPorts in Gloo's Helm values)", FailoverPortName, want, name))
+	hint := fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener", FailoverPortName, want)
+	if expose := env.provider().Failover.ExposePort; expose != nil {
+		hint += " (" + expose(name) + ")"
+	}
+	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName), hint)
 }
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
@@ -291,8 +295,8 @@ func secretExists(ctx context.Context, env *clusterEnv, res *result, name, role 
 func healthSignals(env *clusterEnv, res *result) {
 	var missing []string
 	checked := 0
-	switch env.cluster.Spec.Gateway.Provider {
-	case fleet.ProviderGloo:
+	switch env.provider().Failover.HealthSignals {
+	case provider.SignalsInUpstream:
 		for _, o := range env.objects {
 			if o.GetKind() != "Upstream" {
 				continue
@@ -307,7 +311,7 @@ func healthSignals(env *clusterEnv, res *result) {
 				missing = append(missing, fmt.Sprintf("Upstream %s/%s (%s)", o.GetNamespace(), o.GetName(), o.GetAnnotations()[render.AnnotationSource]))
 			}
 		}
-	case fleet.ProviderEnvoyGateway:
+	case provider.SignalsInTrafficPolicy:
 		m, n := egHealthSignals(env.objects)
 		missing, checked = m, n
 	default:

@@ -11,108 +11,53 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/status"
 )
 
-// crd is a CustomResourceDefinition a provider needs.
-type crd struct {
-	Group, Kind, Plural string
-}
-
-func (c crd) name() string         { return c.Plural + "." + c.Group }
-func (c crd) gk() schema.GroupKind { return schema.GroupKind{Group: c.Group, Kind: c.Kind} }
-
-// Groups of the kinds gatefed reads and writes.
-const (
-	groupGloo       = "gloo.solo.io"
-	groupGlooGW     = "gateway.solo.io"
-	groupGatewayAPI = "gateway.networking.k8s.io"
-	groupEG         = "gateway.envoyproxy.io"
-	groupIstio      = "networking.istio.io"
-)
-
-// providerCRDs are the CRDs each provider's objects need.
-var providerCRDs = map[string][]crd{
-	fleet.ProviderGloo: {
-		{groupGloo, "Upstream", "upstreams"},
-		{groupGlooGW, "VirtualService", "virtualservices"},
-		{groupGlooGW, "Gateway", "gateways"},
-	},
-	fleet.ProviderEnvoyGateway: {
-		{groupGatewayAPI, "GatewayClass", "gatewayclasses"},
-		{groupGatewayAPI, "Gateway", "gateways"},
-		{groupGatewayAPI, "HTTPRoute", "httproutes"},
-		{groupGatewayAPI, "TLSRoute", "tlsroutes"},
-		{groupGatewayAPI, "ReferenceGrant", "referencegrants"},
-		{groupEG, "Backend", "backends"},
-		{groupEG, "BackendTrafficPolicy", "backendtrafficpolicies"},
-		{groupEG, "ClientTrafficPolicy", "clienttrafficpolicies"},
-		{groupEG, "EnvoyExtensionPolicy", "envoyextensionpolicies"},
-	},
-	fleet.ProviderIstio: {
-		{groupIstio, "Gateway", "gateways"},
-		{groupIstio, "VirtualService", "virtualservices"},
-		{groupIstio, "DestinationRule", "destinationrules"},
-		{groupIstio, "ServiceEntry", "serviceentries"},
-	},
-}
-
-// installHint says how to install each provider.
-var installHint = map[string]string{
-	fleet.ProviderGloo:         "install Gloo Edge in the cluster (helm install gloo gloo/gloo -n gloo-system --create-namespace), which installs its CRDs",
-	fleet.ProviderEnvoyGateway: "install Envoy Gateway (helm install eg oci://docker.io/envoyproxy/gateway-helm -n envoy-gateway-system --create-namespace), which installs the Gateway API and Envoy Gateway CRDs; TLSRoute needs the experimental Gateway API channel",
-	fleet.ProviderIstio:        "install Istio with an ingress gateway (istioctl install), which installs the networking.istio.io CRDs",
-}
-
-// GlooControllerDeployment is the Deployment of Gloo's control plane.
-const GlooControllerDeployment = "gloo"
-
 func checkGatewayInstall(ctx context.Context, env *clusterEnv, res *result) {
-	provider := env.cluster.Spec.Gateway.Provider
+	desc := env.provider()
 	var missing []string
-	for _, c := range providerCRDs[provider] {
-		if env.mapping(c.gk()) == nil {
-			missing = append(missing, c.name())
+	for _, c := range desc.CRDs {
+		if env.mapping(c.GroupKind()) == nil {
+			missing = append(missing, c.CRDName())
 		}
 	}
 	if len(missing) > 0 {
-		res.fail(fmt.Sprintf("the %s CRDs %s are not installed: the API does not serve them", provider, strings.Join(missing, ", ")),
-			installHint[provider])
+		res.fail(fmt.Sprintf("the %s CRDs %s are not installed: the API does not serve them", desc.Name, strings.Join(missing, ", ")),
+			desc.Install.Hint)
 	} else {
-		res.info(fmt.Sprintf("the %s CRDs are installed", provider))
+		res.info(fmt.Sprintf("the %s CRDs are installed", desc.Name))
 	}
+	if steps := installSteps(ctx, env, desc.Install); len(steps) > 0 {
+		res.inParallel(steps...)
+	}
+}
 
+// installSteps check the Deployments and verdicts that show the gateway runs.
+func installSteps(ctx context.Context, env *clusterEnv, in provider.Install) []func(*result) {
+	gw := env.cluster.Spec.Gateway
 	ns := env.gatewayNamespace()
-	switch provider {
-	case fleet.ProviderGloo:
-		res.inParallel(
-			func(r *result) {
-				deploymentAvailable(ctx, env, r, ns, GlooControllerDeployment, "Gloo's control plane")
-			},
-			func(r *result) {
-				deploymentAvailable(ctx, env, r, ns, env.cluster.Spec.Gateway.Name, "the gateway proxy")
-			},
-		)
-	case fleet.ProviderEnvoyGateway:
-		className := env.cluster.Spec.Gateway.ClassName
-		gc := crd{groupGatewayAPI, "GatewayClass", "gatewayclasses"}
-		gw := crd{groupGatewayAPI, "Gateway", "gateways"}
-		res.inParallel(
-			func(r *result) {
-				if m := env.mapping(gc.gk()); m != nil {
-					verdict(ctx, env, r, m.Resource, "", className, "GatewayClass", "Accepted",
-						"check the Envoy Gateway controller's logs and that the GatewayClass's spec.controllerName is gateway.envoyproxy.io/gatewayclass-controller")
-				}
-			},
-			func(r *result) {
-				if m := env.mapping(gw.gk()); m != nil {
-					verdict(ctx, env, r, m.Resource, ns, env.cluster.Spec.Gateway.Name, "Gateway", "Programmed",
-						"describe the Gateway (kubectl describe gateway) and check that its class is accepted and its listeners are valid")
-				}
-			},
-		)
+	var steps []func(*result)
+	for _, d := range in.Deployments {
+		name := d.Name
+		if name == "" {
+			name = gw.Name
+		}
+		steps = append(steps, func(r *result) { deploymentAvailable(ctx, env, r, ns, name, d.What) })
 	}
+	for _, v := range in.Verdicts {
+		vns, name := ns, gw.Name
+		if v.Of == provider.ObjectClass {
+			vns, name = "", gw.ClassName
+		}
+		steps = append(steps, func(r *result) {
+			if m := env.mapping(v.Kind.GroupKind()); m != nil {
+				verdict(ctx, env, r, m.Resource, vns, name, v.Kind.Kind, v.Condition, v.Hint)
+			}
+		})
+	}
+	return steps
 }
 
 // deploymentAvailable needs the Deployment to exist with condition Available=True.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,13 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render/istio"
 )
-
-// istioIngressGateway is the Service and Deployment of Istio's default
-// ingress gateway; it comes first when several select the gateway pods.
-const istioIngressGateway = "istio-ingressgateway"
 
 // holdsLabels reports whether labels has every key and value of want (and
 // want is not empty).
@@ -29,12 +23,16 @@ func holdsLabels(have, want map[string]string) bool {
 
 func selectorText(m map[string]string) string { return labels.Set(m).String() }
 
-// ingressFirst orders names with istio-ingressgateway first, then by name.
-func ingressFirst(a, b string) bool {
-	if (a == istioIngressGateway) != (b == istioIngressGateway) {
-		return a == istioIngressGateway
+// installedFirst orders names with the Service and Deployment of the
+// provider's default install (istio-ingressgateway) first, then by name.
+func installedFirst(env *clusterEnv) func(a, b string) bool {
+	installed := env.provider().Failover.InstalledService
+	return func(a, b string) bool {
+		if (a == installed) != (b == installed) {
+			return a == installed
+		}
+		return a < b
 	}
-	return a < b
 }
 
 // istioFailoverGateway needs the failover Gateway gatefed renders on an
@@ -42,7 +40,7 @@ func ingressFirst(a, b string) bool {
 func istioFailoverGateway(ctx context.Context, env *clusterEnv, res *result) {
 	ns := env.gatewayNamespace()
 	ref := objRef("Gateway", ns, istio.FailoverGatewayName)
-	m := env.mapping(schema.GroupKind{Group: groupIstio, Kind: "Gateway"})
+	m := env.mapping(schema.GroupKind{Group: istio.Group, Kind: "Gateway"})
 	if m == nil {
 		res.objFail(ref, "the cluster does not serve networking.istio.io Gateways: the failover Gateway cannot exist", "see gateway-install")
 		return
@@ -89,7 +87,8 @@ func istioFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
 			ours = append(ours, &list.Items[i])
 		}
 	}
-	sort.Slice(ours, func(i, j int) bool { return ingressFirst(ours[i].Name, ours[j].Name) })
+	first := installedFirst(env)
+	sort.Slice(ours, func(i, j int) bool { return first(ours[i].Name, ours[j].Name) })
 	if len(ours) == 0 {
 		res.fail(fmt.Sprintf("no Service in %s selects the ingress gateway pods (%s): other clusters cannot reach its failover port", ns, selectorText(sel)),
 			fmt.Sprintf("expose the ingress gateway with a LoadBalancer Service with port %d (istioctl install's istio-ingressgateway has it), or correct spec.gateway.selector of Cluster %s", want, c.Name()))
@@ -126,99 +125,7 @@ func istioProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deploym
 	if len(found) == 0 {
 		return nil, nil
 	}
-	sort.Slice(found, func(i, j int) bool { return ingressFirst(found[i].Name, found[j].Name) })
+	first := installedFirst(env)
+	sort.Slice(found, func(i, j int) bool { return first(found[i].Name, found[j].Name) })
 	return found[0], nil
-}
-
-// istioGatewayServes reports whether an Istio Gateway binds to the
-// cluster's ingress gateway pods.
-func istioGatewayServes(o *unstructured.Unstructured, gw fleet.GatewaySpec) bool {
-	sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
-	return o.GetNamespace() == gw.Namespace && holdsLabels(gw.Selector, sel)
-}
-
-// istioLoad counts an istio cluster's proxy configuration: servers of the
-// Gateways on its pods are listeners; the http rules of VirtualServices
-// bound to those Gateways are routes (one per match); every destination
-// host and port is an Envoy cluster, with a ServiceEntry's endpoints or
-// the local Service's ready endpoints.
-func istioLoad(objs []*unstructured.Unstructured, gw fleet.GatewaySpec, endpointsOf func(ns, name string, port int64) int) ProxyLoad {
-	var l ProxyLoad
-	gateways := map[string]bool{}
-	entries := map[string]int{} // host -> endpoints
-	for _, o := range objs {
-		switch o.GroupVersionKind().GroupKind() {
-		case schema.GroupKind{Group: groupIstio, Kind: "Gateway"}:
-			if !istioGatewayServes(o, gw) {
-				continue
-			}
-			gateways[o.GetNamespace()+"/"+o.GetName()] = true
-			servers, _, _ := unstructured.NestedSlice(o.Object, "spec", "servers")
-			for _, s := range servers {
-				switch p, _, _ := unstructured.NestedString(s.(map[string]any), "port", "protocol"); p {
-				case "HTTP", "HTTPS", "HTTP2", "GRPC":
-					l.HTTPListeners++
-				default:
-					l.TCPListeners++
-				}
-			}
-		case schema.GroupKind{Group: groupIstio, Kind: "ServiceEntry"}:
-			hosts, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "hosts")
-			eps, _, _ := unstructured.NestedSlice(o.Object, "spec", "endpoints")
-			for _, h := range hosts {
-				entries[h] = max(1, len(eps))
-			}
-		}
-	}
-	destinations := map[string]bool{}
-	for _, o := range objs {
-		if o.GroupVersionKind().GroupKind() != (schema.GroupKind{Group: groupIstio, Kind: "VirtualService"}) {
-			continue
-		}
-		bound := false
-		refs, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "gateways")
-		for _, r := range refs {
-			if !strings.Contains(r, "/") {
-				r = o.GetNamespace() + "/" + r
-			}
-			bound = bound || gateways[r]
-		}
-		if !bound {
-			continue
-		}
-		for _, section := range []string{"http", "tcp"} {
-			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", section)
-			for _, r := range rules {
-				rm, _ := r.(map[string]any)
-				matches, _ := rm["match"].([]any)
-				l.Routes += max(1, len(matches))
-				var dests []any
-				routes, _ := rm["route"].([]any)
-				dests = append(dests, routes...)
-				mirrors, _ := rm["mirrors"].([]any)
-				dests = append(dests, mirrors...)
-				for _, d := range dests {
-					host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
-					port, _, _ := unstructured.NestedInt64(d.(map[string]any), "destination", "port", "number")
-					key := fmt.Sprintf("%s:%d", host, port)
-					if host == "" || destinations[key] {
-						continue
-					}
-					destinations[key] = true
-					l.EnvoyClusters++
-					if n, ok := entries[host]; ok {
-						l.Endpoints += n
-						continue
-					}
-					// <service>.<namespace>.svc.<domain>
-					if parts := strings.SplitN(host, ".", 4); len(parts) == 4 && parts[2] == "svc" {
-						l.Endpoints += endpointsOf(parts[1], parts[0], port)
-						continue
-					}
-					l.Endpoints++
-				}
-			}
-		}
-	}
-	return l
 }

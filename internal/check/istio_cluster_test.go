@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/internal/check"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
@@ -20,8 +19,8 @@ func TestCheckIstioInstall(t *testing.T) {
 	}})
 	dir := t.TempDir()
 	fleettest.Write(t, dir, fleettest.YAML(
-		fleettest.Cluster("mesh", fleet.ProviderIstio).Kubeconfig(tf.Kubeconfig),
-		fleettest.Cluster("bare", fleet.ProviderIstio).Kubeconfig(tf.Kubeconfig),
+		fleettest.Cluster("mesh", "istio").Kubeconfig(tf.Kubeconfig),
+		fleettest.Cluster("bare", "istio").Kubeconfig(tf.Kubeconfig),
 	))
 	out, errOut, code := runCheckIn(t, dir, false, "-x", "config-status,drift,service-presence,failover-readiness,sizing", "-o", "json")
 	if code != 1 {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/check"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
@@ -61,8 +60,8 @@ func TestCheckIstioFailoverReadinessAndSizing(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fleettest.Write(t, dir, fleettest.YAML(
-		fleettest.Cluster("east", fleet.ProviderIstio).Kubeconfig(tf.Kubeconfig).Failover("127.0.0.1", port),
-		fleettest.Cluster("west", fleet.ProviderIstio).Kubeconfig(tf.Kubeconfig),
+		fleettest.Cluster("east", "istio").Kubeconfig(tf.Kubeconfig).Failover("127.0.0.1", port),
+		fleettest.Cluster("west", "istio").Kubeconfig(tf.Kubeconfig),
 		fleettest.Service("shop", "checkout", 8080).On("east").HealthCheck(),
 		fleettest.Route("shop", "web", "shop.example.com").On("west").To("checkout"),
 	))

@@ -1,5 +1,7 @@
 package check
 
+import "github.com/gatefed/gatefed/internal/provider"
+
 // SizingModel estimates a gateway proxy's memory from what it is configured
 // with, and a control plane's from the configuration it holds. The defaults
 // and their sources are in docs/checks.md; every field can be overridden
@@ -72,26 +74,9 @@ func (m SizingModel) withDefaults() SizingModel {
 	return m
 }
 
-// ProxyLoad is what one gateway proxy is configured with.
-type ProxyLoad struct {
-	// EnvoyClusters: one per Gloo Upstream; one per Envoy Gateway route rule;
-	// one per Istio destination host and port.
-	EnvoyClusters int `json:"envoyClusters"`
-	// Endpoints are the hosts of every cluster together.
-	Endpoints int `json:"endpoints"`
-	// Routes: Gloo VirtualService routes; HTTPRoute rule matches; Istio http matches and tcp rules.
-	Routes        int `json:"routes"`
-	HTTPListeners int `json:"httpListeners"`
-	TCPListeners  int `json:"tcpListeners"`
-}
-
-// ExtraHosts are the hosts beyond one per cluster (a cluster's figure includes its first host).
-func (l ProxyLoad) ExtraHosts() int {
-	if l.Endpoints <= l.EnvoyClusters {
-		return 0
-	}
-	return l.Endpoints - l.EnvoyClusters
-}
+// ProxyLoad is what one gateway proxy is configured with; each provider
+// counts it (provider.Sizing.Count).
+type ProxyLoad = provider.Load
 
 // ProxyBytes estimates a proxy's memory:
 //

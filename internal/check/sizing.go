@@ -12,12 +12,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/plan"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
-	"github.com/gatefed/gatefed/internal/status"
 )
 
 // SizingDetails is the sizing check's figures for one cluster.
@@ -62,6 +61,10 @@ type FleetSizing struct {
 }
 
 func checkSizing(ctx context.Context, env *clusterEnv, res *result) {
+	if env.provider().Sizing.Count == nil {
+		res.skip(fmt.Sprintf("provider %s runs no proxy gatefed can size", env.provider().Name))
+		return
+	}
 	m := env.run.opts.Sizing
 	d := &SizingDetails{LiveRead: env.apiErr == nil}
 	// The proxy Deployment is read while the live configuration is counted.
@@ -116,7 +119,7 @@ func proxyDeployment(ctx context.Context, env *clusterEnv, res *result, d *Sizin
 	}
 	if dep == nil {
 		res.warn("the gateway proxy Deployment was not found: its memory limit and replicas are unknown",
-			"see gateway-install; for Envoy Gateway the proxy Deployment carries label gateway.envoyproxy.io/owning-gateway-name, for Istio it is the Deployment in the gateway namespace whose pods carry spec.gateway.selector")
+			"see gateway-install; "+env.provider().Sizing.ProxyHint)
 		return
 	}
 	ref := objRef("Deployment", dep.Namespace, dep.Name)
@@ -157,22 +160,17 @@ func limitFindings(env *clusterEnv, res *result, d *SizingDetails) {
 	}
 }
 
-// Labels Envoy Gateway puts on the proxy Deployment of a Gateway.
-const (
-	egOwningGatewayName      = "gateway.envoyproxy.io/owning-gateway-name"
-	egOwningGatewayNamespace = "gateway.envoyproxy.io/owning-gateway-namespace"
-)
-
 // findProxyDeployment returns the gateway proxy's Deployment and its Envoy
-// container: Gloo's is spec.gateway.name in the gateway namespace; Envoy
-// Gateway's carries the owning-gateway labels, in any namespace.
+// container, found the way the provider's descriptor says (Sizing.Proxy).
 func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployment, *corev1.Container, error) {
 	gw := env.cluster.Spec.Gateway
 	var dep *appsv1.Deployment
-	switch gw.Provider {
-	case fleet.ProviderEnvoyGateway:
+	desc := env.provider()
+	switch desc.Sizing.Proxy {
+	case provider.ProxyByOwnerLabels:
+		fo := desc.Failover
 		list, err := env.kube.AppsV1().Deployments("").List(ctx, metav1.ListOptions{
-			LabelSelector: egOwningGatewayName + "=" + gw.Name + "," + egOwningGatewayNamespace + "=" + gw.Namespace,
+			LabelSelector: fo.OwnerNameLabel + "=" + gw.Name + "," + fo.OwnerNamespaceLabel + "=" + gw.Namespace,
 		})
 		if err != nil {
 			return nil, nil, err
@@ -181,7 +179,7 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 			return nil, nil, nil
 		}
 		dep = &list.Items[0]
-	case fleet.ProviderIstio:
+	case provider.ProxyBySelector:
 		got, err := istioProxyDeployment(ctx, env)
 		if got == nil || err != nil {
 			return nil, nil, err
@@ -199,7 +197,7 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 	}
 	cs := dep.Spec.Template.Spec.Containers
 	for i := range cs {
-		if cs[i].Name == "envoy" || cs[i].Name == "gateway-proxy" || cs[i].Name == "istio-proxy" {
+		if cs[i].Name == desc.Sizing.ProxyContainer {
 			return dep, &cs[i], nil
 		}
 	}
@@ -221,26 +219,6 @@ type liveConfig struct {
 	errs    []error
 }
 
-// proxyKinds are the kinds read live for sizing, per provider.
-var proxyKinds = map[string][]schema.GroupKind{
-	fleet.ProviderGloo: {
-		{Group: groupGloo, Kind: "Upstream"},
-		{Group: groupGlooGW, Kind: "VirtualService"},
-		{Group: groupGlooGW, Kind: "Gateway"},
-	},
-	fleet.ProviderEnvoyGateway: {
-		{Group: groupGatewayAPI, Kind: "Gateway"},
-		{Group: groupGatewayAPI, Kind: "HTTPRoute"},
-		{Group: groupGatewayAPI, Kind: "TLSRoute"},
-		{Group: groupEG, Kind: "Backend"},
-	},
-	fleet.ProviderIstio: {
-		{Group: groupIstio, Kind: "Gateway"},
-		{Group: groupIstio, Kind: "VirtualService"},
-		{Group: groupIstio, Kind: "ServiceEntry"},
-	},
-}
-
 func objKey(o *unstructured.Unstructured) string {
 	return o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
 }
@@ -250,7 +228,8 @@ func readLiveConfig(ctx context.Context, env *clusterEnv) liveConfig {
 	out := liveConfig{objects: map[string]*liveObject{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, gk := range proxyKinds[env.cluster.Spec.Gateway.Provider] {
+	for _, k := range env.provider().Sizing.Kinds {
+		gk := k.GroupKind()
 		m := env.mapping(gk)
 		if m == nil {
 			continue
@@ -316,173 +295,12 @@ func proxyLoad(ctx context.Context, env *clusterEnv, live liveConfig) ProxyLoad 
 		}
 		return ec.ready
 	}
+	count := env.provider().Sizing.Count
+	if count == nil {
+		return ProxyLoad{}
+	}
 	gw := env.cluster.Spec.Gateway
-	var l ProxyLoad
-	switch gw.Provider {
-	case fleet.ProviderGloo:
-		for _, o := range objs {
-			switch o.GroupVersionKind().GroupKind() {
-			case schema.GroupKind{Group: groupGloo, Kind: "Upstream"}:
-				l.EnvoyClusters++
-				l.Endpoints += glooUpstreamHosts(o, endpointsOf)
-			case schema.GroupKind{Group: groupGlooGW, Kind: "VirtualService"}:
-				routes, _, _ := unstructured.NestedSlice(o.Object, "spec", "virtualHost", "routes")
-				l.Routes += len(routes)
-			case schema.GroupKind{Group: groupGlooGW, Kind: "Gateway"}:
-				if !glooGatewayServes(o, gw.Name) {
-					continue
-				}
-				if _, tcp, _ := unstructured.NestedMap(o.Object, "spec", "tcpGateway"); tcp {
-					l.TCPListeners++
-				} else {
-					l.HTTPListeners++
-				}
-			}
-		}
-	case fleet.ProviderEnvoyGateway:
-		backends := map[string]int{}
-		for _, o := range objs {
-			if o.GetKind() == "Backend" {
-				eps, _, _ := unstructured.NestedSlice(o.Object, "spec", "endpoints")
-				backends[o.GetNamespace()+"/"+o.GetName()] = max(1, len(eps))
-			}
-		}
-		for _, o := range objs {
-			if o.GroupVersionKind().Group != groupGatewayAPI {
-				continue
-			}
-			switch o.GetKind() {
-			case "Gateway":
-				if !egGatewayServes(o, gw) {
-					continue
-				}
-				listeners, _, _ := unstructured.NestedSlice(o.Object, "spec", "listeners")
-				for _, li := range listeners {
-					lm, _ := li.(map[string]any)
-					switch lm["protocol"] {
-					case "HTTP", "HTTPS":
-						l.HTTPListeners++
-					default:
-						l.TCPListeners++
-					}
-				}
-			case "HTTPRoute", "TLSRoute":
-				if !routeAttached(o, gw) {
-					continue
-				}
-				rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
-				for _, r := range rules {
-					rm, _ := r.(map[string]any)
-					l.EnvoyClusters++
-					l.Endpoints += egRuleHosts(o.GetNamespace(), rm, backends, endpointsOf)
-					matches, _ := rm["matches"].([]any)
-					l.Routes += max(1, len(matches))
-				}
-			}
-		}
-	case fleet.ProviderIstio:
-		l = istioLoad(objs, gw, endpointsOf)
-	}
-	return l
-}
-
-// glooUpstreamHosts counts an Upstream's hosts: a kube Upstream's ready
-// endpoints, static hosts, and the endpoints of every failover priority.
-func glooUpstreamHosts(o *unstructured.Unstructured, endpointsOf func(ns, name string, port int64) int) int {
-	n := 0
-	if kube, ok, _ := unstructured.NestedMap(o.Object, "spec", "kube"); ok {
-		name, _ := kube["serviceName"].(string)
-		ns, _ := kube["serviceNamespace"].(string)
-		port, _ := status.Int64(kube["servicePort"])
-		n += endpointsOf(ns, name, port)
-	}
-	hosts, _, _ := unstructured.NestedSlice(o.Object, "spec", "static", "hosts")
-	n += len(hosts)
-	prios, _, _ := unstructured.NestedSlice(o.Object, "spec", "failover", "prioritizedLocalities")
-	for _, p := range prios {
-		pm, _ := p.(map[string]any)
-		les, _ := pm["localityEndpoints"].([]any)
-		for _, le := range les {
-			lem, _ := le.(map[string]any)
-			lbs, _ := lem["lbEndpoints"].([]any)
-			n += len(lbs)
-		}
-	}
-	return max(n, 1)
-}
-
-// glooGatewayServes reports whether a Gloo Gateway configures the named proxy
-// (no proxyNames means the default proxy, gateway-proxy).
-func glooGatewayServes(o *unstructured.Unstructured, proxy string) bool {
-	names, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "proxyNames")
-	if len(names) == 0 {
-		return proxy == "gateway-proxy"
-	}
-	for _, n := range names {
-		if n == proxy {
-			return true
-		}
-	}
-	return false
-}
-
-// egGatewayServes reports whether a Gateway API Gateway runs on the
-// cluster's proxy: the cluster's Gateway itself, or one gatefed renders
-// there (live objects of gatefed's are this cluster's: see liveConfig).
-func egGatewayServes(o *unstructured.Unstructured, gw fleet.GatewaySpec) bool {
-	if o.GetNamespace() == gw.Namespace && o.GetName() == gw.Name {
-		return true
-	}
-	return o.GetLabels()[render.LabelManagedBy] == render.ManagedByValue
-}
-
-// routeAttached reports whether a route's parentRefs name the cluster's
-// Gateway, or the route is gatefed's for this cluster (see liveConfig) and
-// so attaches to a Gateway gatefed renders in the gateway namespace.
-func routeAttached(o *unstructured.Unstructured, gw fleet.GatewaySpec) bool {
-	if o.GetLabels()[render.LabelManagedBy] == render.ManagedByValue {
-		return true
-	}
-	refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "parentRefs")
-	for _, r := range refs {
-		rm, _ := r.(map[string]any)
-		ns, _ := rm["namespace"].(string)
-		if ns == "" {
-			ns = o.GetNamespace()
-		}
-		if rm["name"] == gw.Name && ns == gw.Namespace {
-			return true
-		}
-	}
-	return false
-}
-
-// egRuleHosts counts a route rule's hosts: a Service's ready endpoints, a Backend's endpoints.
-func egRuleHosts(routeNs string, rule map[string]any, backends map[string]int, endpointsOf func(ns, name string, port int64) int) int {
-	refs, _ := rule["backendRefs"].([]any)
-	n := 0
-	for _, r := range refs {
-		rm, _ := r.(map[string]any)
-		ns, _ := rm["namespace"].(string)
-		if ns == "" {
-			ns = routeNs
-		}
-		name, _ := rm["name"].(string)
-		switch kind, _ := rm["kind"].(string); kind {
-		case "", "Service":
-			port, _ := status.Int64(rm["port"])
-			n += endpointsOf(ns, name, port)
-		case "Backend":
-			if b, ok := backends[ns+"/"+name]; ok {
-				n += b
-			} else {
-				n++
-			}
-		default:
-			n++
-		}
-	}
-	return max(n, 1)
+	return count(objs, provider.Gateway{Namespace: gw.Namespace, Name: gw.Name, ClassName: gw.ClassName, Selector: gw.Selector}, endpointsOf)
 }
 
 // configBytes is the size of the rendered objects as JSON.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/cluster"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 )
@@ -21,7 +20,7 @@ import (
 // so that the scenario's objects are not touched.
 func tlsFleet(kubeconfig string) string {
 	return fleettest.YAML(
-		fleettest.Cluster("west", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace("tls-edge"),
+		fleettest.Cluster("west", "envoy-gateway").Kubeconfig(kubeconfig).GatewayNamespace("tls-edge"),
 		fleettest.Service("tls-app", "api", 8080).On("west"),
 		fleettest.Route("tls-app", "api", "api.example.com").TLS("api-tls", true).To("api"),
 	)
@@ -123,7 +122,7 @@ func TestCheckTLSSecret(t *testing.T) {
 	const user = "gatefed-tls-checker"
 	kc := sim.Kube
 	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
-	perms := cluster.PermissionsFor(fleet.ProviderEnvoyGateway)
+	perms := cluster.PermissionsFor("envoy-gateway")
 	if _, err := kc.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: perms.Cluster}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
@@ -30,7 +29,7 @@ var wasmModule = []byte("\x00asm\x01\x00\x00\x00")
 // a GlobalExtension on the route whose module at url is pinned to digest.
 func wasmFleet(kubeconfig, url, digest string) string {
 	return fleettest.YAML(
-		fleettest.Cluster("eg", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig),
+		fleettest.Cluster("eg", "envoy-gateway").Kubeconfig(kubeconfig),
 		fleettest.Service("shop", "web", 80).On("eg"),
 		fleettest.Route("shop", "shop", "shop.example.com").On("eg").Rule("backends: "+fleettest.Backends("web")),
 		fleettest.Raw(`apiVersion: gatefed.dev/v1alpha1

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // ServerVersion asks the API server for its version and measures the round trip.
@@ -43,21 +44,21 @@ func ServerVersion(ctx context.Context, cfg *rest.Config) (string, time.Duration
 
 // missingCRDs returns the provider's CRDs the cluster does not serve. It
 // reads the CRDs, or, when that is forbidden, the discovery documents.
-func missingCRDs(ctx context.Context, cfg *rest.Config, provider string) ([]resource, error) {
-	spec := providerSpecs[provider]
+func missingCRDs(ctx context.Context, cfg *rest.Config, providerName string) ([]provider.Kind, error) {
+	crds := descriptor(providerName).CRDs
 	client, err := apiextclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	var missing []resource
-	for _, r := range spec.CRDs {
+	var missing []provider.Kind
+	for _, r := range crds {
 		_, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, r.CRDName(), metav1.GetOptions{})
 		switch {
 		case err == nil:
 		case apierrors.IsNotFound(err):
 			missing = append(missing, r)
 		case apierrors.IsForbidden(err):
-			return missingFromDiscovery(cfg, spec.CRDs)
+			return missingFromDiscovery(cfg, crds)
 		default:
 			return nil, fmt.Errorf("read CRD %s: %w", r.CRDName(), err)
 		}
@@ -65,7 +66,7 @@ func missingCRDs(ctx context.Context, cfg *rest.Config, provider string) ([]reso
 	return missing, nil
 }
 
-func missingFromDiscovery(cfg *rest.Config, want []resource) ([]resource, error) {
+func missingFromDiscovery(cfg *rest.Config, want []provider.Kind) ([]provider.Kind, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -74,6 +75,7 @@ func missingFromDiscovery(cfg *rest.Config, want []resource) ([]resource, error)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
+	type resource struct{ group, resource string }
 	served := map[resource]bool{}
 	for _, g := range groups.Groups {
 		for _, v := range g.Versions {
@@ -86,9 +88,9 @@ func missingFromDiscovery(cfg *rest.Config, want []resource) ([]resource, error)
 			}
 		}
 	}
-	var missing []resource
+	var missing []provider.Kind
 	for _, r := range want {
-		if !served[r] {
+		if !served[resource{r.Group, r.Resource}] {
 			missing = append(missing, r)
 		}
 	}
@@ -107,25 +109,30 @@ func (f Failover) String() string {
 	return net.JoinHostPort(f.Address, strconv.Itoa(int(f.Port)))
 }
 
-// Envoy Gateway labels the Services it creates for a Gateway with the
-// Gateway's namespace and name, and names their ports <protocol>-<port>.
-const (
-	egOwningGatewayName      = "gateway.envoyproxy.io/owning-gateway-name"
-	egOwningGatewayNamespace = "gateway.envoyproxy.io/owning-gateway-namespace"
-	egControllerNamespace    = "envoy-gateway-system"
-	// egFailoverGateway is the Gateway gatefed renders on envoy-gateway
-	// failover targets; its Service is the best candidate.
-	egFailoverGateway = "gatefed-failover"
-)
+// discoverFailoverOf finds the failover address the way the provider's
+// descriptor says; selector is spec.gateway.selector, empty for the default.
+func discoverFailoverOf(ctx context.Context, cs kubernetes.Interface, desc *provider.Descriptor, gwNamespace, gwName string, selector map[string]string) (*Failover, string, error) {
+	if desc.Failover.Discovery != provider.DiscoverBySelector {
+		return discoverFailover(ctx, cs, desc, gwNamespace, gwName)
+	}
+	if len(selector) == 0 {
+		selector = desc.Defaults.Selector
+	}
+	return discoverSelectedFailover(ctx, cs, desc.Failover, gwNamespace, selector)
+}
 
 // discoverFailover finds the failover address as Gloo Federation does: the
-// gateway's Service with a port named "failover" (on envoy-gateway clusters
-// also a Gateway-owned Service's "tls-15443" port), at its load-balancer
-// ingress IP or hostname. It returns nil and the reason when there is none.
-func discoverFailover(ctx context.Context, cs kubernetes.Interface, provider, gwNamespace, gwName string) (*Failover, string, error) {
+// gateway's Service with a port named "failover" (or, where the provider's
+// controller creates a Gateway's Service, its port provider.Failover.OwnedPortName),
+// at its load-balancer ingress IP or hostname. It returns nil and the reason
+// when there is none.
+func discoverFailover(ctx context.Context, cs kubernetes.Interface, desc *provider.Descriptor, gwNamespace, gwName string) (*Failover, string, error) {
+	fo := desc.Failover
 	namespaces := []string{gwNamespace}
-	if provider == fleet.ProviderEnvoyGateway && gwNamespace != egControllerNamespace {
-		namespaces = append(namespaces, egControllerNamespace)
+	for _, ns := range fo.ServiceNamespaces {
+		if ns != gwNamespace {
+			namespaces = append(namespaces, ns)
+		}
 	}
 	var services []corev1.Service
 	for _, ns := range namespaces {
@@ -138,12 +145,13 @@ func discoverFailover(ctx context.Context, cs kubernetes.Interface, provider, gw
 		}
 		services = append(services, list.Items...)
 	}
+	owned := fo.OwnerNameLabel != ""
 	ownedBy := func(s *corev1.Service, gateway string) bool {
-		return s.Labels[egOwningGatewayNamespace] == gwNamespace && s.Labels[egOwningGatewayName] == gateway
+		return owned && gateway != "" && s.Labels[fo.OwnerNamespaceLabel] == gwNamespace && s.Labels[fo.OwnerNameLabel] == gateway
 	}
 	rank := func(s *corev1.Service) int {
 		switch {
-		case ownedBy(s, egFailoverGateway):
+		case ownedBy(s, fo.OwnedGateway):
 			return 0
 		case s.Namespace == gwNamespace && s.Name == gwName, ownedBy(s, gwName):
 			return 1
@@ -159,17 +167,16 @@ func discoverFailover(ctx context.Context, cs kubernetes.Interface, provider, gw
 		}
 		return services[i].Namespace+"/"+services[i].Name < services[j].Namespace+"/"+services[j].Name
 	})
-	egPortName := fmt.Sprintf("tls-%d", fleet.DefaultFailoverPort)
 	var noAddress []string
 	for i := range services {
 		s := &services[i]
-		if s.Namespace != gwNamespace && s.Labels[egOwningGatewayNamespace] != gwNamespace {
+		if s.Namespace != gwNamespace && (!owned || s.Labels[fo.OwnerNamespaceLabel] != gwNamespace) {
 			continue // another namespace's gateway
 		}
 		var port *corev1.ServicePort
 		for j := range s.Spec.Ports {
 			p := &s.Spec.Ports[j]
-			if p.Name == FailoverPortName || (provider == fleet.ProviderEnvoyGateway && s.Labels[egOwningGatewayName] != "" && p.Name == egPortName) {
+			if p.Name == FailoverPortName || (owned && s.Labels[fo.OwnerNameLabel] != "" && p.Name == fo.OwnedPortName) {
 				port = p
 				break
 			}
@@ -206,18 +213,14 @@ func serviceAddress(s *corev1.Service) string {
 	return ""
 }
 
-// istioFailoverPortName is the name Istio's default ingress gateway Service
-// gives its port 15443.
-const istioFailoverPortName = "tls"
-
-// discoverIstioFailover finds the failover address of an istio cluster: a
-// Service in the gateway namespace that sends to the ingress gateway pods
-// (its selector, or failing that its labels, hold every label of the
-// cluster's gateway selector) with a port named "failover", or the port
-// 15443 named "tls" of Istio's default istio-ingressgateway, at its
-// load-balancer ingress IP or hostname. istio-ingressgateway comes first,
-// then Services by name.
-func discoverIstioFailover(ctx context.Context, cs kubernetes.Interface, gwNamespace string, selector map[string]string) (*Failover, string, error) {
+// discoverSelectedFailover finds the failover address of a gateway found by
+// its pods (Istio): a Service in the gateway namespace that sends to the
+// gateway pods (its selector, or failing that its labels, hold every label
+// of the cluster's gateway selector) with a port named "failover", or the
+// port 15443 as the default install names it ("tls" of Istio's
+// istio-ingressgateway), at its load-balancer ingress IP or hostname. The
+// default install's Service comes first, then Services by name.
+func discoverSelectedFailover(ctx context.Context, cs kubernetes.Interface, fo provider.Failover, gwNamespace string, selector map[string]string) (*Failover, string, error) {
 	list, err := cs.CoreV1().Services(gwNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
@@ -227,7 +230,7 @@ func discoverIstioFailover(ctx context.Context, cs kubernetes.Interface, gwNames
 	}
 	services := list.Items
 	sort.SliceStable(services, func(i, j int) bool {
-		ii, ij := services[i].Name == istioIngressGateway, services[j].Name == istioIngressGateway
+		ii, ij := services[i].Name == fo.InstalledService, services[j].Name == fo.InstalledService
 		if ii != ij {
 			return ii
 		}
@@ -243,7 +246,7 @@ func discoverIstioFailover(ctx context.Context, cs kubernetes.Interface, gwNames
 		var port *corev1.ServicePort
 		for j := range s.Spec.Ports {
 			p := &s.Spec.Ports[j]
-			if p.Name == FailoverPortName || (p.Name == istioFailoverPortName && p.Port == fleet.DefaultFailoverPort) {
+			if p.Name == FailoverPortName || (p.Name == fo.InstalledPortName && p.Port == fleet.DefaultFailoverPort) {
 				port = p
 				break
 			}
@@ -261,11 +264,8 @@ func discoverIstioFailover(ctx context.Context, cs kubernetes.Interface, gwNames
 		return nil, fmt.Sprintf("Service %s of the ingress gateway has a failover port but no load-balancer address yet", noAddress[0]), nil
 	}
 	return nil, fmt.Sprintf("no Service in %s for the ingress gateway pods (%s) has a port named %s or port %d named %s",
-		gwNamespace, want, FailoverPortName, fleet.DefaultFailoverPort, istioFailoverPortName), nil
+		gwNamespace, want, FailoverPortName, fleet.DefaultFailoverPort, fo.InstalledPortName), nil
 }
-
-// istioIngressGateway is the Service of Istio's default ingress gateway.
-const istioIngressGateway = "istio-ingressgateway"
 
 // holds reports whether labels has every key and value of want.
 func holds(have, want map[string]string) bool {

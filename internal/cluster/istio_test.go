@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -74,7 +73,7 @@ func TestRegisterIstio(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, DefaultFileName)
 	res, err := Register(context.Background(), RegisterOptions{
-		Name: "mesh-east", Context: "mesh", Provider: fleet.ProviderIstio, FleetPaths: []string{dir}, Timeout: 10 * time.Second,
+		Name: "mesh-east", Context: "mesh", Provider: "istio", FleetPaths: []string{dir}, Timeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +85,7 @@ func TestRegisterIstio(t *testing.T) {
 		t.Fatalf("failover: got %+v, want 203.0.113.40:15443 from istio-system/istio-ingressgateway", res.Failover)
 	}
 	c := loadFleet(t, dir).Cluster("mesh-east")
-	if c.Spec.Gateway.Provider != fleet.ProviderIstio || c.Spec.Gateway.Namespace != "istio-system" || c.Spec.Failover.Address != "203.0.113.40" || c.Spec.Failover.Port != 15443 {
+	if c.Spec.Gateway.Provider != "istio" || c.Spec.Gateway.Namespace != "istio-system" || c.Spec.Failover.Address != "203.0.113.40" || c.Spec.Failover.Port != 15443 {
 		t.Fatalf("mesh-east: %+v", c.Spec)
 	}
 
@@ -125,12 +124,12 @@ spec:
 
 	// No Istio CRDs, no ingress gateway.
 	res, err = Register(context.Background(), RegisterOptions{
-		Name: "bare", Context: "bare", Provider: fleet.ProviderIstio, FleetPaths: []string{t.TempDir()}, Timeout: 10 * time.Second,
+		Name: "bare", Context: "bare", Provider: "istio", FleetPaths: []string{t.TempDir()}, Timeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range istioResources {
+	for _, r := range descriptor("istio").CRDs {
 		found := false
 		for _, w := range res.Warnings {
 			found = found || strings.Contains(w, "no CRD "+r.CRDName()) && strings.Contains(w, "install Istio")
@@ -166,7 +165,7 @@ func TestServiceAccountIstio(t *testing.T) {
 	}
 	dir, creds := t.TempDir(), t.TempDir()
 	if _, err := Register(ctx, RegisterOptions{
-		Name: "mesh-sa", Context: "mesh", Provider: fleet.ProviderIstio, FleetPaths: []string{dir},
+		Name: "mesh-sa", Context: "mesh", Provider: "istio", FleetPaths: []string{dir},
 		Timeout: 20 * time.Second, ServiceAccount: true, TokenTTL: time.Hour, CredentialsDir: creds,
 	}); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // Verbs of the rules register grants.
@@ -30,8 +32,8 @@ type Permissions struct {
 //     ConfigMaps plus get/update/patch of the ApplySet parent ConfigMap only,
 //     and get of the two failover Secrets only;
 //   - for envoy-gateway, in each service namespace, write of ReferenceGrants.
-func PermissionsFor(provider string) Permissions {
-	spec := providerSpecs[provider]
+func PermissionsFor(providerName string) Permissions {
+	kinds := descriptor(providerName).Kinds
 	p := Permissions{
 		Cluster: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"services", "pods"}, Verbs: readVerbs},
@@ -41,14 +43,20 @@ func PermissionsFor(provider string) Permissions {
 			{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list"}},
 		},
 	}
-	p.GatewayNamespace = append(p.GatewayNamespace, rulesByGroup(spec.Rendered, writeVerbs)...)
+	p.GatewayNamespace = append(p.GatewayNamespace, rulesByGroup(kinds, writeVerbs)...)
 	p.GatewayNamespace = append(p.GatewayNamespace,
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{ApplySetParentName}, Verbs: []string{"get", "update", "patch"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{FailoverUpstreamSecret, FailoverDownstreamSecret}, Verbs: []string{"get"}},
 	)
-	if len(spec.ServiceNamespaced) > 0 {
-		p.ServiceNamespace = rulesByGroup(spec.ServiceNamespaced, writeVerbs)
+	var inServiceNamespaces []provider.Kind
+	for _, k := range kinds {
+		if k.InServiceNamespaces {
+			inServiceNamespaces = append(inServiceNamespaces, k)
+		}
+	}
+	if len(inServiceNamespaces) > 0 {
+		p.ServiceNamespace = rulesByGroup(inServiceNamespaces, writeVerbs)
 	}
 	return p
 }
@@ -66,7 +74,7 @@ func (p Permissions) WithTLSSecrets(names []string) Permissions {
 }
 
 // rulesByGroup makes one rule per API group, groups and resources sorted.
-func rulesByGroup(rs []resource, verbs []string) []rbacv1.PolicyRule {
+func rulesByGroup(rs []provider.Kind, verbs []string) []rbacv1.PolicyRule {
 	byGroup := map[string][]string{}
 	for _, r := range rs {
 		byGroup[r.Group] = append(byGroup[r.Group], r.Resource)

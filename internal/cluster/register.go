@@ -141,7 +141,7 @@ func (o *RegisterOptions) validate() ([]labelOp, *Failover, error) {
 		return nil, nil, err
 	}
 	if o.Provider != "" && !knownProvider(o.Provider) {
-		return nil, nil, fmt.Errorf("unknown provider %q%s (want %s)", o.Provider, fleet.DidYouMean(o.Provider, Providers), providerList())
+		return nil, nil, fmt.Errorf("unknown provider %q%s (want %s)", o.Provider, fleet.DidYouMean(o.Provider, providerNames()), providerList())
 	}
 	ops, err := parseLabels(o.Labels)
 	if err != nil {
@@ -294,7 +294,7 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 			return nil, fmt.Errorf("cluster %s: %w", o.Name, err)
 		}
 		for _, r := range missing {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s has no CRD %s, which provider %s needs: %s", o.Name, r.CRDName(), provider, installHint(r.Group)))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s has no CRD %s, which provider %s needs: %s", o.Name, r.CRDName(), provider, descriptor(provider).Install.Hint))
 		}
 		if cs, err = kubernetes.NewForConfig(cfg); err != nil {
 			return nil, err
@@ -302,15 +302,7 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 		if failover == nil {
 			var found *Failover
 			var reason string
-			if provider == fleet.ProviderIstio {
-				selector := cur.Gateway.Selector
-				if len(selector) == 0 {
-					selector = fleet.DefaultIstioSelector
-				}
-				found, reason, err = discoverIstioFailover(cctx, cs, effNamespace, selector)
-			} else {
-				found, reason, err = discoverFailover(cctx, cs, provider, effNamespace, effName)
-			}
+			found, reason, err = discoverFailoverOf(cctx, cs, descriptor(provider), effNamespace, effName, cur.Gateway.Selector)
 			if err != nil {
 				return nil, fmt.Errorf("cluster %s: %w", o.Name, err)
 			}
@@ -528,11 +520,12 @@ func (e docEdit) render(file *yamlFile, doc *yamlDoc) ([]byte, error) {
 	set(gw, "provider", e.Provider, gatewayOrder)
 	set(gw, "namespace", e.GatewayNamespace, gatewayOrder)
 	set(gw, "name", e.GatewayName, gatewayOrder)
-	if e.Provider != fleet.ProviderEnvoyGateway {
-		deleteKey(gw, "className") // only for envoy-gateway
+	def := descriptor(e.Provider).Defaults
+	if def.ClassName == "" {
+		deleteKey(gw, "className") // the provider has no class
 	}
-	if e.Provider != fleet.ProviderIstio {
-		deleteKey(gw, "selector") // only for istio
+	if def.Selector == nil {
+		deleteKey(gw, "selector") // the provider selects no pods
 	}
 	if e.Failover != nil {
 		fo := mapping(spec, "failover", specOrder)

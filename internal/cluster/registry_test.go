@@ -35,6 +35,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/kube"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -45,6 +46,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 var testFleet *testfleet.Fleet
 
 func TestMain(m *testing.M) {
+	providers.Register()
 	flag.Parse()
 	os.Exit(testfleet.Main(m, localfleet.Options{Clusters: []localfleet.ClusterOptions{
 		{Name: "c1"}, {Name: "c2"}, {Name: "c3", CRDs: localfleet.NoCRDs},
@@ -167,10 +169,10 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	// namespace, ports named <protocol>-<port>.
 	gatewayService(t, cs2, "eg-gw", "placeholder", nil, "", map[string]int32{"http": 80})
 	gatewayService(t, cs2, "envoy-gateway-system", "envoy-eg-gw-eg-1a2b3c",
-		map[string]string{egOwningGatewayName: "eg", egOwningGatewayNamespace: "eg-gw"}, "203.0.113.21", map[string]int32{"tls-15443": 15443})
+		map[string]string{"gateway.envoyproxy.io/owning-gateway-name": "eg", "gateway.envoyproxy.io/owning-gateway-namespace": "eg-gw"}, "203.0.113.21", map[string]int32{"tls-15443": 15443})
 	// The failover Gateway's Service wins over the main Gateway's.
 	gatewayService(t, cs2, "envoy-gateway-system", "envoy-eg-gw-gatefed-failover-4d5e6f",
-		map[string]string{egOwningGatewayName: "gatefed-failover", egOwningGatewayNamespace: "eg-gw"}, "203.0.113.20", map[string]int32{"tls-15443": 15443})
+		map[string]string{"gateway.envoyproxy.io/owning-gateway-name": "gatefed-failover", "gateway.envoyproxy.io/owning-gateway-namespace": "eg-gw"}, "203.0.113.20", map[string]int32{"tls-15443": 15443})
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, DefaultFileName)
@@ -179,7 +181,7 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	}
 	region, zone, gwns := "eu-west-1", "eu-west-1b", "eg-gw"
 	res, err := Register(context.Background(), RegisterOptions{
-		Name: "eu-west", Context: "c2", Provider: fleet.ProviderEnvoyGateway,
+		Name: "eu-west", Context: "c2", Provider: "envoy-gateway",
 		Region: &region, Zone: &zone, GatewayNamespace: &gwns, Labels: []string{"env=prod"},
 		FleetPaths: []string{dir}, Timeout: 10 * time.Second,
 	})
@@ -214,7 +216,7 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	f := loadFleet(t, dir)
 	us := f.Cluster("us-east")
 	if us.Spec.Region != "us-east-1" || us.Spec.Zone != "us-east-1a" || us.Metadata.Labels["tier"] != "gold" || us.Metadata.Labels["env"] != "prod" ||
-		us.Spec.Failover.Address != "203.0.113.10" || us.Spec.Failover.Port != 15443 || us.Spec.Gateway.Provider != fleet.ProviderGloo {
+		us.Spec.Failover.Address != "203.0.113.10" || us.Spec.Failover.Port != 15443 || us.Spec.Gateway.Provider != "gloo" {
 		t.Fatalf("us-east after re-register: %+v", us)
 	}
 
@@ -234,13 +236,13 @@ func TestRegisterWarnsAboutMissingCRDsAndNoFailover(t *testing.T) {
 	t.Setenv("KUBECONFIG", testFleet.Kubeconfig)
 	dir := t.TempDir()
 	res, err := Register(context.Background(), RegisterOptions{
-		Name: "bare", Context: "c3", Provider: fleet.ProviderEnvoyGateway,
+		Name: "bare", Context: "c3", Provider: "envoy-gateway",
 		FleetPaths: []string{dir}, Timeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, crd := range providerSpecs[fleet.ProviderEnvoyGateway].CRDs {
+	for _, crd := range descriptor("envoy-gateway").CRDs {
 		found := false
 		for _, w := range res.Warnings {
 			found = found || strings.Contains(w, "no CRD "+crd.CRDName()) && strings.Contains(w, "install")
@@ -263,7 +265,7 @@ func TestRegisterWarnsAboutMissingCRDsAndNoFailover(t *testing.T) {
 func TestRegisterRefusesADuplicateServer(t *testing.T) {
 	t.Setenv("KUBECONFIG", testFleet.Kubeconfig)
 	dir := t.TempDir()
-	opts := RegisterOptions{Name: "first", Context: "c1", Provider: fleet.ProviderGloo, FleetPaths: []string{dir}, Timeout: 10 * time.Second}
+	opts := RegisterOptions{Name: "first", Context: "c1", Provider: "gloo", FleetPaths: []string{dir}, Timeout: 10 * time.Second}
 	if _, err := Register(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +297,7 @@ func TestRegisterDryRunWritesNothing(t *testing.T) {
 	t.Setenv("KUBECONFIG", testFleet.Kubeconfig)
 	dir := t.TempDir()
 	res, err := Register(context.Background(), RegisterOptions{
-		Name: "dry", Context: "c2", Provider: fleet.ProviderGloo, FleetPaths: []string{dir}, DryRun: true,
+		Name: "dry", Context: "c2", Provider: "gloo", FleetPaths: []string{dir}, DryRun: true,
 		Timeout: 10 * time.Second, ServiceAccount: true, TokenTTL: time.Hour, CredentialsDir: filepath.Join(dir, "creds"),
 	})
 	if err != nil {
@@ -418,7 +420,7 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 	}
 	gwns := "eg-sa"
 	opts := RegisterOptions{
-		Name: "eu-sa", Context: "c2", Provider: fleet.ProviderEnvoyGateway, GatewayNamespace: &gwns,
+		Name: "eu-sa", Context: "c2", Provider: "envoy-gateway", GatewayNamespace: &gwns,
 		FailoverAddress: "eu.example.net", FleetPaths: []string{dir}, Timeout: 20 * time.Second,
 		ServiceAccount: true, TokenTTL: 2 * time.Hour, CredentialsDir: creds,
 	}
@@ -485,7 +487,7 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 		}},
 		{"list Deployments everywhere", func() error { _, err := sacs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); return err }},
 		{"get a CRD", func() error {
-			_, err := missingCRDs(ctx, cfg, fleet.ProviderEnvoyGateway)
+			_, err := missingCRDs(ctx, cfg, "envoy-gateway")
 			return err
 		}},
 	} {
@@ -683,7 +685,7 @@ func TestServiceAccountGloo(t *testing.T) {
 	dir, creds := t.TempDir(), t.TempDir()
 	gwns := "gloo-sa"
 	res, err := Register(ctx, RegisterOptions{
-		Name: "us-sa", Context: "c1", Provider: fleet.ProviderGloo, GatewayNamespace: &gwns,
+		Name: "us-sa", Context: "c1", Provider: "gloo", GatewayNamespace: &gwns,
 		FleetPaths: []string{dir}, Timeout: 20 * time.Second, ServiceAccount: true, TokenTTL: time.Hour, CredentialsDir: creds,
 	})
 	if err != nil {
@@ -774,7 +776,7 @@ func TestServiceAccountTokenSecretFallback(t *testing.T) {
 	}()
 	dir, creds := t.TempDir(), t.TempDir()
 	res, err := Register(ctx, RegisterOptions{
-		Name: "legacy", Kubeconfig: kcPath, Context: "old", Provider: fleet.ProviderGloo,
+		Name: "legacy", Kubeconfig: kcPath, Context: "old", Provider: "gloo",
 		FleetPaths: []string{dir}, Timeout: 20 * time.Second, ServiceAccount: true, TokenTTL: time.Hour, CredentialsDir: creds,
 	})
 	if err != nil {

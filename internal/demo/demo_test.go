@@ -29,11 +29,13 @@ import (
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/plan"
+	"github.com/gatefed/gatefed/internal/providers"
 )
 
 // TestMain lets the test binary stand in for "gatefed demo failover-listener",
 // which Up starts from the running executable.
 func TestMain(m *testing.M) {
+	providers.Register()
 	if len(os.Args) >= 5 && os.Args[1] == "demo" && os.Args[2] == "failover-listener" && os.Args[3] == "--state-dir" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 		defer stop()
@@ -83,7 +85,7 @@ func TestThreeClusterLayoutShowsLocalityAndOrder(t *testing.T) {
 	for _, c := range f.Clusters {
 		providers[c.Spec.Gateway.Provider]++
 	}
-	if providers[fleet.ProviderGloo] != 2 || providers[fleet.ProviderEnvoyGateway] != 1 {
+	if providers["gloo"] != 2 || providers["envoy-gateway"] != 1 {
 		t.Errorf("providers %v, want two gloo and one envoy-gateway", providers)
 	}
 	tierNames := func(svc, from string) string {
@@ -271,7 +273,7 @@ func checkSeeded(t *testing.T, f *fleet.Fleet, clients map[string]kubernetes.Int
 			t.Errorf("%s: deployment %s not Available: %+v", c.Name(), name, d.Status)
 		}
 		switch gw.Provider {
-		case fleet.ProviderGloo:
+		case "gloo":
 			available("gloo")
 			available(gw.Name)
 			svc, err := kc.CoreV1().Services(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
@@ -285,7 +287,7 @@ func checkSeeded(t *testing.T, f *fleet.Fleet, clients map[string]kubernetes.Int
 			if !found {
 				t.Errorf("%s: gateway Service ports %+v lack failover %d", c.Name(), svc.Spec.Ports, c.FailoverPort())
 			}
-		case fleet.ProviderEnvoyGateway:
+		case "envoy-gateway":
 			available("envoy-gateway")
 			gwObj, err := dyns[c.Name()].Resource(localfleet.GatewayGVR).Namespace(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
 			if err != nil {

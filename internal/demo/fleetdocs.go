@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 )
 
 // MaxClusters is the largest demo fleet.
@@ -32,9 +34,9 @@ func layout(n int) []clusterPlan {
 	out := make([]clusterPlan, 0, n)
 	for i := range n {
 		r := regions[i/2]
-		provider := fleet.ProviderGloo
+		provider := gloo.Name
 		if i%2 == 1 {
-			provider = fleet.ProviderEnvoyGateway
+			provider = envoygateway.Name
 		}
 		out = append(out, clusterPlan{
 			Name:         fmt.Sprintf("%s-%d", r.prefix, i%2+1),

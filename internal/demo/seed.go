@@ -7,17 +7,13 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-)
-
-// Labels Envoy Gateway puts on the proxy Deployment of a Gateway.
-const (
-	egOwningGatewayName      = "gateway.envoyproxy.io/owning-gateway-name"
-	egOwningGatewayNamespace = "gateway.envoyproxy.io/owning-gateway-namespace"
 )
 
 // seed writes into every cluster what a real one would hold: the Service and
@@ -78,8 +74,8 @@ func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fl
 		}
 	}
 	switch gw.Provider {
-	case fleet.ProviderGloo:
-		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: "gloo", Available: true, Container: "gloo"}); err != nil {
+	case gloo.Name:
+		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gloo.ControllerDeployment, Available: true, Container: "gloo"}); err != nil {
 			return err
 		}
 		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gw.Name, Replicas: 2, Available: true, Container: "gateway-proxy"}); err != nil {
@@ -102,13 +98,13 @@ func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fl
 		if _, err := sim.Kube.CoreV1().Services(gw.Namespace).Create(ctx, proxySvc, metav1.CreateOptions{FieldManager: "gatefed-demo"}); err != nil {
 			return fmt.Errorf("service %s/%s: %w", gw.Namespace, gw.Name, err)
 		}
-	case fleet.ProviderEnvoyGateway:
+	case envoygateway.Name:
 		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
 			return err
 		}
 		proxy := localfleet.Deployment{
 			Namespace: gw.Namespace, Name: "envoy-" + gw.Namespace + "-" + gw.Name, Replicas: 2, Available: true, Container: "envoy",
-			Labels: map[string]string{egOwningGatewayName: gw.Name, egOwningGatewayNamespace: gw.Namespace},
+			Labels: map[string]string{envoygateway.OwningGatewayNameLabel: gw.Name, envoygateway.OwningGatewayNamespaceLabel: gw.Namespace},
 		}
 		if err := sim.Deployment(ctx, proxy); err != nil {
 			return err

@@ -12,12 +12,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/plan"
+	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/render"
-	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/render/gloo"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -26,8 +25,7 @@ import (
 var shared *testfleet.Fleet
 
 func TestMain(m *testing.M) {
-	render.Register(gloo.New())
-	render.Register(envoygateway.New())
+	providers.Register()
 	os.Exit(testfleet.Main(m, localfleet.Options{
 		Clusters: []localfleet.ClusterOptions{{Name: "a"}, {Name: "b"}, {Name: "c"}},
 		CRDs:     localfleet.NoCRDs,
@@ -40,10 +38,10 @@ func TestMain(m *testing.M) {
 // cart by locality. extra is appended.
 func fleetDoc(kubeconfig, ns string, extra ...fleettest.Doc) string {
 	docs := []fleettest.Doc{
-		fleettest.Cluster("a", fleet.ProviderGloo).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.1", 0),
-		fleettest.Cluster("b", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.2", 0),
-		fleettest.Cluster("c", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).Region("r2").Failover("192.0.2.3", 0),
-		fleettest.Cluster("d", fleet.ProviderGloo).Kubeconfig(kubeconfig).Context("no-such-context").Region("r2"),
+		fleettest.Cluster("a", "gloo").Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.1", 0),
+		fleettest.Cluster("b", "envoy-gateway").Kubeconfig(kubeconfig).Region("r1").Failover("192.0.2.2", 0),
+		fleettest.Cluster("c", "envoy-gateway").Kubeconfig(kubeconfig).Region("r2").Failover("192.0.2.3", 0),
+		fleettest.Cluster("d", "gloo").Kubeconfig(kubeconfig).Context("no-such-context").Region("r2"),
 		fleettest.Service(ns, "checkout", 8080).On("a", "b", "c").Ordered("b", "c", "a").HealthCheck(),
 		fleettest.Service(ns, "cart", 8080).On("a", "b", "c").HealthCheck(),
 		fleettest.Route(ns, "web", "shop.example.com").
@@ -152,7 +150,7 @@ func TestRenderRoutesAroundAbsentServices(t *testing.T) {
 	for _, co := range out.Clusters {
 		src := co.Cluster.Name()
 		switch co.Cluster.Spec.Gateway.Provider {
-		case fleet.ProviderGloo:
+		case "gloo":
 			tiers, skipped := annotations(t, co.Objects, "Upstream", gloo.UpstreamName(f.Service(ns+"/checkout")))
 			if tiers != "a" || skipped != checkoutSkips[src] {
 				t.Errorf("gloo %s: checkout Upstream tiers %q skipped %q; want a and %q", src, tiers, skipped, checkoutSkips[src])
@@ -161,7 +159,7 @@ func TestRenderRoutesAroundAbsentServices(t *testing.T) {
 			if tiers != cartTiers[src] || skipped != "b: service has no port 8080" {
 				t.Errorf("gloo %s: cart Upstream tiers %q skipped %q", src, tiers, skipped)
 			}
-		case fleet.ProviderEnvoyGateway:
+		case "envoy-gateway":
 			hr := routeOf(t, co.Objects, "HTTPRoute", ns+"/web")
 			tiers, skipped := annotations(t, co.Objects, "HTTPRoute", hr.GetName())
 			wantTiers := ns + "/checkout=a; " + ns + "/cart=" + cartTiers[src]
@@ -253,7 +251,7 @@ current-context: e
 func TestUnreachableCluster(t *testing.T) {
 	ns := presence(t)
 	extra := []fleettest.Doc{
-		fleettest.Cluster("e", fleet.ProviderGloo).Kubeconfig(unreachableKubeconfig(t)).Region("r3").Failover("192.0.2.5", 0),
+		fleettest.Cluster("e", "gloo").Kubeconfig(unreachableKubeconfig(t)).Region("r3").Failover("192.0.2.5", 0),
 		fleettest.Service(ns, "api", 8080).On("a", "e").HealthCheck(),
 	}
 	if err := shared.Cluster("a").Sim().Service(context.Background(), localfleet.Service{Namespace: ns, Name: "api", Ready: 1}); err != nil {

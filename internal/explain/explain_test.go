@@ -16,10 +16,10 @@ import (
 // fails over c, a, b; cart a, b. The route sends rule api 3:1 to checkout
 // and cart, and everything else to cart.
 var orderedFleet = fleettest.YAML(
-	fleettest.Cluster("a", fleet.ProviderGloo).Region("r1").Failover("192.0.2.1", 0),
-	fleettest.Cluster("b", fleet.ProviderEnvoyGateway).Region("r1").Failover("192.0.2.2", 0),
-	fleettest.Cluster("c", fleet.ProviderEnvoyGateway).Region("r2").Failover("192.0.2.3", 0),
-	fleettest.Cluster("d", fleet.ProviderGloo).Region("r2"),
+	fleettest.Cluster("a", "gloo").Region("r1").Failover("192.0.2.1", 0),
+	fleettest.Cluster("b", "envoy-gateway").Region("r1").Failover("192.0.2.2", 0),
+	fleettest.Cluster("c", "envoy-gateway").Region("r2").Failover("192.0.2.3", 0),
+	fleettest.Cluster("d", "gloo").Region("r2"),
 	fleettest.Service("shop", "checkout", 8080).On("a", "b", "c").Ordered("c", "a", "b").HealthCheck(),
 	fleettest.Service("shop", "cart", 8080).On("a", "b").Ordered("a", "b").HealthCheck(),
 	fleettest.Route("shop", "web", "shop.example.com").
@@ -30,10 +30,10 @@ var orderedFleet = fleettest.YAML(
 // localityFleet: two zones of us-east, us-west and eu-west, all failover
 // targets. api runs everywhere; pay only in usw and eu.
 var localityFleet = fleettest.YAML(
-	fleettest.Cluster("use1a", fleet.ProviderGloo).Region("us-east").Zone("us-east-1a").Failover("192.0.2.11", 0),
-	fleettest.Cluster("use1b", fleet.ProviderEnvoyGateway).Region("us-east").Zone("us-east-1b").Failover("192.0.2.12", 0),
-	fleettest.Cluster("usw", fleet.ProviderEnvoyGateway).Region("us-west").Failover("192.0.2.13", 0),
-	fleettest.Cluster("eu", fleet.ProviderGloo).Region("eu-west").Failover("192.0.2.14", 0),
+	fleettest.Cluster("use1a", "gloo").Region("us-east").Zone("us-east-1a").Failover("192.0.2.11", 0),
+	fleettest.Cluster("use1b", "envoy-gateway").Region("us-east").Zone("us-east-1b").Failover("192.0.2.12", 0),
+	fleettest.Cluster("usw", "envoy-gateway").Region("us-west").Failover("192.0.2.13", 0),
+	fleettest.Cluster("eu", "gloo").Region("eu-west").Failover("192.0.2.14", 0),
 	fleettest.Service("prod", "api", 80).HealthCheck(),
 	fleettest.Service("prod", "pay", 80).On("usw", "eu").HealthCheck(),
 	fleettest.Route("prod", "site", "example.com").

@@ -5,6 +5,8 @@ import (
 	"net"
 	"sort"
 	"strings"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // DefaultClusterDomain is the DNS domain of a cluster's Services.
@@ -26,7 +28,8 @@ func (f *Fleet) RemoteTargets(s *GlobalService, src *Cluster) []*Cluster {
 	return out
 }
 
-// failoverAddressMix rejects a rule that an envoy-gateway cluster would
+// failoverAddressMix rejects a rule that a cluster whose provider holds
+// failover addresses of one kind only (Envoy Gateway) would
 // have to send to failover targets with IP addresses and with DNS names at
 // once. Envoy Gateway cannot keep IP and DNS endpoints in one Envoy cluster:
 // it builds one cluster per backendRef instead, and every fallback tier then
@@ -36,7 +39,8 @@ func (v *validator) failoverAddressMix(f *Fleet) {
 	reported := map[string]bool{}
 	for _, r := range f.Routes {
 		for _, src := range f.Placed(r.Spec.Clusters) {
-			if src.Spec.Gateway.Provider != ProviderEnvoyGateway {
+			desc := provider.Lookup(src.Spec.Gateway.Provider)
+			if desc == nil || !desc.Failover.AddressesOfOneKind {
 				continue
 			}
 			for i, rule := range r.Spec.Rules {
@@ -72,8 +76,8 @@ func (v *validator) failoverAddressMix(f *Fleet) {
 					}
 					reported[c.Metadata.Name] = true
 					v.add(clusterRef(c), "spec.failover.address",
-						"%q is a DNS name, but envoy-gateway cluster %q also fails GlobalRoute %s %s over to %s, which have IP addresses: Envoy Gateway cannot hold both in one Envoy cluster and would split healthy traffic across failover tiers; give these failover targets the same kind of address (all DNS names or all IP addresses)",
-						c.Spec.Failover.Address, src.Metadata.Name, r.Key(), rule, addressList(ips))
+						"%q is a DNS name, but %s cluster %q also fails GlobalRoute %s %s over to %s, which have IP addresses: %s cannot hold both in one Envoy cluster and would split healthy traffic across failover tiers; give these failover targets the same kind of address (all DNS names or all IP addresses)",
+						c.Spec.Failover.Address, desc.Name, src.Metadata.Name, r.Key(), rule, addressList(ips), desc.Title)
 				}
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // KindGlobalExtension is a WebAssembly HTTP filter placed on clusters and
@@ -144,12 +146,15 @@ func (v *validator) extensions(f *Fleet) {
 				if !e.Matches(c) {
 					continue
 				}
-				switch p := c.Spec.Gateway.Provider; p {
-				case ProviderEnvoyGateway:
-				case ProviderGloo:
-					v.add(d, field, "provider gloo (cluster %q serves GlobalRoute %s) cannot run it: WebAssembly filters are a Gloo Edge Enterprise feature, and Gloo attaches them to a whole listener (Gateway httpGateway.options.wasm), not to one route. Leave gloo clusters out with spec.clusters.selector, or serve the route from envoy-gateway clusters only", c.Metadata.Name, r.Key())
-				case ProviderIstio:
-					v.add(d, field, "provider istio (cluster %q serves GlobalRoute %s) cannot run it: Istio's WasmPlugin attaches to the gateway's workloads, so it would run on every route of the gateway, not on this one. Leave istio clusters out with spec.clusters.selector", c.Metadata.Name, r.Key())
+				p := c.Spec.Gateway.Provider
+				lim := provider.Limits{}
+				if desc := provider.Lookup(p); desc != nil {
+					lim = desc.Limits
+				}
+				switch {
+				case lim.RouteWasm:
+				case lim.NoRouteWasm != "":
+					v.add(d, field, "provider %s (cluster %q serves GlobalRoute %s) cannot run it: %s", p, c.Metadata.Name, r.Key(), lim.NoRouteWasm)
 				default:
 					v.add(d, field, "provider %s (cluster %q serves GlobalRoute %s) has no per-route WebAssembly filter in gatefed: leave the cluster out with spec.clusters.selector", p, c.Metadata.Name, r.Key())
 				}

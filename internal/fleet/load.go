@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // Load reads the fleet from files, directories (read recursively for *.yaml
@@ -239,18 +242,6 @@ func metadataNode(n *yaml.Node) *yaml.Node {
 	return &yaml.Node{}
 }
 
-// Default gateway settings by provider.
-var (
-	DefaultGatewayNamespace = map[string]string{ProviderGloo: "gloo-system", ProviderEnvoyGateway: "envoy-gateway-system", ProviderIstio: "istio-system"}
-	DefaultGatewayName      = map[string]string{ProviderGloo: "gateway-proxy", ProviderEnvoyGateway: "eg", ProviderIstio: "gatefed"}
-)
-
-// DefaultIstioSelector picks the ingress gateway pods of an istio cluster.
-var DefaultIstioSelector = map[string]string{"istio": "ingressgateway"}
-
-// DefaultGatewayClass is the GatewayClass of the failover Gateway on envoy-gateway clusters.
-const DefaultGatewayClass = "eg"
-
 // Health check settings the loader fills in where spec.healthCheck leaves
 // them out, so that every provider renders the same explicit values.
 const (
@@ -260,24 +251,31 @@ const (
 	DefaultUnhealthyThreshold  int32    = 3
 )
 
+// SetDefaults fills the fields left out with the provider's defaults
+// (provider.Defaults); an unknown provider has none.
+func (g *GatewaySpec) SetDefaults() {
+	d := provider.Lookup(g.Provider)
+	if d == nil {
+		return
+	}
+	def := d.Defaults
+	if g.Namespace == "" {
+		g.Namespace = def.Namespace
+	}
+	if g.Name == "" {
+		g.Name = def.GatewayName
+	}
+	if g.ClassName == "" {
+		g.ClassName = def.ClassName
+	}
+	if len(g.Selector) == 0 && len(def.Selector) > 0 {
+		g.Selector = maps.Clone(def.Selector)
+	}
+}
+
 func (f *Fleet) setDefaults() {
 	for _, c := range f.Clusters {
-		g := &c.Spec.Gateway
-		if g.Namespace == "" {
-			g.Namespace = DefaultGatewayNamespace[g.Provider]
-		}
-		if g.Name == "" {
-			g.Name = DefaultGatewayName[g.Provider]
-		}
-		if g.Provider == ProviderEnvoyGateway && g.ClassName == "" {
-			g.ClassName = DefaultGatewayClass
-		}
-		if g.Provider == ProviderIstio && len(g.Selector) == 0 {
-			g.Selector = map[string]string{}
-			for k, v := range DefaultIstioSelector {
-				g.Selector[k] = v
-			}
-		}
+		c.Spec.Gateway.SetDefaults()
 		if c.Spec.Failover != nil && c.Spec.Failover.Port == 0 {
 			c.Spec.Failover.Port = DefaultFailoverPort
 		}

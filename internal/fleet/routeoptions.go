@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // Redirect status codes every provider can send.
@@ -109,6 +111,40 @@ func (v *validator) ruleAction(d docRef, rf string, rule *Rule) {
 	}
 }
 
+// server is a provider that serves a rule, with the first of its clusters that does.
+type server struct {
+	desc    *provider.Descriptor
+	cluster string
+}
+
+// servingProviders returns the providers of the placed clusters, in
+// registration order, each with its first cluster.
+func servingProviders(placed []*Cluster) []server {
+	first := map[string]string{}
+	for _, c := range placed {
+		if p := c.Spec.Gateway.Provider; first[p] == "" {
+			first[p] = c.Metadata.Name
+		}
+	}
+	var out []server
+	for _, d := range provider.All() {
+		if name := first[d.Name]; name != "" {
+			out = append(out, server{d, name})
+		}
+	}
+	return out
+}
+
+// limits adds, at field, the refusal of each serving provider whose limit
+// (picked from its descriptor) is set.
+func (v *validator) limits(d docRef, field string, servers []server, limit func(provider.Limits) string) {
+	for _, s := range servers {
+		if why := limit(s.desc.Limits); why != "" {
+			v.add(d, field, "%s (cluster %q) %s", s.desc.Title, s.cluster, why)
+		}
+	}
+}
+
 // ruleOptions validates a rule's rewrite, header changes, redirect and
 // direct response, for every provider of the clusters that serve it.
 func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Cluster) {
@@ -117,33 +153,20 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 	if rule.Match != nil {
 		methods = len(rule.Match.Methods)
 	}
-	egServes := ""
-	glooServes := ""
-	istioServes := ""
-	for _, c := range placed {
-		switch c.Spec.Gateway.Provider {
-		case ProviderIstio:
-			if istioServes == "" {
-				istioServes = c.Metadata.Name
-			}
-		case ProviderEnvoyGateway:
-			if egServes == "" {
-				egServes = c.Metadata.Name
-			}
-		case ProviderGloo:
-			if glooServes == "" {
-				glooServes = c.Metadata.Name
-			}
-		}
-	}
+	servers := servingProviders(placed)
 	// Replacing a matched prefix needs a prefix match; Envoy Gateway's
 	// ReplacePrefixMatch needs exactly one, and a rule with methods has one per method.
 	prefixReplace := func(field string) {
 		switch {
 		case !prefixMatch:
 			v.add(d, field, "replaces the matched path prefix, so the rule's match needs pathPrefix (or no path), not pathExact or pathRegex")
-		case methods > 1 && egServes != "":
-			v.add(d, field, "Envoy Gateway (cluster %q) replaces a prefix only for a rule with exactly one match, and this rule has one per method (%d): give each method its own rule", egServes, methods)
+		case methods > 1:
+			v.limits(d, field, servers, func(l provider.Limits) string {
+				if l.PrefixReplacePerMethod == nil {
+					return ""
+				}
+				return l.PrefixReplacePerMethod(methods)
+			})
 		}
 	}
 
@@ -171,9 +194,7 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 		switch rd.Scheme {
 		case "", "https":
 		case "http":
-			if glooServes != "" {
-				v.add(d, rf+".redirect.scheme", "Gloo (cluster %q) redirects only to https", glooServes)
-			}
+			v.limits(d, rf+".redirect.scheme", servers, func(l provider.Limits) string { return l.HTTPRedirect })
 		default:
 			v.add(d, rf+".redirect.scheme", "unknown scheme %q (want http or https)", rd.Scheme)
 		}
@@ -215,9 +236,7 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 		if rl.Requests < 1 {
 			v.add(d, rf+".rateLimit.requests", "must be at least 1")
 		}
-		if istioServes != "" {
-			v.add(d, rf+".rateLimit", "Istio (cluster %q) has no local rate-limit API: serve the route from gloo or envoy-gateway clusters, or leave rateLimit out", istioServes)
-		}
+		v.limits(d, rf+".rateLimit", servers, func(l provider.Limits) string { return l.RateLimit })
 		if !contains(rateLimitUnits, rl.Unit) {
 			v.add(d, rf+".rateLimit.unit", "unknown unit %q%s (want Second, Minute or Hour)", rl.Unit, DidYouMean(rl.Unit, rateLimitUnits))
 		}
@@ -229,8 +248,8 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 		if len(dr.Body) > MaxDirectResponseBody {
 			v.add(d, rf+".directResponse.body", "%d bytes, at most %d (Envoy's limit on a direct response body)", len(dr.Body), MaxDirectResponseBody)
 		}
-		if egServes != "" && strings.Contains(dr.Body, "%") {
-			v.add(d, rf+".directResponse.body", "Envoy Gateway (cluster %q) reads %%...%% in a direct response body as a command operator: leave out %%", egServes)
+		if strings.Contains(dr.Body, "%") {
+			v.limits(d, rf+".directResponse.body", servers, func(l provider.Limits) string { return l.PercentInDirectResponse })
 		}
 	}
 }

@@ -12,13 +12,6 @@ const (
 	KindGlobalRoute   = "GlobalRoute"
 )
 
-// Providers.
-const (
-	ProviderGloo         = "gloo"
-	ProviderEnvoyGateway = "envoy-gateway"
-	ProviderIstio        = "istio"
-)
-
 // Failover policies.
 const (
 	PolicyOrdered  = "ordered"

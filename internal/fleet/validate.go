@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // validator collects errors for one document at a time.
@@ -90,7 +92,7 @@ func (f *Fleet) validate() Errors {
 	v.hostConflicts(f)
 	v.extensions(f)
 	v.failoverAddressMix(f)
-	v.istioSelfFailover(f)
+	v.localFailover(f)
 	return v.errs
 }
 
@@ -115,9 +117,8 @@ func (v *validator) meta(d docRef, m ObjectMeta, nameCheck func(string) []string
 	}
 }
 
-var providers = []string{ProviderGloo, ProviderEnvoyGateway, ProviderIstio}
-
-const providerList = "gloo, envoy-gateway or istio"
+func hasClass(d *provider.Descriptor) bool    { return d.Defaults.ClassName != "" }
+func hasSelector(d *provider.Descriptor) bool { return d.Defaults.Selector != nil }
 
 func (v *validator) cluster(c *Cluster) {
 	d := clusterRef(c)
@@ -126,12 +127,12 @@ func (v *validator) cluster(c *Cluster) {
 		v.add(d, "metadata.namespace", "a Cluster has no namespace")
 	}
 	g := c.Spec.Gateway
-	switch g.Provider {
-	case "":
-		v.add(d, "spec.gateway.provider", "required (want %s)", providerList)
-	case ProviderGloo, ProviderEnvoyGateway, ProviderIstio:
-	default:
-		v.add(d, "spec.gateway.provider", "unknown provider %q%s (want %s)", g.Provider, DidYouMean(g.Provider, providers), providerList)
+	desc := provider.Lookup(g.Provider)
+	switch {
+	case g.Provider == "":
+		v.add(d, "spec.gateway.provider", "required (want %s)", provider.NameList())
+	case desc == nil:
+		v.add(d, "spec.gateway.provider", "unknown provider %q%s (want %s)", g.Provider, DidYouMean(g.Provider, provider.Names()), provider.NameList())
 	}
 	if g.Namespace != "" {
 		if errs := validation.IsDNS1123Label(g.Namespace); len(errs) > 0 {
@@ -143,11 +144,11 @@ func (v *validator) cluster(c *Cluster) {
 			v.add(d, "spec.gateway.name", "invalid name %q: %s", g.Name, errs[0])
 		}
 	}
-	if g.ClassName != "" && g.Provider != ProviderEnvoyGateway && g.Provider != "" {
-		v.add(d, "spec.gateway.className", "only for provider envoy-gateway")
+	if g.ClassName != "" && g.Provider != "" && (desc == nil || !hasClass(desc)) {
+		v.add(d, "spec.gateway.className", "only for provider %s", provider.OrList(provider.NamesWhere(hasClass)))
 	}
-	if len(g.Selector) > 0 && g.Provider != ProviderIstio && g.Provider != "" {
-		v.add(d, "spec.gateway.selector", "only for provider istio")
+	if len(g.Selector) > 0 && g.Provider != "" && (desc == nil || !hasSelector(desc)) {
+		v.add(d, "spec.gateway.selector", "only for provider %s", provider.OrList(provider.NamesWhere(hasSelector)))
 	}
 	for _, k := range Sorted(g.Selector) {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {

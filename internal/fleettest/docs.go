@@ -22,7 +22,7 @@ type ClusterDoc struct {
 	extra                      []string
 }
 
-// Cluster starts a Cluster document for a provider (fleet.ProviderGloo, ...).
+// Cluster starts a Cluster document for a provider ("gloo", ...).
 func Cluster(name, provider string) *ClusterDoc {
 	return &ClusterDoc{name: name, provider: provider}
 }

@@ -3,25 +3,19 @@ package fleettest
 import "github.com/gatefed/gatefed/internal/fleet"
 
 // NewCluster is a Cluster as the loader leaves it: the provider's default
-// gateway namespace, name and class. An empty address makes a cluster that
+// gateway namespace, name, class and selector. An empty address makes a cluster that
 // is not a failover target; port 0 takes the default failover port.
 func NewCluster(name, provider, region, zone, address string, port int32) *fleet.Cluster {
 	c := &fleet.Cluster{
 		TypeMeta: fleet.TypeMeta{APIVersion: fleet.APIVersion, Kind: fleet.KindCluster},
 		Metadata: fleet.ObjectMeta{Name: name},
 		Spec: fleet.ClusterSpec{
-			Region: region,
-			Zone:   zone,
-			Gateway: fleet.GatewaySpec{
-				Provider:  provider,
-				Namespace: fleet.DefaultGatewayNamespace[provider],
-				Name:      fleet.DefaultGatewayName[provider],
-			},
+			Region:  region,
+			Zone:    zone,
+			Gateway: fleet.GatewaySpec{Provider: provider},
 		},
 	}
-	if provider == fleet.ProviderEnvoyGateway {
-		c.Spec.Gateway.ClassName = fleet.DefaultGatewayClass
-	}
+	c.Spec.Gateway.SetDefaults()
 	if address != "" {
 		if port == 0 {
 			port = fleet.DefaultFailoverPort

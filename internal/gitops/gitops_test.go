@@ -17,9 +17,9 @@ import (
 func testFleet(t testing.TB) (*fleet.Fleet, []*fleet.Cluster) {
 	t.Helper()
 	f := fleettest.Load(t, fleettest.YAML(
-		fleettest.Cluster("hub", fleet.ProviderGloo),
-		fleettest.Cluster("us-east", fleet.ProviderEnvoyGateway),
-		fleettest.Cluster("eu-west", fleet.ProviderGloo),
+		fleettest.Cluster("hub", "gloo"),
+		fleettest.Cluster("us-east", "envoy-gateway"),
+		fleettest.Cluster("eu-west", "gloo"),
 	))
 	return f, f.Clusters
 }
@@ -181,7 +181,7 @@ func TestWriteReplacesStaleFiles(t *testing.T) {
 }
 
 func TestClusterNamedGitopsIsRejected(t *testing.T) {
-	f := fleettest.Load(t, fleettest.YAML(fleettest.Cluster("gitops", fleet.ProviderGloo)))
+	f := fleettest.Load(t, fleettest.YAML(fleettest.Cluster("gitops", "gloo")))
 	o := &Options{Tool: Flux, Dir: "out"}
 	if err := o.Complete(f, f.Clusters); err == nil || !strings.Contains(err.Error(), "would share out/gitops") {
 		t.Errorf("err = %v", err)

@@ -14,7 +14,7 @@ func cl(name, region, zone string, target bool) *fleet.Cluster {
 	if target {
 		address = "10.0.0.1"
 	}
-	return fleettest.NewCluster(name, fleet.ProviderGloo, region, zone, address, 0)
+	return fleettest.NewCluster(name, "gloo", region, zone, address, 0)
 }
 
 // svc is shop/checkout placed in the named clusters (all when none).

@@ -20,9 +20,9 @@ import (
 func writeBenchFleet(tb testing.TB, n, m int) string {
 	docs := make([]fleettest.Doc, 0, n+m+m/10)
 	for i := 0; i < n; i++ {
-		provider := fleet.ProviderGloo
+		provider := "gloo"
 		if i%2 == 1 {
-			provider = fleet.ProviderEnvoyGateway
+			provider = "envoy-gateway"
 		}
 		docs = append(docs, fleettest.Cluster(fmt.Sprintf("c%03d", i), provider).Region(fmt.Sprintf("r%d", i%10)).
 			Zone(fmt.Sprintf("r%d-z%d", i%10, i%3)).Failover(fmt.Sprintf("10.%d.%d.1", i/250, i%250), 0))

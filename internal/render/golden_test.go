@@ -126,32 +126,3 @@ func lineDiff(want, got string) string {
 	}
 	return ""
 }
-
-// forExampleClusters renders every example fleet and runs run, as the
-// subtest "<fleet>/<cluster>", on each of its clusters of provider that
-// skip (when set) does not leave out. It fails when none ran.
-func forExampleClusters(t *testing.T, provider string, skip func(*render.ClusterOutput) bool, run func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput)) {
-	t.Helper()
-	clusters := 0
-	for _, dir := range fleetDirs(t) {
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := render.Render(f, render.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range res.Clusters {
-			co := &res.Clusters[i]
-			if co.Cluster.Spec.Gateway.Provider != provider || (skip != nil && skip(co)) {
-				continue
-			}
-			clusters++
-			t.Run(filepath.Base(dir)+"/"+co.Cluster.Name(), func(t *testing.T) { run(t, f, co) })
-		}
-	}
-	if clusters == 0 {
-		t.Fatalf("no %s cluster in the example fleets", provider)
-	}
-}

@@ -6,7 +6,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -16,8 +15,8 @@ import (
 // interval, timeout and thresholds.
 func TestHealthCheckDefaultsOnEveryProvider(t *testing.T) {
 	f := fleettest.Load(t, fleettest.YAML(
-		fleettest.Cluster("gloo-1", fleet.ProviderGloo).Region("r1").Failover("203.0.113.1", 0),
-		fleettest.Cluster("eg-1", fleet.ProviderEnvoyGateway).Region("r2").Failover("203.0.113.2", 0),
+		fleettest.Cluster("gloo-1", "gloo").Region("r1").Failover("203.0.113.1", 0),
+		fleettest.Cluster("eg-1", "envoy-gateway").Region("r2").Failover("203.0.113.2", 0),
 		fleettest.Service("shop", "checkout", 8080).Spec("healthCheck", "{path: /healthz}"),
 		fleettest.Route("shop", "shop", "shop.example.com").To("checkout"),
 	))
@@ -26,11 +25,11 @@ func TestHealthCheckDefaultsOnEveryProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]map[string]any{
-		fleet.ProviderGloo: {
+		"gloo": {
 			"interval": "5s", "timeout": "1s", "healthyThreshold": int64(1), "unhealthyThreshold": int64(3),
 			"httpHealthCheck": map[string]any{"path": "/healthz"},
 		},
-		fleet.ProviderEnvoyGateway: {
+		"envoy-gateway": {
 			"interval": "5s", "timeout": "1s", "healthyThreshold": int64(1), "unhealthyThreshold": int64(3),
 			"type": "HTTP", "http": map[string]any{"path": "/healthz"},
 		},

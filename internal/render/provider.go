@@ -1,5 +1,6 @@
 // Package render turns a validated fleet into per-cluster gateway objects.
-// Each provider (gloo, envoy-gateway) is a small package behind Provider.
+// Each provider is a small package behind Provider, listed in
+// internal/providers.
 package render
 
 import (
@@ -7,6 +8,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/plan"
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // Labels and annotations on every rendered object.
@@ -42,8 +44,9 @@ type ClusterInput struct {
 
 // Provider renders one cluster's objects.
 type Provider interface {
+	// Descriptor is what the rest of gatefed knows about the provider; its
 	// Name is the provider's name in Cluster.spec.gateway.provider.
-	Name() string
+	Descriptor() *provider.Descriptor
 	// Render returns the cluster's objects (any order) and warnings for the user.
 	Render(in *ClusterInput) (objs []*unstructured.Unstructured, warnings []string, err error)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/plan"
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 var (
@@ -21,11 +22,14 @@ var (
 	registry   = map[string]Provider{}
 )
 
-// Register makes a provider available to Render under its name.
+// Register makes a provider available to Render, and its descriptor to the
+// rest of gatefed, under its name. Registering a name again replaces it.
 func Register(p Provider) {
+	d := p.Descriptor()
+	provider.Register(d)
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	registry[p.Name()] = p
+	registry[d.Name] = p
 }
 
 func lookup(name string) Provider {
@@ -259,33 +263,21 @@ func sortedPlanKeys(m map[string]*ServicePlan) []string {
 	return keys
 }
 
-// kindRank orders objects so that what others depend on is applied first.
+// kindRank orders the kinds every provider may render before their own:
+// what others depend on is applied first. Providers rank their kinds in
+// their descriptors (provider.Kind.Rank).
 var kindRank = map[string]int{
-	"Namespace":            0,
-	"ReferenceGrant":       1,
-	"Secret":               1,
-	"ConfigMap":            1,
-	"Upstream":             2,
-	"UpstreamGroup":        2,
-	"Backend":              2,
-	"HTTPRouteFilter":      2,
-	"ServiceEntry":         2,
-	"DestinationRule":      3,
-	"BackendTrafficPolicy": 3,
-	"ClientTrafficPolicy":  3,
-	"BackendTLSPolicy":     3,
-	"EnvoyExtensionPolicy": 3,
-	"Gateway":              4,
-	"ListenerSet":          5,
-	"RouteTable":           5,
-	"VirtualService":       6,
-	"HTTPRoute":            6,
-	"TLSRoute":             6,
+	"Namespace": 0,
+	"Secret":    1,
+	"ConfigMap": 1,
 }
 
 // KindRank is the apply phase of a kind; unknown kinds go last.
 func KindRank(kind string) int {
 	if r, ok := kindRank[kind]; ok {
+		return r
+	}
+	if r, ok := provider.KindRank(kind); ok {
 		return r
 	}
 	return 10

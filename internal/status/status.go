@@ -10,6 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // State is a gateway's verdict on an object.
@@ -45,30 +47,8 @@ var glooStates = map[string]State{
 }
 
 // Expects reports whether a gateway writes a status verdict on objects of
-// this kind (so that waiting for it makes sense).
-func Expects(gk schema.GroupKind) bool {
-	switch {
-	case strings.HasSuffix(gk.Group, "solo.io"):
-		switch gk.Kind {
-		case "Upstream", "UpstreamGroup", "VirtualService", "RouteTable", "Gateway",
-			"MatchableHttpGateway", "MatchableTcpGateway", "VirtualHostOption", "RouteOption", "Proxy":
-			return true
-		}
-	case gk.Group == "gateway.networking.k8s.io" || gk.Group == "gateway.networking.x-k8s.io":
-		switch gk.Kind {
-		case "Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute",
-			"BackendTLSPolicy", "ListenerSet", "XListenerSet":
-			return true
-		}
-	case gk.Group == "gateway.envoyproxy.io":
-		switch gk.Kind {
-		case "Backend", "BackendTrafficPolicy", "ClientTrafficPolicy", "SecurityPolicy",
-			"EnvoyExtensionPolicy", "EnvoyPatchPolicy":
-			return true
-		}
-	}
-	return false
-}
+// this kind (so that waiting for it makes sense): the providers' StatusKinds.
+func Expects(gk schema.GroupKind) bool { return provider.ExpectsStatus(gk) }
 
 // Of returns the gateway's verdict on obj.
 func Of(obj *unstructured.Unstructured) Result {

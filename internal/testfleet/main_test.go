@@ -1,6 +1,7 @@
 package testfleet
 
 import (
+	"github.com/gatefed/gatefed/internal/providers"
 	"os"
 	"testing"
 
@@ -13,6 +14,7 @@ var shared *Fleet
 const sharedClusters = 3
 
 func TestMain(m *testing.M) {
+	providers.Register()
 	if pidFile := os.Getenv(helperEnv); pidFile != "" {
 		os.Exit(runFleetHelper(pidFile))
 	}

@@ -15,7 +15,7 @@ var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func TestAmbiguousRoutesRenderDistinctObjects(t *testing.T) {
 	s := fleettest.NewService("a", "web", 80, "c1")
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("c1", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{s},
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("c1", "envoy-gateway", "", "", "", 0)}, []*fleet.GlobalService{s},
 		fleettest.NewRoute("a-b", "c", []string{"one.example.com"}, fleettest.To("a/web")),
 		fleettest.NewRoute("a", "b-c", []string{"two.example.com"}, fleettest.To("a/web")),
 	)

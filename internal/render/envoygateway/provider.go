@@ -39,9 +39,6 @@ func New() *Provider { return &Provider{} }
 
 var _ render.Provider = (*Provider)(nil)
 
-// Name is "envoy-gateway".
-func (*Provider) Name() string { return fleet.ProviderEnvoyGateway }
-
 // Render returns the cluster's objects in a fixed order: ReferenceGrants,
 // Backends, BackendTrafficPolicies, EnvoyExtensionPolicies, the failover
 // ClientTrafficPolicy and Gateway, HTTPRoutes, TLSRoutes; each group sorted by

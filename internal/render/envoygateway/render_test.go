@@ -20,7 +20,7 @@ func orderedFleet() *fleet.Fleet {
 	checkout.Spec.Failover = &fleet.FailoverPolicy{Policy: fleet.PolicyOrdered, Order: []string{"c", "b"}}
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
 	return fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0), fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "", "", "10.0.0.3", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "10.0.0.2", 0), fleettest.NewCluster("c", "envoy-gateway", "", "", "10.0.0.3", 0)},
 		[]*fleet.GlobalService{checkout},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
@@ -102,10 +102,10 @@ func TestLocalityFailover(t *testing.T) {
 	payments.Spec.HealthCheck = &fleet.HealthCheck{Path: "/ready", Interval: "3s", Timeout: "500ms", HealthyThreshold: 1, UnhealthyThreshold: 2}
 	f := fleettest.NewFleet(
 		[]*fleet.Cluster{
-			fleettest.NewCluster("euw1-a", fleet.ProviderEnvoyGateway, "eu-west-1", "eu-west-1a", "198.51.100.4", 0),
-			fleettest.NewCluster("use1-a", fleet.ProviderEnvoyGateway, "us-east-1", "us-east-1a", "198.51.100.1", 0),
-			fleettest.NewCluster("use1-b", fleet.ProviderEnvoyGateway, "us-east-1", "us-east-1b", "198.51.100.2", 0),
-			fleettest.NewCluster("use1-c", fleet.ProviderEnvoyGateway, "us-east-1", "us-east-1a", "198.51.100.3", 0),
+			fleettest.NewCluster("euw1-a", "envoy-gateway", "eu-west-1", "eu-west-1a", "198.51.100.4", 0),
+			fleettest.NewCluster("use1-a", "envoy-gateway", "us-east-1", "us-east-1a", "198.51.100.1", 0),
+			fleettest.NewCluster("use1-b", "envoy-gateway", "us-east-1", "us-east-1b", "198.51.100.2", 0),
+			fleettest.NewCluster("use1-c", "envoy-gateway", "us-east-1", "us-east-1a", "198.51.100.3", 0),
 		},
 		[]*fleet.GlobalService{payments},
 		fleettest.NewRoute("edge", "api", []string{"api.example.com"}, fleettest.To("pay/payments")),
@@ -134,7 +134,7 @@ func TestServiceMissingFromSource(t *testing.T) {
 	checkout := fleettest.NewService("shop", "checkout", 8080, "b", "c")
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "r1", "z1", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "r1", "z2", "10.0.0.2", 0), fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "r2", "z3", "10.0.0.3", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "r1", "z1", "", 0), fleettest.NewCluster("b", "envoy-gateway", "r1", "z2", "10.0.0.2", 0), fleettest.NewCluster("c", "envoy-gateway", "r2", "z3", "10.0.0.3", 0)},
 		[]*fleet.GlobalService{checkout},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
@@ -170,10 +170,10 @@ func TestServiceMissingFromSource(t *testing.T) {
 func TestHostnameFailoverReachesEveryTierByName(t *testing.T) {
 	checkout := fleettest.NewService("shop", "checkout", 8080)
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
-	a := fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0)
+	a := fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0)
 	a.Spec.ClusterDomain = "corp.internal"
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{a, fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "b.example.net", 0)},
+		[]*fleet.Cluster{a, fleettest.NewCluster("b", "envoy-gateway", "", "", "b.example.net", 0)},
 		[]*fleet.GlobalService{checkout},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
@@ -218,7 +218,7 @@ func TestMixedFailoverAddressesRefused(t *testing.T) {
 	checkout := fleettest.NewService("shop", "checkout", 8080)
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0), fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "", "", "c.example.net", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "10.0.0.2", 0), fleettest.NewCluster("c", "envoy-gateway", "", "", "c.example.net", 0)},
 		[]*fleet.GlobalService{checkout},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
@@ -236,7 +236,7 @@ func TestWeightedSplit(t *testing.T) {
 	}
 	rule := fleet.Rule{Backends: []fleet.Backend{{Service: "checkout", Weight: fleettest.Weight(90)}, {Service: "checkout-v2", Weight: fleettest.Weight(10)}}}
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "10.0.0.2", 0)},
 		[]*fleet.GlobalService{v1, v2},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, rule),
 	)
@@ -265,7 +265,7 @@ func TestCrossNamespaceReferenceGrant(t *testing.T) {
 	renamed := fleettest.NewService("shop", "cart", 8081, "a")
 	renamed.Spec.ServiceName = "cart-svc"
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "10.0.0.2", 0)},
 		[]*fleet.GlobalService{renamed, shop, inGatewayNs},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},
 			fleettest.To("checkout"),
@@ -310,7 +310,7 @@ func TestMatches(t *testing.T) {
 		{Match: &fleet.Match{PathRegex: "/v[0-9]+/.*", Headers: []fleet.HeaderMatch{{Name: "x-canary", Value: "1"}}}, Backends: []fleet.Backend{{Service: "web"}}},
 		{Match: &fleet.Match{PathPrefix: "/api", Headers: []fleet.HeaderMatch{{Name: "x-a", Value: "b"}}, Methods: []string{"delete"}}, Backends: []fleet.Backend{{Service: "web"}}},
 	}
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{s}, fleettest.NewRoute("", "web", []string{"web.example.com", "*.web.example.com"}, rules...))
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0)}, []*fleet.GlobalService{s}, fleettest.NewRoute("", "web", []string{"web.example.com", "*.web.example.com"}, rules...))
 	objs, _ := renderCluster(t, f, "a")
 	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-default-web")
 	assertField(t, hr, `[web.example.com, "*.web.example.com"]`, "spec", "hostnames")
@@ -349,7 +349,7 @@ func TestTrafficPolicies(t *testing.T) {
 		{Match: &fleet.Match{PathPrefix: "/retry"}, Backends: []fleet.Backend{{Service: "static"}}, Retries: &fleet.Retries{PerTryTimeout: "1s"}},
 	}
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "10.0.0.2", 0)},
 		[]*fleet.GlobalService{checkout, static},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, rules...),
 	)
@@ -413,7 +413,7 @@ func TestDifferingHealthChecksInOneRuleWarn(t *testing.T) {
 	a := fleettest.NewService("", "a", 80, "c1")
 	a.Spec.HealthCheck = &fleet.HealthCheck{Path: "/a", Interval: "5s", Timeout: "1s"}
 	b := fleettest.NewService("", "b", 80, "c1")
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("c1", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{a, b},
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("c1", "envoy-gateway", "", "", "", 0)}, []*fleet.GlobalService{a, b},
 		fleettest.NewRoute("", "split", []string{"x.example.com"}, fleettest.To("b", "a")))
 	objs, warnings := renderCluster(t, f, "c1")
 	assertWarning(t, warnings, "GlobalRoute default/split rule 0", "one health check", "GlobalService default/a also applies to default/b")
@@ -426,10 +426,10 @@ func TestFailoverGatewayAndTLSRoutes(t *testing.T) {
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
 	status := fleettest.NewService(gwNs, "status", 80, "b")
 	other := fleettest.NewService("shop", "elsewhere", 80, "a")
-	b := fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)
+	b := fleettest.NewCluster("b", "envoy-gateway", "", "", "10.0.0.2", 0)
 	b.Spec.Failover.Port = 16443
-	b.Spec.Gateway = fleet.GatewaySpec{Provider: fleet.ProviderEnvoyGateway, Namespace: "edge", Name: "public", ClassName: "envoy"}
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), b}, []*fleet.GlobalService{checkout, status, other})
+	b.Spec.Gateway = fleet.GatewaySpec{Provider: "envoy-gateway", Namespace: "edge", Name: "public", ClassName: "envoy"}
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0), b}, []*fleet.GlobalService{checkout, status, other})
 
 	objs, warnings := renderCluster(t, f, "b")
 	if len(warnings) != 0 {
@@ -495,7 +495,7 @@ rules:
 
 func TestNoFailoverGatewayWithoutServedServices(t *testing.T) {
 	s := fleettest.NewService("", "web", 80, "a")
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "10.0.0.2", 0)}, []*fleet.GlobalService{s})
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "10.0.0.2", 0)}, []*fleet.GlobalService{s})
 	objs, _ := renderCluster(t, f, "b")
 	if len(objs) != 0 {
 		t.Errorf("objects on a target serving nothing:\n%s", listObjects(objs))
@@ -547,7 +547,7 @@ func TestRouteLimits(t *testing.T) {
 		rules = append(rules, fleettest.To("web"))
 	}
 	s := fleettest.NewService("", "web", 80, "a")
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{s}, fleettest.NewRoute("", "big", []string{"x.example.com"}, rules...))
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0)}, []*fleet.GlobalService{s}, fleettest.NewRoute("", "big", []string{"x.example.com"}, rules...))
 	_, _, err := New().Render(input(t, f, "a"))
 	if err == nil || !strings.Contains(err.Error(), "17 rules, an HTTPRoute allows 16") {
 		t.Errorf("err = %v", err)
@@ -567,8 +567,8 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestProviderName(t *testing.T) {
-	if New().Name() != fleet.ProviderEnvoyGateway {
-		t.Errorf("Name() = %q", New().Name())
+	if New().Descriptor().Name != "envoy-gateway" {
+		t.Errorf("Descriptor().Name = %q", New().Descriptor().Name)
 	}
 }
 
@@ -576,7 +576,7 @@ func TestSharedSNIKeepsFirstTLSRoute(t *testing.T) {
 	first := fleettest.NewService("shop", "checkout", 8080, "a")
 	second := fleettest.NewService("shop", "checkout-alias", 8080, "a")
 	second.Spec.ServiceName = "checkout"
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0)}, []*fleet.GlobalService{first, second})
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0)}, []*fleet.GlobalService{first, second})
 	objs, warnings := renderCluster(t, f, "a")
 	routes := ofKind(objs, "TLSRoute")
 	if len(routes) != 1 || routes[0].GetName() != "gatefed-shop-checkout" {
@@ -592,7 +592,7 @@ func TestLoopbackFailoverAddressWarns(t *testing.T) {
 	checkout := fleettest.NewService("shop", "checkout", 8080)
 	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "10.0.0.1", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "", "", "127.0.0.1", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "127.0.0.1", 0)},
 		[]*fleet.GlobalService{checkout},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
 	)
@@ -608,7 +608,7 @@ func TestLoopbackFailoverAddressWarns(t *testing.T) {
 func TestRouteOptions(t *testing.T) {
 	api := fleettest.NewService("shop", "api", 8080)
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0)},
 		[]*fleet.GlobalService{api},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},
 			fleet.Rule{Match: &fleet.Match{PathPrefix: "/api"}, Backends: []fleet.Backend{{Service: "api"}},
@@ -666,7 +666,7 @@ func TestRouteOptions(t *testing.T) {
 func TestCORSAndRateLimit(t *testing.T) {
 	api := fleettest.NewService("shop", "api", 8080)
 	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)},
+		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0)},
 		[]*fleet.GlobalService{api},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},
 			fleet.Rule{Backends: []fleet.Backend{{Service: "api"}},
@@ -696,7 +696,7 @@ func TestRouteTLS(t *testing.T) {
 	api := fleettest.NewService("shop", "api", 8080)
 	r := fleettest.NewRoute("shop", "storefront", []string{"shop.example.com", "www.shop.example.com"}, fleettest.To("api"))
 	r.Spec.TLS = &fleet.RouteTLS{SecretName: "shop-tls", HTTPSRedirect: true}
-	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "", "", "", 0)}, []*fleet.GlobalService{api}, r)
+	f := fleettest.NewFleet([]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "", 0)}, []*fleet.GlobalService{api}, r)
 	objs, _ := renderCluster(t, f, "a")
 	hr := find(t, objs, "HTTPRoute", gwNs, "gatefed-shop-storefront")
 	assertField(t, hr, `[{group: gateway.networking.k8s.io, kind: ListenerSet, name: gatefed-shop-storefront}]`, "spec", "parentRefs")

@@ -177,10 +177,10 @@ func sampleFleets() map[string]*fleet.Fleet {
 		local := fleettest.NewService(gwNs, "status", 80, "ip")
 		remoteOnly := fleettest.NewService("pay", "payments", 9000, "v6", "far")
 		remoteOnly.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 1}
-		v6 := fleettest.NewCluster("v6", fleet.ProviderEnvoyGateway, "r1", "z2", "2001:db8::1", 0)
+		v6 := fleettest.NewCluster("v6", "envoy-gateway", "r1", "z2", "2001:db8::1", 0)
 		v6.Spec.Failover.Port = 16443
 		return fleettest.NewFleet(
-			[]*fleet.Cluster{fleettest.NewCluster("ip", fleet.ProviderEnvoyGateway, "r1", "z1", "192.0.2.10", 0), v6, fleettest.NewCluster("far", fleet.ProviderEnvoyGateway, "r2", "z3", "192.0.2.30", 0), fleettest.NewCluster("edge", fleet.ProviderEnvoyGateway, "r1", "z1", "", 0)},
+			[]*fleet.Cluster{fleettest.NewCluster("ip", "envoy-gateway", "r1", "z1", "192.0.2.10", 0), v6, fleettest.NewCluster("far", "envoy-gateway", "r2", "z3", "192.0.2.30", 0), fleettest.NewCluster("edge", "envoy-gateway", "r1", "z1", "", 0)},
 			[]*fleet.GlobalService{checkout, v2, local, remoteOnly},
 			fleettest.NewRoute("shop", "storefront", []string{"shop.example.com", "*.shop.example.com"},
 				fleet.Rule{Name: "pay", Match: &fleet.Match{PathExact: "/pay", Methods: []string{"POST", "PUT"}, Headers: []fleet.HeaderMatch{{Name: "x-user", Value: "a b"}}},
@@ -226,8 +226,8 @@ func byNameFleet() *fleet.Fleet {
 	status := fleettest.NewService("shop", "status", 80, "a", "edge")
 	return fleettest.NewFleet(
 		[]*fleet.Cluster{
-			fleettest.NewCluster("a", fleet.ProviderEnvoyGateway, "r1", "z1", "a.lb.example.net", 0), fleettest.NewCluster("b", fleet.ProviderEnvoyGateway, "r1", "z2", "b.lb.example.net", 0),
-			fleettest.NewCluster("c", fleet.ProviderEnvoyGateway, "r2", "z3", "c.lb.example.net", 0), fleettest.NewCluster("edge", fleet.ProviderEnvoyGateway, "r1", "z1", "", 0),
+			fleettest.NewCluster("a", "envoy-gateway", "r1", "z1", "a.lb.example.net", 0), fleettest.NewCluster("b", "envoy-gateway", "r1", "z2", "b.lb.example.net", 0),
+			fleettest.NewCluster("c", "envoy-gateway", "r2", "z3", "c.lb.example.net", 0), fleettest.NewCluster("edge", "envoy-gateway", "r1", "z1", "", 0),
 		},
 		[]*fleet.GlobalService{checkout, status},
 		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"},

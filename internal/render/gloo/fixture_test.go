@@ -77,10 +77,10 @@ func shopFleet() *fleet.Fleet {
 	)
 	return &fleet.Fleet{
 		Clusters: []*fleet.Cluster{
-			fleettest.NewCluster("east", fleet.ProviderGloo, "us-east1", "us-east1-b", "east.gw.example.com", 0),
-			fleettest.NewCluster("east2", fleet.ProviderGloo, "us-east1", "us-east1-c", "10.0.0.2", 16443),
-			fleettest.NewCluster("west", fleet.ProviderGloo, "us-west1", "us-west1-a", "west.gw.example.com", 0),
-			fleettest.NewCluster("edge", fleet.ProviderGloo, "us-east1", "us-east1-b", "", 0),
+			fleettest.NewCluster("east", "gloo", "us-east1", "us-east1-b", "east.gw.example.com", 0),
+			fleettest.NewCluster("east2", "gloo", "us-east1", "us-east1-c", "10.0.0.2", 16443),
+			fleettest.NewCluster("west", "gloo", "us-west1", "us-west1-a", "west.gw.example.com", 0),
+			fleettest.NewCluster("edge", "gloo", "us-east1", "us-east1-b", "", 0),
 		},
 		Services: []*fleet.GlobalService{checkout, payments, catalog, legacy},
 		Routes:   []*fleet.GlobalRoute{storefront, old},

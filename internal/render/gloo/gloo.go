@@ -2,8 +2,7 @@
 // an Upstream per service its routes use (with failover to other clusters),
 // a VirtualService per route (and, for a TLS route that redirects plain
 // HTTP, a second one that answers with the redirect), and on failover targets a TCP Gateway that
-// accepts failover traffic and sends it to local endpoints only. Importing
-// the package registers the provider with render.
+// accepts failover traffic and sends it to local endpoints only.
 package gloo
 
 import (
@@ -47,13 +46,8 @@ type Provider struct{}
 
 var _ render.Provider = Provider{}
 
-func init() { render.Register(New()) }
-
 // New returns the Gloo Edge provider.
 func New() Provider { return Provider{} }
-
-// Name is "gloo".
-func (Provider) Name() string { return fleet.ProviderGloo }
 
 // UpstreamName is the Upstream a cluster's routes use to reach a service.
 func UpstreamName(s *fleet.GlobalService) string {

@@ -106,7 +106,7 @@ func TestRenderedFieldsExistInCRDs(t *testing.T) {
 	for name, f := range fleets {
 		// Only the Gloo clusters: the other providers are not linked in here.
 		for _, c := range f.Clusters {
-			if c.Spec.Gateway.Provider != fleet.ProviderGloo {
+			if c.Spec.Gateway.Provider != "gloo" {
 				continue
 			}
 			objs, _, err := New().Render(render.Input(f, c, nil))

@@ -68,11 +68,6 @@ func New() *Provider { return &Provider{} }
 
 var _ render.Provider = (*Provider)(nil)
 
-func init() { render.Register(New()) }
-
-// Name is "istio".
-func (*Provider) Name() string { return fleet.ProviderIstio }
-
 // Render returns the cluster's objects.
 func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
 	if in == nil || in.Cluster == nil {

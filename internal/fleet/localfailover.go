@@ -1,16 +1,20 @@
 package fleet
 
-// istioSelfFailover rejects an istio cluster without spec.failover that
+import "github.com/gatefed/gatefed/internal/provider"
+
+// localFailover rejects a cluster without spec.failover, whose provider
+// reaches even the local tier through a failover port (Istio), that
 // routes to a service running both there and in a failover target. On Istio
 // every tier of such a service, the local one included, is reached through
 // a failover port (one Envoy cluster cannot mix plain local endpoints with
 // mutual-TLS remote ones), so the cluster needs its own. The error stands
 // at the Cluster, once per service.
-func (v *validator) istioSelfFailover(f *Fleet) {
+func (v *validator) localFailover(f *Fleet) {
 	reported := map[string]bool{}
 	for _, r := range f.Routes {
 		for _, src := range f.Placed(r.Spec.Clusters) {
-			if src.Spec.Gateway.Provider != ProviderIstio || src.FailoverTarget() {
+			desc := provider.Lookup(src.Spec.Gateway.Provider)
+			if desc == nil || !desc.Failover.LocalTierThroughFailover || src.FailoverTarget() {
 				continue
 			}
 			for _, rule := range r.Spec.Rules {
@@ -24,7 +28,7 @@ func (v *validator) istioSelfFailover(f *Fleet) {
 						continue
 					}
 					reported[key] = true
-					v.add(clusterRef(src), "spec.failover", "required: GlobalService %s runs here and fails over to other clusters, and Istio reaches every tier, this cluster's own included, through a failover port (see docs/providers/istio.md)", s.Key())
+					v.add(clusterRef(src), "spec.failover", "required: GlobalService %s runs here and fails over to other clusters, and %s reaches every tier, this cluster's own included, through a failover port (see docs/providers/%s.md)", s.Key(), desc.Title, desc.Name)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package render_test
+package envoygateway_test
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func TestEnvoyGatewayControllerConfig(t *testing.T) {
 		{"tls", "eg-west"},          // HTTPS through ListenerSets, which egctl does not load
 	} {
 		t.Run(c.fleet+"/"+c.cluster, func(t *testing.T) {
-			f := fleettest.LoadDir(t, filepath.Join("..", "..", "testdata", "fleets", c.fleet))
+			f := fleettest.LoadDir(t, filepath.Join("..", "..", "..", "testdata", "fleets", c.fleet))
 			res, err := render.Render(f, render.Options{Clusters: []string{c.cluster}})
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-package render_test
+package envoygateway_test
 
 import (
 	"context"

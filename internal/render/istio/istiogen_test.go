@@ -1,4 +1,4 @@
-package render_test
+package istio_test
 
 import (
 	"bytes"
@@ -17,7 +17,15 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/rendertest"
 	"github.com/gatefed/gatefed/internal/testfleet"
+)
+
+// Accessors for decoded JSON and the example fleets' clusters.
+var (
+	get, list, str, num = rendertest.Get, rendertest.List, rendertest.Str, rendertest.Num
+	forExampleClusters  = rendertest.ForExampleClusters
+	envoyDuration       = rendertest.EnvoyDuration
 )
 
 // The Istio test bed: istiogen (hack/istio/istiogen) loads objects into
@@ -639,8 +647,8 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 	for _, s := range secrets {
 		secretObjs = append(secretObjs, s)
 	}
-	world := []string{filepath.Join("..", "..", "hack", "istio", "testdata", "cluster.yaml"), writeObjects(t, "secrets.yaml", secretObjs...)}
-	objects := filepath.Join("..", "..", "hack", "istio", "testdata", "failover.yaml")
+	world := []string{filepath.Join("..", "..", "..", "hack", "istio", "testdata", "cluster.yaml"), writeObjects(t, "secrets.yaml", secretObjs...)}
+	objects := filepath.Join("..", "..", "..", "hack", "istio", "testdata", "failover.yaml")
 	labels := map[string]string{"istio": "ingressgateway"}
 	want := &istioWant{
 		gatewayNamespace: "istio-system",
@@ -747,7 +755,7 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 
 // assertIstioPin checks that localfleet.IstioVersion is hack/istio's pin.
 func assertIstioPin(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "hack", "istio", "go.mod"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "hack", "istio", "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -886,7 +894,7 @@ func TestIstioGeneratedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forExampleClusters(t, fleet.ProviderIstio, nil, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
+	forExampleClusters(t, "istio", nil, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
 		in := render.Input(f, co.Cluster, nil)
 		gw := co.Cluster.Spec.Gateway
 		ns, labels := gw.Namespace, gw.Selector

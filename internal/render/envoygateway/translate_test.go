@@ -1,4 +1,4 @@
-package render_test
+package envoygateway_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/rendertest"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -177,41 +178,12 @@ func translate(t testing.TB, objs []*unstructured.Unstructured, w *egWorld) map[
 	return res
 }
 
-// get walks a decoded JSON value by keys and list indexes.
-func get(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil
-			}
-			v = m[k]
-		case int:
-			l, ok := v.([]any)
-			if !ok || k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
-func list(v any, path ...any) []any {
-	l, _ := get(v, path...).([]any)
-	return l
-}
-
-func str(v any, path ...any) string {
-	s, _ := get(v, path...).(string)
-	return s
-}
-
-func num(v any, path ...any) float64 {
-	n, _ := get(v, path...).(float64)
-	return n
-}
+// Accessors for decoded JSON and the example fleets' clusters.
+var (
+	get, list, str, num = rendertest.Get, rendertest.List, rendertest.Str, rendertest.Num
+	forExampleClusters  = rendertest.ForExampleClusters
+	envoyDuration       = rendertest.EnvoyDuration
+)
 
 // TestEnvoyGatewayTranslation renders every example fleet and translates
 // each envoy-gateway cluster's objects with Envoy Gateway's own translator
@@ -242,7 +214,7 @@ func TestEnvoyGatewayTranslation(t *testing.T) {
 	// TestEnvoyGatewayControllerConfig runs those clusters' renders on the
 	// real controller instead.
 	skipListenerSets := func(co *render.ClusterOutput) bool { return usesListenerSets(co.Objects) }
-	forExampleClusters(t, fleet.ProviderEnvoyGateway, skipListenerSets, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
+	forExampleClusters(t, "envoy-gateway", skipListenerSets, func(t *testing.T, f *fleet.Fleet, co *render.ClusterOutput) {
 		in := render.Input(f, co.Cluster, nil)
 		w := newEGWorld(t, f, in, ca)
 		tr := &translation{t: t, in: in, world: w, objs: co.Objects, out: translate(t, co.Objects, w)}
@@ -535,12 +507,6 @@ func (tr *translation) assertLocalities(label string, cluster, la any, want []wa
 			t.Errorf("%s: target certificate names checked %v, want exactly %s", what, sans, w.sni)
 		}
 	}
-}
-
-// envoyDuration reads a protobuf JSON duration ("5s", "0.500s").
-func envoyDuration(v any) time.Duration {
-	d, _ := time.ParseDuration(fmt.Sprint(v))
-	return d
 }
 
 // assertHealth checks the rule's health settings: those of the first of its

@@ -1,0 +1,273 @@
+// Package provider describes a gateway provider: its name and defaults, the
+// CRDs and kinds it needs, how its objects are applied and accepted, how to
+// install it, what it cannot run and where its failover port and proxy are.
+// Each provider package fills one Descriptor; everything else asks it
+// instead of naming a provider. The package imports nothing of gatefed's,
+// so the fleet model and every command can read it.
+package provider
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Descriptor is everything gatefed knows about one gateway provider outside
+// its renderer.
+type Descriptor struct {
+	// Name is the provider's name in Cluster spec.gateway.provider.
+	Name string
+	// Title is the gateway's name in messages ("Envoy Gateway").
+	Title string
+	// Defaults are what the fleet loader fills into spec.gateway.
+	Defaults Defaults
+	// CRDs are the CustomResourceDefinitions a cluster must serve: cluster
+	// register warns and check gateway-install fails on a missing one.
+	CRDs []Kind
+	// Kinds are the kinds gatefed writes for the provider, with their apply
+	// rank; the service account register mints may write exactly these.
+	Kinds []Kind
+	// StatusKinds are the kinds whose controller writes an accepted or
+	// rejected verdict on the object: apply --wait waits for them.
+	StatusKinds []schema.GroupKind
+	// Install says how to install the gateway and what shows it is running.
+	Install Install
+	// Limits are the route options and extensions it cannot run.
+	Limits Limits
+	// Failover is where failover traffic arrives on its clusters.
+	Failover Failover
+	// Sizing is what check sizing reads.
+	Sizing Sizing
+}
+
+// Defaults are a provider's spec.gateway defaults.
+type Defaults struct {
+	// Namespace and GatewayName locate the gateway.
+	Namespace, GatewayName string
+	// ClassName is the default spec.gateway.className; a provider without
+	// one refuses the field.
+	ClassName string
+	// Selector is the default spec.gateway.selector (the gateway's pods); a
+	// provider without one refuses the field.
+	Selector map[string]string
+}
+
+// Kind is one API kind of a provider.
+type Kind struct {
+	Group, Kind string
+	// Version is the version gatefed looks for the kind in first.
+	Version string
+	// Resource is the kind's plural resource name.
+	Resource string
+	// Rank is the apply phase: lower ranks are applied first.
+	Rank int
+	// InServiceNamespaces marks a kind written in the services' namespaces
+	// rather than in the gateway namespace.
+	InServiceNamespaces bool
+}
+
+// CRDName is the kind's CustomResourceDefinition name, resource.group.
+func (k Kind) CRDName() string { return k.Resource + "." + k.Group }
+
+// GroupKind is the kind's group and kind.
+func (k Kind) GroupKind() schema.GroupKind { return schema.GroupKind{Group: k.Group, Kind: k.Kind} }
+
+// Install is how to install the gateway and what check gateway-install reads
+// to see it running.
+type Install struct {
+	// Hint is the install command a missing CRD points to.
+	Hint string
+	// Deployments must exist and be Available in the gateway namespace.
+	Deployments []Deployment
+	// Verdicts are objects whose controller must report a condition True.
+	Verdicts []Verdict
+}
+
+// Deployment is a Deployment of the gateway's install.
+type Deployment struct {
+	// Name is the Deployment's name; empty means spec.gateway.name.
+	Name string
+	// What names it in messages ("Gloo's control plane").
+	What string
+}
+
+// Verdict is a condition an installed gateway's object must have True.
+type Verdict struct {
+	Kind Kind
+	// Of says which object: ObjectClass (spec.gateway.className, cluster
+	// scoped) or ObjectGateway (spec.gateway.name in the gateway namespace).
+	Of        Object
+	Condition string
+	// Hint says what to do when the condition is not True.
+	Hint string
+}
+
+// Object names an object of a Cluster's spec.gateway.
+type Object int
+
+// Objects a Verdict reads.
+const (
+	ObjectGateway Object = iota
+	ObjectClass
+)
+
+// Limits are what a provider cannot run. Each reason, when set, is how the
+// fleet validator explains the refusal, after "<Title> (cluster "name")".
+type Limits struct {
+	// HTTPRedirect: a redirect to scheme http.
+	HTTPRedirect string
+	// RateLimit: a rule's local rate limit.
+	RateLimit string
+	// PercentInDirectResponse: a % in a direct response body.
+	PercentInDirectResponse string
+	// PrefixReplacePerMethod, given the rule's number of methods, refuses
+	// replacing a path prefix in a rule with more than one method.
+	PrefixReplacePerMethod func(methods int) string
+	// RouteWasm is true when the provider runs a GlobalExtension's
+	// WebAssembly filter on one route.
+	RouteWasm bool
+	// NoRouteWasm says why it cannot, after "cannot run it: ".
+	NoRouteWasm string
+}
+
+// Failover is where a provider's clusters receive failover traffic and what
+// their sending side needs.
+type Failover struct {
+	// Discovery is how cluster register finds the failover address.
+	Discovery Discovery
+	// ServiceNamespaces are namespaces searched besides the gateway's (the
+	// controller's, where it creates a Gateway's Service).
+	ServiceNamespaces []string
+	// Owner labels the controller puts on a Gateway's Service: its
+	// namespace and name. Empty when the provider creates none.
+	OwnerNamespaceLabel, OwnerNameLabel string
+	// OwnedPortName is the port name of the failover port on a Service the
+	// controller created for a Gateway ("tls-15443").
+	OwnedPortName string
+	// OwnedGateway is the Gateway gatefed renders on failover targets: its
+	// Service is the best candidate.
+	OwnedGateway string
+	// InstalledService is the Service (and Deployment) of the gateway's
+	// default install, preferred when several select the gateway's pods.
+	InstalledService string
+	// InstalledPortName is the name the default install gives the failover
+	// port 15443 ("tls"), taken as the failover port besides "failover".
+	InstalledPortName string
+	// PortCheck is what check failover-readiness reads on a target.
+	PortCheck PortCheck
+	// ExposePort says, for PortOnGatewayService, where the install
+	// exposes an extra port on the gateway Service named gatewayName.
+	ExposePort func(gatewayName string) string
+	// AddressesOfOneKind refuses failover targets with IP addresses and DNS
+	// names behind one route (one Envoy cluster cannot hold both).
+	AddressesOfOneKind bool
+	// LocalTierThroughFailover: every tier of a service, the local one too,
+	// is reached through a failover port, so a cluster that routes to a
+	// service failing over needs its own spec.failover.
+	LocalTierThroughFailover bool
+	// HealthSignals is where check finds a failover path's health check.
+	HealthSignals HealthSignals
+}
+
+// Discovery is how the failover address is discovered.
+type Discovery int
+
+// Discovery ways.
+const (
+	// DiscoverByPortName: the gateway namespace's Service with a port named
+	// "failover" (or a Gateway-owned Service's OwnedPortName).
+	DiscoverByPortName Discovery = iota
+	// DiscoverBySelector: the Service selecting the gateway's pods
+	// (spec.gateway.selector), its port named "failover" or 15443.
+	DiscoverBySelector
+)
+
+// PortCheck is how check failover-readiness checks a target's failover port.
+type PortCheck int
+
+// Port checks.
+const (
+	// PortRendered: the rendered Gateway makes the port; nothing to read.
+	PortRendered PortCheck = iota
+	// PortOnGatewayService: the Service spec.gateway.name must expose a
+	// port named "failover" with the registered port.
+	PortOnGatewayService
+	// PortOnSelectedService: the failover Gateway must be accepted and a
+	// Service selecting the gateway's pods must expose the port.
+	PortOnSelectedService
+)
+
+// HealthSignals is where the render holds a failover path's health check.
+type HealthSignals int
+
+// Health signal sources.
+const (
+	// SignalsInService: the GlobalService's healthCheck or outlierDetection.
+	SignalsInService HealthSignals = iota
+	// SignalsInUpstream: a Gloo Upstream's healthChecks or outlierDetection.
+	SignalsInUpstream
+	// SignalsInTrafficPolicy: the BackendTrafficPolicy of an HTTPRoute rule
+	// with a fallback Backend.
+	SignalsInTrafficPolicy
+)
+
+// Sizing is what check sizing reads of a provider.
+type Sizing struct {
+	// Kinds are read live, besides the render, as proxy configuration.
+	Kinds []Kind
+	// Proxy is how the proxy Deployment is found.
+	Proxy ProxyLookup
+	// ProxyContainer is the proxy's container in that Deployment; without
+	// it, the first container is taken.
+	ProxyContainer string
+	// ProxyHint says where the proxy Deployment is, for a check that does
+	// not find it.
+	ProxyHint string
+	// Count counts what the proxy is configured with in objs: the render
+	// plus the live objects of Kinds it does not hold. A provider without
+	// it runs no proxy gatefed can size, and check sizing skips it.
+	Count func(objs []*unstructured.Unstructured, gw Gateway, endpoints EndpointsFunc) Load
+}
+
+// Gateway is a Cluster's spec.gateway, as the loader filled it.
+type Gateway struct {
+	Namespace, Name, ClassName string
+	Selector                   map[string]string
+}
+
+// EndpointsFunc returns the ready endpoints of a Service port, at least 1.
+type EndpointsFunc func(namespace, name string, port int64) int
+
+// Load is what a proxy is configured with.
+type Load struct {
+	// EnvoyClusters: one per Gloo Upstream; one per Envoy Gateway route rule;
+	// one per Istio destination host and port.
+	EnvoyClusters int `json:"envoyClusters"`
+	// Endpoints are the hosts of every cluster together.
+	Endpoints int `json:"endpoints"`
+	// Routes: Gloo VirtualService routes; HTTPRoute rule matches; Istio http matches and tcp rules.
+	Routes        int `json:"routes"`
+	HTTPListeners int `json:"httpListeners"`
+	TCPListeners  int `json:"tcpListeners"`
+}
+
+// ProxyLookup is how the gateway proxy's Deployment is found.
+type ProxyLookup int
+
+// Proxy lookups.
+const (
+	// ProxyByName: the Deployment spec.gateway.name in the gateway namespace.
+	ProxyByName ProxyLookup = iota
+	// ProxyByOwnerLabels: the Deployment carrying Failover's owner labels
+	// for the gateway, in any namespace.
+	ProxyByOwnerLabels
+	// ProxyBySelector: the Deployment whose pods spec.gateway.selector picks.
+	ProxyBySelector
+)
+
+// ExtraHosts are the hosts beyond one per cluster (a cluster's figure includes its first host).
+func (l Load) ExtraHosts() int {
+	if l.Endpoints <= l.EnvoyClusters {
+		return 0
+	}
+	return l.Endpoints - l.EnvoyClusters
+}

@@ -1,0 +1,79 @@
+package gloo
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gatefed/gatefed/internal/provider"
+)
+
+// Name is the provider's name in spec.gateway.provider.
+const Name = "gloo"
+
+// API groups of Gloo Edge.
+const (
+	groupGloo    = "gloo.solo.io"
+	groupGateway = "gateway.solo.io"
+)
+
+var (
+	upstreamKind       = provider.Kind{Group: groupGloo, Version: "v1", Kind: "Upstream", Resource: "upstreams", Rank: 2}
+	virtualServiceKind = provider.Kind{Group: groupGateway, Version: "v1", Kind: "VirtualService", Resource: "virtualservices", Rank: 6}
+	gatewayKind        = provider.Kind{Group: groupGateway, Version: "v1", Kind: "Gateway", Resource: "gateways", Rank: 4}
+)
+
+// Descriptor is what gatefed knows about Gloo Edge.
+var Descriptor = &provider.Descriptor{
+	Name:  Name,
+	Title: "Gloo",
+	Defaults: provider.Defaults{
+		Namespace:   "gloo-system",
+		GatewayName: "gateway-proxy",
+	},
+	CRDs:        []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
+	Kinds:       []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
+	StatusKinds: statusKinds(),
+	Install: provider.Install{
+		Hint: "install Gloo Edge in the cluster, which installs its CRDs: helm install gloo gloo/gloo --namespace gloo-system --create-namespace (chart repo https://storage.googleapis.com/solo-public-helm)",
+		Deployments: []provider.Deployment{
+			{Name: ControllerDeployment, What: "Gloo's control plane"},
+			{What: "the gateway proxy"},
+		},
+	},
+	Limits: provider.Limits{
+		HTTPRedirect: "redirects only to https",
+		NoRouteWasm:  "WebAssembly filters are a Gloo Edge Enterprise feature, and Gloo attaches them to a whole listener (Gateway httpGateway.options.wasm), not to one route. Leave gloo clusters out with spec.clusters.selector, or serve the route from envoy-gateway clusters only",
+	},
+	Failover: provider.Failover{
+		Discovery: provider.DiscoverByPortName,
+		PortCheck: provider.PortOnGatewayService,
+		ExposePort: func(gatewayName string) string {
+			return "gatewayProxies." + gatewayName + ".service.extraPorts in Gloo's Helm values"
+		},
+		HealthSignals: provider.SignalsInUpstream,
+	},
+	Sizing: provider.Sizing{
+		Kinds:          []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
+		Proxy:          provider.ProxyByName,
+		Count:          countLoad,
+		ProxyContainer: "gateway-proxy",
+		ProxyHint:      "the proxy Deployment is spec.gateway.name in the gateway namespace",
+	},
+}
+
+// ControllerDeployment is the Deployment of Gloo's control plane.
+const ControllerDeployment = "gloo"
+
+// statusKinds are the Gloo kinds whose status Gloo writes.
+func statusKinds() []schema.GroupKind {
+	var out []schema.GroupKind
+	for _, k := range []string{"Upstream", "UpstreamGroup", "Proxy"} {
+		out = append(out, schema.GroupKind{Group: groupGloo, Kind: k})
+	}
+	for _, k := range []string{"VirtualService", "RouteTable", "Gateway", "MatchableHttpGateway", "MatchableTcpGateway", "VirtualHostOption", "RouteOption"} {
+		out = append(out, schema.GroupKind{Group: groupGateway, Kind: k})
+	}
+	return out
+}
+
+// Descriptor returns the provider's descriptor.
+func (Provider) Descriptor() *provider.Descriptor { return Descriptor }

@@ -1,0 +1,60 @@
+package istio
+
+import "github.com/gatefed/gatefed/internal/provider"
+
+// Name is the provider's name in spec.gateway.provider.
+const Name = "istio"
+
+// Group is the API group of the Istio objects gatefed renders.
+const Group = "networking.istio.io"
+
+func istioKind(kind, resource string, rank int) provider.Kind {
+	return provider.Kind{Group: Group, Version: "v1", Kind: kind, Resource: resource, Rank: rank}
+}
+
+// kinds are the kinds gatefed renders, all in the gateway namespace.
+var kinds = []provider.Kind{
+	istioKind("Gateway", "gateways", 4),
+	istioKind("VirtualService", "virtualservices", 6),
+	istioKind("DestinationRule", "destinationrules", 3),
+	istioKind("ServiceEntry", "serviceentries", 2),
+}
+
+// Descriptor is what gatefed knows about an Istio ingress gateway.
+var Descriptor = &provider.Descriptor{
+	Name:  Name,
+	Title: "Istio",
+	Defaults: provider.Defaults{
+		Namespace:   defaultGatewayNamespace,
+		GatewayName: defaultGatewayName,
+		Selector:    defaultSelector,
+	},
+	CRDs:  kinds,
+	Kinds: kinds,
+	// Istio writes no verdict on the objects: --wait has nothing to wait for.
+	Install: provider.Install{
+		Hint: "install Istio with an ingress gateway, which installs the networking.istio.io CRDs: istioctl install (profile default), or the base, istiod and gateway charts of https://istio-release.storage.googleapis.com/charts",
+	},
+	Limits: provider.Limits{
+		RateLimit:   "has no local rate-limit API: serve the route from gloo or envoy-gateway clusters, or leave rateLimit out",
+		NoRouteWasm: "Istio's WasmPlugin attaches to the gateway's workloads, so it would run on every route of the gateway, not on this one. Leave istio clusters out with spec.clusters.selector",
+	},
+	Failover: provider.Failover{
+		Discovery:                provider.DiscoverBySelector,
+		InstalledService:         "istio-ingressgateway",
+		InstalledPortName:        "tls",
+		PortCheck:                provider.PortOnSelectedService,
+		LocalTierThroughFailover: true,
+		HealthSignals:            provider.SignalsInService,
+	},
+	Sizing: provider.Sizing{
+		Kinds:          []provider.Kind{kinds[0], kinds[1], kinds[3]},
+		Proxy:          provider.ProxyBySelector,
+		Count:          countLoad,
+		ProxyContainer: "istio-proxy",
+		ProxyHint:      "the proxy Deployment is the one in the gateway namespace whose pods carry spec.gateway.selector",
+	},
+}
+
+// Descriptor returns the provider's descriptor.
+func (*Provider) Descriptor() *provider.Descriptor { return Descriptor }

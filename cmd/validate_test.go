@@ -126,6 +126,8 @@ func TestValidateInvalid(t *testing.T) {
 			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order: required for policy ordered`}},
 		{"order with locality", clusters + service("  port: 80\n  failover: {order: [us-east]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
 			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order: only with policy ordered`}},
+		{"maxTiers zero", clusters + service("  port: 80\n  failover: {maxTiers: 0}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
+			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.maxTiers: 0: must be at least 1 (1 keeps only the first tier: no failover)`}},
 		{"order names unknown cluster", clusters + service("  port: 80\n  failover: {policy: ordered, order: [us-east, eu-wst]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
 			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order[1]: unknown cluster "eu-wst" (did you mean "eu-west"?)`}},
 		{"order names cluster outside placement", clusters + service("  port: 80\n  clusters: {names: [us-east]}\n  failover: {policy: ordered, order: [eu-west]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),

@@ -83,6 +83,7 @@ func (f *Fleet) validate() Errors {
 	seenRoute := map[string]*GlobalRoute{}
 	for _, r := range f.Routes {
 		v.route(f, r, clusterNames, serviceKeys)
+		v.routeLimits(f, r)
 		if prev, dup := seenRoute[r.Key()]; dup && r.Metadata.Name != "" {
 			v.add(routeRef(r), "metadata.name", "duplicate GlobalRoute %q (also defined at %s:%d)", r.Key(), prev.Source.File, prev.Source.Line)
 			continue

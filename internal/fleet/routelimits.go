@@ -1,33 +1,10 @@
 package fleet
 
-import "fmt"
+import (
+	"fmt"
 
-// RouteLimits are the most one route object of a provider holds; 0 is no
-// limit. Render refuses a route past them; validation refuses it first.
-type RouteLimits struct {
-	// Object names the route object in messages ("an Envoy Gateway HTTPRoute").
-	Object string
-	// Hosts, Rules: hostnames and rules of one route.
-	Hosts, Rules int
-	// MatchesPerRule and Matches: one match per method of a rule (one for a
-	// rule without methods), per rule and in all.
-	MatchesPerRule, Matches int
-	// BackendRefsPerRule: one per backend and failover tier of a rule.
-	BackendRefsPerRule int
-}
-
-// routeLimitsOf returns the route limits of a provider, or nil.
-var routeLimitsOf = func(provider string) *RouteLimits {
-	if provider == ProviderEnvoyGateway {
-		return &envoyGatewayRouteLimits
-	}
-	return nil
-}
-
-var envoyGatewayRouteLimits = RouteLimits{
-	Object: "an Envoy Gateway HTTPRoute",
-	Hosts:  16, Rules: 16, MatchesPerRule: 64, Matches: 128, BackendRefsPerRule: 16,
-}
+	"github.com/gatefed/gatefed/internal/provider"
+)
 
 // routeLimits refuses a route that a serving cluster's provider could not
 // hold in one route object, once per limit, naming the cluster.
@@ -41,10 +18,11 @@ func (v *validator) routeLimits(f *Fleet, r *GlobalRoute) {
 		}
 	}
 	for _, c := range f.RouteClusters(r) {
-		lim := routeLimitsOf(c.Spec.Gateway.Provider)
-		if lim == nil {
+		desc := provider.Lookup(c.Spec.Gateway.Provider)
+		if desc == nil || desc.Limits.Route == nil {
 			continue
 		}
+		lim := desc.Limits.Route
 		on := fmt.Sprintf("cluster %q (%s) serves it with %s", c.Metadata.Name, c.Spec.Gateway.Provider, lim.Object)
 		if n := len(r.Spec.Hosts); over(n, lim.Hosts) {
 			report("spec.hosts", "%d hosts: %s, which allows %d; split the hosts over several GlobalRoutes", n, on, lim.Hosts)
@@ -70,7 +48,7 @@ func (v *validator) routeLimits(f *Fleet, r *GlobalRoute) {
 
 // ruleBackendRefs refuses a rule needing more backendRefs than lim allows on
 // cluster c: one per backend and tier c sees of its service.
-func (v *validator) ruleBackendRefs(f *Fleet, r *GlobalRoute, i int, c *Cluster, lim *RouteLimits, on string, report func(field, format string, args ...any)) {
+func (v *validator) ruleBackendRefs(f *Fleet, r *GlobalRoute, i int, c *Cluster, lim *provider.RouteLimits, on string, report func(field, format string, args ...any)) {
 	rule := &r.Spec.Rules[i]
 	refs, most := 0, 0
 	for _, b := range rule.Backends {

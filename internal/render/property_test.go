@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -56,8 +57,7 @@ func TestEveryValidFleetRenders(t *testing.T) {
 }
 
 var (
-	providerNames = []string{fleet.ProviderGloo, fleet.ProviderEnvoyGateway, fleet.ProviderIstio}
-	httpMethods   = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+	httpMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
 
 // randomFleet returns a fleet's YAML and its number of clusters.
@@ -86,11 +86,12 @@ func randomFleet(r *rand.Rand) (string, int) {
 
 func randomCluster(r *rand.Rand, i int, dns bool) string {
 	region := fmt.Sprintf("region-%d", r.IntN(4))
-	provider := providerNames[r.IntN(len(providerNames))]
+	names := provider.Names()
+	desc := provider.Lookup(names[r.IntN(len(names))])
 	spec := fmt.Sprintf("  region: %s\n  zone: %s-%c\n  gateway: {provider: %s}\n",
-		region, region, 'a'+rune(r.IntN(3)), provider)
+		region, region, 'a'+rune(r.IntN(3)), desc.Name)
 	switch {
-	case r.IntN(20) == 0 && provider != fleet.ProviderIstio: // not a failover target
+	case r.IntN(20) == 0 && !desc.Failover.LocalTierThroughFailover: // not a failover target
 	case dns:
 		spec += fmt.Sprintf("  failover: {address: c%d.failover.example.com}\n", i)
 	default:

@@ -80,9 +80,11 @@ func benchSize(gatefed string, n, services, routes int) error {
 		if err != nil {
 			return err
 		}
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
-		if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-			return err
+		for _, name := range []string{namespace, "gloo-system", "envoy-gateway-system"} {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+			if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+				return err
+			}
 		}
 	}
 	fleetFile := filepath.Join(dir, "fleet.yaml")

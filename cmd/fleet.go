@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
 )
 
 // loadFleet reads and validates the fleet named by -f. On bad input it
@@ -22,6 +23,7 @@ func (g *GlobalOptions) loadFleet() (*fleet.Fleet, error) {
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}
+	render.FitMemoryLimit(len(f.Clusters))
 	return f, nil
 }
 

@@ -70,6 +70,35 @@ func (s *GlobalService) Policy() string {
 	return s.Spec.Failover.Policy
 }
 
+// MaxTiers is how many tiers each source keeps, tier 0 included:
+// failover.maxTiers, else DefaultLocalityMaxTiers for locality; 0 (no
+// limit) for ordered.
+func (s *GlobalService) MaxTiers() int {
+	switch {
+	case s.Spec.Failover != nil && s.Spec.Failover.MaxTiers > 0:
+		return int(s.Spec.Failover.MaxTiers)
+	case s.Policy() == PolicyLocality:
+		return DefaultLocalityMaxTiers
+	}
+	return 0
+}
+
+// TierCount is how many tiers source cluster src sees of s when every
+// cluster can serve it: its own cluster when s runs there and every other
+// failover target s runs in, up to MaxTiers.
+func (s *GlobalService) TierCount(placed []*Cluster, src *Cluster) int {
+	n := 0
+	for _, c := range placed {
+		if c.Metadata.Name == src.Metadata.Name || c.FailoverTarget() {
+			n++
+		}
+	}
+	if max := s.MaxTiers(); max > 0 && n > max {
+		return max
+	}
+	return n
+}
+
 // HasHealthSignal reports whether a health check or outlier detection is set.
 func (s *GlobalService) HasHealthSignal() bool {
 	return s.Spec.HealthCheck != nil || s.Spec.OutlierDetection != nil

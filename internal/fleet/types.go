@@ -21,6 +21,11 @@ const (
 // DefaultFailoverPort is the port other clusters reach a failover target on.
 const DefaultFailoverPort = 15443
 
+// DefaultLocalityMaxTiers is how many tiers a locality service keeps when
+// failover.maxTiers is left out: the source and its three nearest failover
+// targets. Ordered services keep every cluster they run in by default.
+const DefaultLocalityMaxTiers = 4
+
 // Fleet is every document loaded, defaulted and validated.
 type Fleet struct {
 	Clusters []*Cluster
@@ -182,6 +187,8 @@ type LabelSelectorRequirement struct {
 type FailoverPolicy struct {
 	Policy string   `json:"policy,omitempty"`
 	Order  []string `json:"order,omitempty"`
+	// MaxTiers caps the tiers each source keeps, tier 0 included.
+	MaxTiers int32 `json:"maxTiers,omitempty"`
 }
 
 // HealthCheck is an active HTTP health check.

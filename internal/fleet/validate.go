@@ -83,6 +83,7 @@ func (f *Fleet) validate() Errors {
 	seenRoute := map[string]*GlobalRoute{}
 	for _, r := range f.Routes {
 		v.route(f, r, clusterNames, serviceKeys)
+		v.routeLimits(f, r)
 		if prev, dup := seenRoute[r.Key()]; dup && r.Metadata.Name != "" {
 			v.add(routeRef(r), "metadata.name", "duplicate GlobalRoute %q (also defined at %s:%d)", r.Key(), prev.Source.File, prev.Source.Line)
 			continue
@@ -268,6 +269,9 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 		default:
 			v.add(d, "spec.failover.policy", "unknown policy %q%s (want ordered or locality)", fo.Policy, DidYouMean(fo.Policy, policies))
 		}
+		if fo.MaxTiers < 0 || (fo.MaxTiers == 0 && s.Source.Has("spec.failover.maxTiers")) {
+			v.add(d, "spec.failover.maxTiers", "%d: must be at least 1 (1 keeps only the first tier: no failover)", fo.MaxTiers)
+		}
 		seen := map[string]bool{}
 		for i, n := range fo.Order {
 			field := fmt.Sprintf("spec.failover.order[%d]", i)
@@ -308,7 +312,7 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 		v.duration(d, "spec.outlierDetection.interval", od.Interval)
 		v.duration(d, "spec.outlierDetection.baseEjectionTime", od.BaseEjectionTime)
 	}
-	if canFailOver(placed) && !s.HasHealthSignal() {
+	if s.MaxTiers() != 1 && canFailOver(placed) && !s.HasHealthSignal() {
 		v.add(d, "spec", "the service can fail over between clusters but has neither healthCheck nor outlierDetection: Gloo and Envoy Gateway need a health signal to fail over")
 	}
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// StartTimeout bounds the start of each process (default 3m; the machine
 	// may be busy).
 	StartTimeout time.Duration
+	// StartParallel is how many API servers start (and take their CRDs) at
+	// once; 0 is as many as the available memory holds (APIServerStartMemory each).
+	StartParallel int
 }
 
 // ClusterOptions configure one cluster.
@@ -118,8 +121,9 @@ func (f *Fleet) Progressf(format string, args ...any) {
 	}
 }
 
-// Start runs etcd and every cluster's API server (in parallel), installs the
-// chosen CRDs and waits until they are established and discoverable. On
+// Start runs etcd and every cluster's API server (in parallel, as many at
+// once as memory allows), installs the chosen CRDs and waits until they are
+// established and discoverable. On
 // error, everything started is stopped again.
 func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	if err := CheckBinaries(); err != nil {
@@ -186,11 +190,15 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	}
 
 	errs := make([]error, len(f.Clusters))
+	slots := startSlots(len(f.Clusters), opts.StartParallel, memAvailable)
+	f.Progressf("starting %d kube-apiservers, %d at a time", len(f.Clusters), slots)
+	sem := make(chan struct{}, slots)
 	var wg sync.WaitGroup
 	for i, c := range f.Clusters {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			errs[i] = c.Start(ctx)
 		}()
 	}

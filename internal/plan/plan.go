@@ -35,7 +35,8 @@ type Availability interface {
 // Tier 0 is src when s runs there; then the other clusters s runs in that are
 // failover targets, by the service's order (ordered) or by same zone, same
 // region, then the rest, ties by name (locality). When s does not run in src,
-// the first remote cluster becomes tier 0.
+// the first remote cluster becomes tier 0. A service keeps at most
+// MaxTiers tiers; a cluster left out as unavailable makes room for the next.
 func Tiers(f *fleet.Fleet, s *fleet.GlobalService, src *fleet.Cluster, avail Availability) ([]Tier, []Skip) {
 	var tiers []Tier
 	var skips []Skip
@@ -95,7 +96,11 @@ func Tiers(f *fleet.Fleet, s *fleet.GlobalService, src *fleet.Cluster, avail Ava
 			return remotes[i].Metadata.Name < remotes[j].Metadata.Name
 		})
 	}
+	max := s.MaxTiers()
 	for _, c := range remotes {
+		if max > 0 && len(tiers) >= max {
+			break
+		}
 		if usable(c) {
 			tiers = append(tiers, Tier{Cluster: c})
 		}

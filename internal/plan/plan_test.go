@@ -24,6 +24,12 @@ func svc(placed []string, policy string, order ...string) *fleet.GlobalService {
 	return s
 }
 
+// capped sets failover.maxTiers.
+func capped(s *fleet.GlobalService, n int32) *fleet.GlobalService {
+	s.Spec.Failover.MaxTiers = n
+	return s
+}
+
 type down map[string]string
 
 func (d down) Unavailable(_ *fleet.GlobalService, c string) string { return d[c] }
@@ -60,8 +66,16 @@ func TestTiers(t *testing.T) {
 			[]string{"a(local)", "c", "b", "d"}, nil},
 		{"locality from another region", svc(nil, "locality"), "d", nil,
 			[]string{"d(local)", "a", "b", "c"}, nil},
-		{"non-target source still serves locally", svc(nil, ""), "e", nil,
+		{"non-target source still serves locally; locality keeps four tiers by default", svc(nil, ""), "e", nil,
+			[]string{"e(local)", "d", "a", "b"}, nil},
+		{"maxTiers above the default keeps more", capped(svc(nil, ""), 5), "e", nil,
 			[]string{"e(local)", "d", "a", "b", "c"}, nil},
+		{"ordered with maxTiers", capped(svc(nil, "ordered", "d", "b", "a"), 2), "a", nil,
+			[]string{"a(local)", "d"}, nil},
+		{"maxTiers 1: no failover", capped(svc(nil, ""), 1), "a", nil,
+			[]string{"a(local)"}, nil},
+		{"an unavailable cluster makes room for the next", capped(svc(nil, ""), 3), "a", down{"c": "down"},
+			[]string{"a(local)", "b", "d"}, []Skip{{Cluster: "c", Reason: "down"}}},
 		{"ordered", svc(nil, "ordered", "d", "b", "a"), "a", nil,
 			[]string{"a(local)", "d", "b", "c"}, nil},
 		{"ordered from a cluster the service does not run in", svc([]string{"b", "d"}, "ordered", "d", "b"), "a", nil,
@@ -85,6 +99,12 @@ func TestTiers(t *testing.T) {
 			}
 			if !reflect.DeepEqual(skips, tc.wantSkips) {
 				t.Errorf("skips %v, want %v", skips, tc.wantSkips)
+			}
+			if tc.avail == nil {
+				all, _ := Tiers(f, tc.svc, f.Cluster(tc.src), nil)
+				if n := tc.svc.TierCount(f.ServiceClusters(tc.svc), f.Cluster(tc.src)); n != len(all) {
+					t.Errorf("TierCount %d, Tiers gives %d", n, len(all))
+				}
 			}
 		})
 	}

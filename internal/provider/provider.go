@@ -127,6 +127,22 @@ type Limits struct {
 	RouteWasm bool
 	// NoRouteWasm says why it cannot, after "cannot run it: ".
 	NoRouteWasm string
+	// Route is the most one route object holds; nil is no limit. Render
+	// refuses a route past it; the fleet validator refuses it first.
+	Route *RouteLimits
+}
+
+// RouteLimits are the most one route object of a provider holds; 0 is no limit.
+type RouteLimits struct {
+	// Object names the route object in messages ("an Envoy Gateway HTTPRoute").
+	Object string
+	// Hosts, Rules: hostnames and rules of one route.
+	Hosts, Rules int
+	// MatchesPerRule and Matches: one match per method of a rule (one for a
+	// rule without methods), per rule and in all.
+	MatchesPerRule, Matches int
+	// BackendRefsPerRule: one per backend and failover tier of a rule.
+	BackendRefsPerRule int
 }
 
 // Failover is where a provider's clusters receive failover traffic and what

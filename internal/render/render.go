@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -350,12 +351,34 @@ type keyedObject struct {
 // time on large fleets (see docs/performance.md).
 const GCPercent = 300
 
+// The soft memory limit the gatefed binary sets once it knows the fleet:
+// MemoryBase plus MemoryPerCluster for each cluster. Near it the collector
+// runs more often instead of letting GCPercent's headroom grow with the
+// fleet (see docs/performance.md).
+const (
+	MemoryBase       = 64 << 20
+	MemoryPerCluster = 4 << 20
+)
+
+var binaryGC atomic.Bool
+
 // UseBinaryGC sets the garbage collector target to GCPercent unless GOGC is
-// set, as the gatefed binary runs, and returns what restores the previous one.
+// set, as the gatefed binary runs, lets FitMemoryLimit set a limit, and
+// returns what restores both.
 func UseBinaryGC() (restore func()) {
+	binaryGC.Store(true)
 	if os.Getenv("GOGC") != "" {
-		return func() {}
+		return func() { binaryGC.Store(false) }
 	}
 	old := debug.SetGCPercent(GCPercent)
-	return func() { debug.SetGCPercent(old) }
+	return func() { debug.SetGCPercent(old); binaryGC.Store(false) }
+}
+
+// FitMemoryLimit sets the soft memory limit for a fleet of the given number
+// of clusters, under UseBinaryGC and unless GOMEMLIMIT is set.
+func FitMemoryLimit(clusters int) {
+	if !binaryGC.Load() || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(MemoryBase + int64(clusters)*MemoryPerCluster)
 }

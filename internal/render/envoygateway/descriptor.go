@@ -82,6 +82,7 @@ var Descriptor = &provider.Descriptor{
 			return fmt.Sprintf("replaces a prefix only for a rule with exactly one match, and this rule has one per method (%d): give each method its own rule", methods)
 		},
 		RouteWasm: true,
+		Route:     &routeLimits,
 	},
 	Failover: provider.Failover{
 		Discovery:           provider.DiscoverByPortName,

@@ -13,17 +13,15 @@ import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
-// Limits of the HTTPRoute schema.
-const (
-	maxHostnames         = 16
-	maxRules             = 16
-	maxMatchesPerRule    = 64
-	maxMatchesPerRoute   = 128
-	maxBackendRefsInRule = 16
-)
+// routeLimits are the limits of the HTTPRoute schema.
+var routeLimits = provider.RouteLimits{
+	Object: "an Envoy Gateway HTTPRoute",
+	Hosts:  16, Rules: 16, MatchesPerRule: 64, Matches: 128, BackendRefsPerRule: 16,
+}
 
 var (
 	gatewayGroup = gwapiv1.Group(gwapiv1.GroupName)
@@ -39,11 +37,11 @@ func ptrTo[T any](v T) *T { return &v }
 // httpRoute renders a GlobalRoute as an HTTPRoute in the gateway namespace
 // attached to the cluster's Gateway.
 func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructured, error) {
-	if n := len(route.Spec.Hosts); n > maxHostnames {
-		return nil, fmt.Errorf("GlobalRoute %s: %d hosts, an HTTPRoute allows %d", route.Key(), n, maxHostnames)
+	if n := len(route.Spec.Hosts); n > routeLimits.Hosts {
+		return nil, fmt.Errorf("GlobalRoute %s: %d hosts, an HTTPRoute allows %d", route.Key(), n, routeLimits.Hosts)
 	}
-	if n := len(route.Spec.Rules); n > maxRules {
-		return nil, fmt.Errorf("GlobalRoute %s: %d rules, an HTTPRoute allows %d", route.Key(), n, maxRules)
+	if n := len(route.Spec.Rules); n > routeLimits.Rules {
+		return nil, fmt.Errorf("GlobalRoute %s: %d rules, an HTTPRoute allows %d", route.Key(), n, routeLimits.Rules)
 	}
 	hr := &gwapiv1.HTTPRoute{
 		TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindHTTPRoute},
@@ -65,8 +63,8 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 		if m.name != "" {
 			rule.Name = ptrTo(gwapiv1.SectionName(m.name))
 		}
-		if n := len(rule.Matches); n > maxMatchesPerRule {
-			return nil, fmt.Errorf("GlobalRoute %s: %s renders %d matches (one per method), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, maxMatchesPerRule)
+		if n := len(rule.Matches); n > routeLimits.MatchesPerRule {
+			return nil, fmt.Errorf("GlobalRoute %s: %s renders %d matches (one per method), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, routeLimits.MatchesPerRule)
 		}
 		totalMatches += len(rule.Matches)
 		for _, b := range m.rule.Backends {
@@ -83,13 +81,13 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 			}
 		}
 		rule.Filters = r.ruleFilters(route, m)
-		if n := len(rule.BackendRefs); n > maxBackendRefsInRule {
-			return nil, fmt.Errorf("GlobalRoute %s: %s needs %d backendRefs (one per service and failover tier), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, maxBackendRefsInRule)
+		if n := len(rule.BackendRefs); n > routeLimits.BackendRefsPerRule {
+			return nil, fmt.Errorf("GlobalRoute %s: %s needs %d backendRefs (one per service and failover tier), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, routeLimits.BackendRefsPerRule)
 		}
 		hr.Spec.Rules = append(hr.Spec.Rules, rule)
 	}
-	if totalMatches > maxMatchesPerRoute {
-		return nil, fmt.Errorf("GlobalRoute %s: %d matches in all, an HTTPRoute allows %d", route.Key(), totalMatches, maxMatchesPerRoute)
+	if totalMatches > routeLimits.Matches {
+		return nil, fmt.Errorf("GlobalRoute %s: %d matches in all, an HTTPRoute allows %d", route.Key(), totalMatches, routeLimits.Matches)
 	}
 
 	obj, err := toObject(hr, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)

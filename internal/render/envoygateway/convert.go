@@ -5,25 +5,10 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
-	"github.com/gatefed/gatefed/internal/render"
 )
-
-// toObject converts a typed object to unstructured (render.ToUnstructured
-// drops null fields), drops its status, and stamps the gatefed labels and
-// source annotation.
-func toObject(typed any, cluster, sourceKind, sourceNamespace, sourceName string) (*unstructured.Unstructured, error) {
-	obj, err := render.ToUnstructured(typed)
-	if err != nil {
-		return nil, err
-	}
-	delete(obj.Object, "status")
-	render.Stamp(obj, cluster, sourceKind, sourceNamespace, sourceName)
-	return obj, nil
-}
 
 // gwDuration converts a fleet duration to the Gateway API duration format
 // (^([0-9]{1,5}(h|m|s|ms)){1,4}$). Empty or non-positive durations give nil.

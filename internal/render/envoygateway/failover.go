@@ -49,7 +49,7 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 			}},
 		},
 	}
-	if gw, err = toObject(g, r.cluster, fleet.KindCluster, "", r.cluster); err != nil {
+	if gw, err = render.Convert(g, r.cluster, fleet.KindCluster, "", r.cluster); err != nil {
 		return nil, nil, err
 	}
 
@@ -74,7 +74,7 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 			CACertificateRefs: []gwapiv1.SecretObjectReference{downstream},
 		},
 	}
-	if ctp, err = toObject(p, r.cluster, fleet.KindCluster, "", r.cluster); err != nil {
+	if ctp, err = render.Convert(p, r.cluster, fleet.KindCluster, "", r.cluster); err != nil {
 		return nil, nil, err
 	}
 	return ctp, gw, nil
@@ -112,7 +112,7 @@ func (r *renderer) tlsRoutes() ([]*unstructured.Unstructured, error) {
 				Weight: ptrTo(int32(1)),
 			}},
 		}}
-		obj, err := toObject(tr, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+		obj, err := render.Convert(tr, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
 )
 
 // ruleFilters turns a rule's options into HTTPRoute filters, in the order
@@ -96,7 +97,7 @@ func (r *renderer) mirrorFilter(route *fleet.GlobalRoute, m *fleet.Mirror) *gwap
 	}
 	p := r.in.Used[route.MirrorRef(m)]
 	if p == nil || p.Service == nil || len(p.Tiers) == 0 {
-		r.warnf("GlobalRoute %s: mirror service %s has no cluster to serve it; no requests are mirrored", route.Key(), route.MirrorRef(m))
+		r.Warnf("GlobalRoute %s: mirror service %s has no cluster to serve it; no requests are mirrored", route.Key(), route.MirrorRef(m))
 		return nil
 	}
 	ref := r.tierRef(p, 0, 1, false).BackendObjectReference
@@ -137,7 +138,7 @@ func (r *renderer) routeFilters(route *fleet.GlobalRoute) ([]*unstructured.Unstr
 		if dr.Body != "" {
 			f.Spec.DirectResponse.Body = &egv1a1.CustomResponseBody{Type: ptrTo(egv1a1.ResponseValueTypeInline), Inline: ptrTo(dr.Body)}
 		}
-		obj, err := toObject(f, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := render.Convert(f, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,6 @@ package envoygateway
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -52,7 +51,7 @@ func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return objs, r.warnings, nil
+	return objs, r.Warnings, nil
 }
 
 type renderer struct {
@@ -62,7 +61,7 @@ type renderer struct {
 	gwName    string
 	className string
 	names     *render.Namer
-	warnings  []string
+	render.Warnings
 
 	// rules holds, per route key, what each rule renders to.
 	rules map[string][]*ruleModel
@@ -89,26 +88,14 @@ func newRenderer(in *render.ClusterInput) *renderer {
 	r := &renderer{
 		in:        in,
 		cluster:   in.Cluster.Name(),
-		gwNs:      orDefault(gw.Namespace, defaultGatewayNamespace),
-		gwName:    orDefault(gw.Name, defaultGatewayName),
-		className: orDefault(gw.ClassName, defaultClassName),
+		gwNs:      render.OrDefault(gw.Namespace, defaultGatewayNamespace),
+		gwName:    render.OrDefault(gw.Name, defaultGatewayName),
+		className: render.OrDefault(gw.ClassName, defaultClassName),
 		rules:     map[string][]*ruleModel{},
 		byName:    map[string]bool{},
 		byService: map[string]bool{},
 	}
 	return r
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// warnf records a warning; render.Render prefixes it with the cluster.
-func (r *renderer) warnf(format string, args ...any) {
-	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
 }
 
 func (r *renderer) run() ([]*unstructured.Unstructured, error) {
@@ -179,20 +166,10 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-// usedKeys returns the keys of in.Used, sorted.
-func (r *renderer) usedKeys() []string {
-	keys := make([]string, 0, len(r.in.Used))
-	for k := range r.in.Used {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // checkPlans warns about services whose tiers Envoy Gateway cannot honour
 // fully. (render.Render itself warns about services without any tier.)
 func (r *renderer) checkPlans() {
-	for _, key := range r.usedKeys() {
+	for _, key := range r.in.UsedKeys() {
 		p := r.in.Used[key]
 		switch {
 		case len(p.Tiers) > 2:
@@ -200,7 +177,7 @@ func (r *renderer) checkPlans() {
 			for _, t := range p.Tiers[1:] {
 				shared = append(shared, t.Cluster.Name())
 			}
-			r.warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order",
+			r.Warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order",
 				key, len(p.Tiers), tierNames(p), strings.Join(shared, ", "))
 		}
 	}
@@ -282,7 +259,7 @@ func (r *renderer) nameRequests() []render.NameRequest {
 			}
 		}
 	}
-	for _, key := range r.usedKeys() {
+	for _, key := range r.in.UsedKeys() {
 		p := r.in.Used[key]
 		for _, t := range p.Tiers {
 			if !t.Local || r.byName[key] {
@@ -318,26 +295,11 @@ func (r *renderer) servesFailover() bool {
 	return r.in.Cluster.FailoverTarget() && len(r.in.Served) > 0
 }
 
-// servedBySNI returns the served services, keeping the first of any that
-// share an SNI (the same Service port) and warning about the rest.
+// servedBySNI returns the served services, one per SNI.
 func (r *renderer) servedBySNI() []*fleet.GlobalService {
-	if !r.servesFailover() {
-		return nil
-	}
-	served := append([]*fleet.GlobalService(nil), r.in.Served...)
-	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
-	owner := map[string]string{}
-	var out []*fleet.GlobalService
-	for _, s := range served {
-		sni := render.FailoverSNI(s)
-		if prev, dup := owner[sni]; dup {
-			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's TLSRoute", prev, s.Key(), sni, prev)
-			continue
-		}
-		owner[sni] = s.Key()
-		out = append(out, s)
-	}
-	return out
+	return r.in.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
+		r.Warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's TLSRoute", kept.Key(), dropped.Key(), sni, kept.Key())
+	})
 }
 
 // chooseAddressForm decides how a rule reaches its tiers. Envoy Gateway

@@ -8,6 +8,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
 )
 
 // httpsPort is the port of the HTTPS listeners gatefed adds for a route's hosts.
@@ -75,7 +76,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			},
 		})
 	}
-	if listenerSet, err = toObject(ls, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if listenerSet, err = render.Convert(ls, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	if !t.HTTPSRedirect {
@@ -98,7 +99,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			RequestRedirect: &gwapiv1.HTTPRequestRedirectFilter{Scheme: ptrTo("https"), StatusCode: ptrTo(301)},
 		}},
 	}}
-	if redirect, err = toObject(hr, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if redirect, err = render.Convert(hr, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	return listenerSet, redirect, nil

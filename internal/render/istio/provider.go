@@ -10,7 +10,6 @@ package istio
 
 import (
 	"fmt"
-	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -35,12 +34,6 @@ const (
 // TiersDomain ends the ServiceEntry host of a GlobalService's tiers:
 // <name>.<namespace>.tiers.gatefed.internal.
 const TiersDomain = "tiers.gatefed.internal"
-
-// RetryOn is what a rule with retries retries on, as on the other providers.
-const RetryOn = "5xx,reset,connect-failure,refused-stream"
-
-// NoBackendStatus answers a rule none of whose backends can be served.
-const NoBackendStatus = 503
 
 // DefaultMaxEjectionPercent is written when outlierDetection leaves
 // maxEjectionPercent out: Istio's 10% would eject only one tier at a time.
@@ -78,7 +71,7 @@ func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return objs, r.warnings, nil
+	return objs, r.Warnings, nil
 }
 
 type renderer struct {
@@ -88,7 +81,7 @@ type renderer struct {
 	gwName   string
 	selector map[string]string
 	names    *render.Namer
-	warnings []string
+	render.Warnings
 	// served are the services the failover Gateway accepts, one per SNI.
 	served []*fleet.GlobalService
 }
@@ -98,25 +91,14 @@ func newRenderer(in *render.ClusterInput) *renderer {
 	r := &renderer{
 		in:       in,
 		cluster:  in.Cluster.Name(),
-		gwNs:     orDefault(gw.Namespace, defaultGatewayNamespace),
-		gwName:   orDefault(gw.Name, defaultGatewayName),
+		gwNs:     render.OrDefault(gw.Namespace, defaultGatewayNamespace),
+		gwName:   render.OrDefault(gw.Name, defaultGatewayName),
 		selector: gw.Selector,
 	}
 	if len(r.selector) == 0 {
 		r.selector = defaultSelector
 	}
 	return r
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func (r *renderer) warnf(format string, args ...any) {
-	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
 }
 
 func (r *renderer) run() ([]*unstructured.Unstructured, error) {
@@ -132,7 +114,7 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 		}
 		return nil
 	}
-	for _, key := range r.usedKeys() {
+	for _, key := range r.in.UsedKeys() {
 		p := r.in.Used[key]
 		if !throughTiers(p) {
 			continue
@@ -174,21 +156,12 @@ func throughTiers(p *render.ServicePlan) bool {
 	return len(p.Tiers) > 1 || (len(p.Tiers) == 1 && !p.Tiers[0].Local)
 }
 
-func (r *renderer) usedKeys() []string {
-	keys := make([]string, 0, len(r.in.Used))
-	for k := range r.in.Used {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func (r *renderer) nameRequests() []render.NameRequest {
 	var reqs []render.NameRequest
 	for _, route := range r.in.Routes {
 		reqs = append(reqs, render.NameOf(KindVirtualService, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}))
 	}
-	for _, key := range r.usedKeys() {
+	for _, key := range r.in.UsedKeys() {
 		p := r.in.Used[key]
 		if throughTiers(p) {
 			parts := []string{p.Service.Metadata.Namespace, p.Service.Metadata.Name}
@@ -205,26 +178,11 @@ func failoverParts(s *fleet.GlobalService) []string {
 	return []string{"failover", s.Metadata.Namespace, s.Metadata.Name}
 }
 
-// servedBySNI returns the served services, keeping the first of any that
-// share an SNI (the same Service port) and warning about the rest.
+// servedBySNI returns the served services, one per SNI.
 func (r *renderer) servedBySNI() []*fleet.GlobalService {
-	if !r.in.Cluster.FailoverTarget() || len(r.in.Served) == 0 {
-		return nil
-	}
-	served := append([]*fleet.GlobalService(nil), r.in.Served...)
-	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
-	owner := map[string]string{}
-	var out []*fleet.GlobalService
-	for _, s := range served {
-		sni := render.FailoverSNI(s)
-		if prev, dup := owner[sni]; dup {
-			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's server", prev, s.Key(), sni, prev)
-			continue
-		}
-		owner[sni] = s.Key()
-		out = append(out, s)
-	}
-	return out
+	return r.in.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
+		r.Warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's server", kept.Key(), dropped.Key(), sni, kept.Key())
+	})
 }
 
 // tiersHost is the ServiceEntry host of a service's tiers.

@@ -159,7 +159,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute, i int, use func(*render.S
 			use(p)
 			if len(p.Tiers) == 0 {
 				if len(rule.Backends) > 1 {
-					r.warnf("%s: backend %s has no cluster to serve it; its share of traffic goes to the other backends", where, key)
+					r.Warnf("%s: backend %s has no cluster to serve it; its share of traffic goes to the other backends", where, key)
 				}
 				continue
 			}
@@ -169,8 +169,8 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute, i int, use func(*render.S
 			dests = append(dests, &networking.HTTPRouteDestination{Destination: r.destination(p), Weight: b.WeightOf()})
 		}
 		if len(dests) == 0 {
-			r.warnf("%s: no backend can take traffic; the VirtualService answers %d", where, NoBackendStatus)
-			hr.DirectResponse = directResponse(NoBackendStatus, "no cluster can serve this route\n")
+			r.Warnf("%s: no backend can take traffic; the VirtualService answers %d", where, render.NoBackendStatus)
+			hr.DirectResponse = directResponse(render.NoBackendStatus, render.NoBackendBody)
 			break
 		}
 		if len(dests) == 1 {
@@ -202,7 +202,7 @@ func (r *renderer) forwardOptions(route *fleet.GlobalRoute, where string, rule *
 		if attempts <= 0 {
 			attempts = 1
 		}
-		hr.Retries = &networking.HTTPRetry{Attempts: attempts, PerTryTimeout: duration(rt.PerTryTimeout), RetryOn: RetryOn}
+		hr.Retries = &networking.HTTPRetry{Attempts: attempts, PerTryTimeout: duration(rt.PerTryTimeout), RetryOn: render.RetryOn}
 	} else {
 		// Istio retries twice by default; the other providers do not retry.
 		hr.Retries = &networking.HTTPRetry{Attempts: 0}
@@ -224,7 +224,7 @@ func (r *renderer) forwardOptions(route *fleet.GlobalRoute, where string, rule *
 		}
 		use(p)
 		if len(p.Tiers) == 0 {
-			r.warnf("%s: mirror %s has no cluster to serve it; no copies are sent", where, key)
+			r.Warnf("%s: mirror %s has no cluster to serve it; no copies are sent", where, key)
 		} else {
 			hr.Mirrors = []*networking.HTTPMirrorPolicy{{
 				Destination: r.destination(p),

@@ -145,8 +145,8 @@ func (r *renderer) outlierDetection(s *fleet.GlobalService) *networking.OutlierD
 		}
 		out.Consecutive_5XxErrors = wrapperspb.UInt32(uint32(threshold))
 		out.Interval = duration(hc.Interval)
-		r.warnf("GlobalService %s: Istio has no active health check; its tiers are ejected by outlier detection instead (%d consecutive 5xx or connection failures of real requests, checked every %s), not by probing %s",
-			s.Key(), threshold, orDefault(string(hc.Interval), string(fleet.DefaultHealthCheckInterval)), hc.Path)
+		r.Warnf("GlobalService %s: Istio has no active health check; its tiers are ejected by outlier detection instead (%d consecutive 5xx or connection failures of real requests, checked every %s), not by probing %s",
+			s.Key(), threshold, render.OrDefault(string(hc.Interval), string(fleet.DefaultHealthCheckInterval)), hc.Path)
 	}
 	return out
 }

@@ -178,17 +178,9 @@ func (r *renderer) checkPlans() {
 				shared = append(shared, t.Cluster.Name())
 			}
 			r.Warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order",
-				key, len(p.Tiers), tierNames(p), strings.Join(shared, ", "))
+				key, len(p.Tiers), strings.Join(render.TierNames(p), " > "), strings.Join(shared, ", "))
 		}
 	}
-}
-
-func tierNames(p *render.ServicePlan) string {
-	names := make([]string, len(p.Tiers))
-	for i, t := range p.Tiers {
-		names[i] = t.Cluster.Name()
-	}
-	return strings.Join(names, " > ")
 }
 
 // plan returns the tiers of a route backend's service.

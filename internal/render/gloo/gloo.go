@@ -35,12 +35,6 @@ const (
 	maxNameLength = 63
 )
 
-// RetryOn is the Envoy retry policy of every rule with retries.
-const RetryOn = "5xx,reset,connect-failure,refused-stream"
-
-// NoBackendStatus is the HTTP status of a rule none of whose backends can be served.
-const NoBackendStatus = 503
-
 // Provider renders Gloo Edge objects.
 type Provider struct{}
 
@@ -104,57 +98,42 @@ func (Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, [
 	if err := r.failoverGateway(); err != nil {
 		return nil, nil, err
 	}
-	return r.objs, r.warnings, nil
+	return r.objs, r.Warnings, nil
 }
 
 type renderer struct {
-	in       *render.ClusterInput
-	cluster  string
-	ns       string
-	objs     []*unstructured.Unstructured
-	warnings []string
+	in      *render.ClusterInput
+	cluster string
+	ns      string
+	objs    []*unstructured.Unstructured
+	render.Warnings
 	// names maps "Kind/name" to the document it was rendered for, to catch two documents sharing a name.
 	names map[string]string
 }
 
-func (r *renderer) warnf(format string, args ...any) {
-	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
-}
-
-// emit converts, stamps and keeps an object.
-func (r *renderer) emit(typed any, kind, name, sourceKind, sourceNs, sourceName string) error {
+// emit converts, stamps and keeps an object, refusing a second one of the same kind and name.
+func (r *renderer) emit(typed any, kind, name, sourceKind, sourceNs, sourceName string) (*unstructured.Unstructured, error) {
 	key := kind + "/" + name
 	source := sourceKind + " " + fleet.Ref(sourceNs, sourceName)
 	if prev, dup := r.names[key]; dup {
-		return fmt.Errorf("%s and %s both render %s %s/%s; rename one", prev, source, kind, r.ns, name)
+		return nil, fmt.Errorf("%s and %s both render %s %s/%s; rename one", prev, source, kind, r.ns, name)
 	}
 	r.names[key] = source
-	obj, err := render.ToUnstructured(typed)
+	obj, err := render.Convert(typed, r.cluster, sourceKind, sourceNs, sourceName)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	render.Stamp(obj, r.cluster, sourceKind, sourceNs, sourceName)
 	r.objs = append(r.objs, obj)
-	return nil
+	return obj, nil
 }
 
 func (r *renderer) meta(name string, annotations map[string]string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: r.ns, Annotations: annotations}
 }
 
-// usedKeys are the keys of in.Used, sorted.
-func (r *renderer) usedKeys() []string {
-	keys := make([]string, 0, len(r.in.Used))
-	for k := range r.in.Used {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // upstreams renders one Upstream per used service that has tiers.
 func (r *renderer) upstreams() error {
-	for _, key := range r.usedKeys() {
+	for _, key := range r.in.UsedKeys() {
 		sp := r.in.Used[key]
 		s := sp.Service
 		if len(sp.Tiers) == 0 {
@@ -166,21 +145,19 @@ func (r *renderer) upstreams() error {
 			return err
 		}
 		if spec.Failover != nil && !s.HasHealthSignal() {
-			r.warnf("GlobalService %s: failover to %s never triggers without spec.healthCheck or spec.outlierDetection",
-				key, strings.Join(tierNames(sp)[1:], ", "))
-		}
-		ann := map[string]string{render.AnnotationTiers: strings.Join(tierNames(sp), ",")}
-		if len(sp.Skips) > 0 {
-			ann[render.AnnotationSkipped] = render.SkipList(sp, "; ")
+			r.Warnf("GlobalService %s: failover to %s never triggers without spec.healthCheck or spec.outlierDetection",
+				key, strings.Join(render.TierNames(sp)[1:], ", "))
 		}
 		up := &gloov1.Upstream{
 			TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GlooGroupVersion, Kind: gloov1.KindUpstream},
-			ObjectMeta: r.meta(UpstreamName(s), ann),
+			ObjectMeta: r.meta(UpstreamName(s), nil),
 			Spec:       spec,
 		}
-		if err := r.emit(up, gloov1.KindUpstream, up.Name, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name); err != nil {
+		obj, err := r.emit(up, gloov1.KindUpstream, up.Name, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+		if err != nil {
 			return err
 		}
+		render.AnnotateService(obj, sp)
 	}
 	return nil
 }
@@ -332,7 +309,7 @@ func (r *renderer) virtualServices() error {
 				hostOwner[gw+" "+h] = route.Key()
 			}
 			if prev != "" {
-				r.warnf("host %q is in GlobalRoutes %s and %s; Gloo rejects VirtualServices whose domains overlap on one gateway", h, prev, route.Key())
+				r.Warnf("host %q is in GlobalRoutes %s and %s; Gloo rejects VirtualServices whose domains overlap on one gateway", h, prev, route.Key())
 			}
 		}
 		var rules []gloov1.Route
@@ -354,7 +331,7 @@ func (r *renderer) virtualServices() error {
 				},
 			},
 		}
-		if err := r.emit(vs, gloov1.KindVirtualService, vs.Name, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+		if _, err := r.emit(vs, gloov1.KindVirtualService, vs.Name, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 			return err
 		}
 		if t := route.Spec.TLS; t != nil && t.HTTPSRedirect {
@@ -398,7 +375,8 @@ func (r *renderer) httpsRedirect(route *fleet.GlobalRoute) error {
 			}},
 		}},
 	}
-	return r.emit(vs, gloov1.KindVirtualService, vs.Name, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+	_, err := r.emit(vs, gloov1.KindVirtualService, vs.Name, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+	return err
 }
 
 // route renders one rule: a redirectAction, a directResponseAction, or a
@@ -429,7 +407,7 @@ func (r *renderer) route(route *fleet.GlobalRoute, i int, rule fleet.Rule) (gloo
 }
 
 // routeAction sends to the Upstreams of the rule's backends, or answers
-// NoBackendStatus when none of them can take traffic.
+// render.NoBackendStatus when none of them can take traffic.
 func (r *renderer) routeAction(out *gloov1.Route, route *fleet.GlobalRoute, where string, rule fleet.Rule) error {
 	var dests []gloov1.WeightedDestination
 	for _, b := range rule.Backends {
@@ -440,7 +418,7 @@ func (r *renderer) routeAction(out *gloov1.Route, route *fleet.GlobalRoute, wher
 		}
 		if len(sp.Tiers) == 0 {
 			if len(rule.Backends) > 1 {
-				r.warnf("%s: backend %s has no cluster to serve it; its share of traffic goes to the other backends", where, key)
+				r.Warnf("%s: backend %s has no cluster to serve it; its share of traffic goes to the other backends", where, key)
 			}
 			continue
 		}
@@ -454,10 +432,10 @@ func (r *renderer) routeAction(out *gloov1.Route, route *fleet.GlobalRoute, wher
 	}
 	switch {
 	case len(dests) == 0:
-		r.warnf("%s: no backend can take traffic; the VirtualService answers %d", where, NoBackendStatus)
+		r.Warnf("%s: no backend can take traffic; the VirtualService answers %d", where, render.NoBackendStatus)
 		out.DirectResponseAction = &gloov1.DirectResponseAction{
-			Status: NoBackendStatus,
-			Body:   "no cluster can serve this route\n",
+			Status: render.NoBackendStatus,
+			Body:   render.NoBackendBody,
 		}
 	case len(rule.Backends) == 1:
 		out.RouteAction = &gloov1.RouteAction{Single: &gloov1.Destination{Upstream: dests[0].Destination.Upstream}}
@@ -517,8 +495,8 @@ func (r *renderer) routeOptions(where string, route *fleet.GlobalRoute, rule fle
 		}
 		if rt := rule.Retries; rt != nil {
 			opts.Retries = &gloov1.RetryPolicy{
-				RetryOn:       RetryOn,
-				NumRetries:    uint32(orDefault(rt.Attempts, 1)),
+				RetryOn:       render.RetryOn,
+				NumRetries:    uint32(render.OrDefault(rt.Attempts, 1)),
 				PerTryTimeout: protoDuration(rt.PerTryTimeout.Std()),
 			}
 		}
@@ -551,7 +529,7 @@ func (r *renderer) shadowing(where string, route *fleet.GlobalRoute, m *fleet.Mi
 	}
 	sp := r.in.Used[route.MirrorRef(m)]
 	if sp == nil || len(sp.Tiers) == 0 {
-		r.warnf("%s: mirror service %s has no cluster to serve it; no requests are mirrored", where, route.MirrorRef(m))
+		r.Warnf("%s: mirror service %s has no cluster to serve it; no requests are mirrored", where, route.MirrorRef(m))
 		return nil
 	}
 	return &gloov1.RouteShadowing{
@@ -668,7 +646,7 @@ func (r *renderer) prefixSlash(where, field, replacement string, m *fleet.Match)
 	if strings.HasSuffix(prefix, "/") {
 		example = prefix + "x"
 	}
-	r.warnf("%s: %s %q replaces the matched prefix %q character for character on Gloo, so %s becomes %s; end both with / or neither",
+	r.Warnf("%s: %s %q replaces the matched prefix %q character for character on Gloo, so %s becomes %s; end both with / or neither",
 		where, field, replacement, prefix, example, replacement+example[len(prefix):])
 }
 
@@ -707,19 +685,13 @@ func (r *renderer) failoverGateway() error {
 	if c.Spec.Gateway.Name == "" {
 		return fmt.Errorf("spec.gateway.name is empty")
 	}
-	served := append([]*fleet.GlobalService(nil), r.in.Served...)
-	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
-
-	sniOwner := map[string]string{}
+	served := r.in.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
+		r.Warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches %s's local Upstream",
+			kept.Key(), dropped.Key(), sni, kept.Key())
+	})
 	var hosts []gloov1.TCPHost
 	for _, s := range served {
 		sni := render.FailoverSNI(s)
-		if prev, dup := sniOwner[sni]; dup {
-			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches %s's local Upstream",
-				prev, s.Key(), sni, prev)
-			continue
-		}
-		sniOwner[sni] = s.Key()
 		twin := &gloov1.Upstream{
 			TypeMeta: metav1.TypeMeta{APIVersion: gloov1.GlooGroupVersion, Kind: gloov1.KindUpstream},
 			ObjectMeta: r.meta(LocalUpstreamName(s), map[string]string{
@@ -727,7 +699,7 @@ func (r *renderer) failoverGateway() error {
 			}),
 			Spec: gloov1.UpstreamSpec{Kube: kubeUpstream(s)},
 		}
-		if err := r.emit(twin, gloov1.KindUpstream, twin.Name, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name); err != nil {
+		if _, err := r.emit(twin, gloov1.KindUpstream, twin.Name, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name); err != nil {
 			return err
 		}
 		hosts = append(hosts, gloov1.TCPHost{
@@ -751,15 +723,8 @@ func (r *renderer) failoverGateway() error {
 			TCPGateway:  &gloov1.TCPGateway{TCPHosts: hosts},
 		},
 	}
-	return r.emit(gw, gloov1.KindGateway, gw.Name, fleet.KindCluster, "", r.cluster)
-}
-
-func tierNames(sp *render.ServicePlan) []string {
-	names := make([]string, len(sp.Tiers))
-	for i, t := range sp.Tiers {
-		names[i] = t.Cluster.Name()
-	}
-	return names
+	_, err := r.emit(gw, gloov1.KindGateway, gw.Name, fleet.KindCluster, "", r.cluster)
+	return err
 }
 
 // protoDuration formats a duration as protobuf JSON does: seconds with 0, 3,
@@ -784,14 +749,6 @@ func protoDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%s%d.%09ds", sign, secs, nanos)
 	}
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 func ptr[T any](v T) *T { return &v }

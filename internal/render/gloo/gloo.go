@@ -6,8 +6,6 @@
 package gloo
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -32,7 +30,7 @@ const (
 	// FailoverGatewayName is the Gateway that accepts failover traffic on a target.
 	FailoverGatewayName = "gatefed-failover"
 	// maxNameLength keeps names valid as DNS labels and label values.
-	maxNameLength = 63
+	maxNameLength = render.MaxNameLen
 )
 
 // Provider renders Gloo Edge objects.
@@ -67,14 +65,7 @@ func HTTPSRedirectName(r *fleet.GlobalRoute) string {
 // objectName joins parts with "-"; a name longer than a DNS label is cut and
 // ends in a hash of the whole name, so it stays unique and stable.
 func objectName(parts ...string) string {
-	name := strings.ToLower(strings.Join(parts, "-"))
-	if len(name) <= maxNameLength {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	hash := hex.EncodeToString(sum[:])[:8]
-	head := strings.TrimRight(name[:maxNameLength-len(hash)-1], "-.")
-	return head + "-" + hash
+	return render.FitName(strings.ToLower(strings.Join(parts, "-")))
 }
 
 // Render returns the cluster's Upstreams, VirtualServices, local-only

@@ -290,10 +290,10 @@ func proxyLoad(ctx context.Context, env *clusterEnv, live liveConfig) ProxyLoad 
 			return 1
 		}
 		ec := env.readyEndpoints(ctx, ns, name, int32(port))
-		if ec.err != nil || ec.ready == 0 {
+		if ec.err != nil || ec.Ready == 0 {
 			return 1
 		}
-		return ec.ready
+		return ec.Ready
 	}
 	count := env.provider().Sizing.Count
 	if count == nil {

@@ -31,6 +31,38 @@ func (w *Warnings) Warnf(format string, args ...any) {
 	*w = append(*w, fmt.Sprintf(format, args...))
 }
 
+// Base is what every provider's renderer holds: its input, the cluster's
+// name and the warnings it collects.
+type Base struct {
+	In      *ClusterInput
+	Cluster string
+	Warnings
+}
+
+func (b *Base) base() *Base { return b }
+
+// Renderer is a provider's renderer of one cluster: a type that embeds
+// Base and renders with Run.
+type Renderer interface {
+	Run() ([]*unstructured.Unstructured, error)
+	base() *Base
+}
+
+// Run is the frame of every provider's Render: it refuses an input without
+// a cluster, builds the provider's renderer on a new Base and returns what
+// it renders and warns about.
+func Run[R Renderer](provider string, in *ClusterInput, newRenderer func(Base) R) ([]*unstructured.Unstructured, []string, error) {
+	if in == nil || in.Cluster == nil {
+		return nil, nil, fmt.Errorf("%s: no cluster to render", provider)
+	}
+	r := newRenderer(Base{In: in, Cluster: in.Cluster.Name()})
+	objs, err := r.Run()
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs, r.base().Warnings, nil
+}
+
 // UsedKeys returns the keys of in.Used, sorted.
 func (in *ClusterInput) UsedKeys() []string { return sortedPlanKeys(in.Used) }
 

@@ -95,7 +95,7 @@ func (r *renderer) mirrorFilter(route *fleet.GlobalRoute, m *fleet.Mirror) *gwap
 	if m == nil {
 		return nil
 	}
-	p := r.in.Used[route.MirrorRef(m)]
+	p := r.In.Used[route.MirrorRef(m)]
 	if p == nil || p.Service == nil || len(p.Tiers) == 0 {
 		r.Warnf("GlobalRoute %s: mirror service %s has no cluster to serve it; no requests are mirrored", route.Key(), route.MirrorRef(m))
 		return nil
@@ -138,7 +138,7 @@ func (r *renderer) routeFilters(route *fleet.GlobalRoute) ([]*unstructured.Unstr
 		if dr.Body != "" {
 			f.Spec.DirectResponse.Body = &egv1a1.CustomResponseBody{Type: ptrTo(egv1a1.ResponseValueTypeInline), Inline: ptrTo(dr.Body)}
 		}
-		obj, err := render.Convert(f, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := render.Convert(f, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

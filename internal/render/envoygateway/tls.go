@@ -76,7 +76,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			},
 		})
 	}
-	if listenerSet, err = render.Convert(ls, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if listenerSet, err = render.Convert(ls, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	if !t.HTTPSRedirect {
@@ -99,7 +99,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			RequestRedirect: &gwapiv1.HTTPRequestRedirectFilter{Scheme: ptrTo("https"), StatusCode: ptrTo(301)},
 		}},
 	}}
-	if redirect, err = render.Convert(hr, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if redirect, err = render.Convert(hr, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	return listenerSet, redirect, nil

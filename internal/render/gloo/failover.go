@@ -15,14 +15,14 @@ import (
 // each SNI to its local-only Upstream. A local-only Upstream never has a
 // failover block, so failover traffic is never sent on to another cluster.
 func (r *renderer) failoverGateway() error {
-	c := r.in.Cluster
-	if !c.FailoverTarget() || len(r.in.Served) == 0 {
+	c := r.In.Cluster
+	if !c.FailoverTarget() || len(r.In.Served) == 0 {
 		return nil
 	}
 	if c.Spec.Gateway.Name == "" {
 		return fmt.Errorf("spec.gateway.name is empty")
 	}
-	served := r.in.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
+	served := r.In.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
 		r.Warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches %s's local Upstream",
 			kept.Key(), dropped.Key(), sni, kept.Key())
 	})
@@ -32,7 +32,7 @@ func (r *renderer) failoverGateway() error {
 		twin := &gloov1.Upstream{
 			TypeMeta: metav1.TypeMeta{APIVersion: gloov1.GlooGroupVersion, Kind: gloov1.KindUpstream},
 			ObjectMeta: r.meta(LocalUpstreamName(s), map[string]string{
-				render.AnnotationTiers: r.cluster,
+				render.AnnotationTiers: r.Cluster,
 			}),
 			Spec: gloov1.UpstreamSpec{Kube: kubeUpstream(s)},
 		}
@@ -60,6 +60,6 @@ func (r *renderer) failoverGateway() error {
 			TCPGateway:  &gloov1.TCPGateway{TCPHosts: hosts},
 		},
 	}
-	_, err := r.emit(gw, gloov1.KindGateway, gw.Name, fleet.KindCluster, "", r.cluster)
+	_, err := r.emit(gw, gloov1.KindGateway, gw.Name, fleet.KindCluster, "", r.Cluster)
 	return err
 }

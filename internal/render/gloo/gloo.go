@@ -26,35 +26,32 @@ func New() Provider { return Provider{} }
 // Render returns the cluster's Upstreams, VirtualServices, local-only
 // Upstreams and failover Gateway, in that order.
 func (Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
-	r := &renderer{
-		in:      in,
-		cluster: in.Cluster.Metadata.Name,
-		ns:      in.Cluster.Spec.Gateway.Namespace,
-		names:   map[string]string{},
-	}
-	if r.ns == "" {
-		return nil, nil, fmt.Errorf("spec.gateway.namespace is empty")
-	}
-	if err := r.upstreams(); err != nil {
-		return nil, nil, err
-	}
-	if err := r.virtualServices(); err != nil {
-		return nil, nil, err
-	}
-	if err := r.failoverGateway(); err != nil {
-		return nil, nil, err
-	}
-	return r.objs, r.Warnings, nil
+	return render.Run(Name, in, newRenderer)
+}
+
+func newRenderer(base render.Base) *renderer {
+	return &renderer{Base: base, ns: base.In.Cluster.Spec.Gateway.Namespace, names: map[string]string{}}
 }
 
 type renderer struct {
-	in      *render.ClusterInput
-	cluster string
-	ns      string
-	objs    []*unstructured.Unstructured
-	render.Warnings
+	render.Base
+	ns   string
+	objs []*unstructured.Unstructured
 	// names maps "Kind/name" to the document it was rendered for, to catch two documents sharing a name.
 	names map[string]string
+}
+
+// Run renders the cluster.
+func (r *renderer) Run() ([]*unstructured.Unstructured, error) {
+	if r.ns == "" {
+		return nil, fmt.Errorf("spec.gateway.namespace is empty")
+	}
+	for _, step := range []func() error{r.upstreams, r.virtualServices, r.failoverGateway} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return r.objs, nil
 }
 
 // emit converts, stamps and keeps an object, refusing a second one of the same kind and name.
@@ -65,7 +62,7 @@ func (r *renderer) emit(typed any, kind, name, sourceKind, sourceNs, sourceName 
 		return nil, fmt.Errorf("%s and %s both render %s %s/%s; rename one", prev, source, kind, r.ns, name)
 	}
 	r.names[key] = source
-	obj, err := render.Convert(typed, r.cluster, sourceKind, sourceNs, sourceName)
+	obj, err := render.Convert(typed, r.Cluster, sourceKind, sourceNs, sourceName)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func (r *renderer) shadowing(where string, route *fleet.GlobalRoute, m *fleet.Mi
 	if m == nil {
 		return nil
 	}
-	sp := r.in.Used[route.MirrorRef(m)]
+	sp := r.In.Used[route.MirrorRef(m)]
 	if sp == nil || len(sp.Tiers) == 0 {
 		r.Warnf("%s: mirror service %s has no cluster to serve it; no requests are mirrored", where, route.MirrorRef(m))
 		return nil

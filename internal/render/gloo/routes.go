@@ -36,7 +36,7 @@ func gateways(route *fleet.GlobalRoute) []string {
 // virtualServices renders one VirtualService per route served here, and a
 // redirect VirtualService per TLS route with httpsRedirect.
 func (r *renderer) virtualServices() error {
-	routes := append([]*fleet.GlobalRoute(nil), r.in.Routes...)
+	routes := append([]*fleet.GlobalRoute(nil), r.In.Routes...)
 	sort.SliceStable(routes, func(i, j int) bool { return routes[i].Key() < routes[j].Key() })
 	// hostOwner maps "gateway host" to the route that has it there: two
 	// VirtualServices may share a domain only on different Gateways.
@@ -157,7 +157,7 @@ func (r *renderer) routeAction(out *gloov1.Route, route *fleet.GlobalRoute, wher
 	var dests []gloov1.WeightedDestination
 	for _, b := range rule.Backends {
 		key := route.BackendRef(b)
-		sp, ok := r.in.Used[key]
+		sp, ok := r.In.Used[key]
 		if !ok {
 			return fmt.Errorf("%s: backend %s has no service plan", where, key)
 		}

@@ -13,8 +13,8 @@ import (
 
 // upstreams renders one Upstream per used service that has tiers.
 func (r *renderer) upstreams() error {
-	for _, key := range r.in.UsedKeys() {
-		sp := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		sp := r.In.Used[key]
 		s := sp.Service
 		if len(sp.Tiers) == 0 {
 			// Nothing to point an Upstream at; the rules using it say what happens.

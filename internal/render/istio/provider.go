@@ -9,8 +9,6 @@
 package istio
 
 import (
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
@@ -63,34 +61,23 @@ var _ render.Provider = (*Provider)(nil)
 
 // Render returns the cluster's objects.
 func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
-	if in == nil || in.Cluster == nil {
-		return nil, nil, fmt.Errorf("istio: no cluster to render")
-	}
-	r := newRenderer(in)
-	objs, err := r.run()
-	if err != nil {
-		return nil, nil, err
-	}
-	return objs, r.Warnings, nil
+	return render.Run(Name, in, newRenderer)
 }
 
 type renderer struct {
-	in       *render.ClusterInput
-	cluster  string
+	render.Base
 	gwNs     string
 	gwName   string
 	selector map[string]string
 	names    *render.Namer
-	render.Warnings
 	// served are the services the failover Gateway accepts, one per SNI.
 	served []*fleet.GlobalService
 }
 
-func newRenderer(in *render.ClusterInput) *renderer {
-	gw := in.Cluster.Spec.Gateway
+func newRenderer(base render.Base) *renderer {
+	gw := base.In.Cluster.Spec.Gateway
 	r := &renderer{
-		in:       in,
-		cluster:  in.Cluster.Name(),
+		Base:     base,
 		gwNs:     render.OrDefault(gw.Namespace, defaultGatewayNamespace),
 		gwName:   render.OrDefault(gw.Name, defaultGatewayName),
 		selector: gw.Selector,
@@ -101,7 +88,8 @@ func newRenderer(in *render.ClusterInput) *renderer {
 	return r
 }
 
-func (r *renderer) run() ([]*unstructured.Unstructured, error) {
+// Run renders the cluster.
+func (r *renderer) Run() ([]*unstructured.Unstructured, error) {
 	r.served = r.servedBySNI()
 	r.names = render.NewNamer(r.nameRequests())
 	var out []*unstructured.Unstructured
@@ -114,8 +102,8 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 		}
 		return nil
 	}
-	for _, key := range r.in.UsedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		if !throughTiers(p) {
 			continue
 		}
@@ -126,12 +114,12 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 			return nil, err
 		}
 	}
-	if len(r.in.Routes) > 0 {
+	if len(r.In.Routes) > 0 {
 		if err := add(r.routesGateway()); err != nil {
 			return nil, err
 		}
 	}
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		if err := add(r.virtualService(route)); err != nil {
 			return nil, err
 		}
@@ -158,11 +146,11 @@ func throughTiers(p *render.ServicePlan) bool {
 
 func (r *renderer) nameRequests() []render.NameRequest {
 	var reqs []render.NameRequest
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		reqs = append(reqs, render.NameOf(KindVirtualService, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}))
 	}
-	for _, key := range r.in.UsedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		if throughTiers(p) {
 			parts := []string{p.Service.Metadata.Namespace, p.Service.Metadata.Name}
 			reqs = append(reqs, render.NameOf(KindServiceEntry, r.gwNs, parts), render.NameOf(KindDestinationRule, r.gwNs, parts))
@@ -180,7 +168,7 @@ func failoverParts(s *fleet.GlobalService) []string {
 
 // servedBySNI returns the served services, one per SNI.
 func (r *renderer) servedBySNI() []*fleet.GlobalService {
-	return r.in.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
+	return r.In.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
 		r.Warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's server", kept.Key(), dropped.Key(), sni, kept.Key())
 	})
 }
@@ -192,7 +180,7 @@ func tiersHost(s *fleet.GlobalService) string {
 
 // localHost is the cluster-local DNS name of a service's Kubernetes Service.
 func (r *renderer) localHost(s *fleet.GlobalService) string {
-	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.in.Cluster.Domain()
+	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.In.Cluster.Domain()
 }
 
 // stamp sets the labels and source annotation every object carries.

@@ -31,7 +31,7 @@ func (r *renderer) routesGateway() (*unstructured.Unstructured, error) {
 	seen := map[string]bool{}
 	var secure []*networking.Server
 	k := 0
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		t := route.Spec.TLS
 		if t == nil {
 			for _, h := range route.Spec.Hosts {
@@ -66,7 +66,7 @@ func (r *renderer) routesGateway() (*unstructured.Unstructured, error) {
 	}
 	gw.Spec.Servers = append(gw.Spec.Servers, secure...)
 	obj, err := gatewayObject(gw)
-	return stamp(obj, err, r.cluster, fleet.KindCluster, "", r.cluster)
+	return stamp(obj, err, r.Cluster, fleet.KindCluster, "", r.Cluster)
 }
 
 // virtualService renders a GlobalRoute: its hosts on the cluster's Gateway,
@@ -94,7 +94,7 @@ func (r *renderer) virtualService(route *fleet.GlobalRoute) (*unstructured.Unstr
 		vs.Spec.Http = append(vs.Spec.Http, hr)
 	}
 	obj, err := virtualServiceObject(vs)
-	obj, err = stamp(obj, err, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+	obj, err = stamp(obj, err, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func ruleLabel(route *fleet.GlobalRoute, i int) string {
 
 // plan returns the tiers of a service a rule names.
 func (r *renderer) plan(route *fleet.GlobalRoute, key string) (*render.ServicePlan, error) {
-	p := r.in.Used[key]
+	p := r.In.Used[key]
 	if p == nil || p.Service == nil {
 		return nil, fmt.Errorf("GlobalRoute %s: no tiers planned for GlobalService %s", route.Key(), key)
 	}

@@ -53,7 +53,7 @@ func (r *renderer) serviceEntry(p *render.ServicePlan) (*unstructured.Unstructur
 		})
 	}
 	obj, err := serviceEntryObject(se)
-	obj, err = stamp(obj, err, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+	obj, err = stamp(obj, err, r.Cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (r *renderer) destinationRule(p *render.ServicePlan) (*unstructured.Unstruc
 	}
 	dr.Spec.TrafficPolicy = tp
 	obj, err := destinationRuleObject(dr)
-	obj, err = stamp(obj, err, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+	obj, err = stamp(obj, err, r.Cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}

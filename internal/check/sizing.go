@@ -414,12 +414,8 @@ func reportLoss(name string, impacts []LossImpact, res *result) {
 func fleetSizing(rep *Report) *FleetSizing {
 	fs := &FleetSizing{}
 	for _, c := range rep.Clusters {
-		r := c.Check(Sizing)
-		if r == nil {
-			continue
-		}
-		d, ok := r.Details.(*SizingDetails)
-		if !ok {
+		d := c.sizing()
+		if d == nil {
 			continue
 		}
 		fs.ConfigBytes += d.ConfigBytes
@@ -427,6 +423,15 @@ func fleetSizing(rep *Report) *FleetSizing {
 		fs.EstimatedProxyBytes += d.EstimatedProxyBytes * int64(max(1, d.ProxyReplicas))
 	}
 	return fs
+}
+
+// sizing is the cluster's sizing figures, nil when the check did not run.
+func (c *ClusterReport) sizing() *SizingDetails {
+	if r := c.Check(Sizing); r != nil {
+		d, _ := r.Details.(*SizingDetails)
+		return d
+	}
+	return nil
 }
 
 // humanBytes prints bytes in binary units.

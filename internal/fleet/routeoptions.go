@@ -267,17 +267,7 @@ func (v *validator) mirror(f *Fleet, d docRef, rf string, r *GlobalRoute, m *Mir
 		v.add(d, rf+".mirror.service", "required: the GlobalService that gets the copies")
 		return
 	}
-	key := r.MirrorRef(m)
-	svc := f.Service(key)
-	if svc == nil {
-		v.add(d, rf+".mirror.service", "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
-		return
-	}
-	for _, c := range placed {
-		if !reachable(f, svc, c) {
-			v.add(d, rf+".mirror.service", "GlobalService %q cannot be reached from cluster %q: it does not run there and none of the clusters it runs in has spec.failover", key, c.Metadata.Name)
-		}
-	}
+	v.serviceRef(f, d, rf+".mirror.service", r.MirrorRef(m), placed, serviceKeys)
 }
 
 // headers validates a header modifier: valid names, no pseudo-headers, no

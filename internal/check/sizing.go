@@ -336,12 +336,7 @@ func ifLost(r *runner, lost *fleet.Cluster) []LossImpact {
 			continue // its own gateway is gone with it
 		}
 		in := r.input(src)
-		keys := make([]string, 0, len(in.Used))
-		for k := range in.Used {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, key := range keys {
+		for _, key := range in.UsedKeys() {
 			sp := in.Used[key]
 			servedByLost := false
 			for _, t := range sp.Tiers {

@@ -14,9 +14,15 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 )
 
-// retryTriggers are the conditions a rule with retries retries on, the same
-// for every provider.
-var retryTriggers = []egv1a1.TriggerEnum{egv1a1.Error5XX, egv1a1.Reset, egv1a1.ConnectFailure, egv1a1.RefusedStream}
+// retryTriggers are the conditions a rule with retries retries on:
+// render.RetryOn, the same for every provider.
+var retryTriggers = func() []egv1a1.TriggerEnum {
+	var out []egv1a1.TriggerEnum
+	for _, t := range strings.Split(render.RetryOn, ",") {
+		out = append(out, egv1a1.TriggerEnum(t))
+	}
+	return out
+}()
 
 // rulePolicy is what a BackendTrafficPolicy sets on one HTTPRoute rule.
 type rulePolicy struct {

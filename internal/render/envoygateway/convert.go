@@ -5,10 +5,18 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
 )
+
+// object converts a typed object rendered for this cluster from the named
+// source (see render.Convert).
+func (r *renderer) object(typed any, sourceKind, sourceNamespace, sourceName string) (*unstructured.Unstructured, error) {
+	return render.Convert(typed, r.Cluster, sourceKind, sourceNamespace, sourceName)
+}
 
 // gwDuration converts a fleet duration to the Gateway API duration format
 // (^([0-9]{1,5}(h|m|s|ms)){1,4}$). Empty or non-positive durations give nil.

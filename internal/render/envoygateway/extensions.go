@@ -79,7 +79,7 @@ func (r *renderer) extensionPolicies() ([]*unstructured.Unstructured, error) {
 			eep.Spec.Wasm = append(eep.Spec.Wasm, m)
 			keys = append(keys, e.Key())
 		}
-		obj, err := render.Convert(eep, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := r.object(eep, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

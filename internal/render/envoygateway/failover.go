@@ -49,7 +49,7 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 			}},
 		},
 	}
-	if gw, err = render.Convert(g, r.Cluster, fleet.KindCluster, "", r.Cluster); err != nil {
+	if gw, err = r.object(g, fleet.KindCluster, "", r.Cluster); err != nil {
 		return nil, nil, err
 	}
 
@@ -74,7 +74,7 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 			CACertificateRefs: []gwapiv1.SecretObjectReference{downstream},
 		},
 	}
-	if ctp, err = render.Convert(p, r.Cluster, fleet.KindCluster, "", r.Cluster); err != nil {
+	if ctp, err = r.object(p, fleet.KindCluster, "", r.Cluster); err != nil {
 		return nil, nil, err
 	}
 	return ctp, gw, nil
@@ -112,7 +112,7 @@ func (r *renderer) tlsRoutes() ([]*unstructured.Unstructured, error) {
 				Weight: ptrTo(int32(1)),
 			}},
 		}}
-		obj, err := render.Convert(tr, r.Cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+		obj, err := r.object(tr, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -10,7 +10,6 @@ import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
-	"github.com/gatefed/gatefed/internal/render"
 )
 
 // ruleFilters turns a rule's options into HTTPRoute filters, in the order
@@ -138,7 +137,7 @@ func (r *renderer) routeFilters(route *fleet.GlobalRoute) ([]*unstructured.Unstr
 		if dr.Body != "" {
 			f.Spec.DirectResponse.Body = &egv1a1.CustomResponseBody{Type: ptrTo(egv1a1.ResponseValueTypeInline), Inline: ptrTo(dr.Body)}
 		}
-		obj, err := render.Convert(f, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := r.object(f, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -176,7 +176,7 @@ func (r *renderer) trafficPolicies(route *fleet.GlobalRoute) ([]*unstructured.Un
 		}}
 		btp.Spec.ClusterSettings = m.policy.settings
 		btp.Spec.RateLimit = m.policy.rateLimit
-		obj, err := render.Convert(btp, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := r.object(btp, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

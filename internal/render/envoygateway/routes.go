@@ -90,7 +90,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 		return nil, fmt.Errorf("GlobalRoute %s: %d matches in all, an HTTPRoute allows %d", route.Key(), totalMatches, routeLimits.Matches)
 	}
 
-	obj, err := render.Convert(hr, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+	obj, err := r.object(hr, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 			},
 		},
 	}
-	obj, err := render.Convert(be, r.Cluster, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
+	obj, err := r.object(be, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (r *renderer) localBackend(p *render.ServicePlan) (*unstructured.Unstructur
 			Fallback: ptrTo(false),
 		},
 	}
-	obj, err := render.Convert(be, r.Cluster, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
+	obj, err := r.object(be, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +353,7 @@ func (r *renderer) referenceGrants() ([]*unstructured.Unstructured, error) {
 			Kind:  kindService,
 			Name:  ptrTo(gwapiv1.ObjectName(g.service)),
 		}}
-		obj, err := render.Convert(rg, r.Cluster, fleet.KindGlobalService, g.source.Metadata.Namespace, g.source.Metadata.Name)
+		obj, err := r.object(rg, fleet.KindGlobalService, g.source.Metadata.Namespace, g.source.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

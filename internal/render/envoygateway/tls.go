@@ -8,7 +8,6 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
-	"github.com/gatefed/gatefed/internal/render"
 )
 
 // httpsPort is the port of the HTTPS listeners gatefed adds for a route's hosts.
@@ -76,7 +75,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			},
 		})
 	}
-	if listenerSet, err = render.Convert(ls, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if listenerSet, err = r.object(ls, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	if !t.HTTPSRedirect {
@@ -99,7 +98,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			RequestRedirect: &gwapiv1.HTTPRequestRedirectFilter{Scheme: ptrTo("https"), StatusCode: ptrTo(301)},
 		}},
 	}}
-	if redirect, err = render.Convert(hr, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if redirect, err = r.object(hr, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	return listenerSet, redirect, nil

@@ -10,7 +10,7 @@ LDFLAGS      := -X github.com/gatefed/gatefed/cmd.version=$(VERSION) -X github.c
 
 export GOTOOLCHAIN := local
 
-.PHONY: build test kube-bins kube-bins-demo demo vet fuzz crds help
+.PHONY: build test kube-bins kube-bins-demo demo vet funclen fuzz crds help
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gatefed
@@ -28,6 +28,10 @@ test: kube-bins
 
 vet:
 	$(GO) vet ./...
+
+# Every non-test function stays within 120 lines.
+funclen:
+	$(GO) run ./hack/funclen -max 120
 
 # Derive internal/localfleet/crds from ../shared/crds/gloo and the pinned
 # Gateway API and Envoy Gateway modules (go test ./hack/crds checks them).
@@ -66,5 +70,6 @@ help:
 	@echo "make kube-bins-demo  build or reuse only kube-apiserver, kubectl and etcd (hack/build-kube.sh --demo)"
 	@echo "make demo       start a 3-cluster demo fleet, run gatefed against it, stop it"
 	@echo "make vet        go vet ./..."
+	@echo "make funclen    list non-test functions longer than 120 lines (hack/funclen)"
 	@echo "make crds       derive the CRDs the local fleet installs into internal/localfleet/crds"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 5m) each, one after another"

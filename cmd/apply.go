@@ -34,7 +34,7 @@ type fleetRunFlags struct {
 }
 
 func (r *fleetRunFlags) addTo(f *pflag.FlagSet, verb string) {
-	f.StringVarP(&r.Output, "output", "o", "text", "output format: text|json")
+	addOutputFlag(f, &r.Output, "text", "json")
 	f.StringArrayVar(&r.Clusters, "cluster", nil, verb+" only this cluster (repeatable)")
 	f.StringVarP(&r.Selector, "selector", "l", "", verb+" only clusters whose labels match this selector")
 	f.IntVar(&r.Concurrency, "concurrency", apply.DefaultConcurrency, "requests in flight per cluster")
@@ -46,8 +46,8 @@ func (r *fleetRunFlags) addTo(f *pflag.FlagSet, verb string) {
 }
 
 func (r *fleetRunFlags) validate() error {
-	if r.Output != "text" && r.Output != "json" {
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use text or json", r.Output)}
+	if err := checkOutput(r.Output, "text", "json"); err != nil {
+		return err
 	}
 	if r.Concurrency < 1 {
 		return &exitError{code: ExitError, err: fmt.Errorf("--concurrency must be at least 1, not %d", r.Concurrency)}

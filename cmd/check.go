@@ -70,7 +70,7 @@ renew it. The same holds with -o json.
 	f := c.Flags()
 	f.StringArrayVarP(&o.Exclude, "exclude", "x", nil, "do not run this check (repeatable; "+strings.Join(check.Names, ", ")+")")
 	f.StringArrayVar(&o.Clusters, "cluster", nil, "check only this cluster (repeatable)")
-	f.StringVarP(&o.Output, "output", "o", "table", "output format: table|json")
+	addOutputFlag(f, &o.Output, "table", "json")
 	f.DurationVar(&o.Wait, "wait", 0, "run the checks again until everything passes or this much time has passed")
 	f.BoolVar(&o.Strict, "strict", false, "warnings fail too (exit status 1)")
 	f.DurationVar(&o.Timeout, "timeout", check.DefaultTimeout, "time limit of each check on each cluster")
@@ -98,8 +98,8 @@ func (o *CheckOptions) sizingModel() check.SizingModel {
 
 // Run checks the fleet and prints the report.
 func (o *CheckOptions) Run(ctx context.Context) error {
-	if o.Output != "table" && o.Output != "json" {
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use table or json", o.Output)}
+	if err := checkOutput(o.Output, "table", "json"); err != nil {
+		return err
 	}
 	if o.Timeout <= 0 {
 		return &exitError{code: ExitError, err: fmt.Errorf("--timeout must be positive, not %s", o.Timeout)}

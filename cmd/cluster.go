@@ -35,21 +35,10 @@ func credentialsDir() string { return filepath.Join(xdgConfigHome(), "gatefed", 
 // ClusterRegisterOptions are the flags of gatefed cluster register.
 type ClusterRegisterOptions struct {
 	*GlobalOptions
-	Context          string
-	Provider         string
-	Region           string
-	Zone             string
-	GatewayNamespace string
-	GatewayName      string
-	FailoverAddress  string
-	Labels           []string
-	File             string
-	DryRun           bool
-	Force            bool
-	Offline          bool
-	Timeout          time.Duration
-	ServiceAccount   bool
-	TokenTTL         time.Duration
+	// Register holds the flags cluster.Register takes as they are.
+	Register cluster.RegisterOptions
+	// Flags that keep what the document says unless given.
+	Region, Zone, GatewayNamespace, GatewayName string
 
 	changed func(string) bool
 }
@@ -99,21 +88,21 @@ and points the document at it. Re-run it to rotate the token.
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Context, "context", "", "kubeconfig context of the cluster (default: NAME)")
-	f.StringVar(&o.Provider, "provider", "", "gateway provider: gloo|envoy-gateway|istio (required for a new cluster)")
+	f.StringVar(&o.Register.Context, "context", "", "kubeconfig context of the cluster (default: NAME)")
+	f.StringVar(&o.Register.Provider, "provider", "", "gateway provider: gloo|envoy-gateway|istio (required for a new cluster)")
 	f.StringVar(&o.Region, "region", "", "region, for locality failover")
 	f.StringVar(&o.Zone, "zone", "", "zone within the region")
 	f.StringVar(&o.GatewayNamespace, "gateway-namespace", "", "namespace of the gateway (default gloo-system or envoy-gateway-system)")
 	f.StringVar(&o.GatewayName, "gateway-name", "", "name of the gateway (default gateway-proxy or eg)")
-	f.StringVar(&o.FailoverAddress, "failover-address", "", "HOST[:PORT] other clusters fail over to (default: discovered from the gateway's Service)")
-	f.StringArrayVar(&o.Labels, "label", nil, "label k=v to set, or k- to remove (repeatable)")
-	f.StringVar(&o.File, "file", "", "file to write the Cluster document to (default: clusters.yaml in the first -f directory)")
-	f.BoolVar(&o.DryRun, "dry-run", false, "print the document (and what --service-account would create); write nothing")
-	f.BoolVar(&o.Force, "force", false, "register an API server that another Cluster document already names")
-	f.BoolVar(&o.Offline, "offline", false, "do not connect: no version, CRD or failover check (give --failover-address)")
-	f.DurationVar(&o.Timeout, "timeout", 10*time.Second, "how long to wait for the cluster")
-	f.BoolVar(&o.ServiceAccount, "service-account", false, "mint a scoped service account and a kubeconfig for gatefed (--service-account=false returns to your own context)")
-	f.DurationVar(&o.TokenTTL, "token-ttl", 8760*time.Hour, "lifetime of the service account's token")
+	f.StringVar(&o.Register.FailoverAddress, "failover-address", "", "HOST[:PORT] other clusters fail over to (default: discovered from the gateway's Service)")
+	f.StringArrayVar(&o.Register.Labels, "label", nil, "label k=v to set, or k- to remove (repeatable)")
+	f.StringVar(&o.Register.File, "file", "", "file to write the Cluster document to (default: clusters.yaml in the first -f directory)")
+	f.BoolVar(&o.Register.DryRun, "dry-run", false, "print the document (and what --service-account would create); write nothing")
+	f.BoolVar(&o.Register.Force, "force", false, "register an API server that another Cluster document already names")
+	f.BoolVar(&o.Register.Offline, "offline", false, "do not connect: no version, CRD or failover check (give --failover-address)")
+	f.DurationVar(&o.Register.Timeout, "timeout", 10*time.Second, "how long to wait for the cluster")
+	f.BoolVar(&o.Register.ServiceAccount, "service-account", false, "mint a scoped service account and a kubeconfig for gatefed (--service-account=false returns to your own context)")
+	f.DurationVar(&o.Register.TokenTTL, "token-ttl", 8760*time.Hour, "lifetime of the service account's token")
 	return c
 }
 
@@ -128,28 +117,12 @@ func (o *ClusterRegisterOptions) Run(ctx context.Context, name string) error {
 		}
 		return nil
 	}
-	res, err := cluster.Register(ctx, cluster.RegisterOptions{
-		Name:               name,
-		Kubeconfig:         o.Kubeconfig,
-		Context:            o.Context,
-		Provider:           o.Provider,
-		Region:             opt("region", o.Region),
-		Zone:               opt("zone", o.Zone),
-		GatewayNamespace:   opt("gateway-namespace", o.GatewayNamespace),
-		GatewayName:        opt("gateway-name", o.GatewayName),
-		FailoverAddress:    o.FailoverAddress,
-		Labels:             o.Labels,
-		FleetPaths:         o.Filenames,
-		File:               o.File,
-		DryRun:             o.DryRun,
-		Force:              o.Force,
-		Offline:            o.Offline,
-		Timeout:            o.Timeout,
-		ServiceAccount:     o.ServiceAccount,
-		DropServiceAccount: !o.ServiceAccount && o.changed != nil && o.changed("service-account"),
-		TokenTTL:           o.TokenTTL,
-		CredentialsDir:     credentialsDir(),
-	})
+	ro := o.Register
+	ro.Name, ro.Kubeconfig, ro.FleetPaths, ro.CredentialsDir = name, o.Kubeconfig, o.Filenames, credentialsDir()
+	ro.Region, ro.Zone = opt("region", o.Region), opt("zone", o.Zone)
+	ro.GatewayNamespace, ro.GatewayName = opt("gateway-namespace", o.GatewayNamespace), opt("gateway-name", o.GatewayName)
+	ro.DropServiceAccount = !ro.ServiceAccount && o.changed != nil && o.changed("service-account")
+	res, err := cluster.Register(ctx, ro)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
@@ -164,7 +137,7 @@ func (o *ClusterRegisterOptions) Run(ctx context.Context, name string) error {
 	if res.Created {
 		verb = "registered"
 	}
-	if o.DryRun {
+	if ro.DryRun {
 		fmt.Fprint(o.IO.Out, string(res.Document))
 		fmt.Fprintf(errOut, "dry run: cluster %s would be %s in %s; nothing was written\n", name, verb, res.File)
 		if len(res.Objects) > 0 {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -45,7 +44,7 @@ unless the fleet cannot be read.
 		RunE: func(c *cobra.Command, _ []string) error { return o.Run(c.Context()) },
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Output, "output", "o", "table", "output format: table|json|yaml")
+	addOutputFlag(f, &o.Output, "table", "json", "yaml")
 	f.BoolVar(&o.Offline, "offline", false, "do not contact the clusters")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Second, "how long to wait for each cluster")
 	return c
@@ -53,10 +52,8 @@ unless the fleet cannot be read.
 
 // Run probes the clusters and prints them.
 func (o *ClusterListOptions) Run(ctx context.Context) error {
-	switch o.Output {
-	case "table", "json", "yaml":
-	default:
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use table, json or yaml", o.Output)}
+	if err := checkOutput(o.Output, "table", "json", "yaml"); err != nil {
+		return err
 	}
 	if o.Timeout <= 0 {
 		return &exitError{code: ExitError, err: fmt.Errorf("invalid --timeout %s: must be positive", o.Timeout)}
@@ -71,7 +68,7 @@ func (o *ClusterListOptions) Run(ctx context.Context) error {
 	rows := cluster.Probe(ctx, f.Clusters, cluster.ProbeOptions{Kubeconfig: o.Kubeconfig, Timeout: o.Timeout, Offline: o.Offline})
 	switch o.Output {
 	case "json":
-		return writeClusterJSON(o.IO.Out, map[string]any{"clusters": rows})
+		return writeJSON(o.IO.Out, map[string]any{"clusters": rows})
 	case "yaml":
 		return writeClusterYAML(o.IO.Out, map[string]any{"clusters": rows})
 	}
@@ -105,16 +102,16 @@ server its kubeconfig context names. Nothing is contacted.
 		Example: `  gatefed cluster show us-east -f fleet/
   gatefed cluster show us-east -f fleet/ -o json`,
 		Args: clusterArgs(1, "NAME"),
-		RunE: func(_ *cobra.Command, args []string) error { return o.Run(args[0]) },
+		RunE: func(c *cobra.Command, args []string) error { return o.Run(c.Context(), args[0]) },
 	}
-	c.Flags().StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml|json")
+	addOutputFlag(c.Flags(), &o.Output, "yaml", "json")
 	return c
 }
 
 // Run prints the cluster.
-func (o *ClusterShowOptions) Run(name string) error {
-	if o.Output != "yaml" && o.Output != "json" {
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use yaml or json", o.Output)}
+func (o *ClusterShowOptions) Run(_ context.Context, name string) error {
+	if err := checkOutput(o.Output, "yaml", "json"); err != nil {
+		return err
 	}
 	f, err := o.loadFleet()
 	if err != nil {
@@ -125,7 +122,7 @@ func (o *ClusterShowOptions) Run(name string) error {
 		return &exitError{code: ExitError, err: unknownClusterError(f, name)}
 	}
 	if o.Output == "json" {
-		return writeClusterJSON(o.IO.Out, c)
+		return writeJSON(o.IO.Out, c)
 	}
 	fmt.Fprintf(o.IO.Out, "# %s:%d\n", c.Source.File, c.Source.Line)
 	if cfg, err := kube.RESTConfig(c, o.Kubeconfig); err == nil {
@@ -145,15 +142,6 @@ func unknownClusterError(f *fleet.Fleet, name string) error {
 		known = "clusters: " + strings.Join(names, ", ")
 	}
 	return fmt.Errorf("no cluster %q in the fleet (%s)", name, known)
-}
-
-func writeClusterJSON(w interface{ Write([]byte) (int, error) }, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(data, '\n'))
-	return err
 }
 
 func writeClusterYAML(w interface{ Write([]byte) (int, error) }, v any) error {

@@ -1,7 +1,7 @@
 package cmd
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,6 +22,7 @@ func init() { register(newDemoCmd) }
 
 // DemoOptions are the flags of gatefed demo and its subcommands.
 type DemoOptions struct {
+	*GlobalOptions
 	StateDir string
 	Clusters int
 	NoBuild  bool
@@ -29,7 +30,7 @@ type DemoOptions struct {
 }
 
 func newDemoCmd(g *GlobalOptions) *cobra.Command {
-	o := &DemoOptions{}
+	o := &DemoOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a local demo fleet of real Kubernetes API servers",
@@ -47,24 +48,12 @@ The directory belongs to the demo: "demo down" removes what "demo up" made.
 		Args: cobra.NoArgs,
 	}
 	c.PersistentFlags().StringVar(&o.StateDir, "state-dir", demo.DefaultStateDir(), "directory holding the demo's processes' state, kubeconfig, fleet documents and data")
-	opts := func() demo.Options {
-		dir := o.StateDir
-		if abs, err := filepath.Abs(dir); err == nil {
-			dir = abs
-		}
-		// A closed terminal or pipe must not kill a command half way through
-		// starting or stopping processes: writes then just fail.
-		signal.Ignore(syscall.SIGPIPE)
-		return demo.Options{IO: g.IO, StateDir: dir}
-	}
-	fail := func(err error) error {
-		if err == nil {
-			return nil
-		}
-		return &exitError{code: ExitError, err: err}
-	}
+	c.AddCommand(o.upCmd(), o.downCmd(), o.statusCmd(), o.reconcileCmd(), o.stopClusterCmd(), o.startClusterCmd(), o.listenerCmd())
+	return c
+}
 
-	up := &cobra.Command{
+func (o *DemoOptions) upCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:   "up",
 		Short: "Start the demo fleet in the background",
 		Long: `up builds kube-apiserver, kubectl and etcd when they are missing (with
@@ -75,26 +64,21 @@ prints commands to try.
 
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-			defer stop()
+		RunE: func(c *cobra.Command, _ []string) error {
 			var names []string
-			for _, sub := range cmd.Root().Commands() {
+			for _, sub := range c.Root().Commands() {
 				names = append(names, sub.Name())
 			}
-			return fail(demo.Up(ctx, demo.UpOptions{
-				Options:  opts(),
-				Clusters: o.Clusters,
-				Build:    !o.NoBuild,
-				Command:  selfCommand(),
-				Commands: names,
-			}))
+			return o.Up(c.Context(), names)
 		},
 	}
-	up.Flags().IntVar(&o.Clusters, "clusters", 3, fmt.Sprintf("number of clusters (1-%d): pairs share a region, providers alternate gloo and envoy-gateway", demo.MaxClusters))
-	up.Flags().BoolVar(&o.NoBuild, "no-build", false, "fail instead of building missing binaries")
+	c.Flags().IntVar(&o.Clusters, "clusters", 3, fmt.Sprintf("number of clusters (1-%d): pairs share a region, providers alternate gloo and envoy-gateway", demo.MaxClusters))
+	c.Flags().BoolVar(&o.NoBuild, "no-build", false, "fail instead of building missing binaries")
+	return c
+}
 
-	down := &cobra.Command{
+func (o *DemoOptions) downCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "down",
 		Short: "Stop the demo fleet's processes and remove its state",
 		Long: `down stops exactly the processes the state directory records (a recorded pid
@@ -103,10 +87,12 @@ removes what up created.
 
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return fail(demo.Down(opts())) },
+		RunE: func(c *cobra.Command, _ []string) error { return o.Down(c.Context()) },
 	}
+}
 
-	status := &cobra.Command{
+func (o *DemoOptions) statusCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show whether each demo cluster runs and is ready",
 		Long: `status shows etcd and each cluster's API server: its pid, address and state
@@ -114,20 +100,14 @@ removes what up created.
 
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Output != "text" && o.Output != "json" {
-				return fail(fmt.Errorf("unknown output format %q: use text or json", o.Output))
-			}
-			rep, err := demo.Status(cmd.Context(), opts())
-			if err != nil {
-				return fail(err)
-			}
-			return fail(printDemoStatus(g, rep, o.Output))
-		},
+		RunE: func(c *cobra.Command, _ []string) error { return o.Status(c.Context()) },
 	}
-	status.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text|json")
+	addOutputFlag(c.Flags(), &o.Output, "text", "json")
+	return c
+}
 
-	reconcile := &cobra.Command{
+func (o *DemoOptions) reconcileCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "reconcile",
 		Short: "Write the statuses Gloo and Envoy Gateway would write on applied objects",
 		Long: `reconcile stands in for the gateway controllers, which the demo does not run:
@@ -137,10 +117,12 @@ ancestors). Run it after apply, before check.
 
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return fail(demo.Reconcile(cmd.Context(), opts())) },
+		RunE: func(c *cobra.Command, _ []string) error { return o.Reconcile(c.Context()) },
 	}
+}
 
-	stopCluster := &cobra.Command{
+func (o *DemoOptions) stopClusterCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "stop-cluster NAME",
 		Short: "Stop one demo cluster's API server (it keeps its data)",
 		Long: `stop-cluster stops one cluster's kube-apiserver, so commands see the cluster
@@ -148,9 +130,12 @@ go away; start-cluster brings it back with the same address and data.
 
 ` + exitStatusHelp,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error { return fail(demo.StopCluster(opts(), args[0])) },
+		RunE: func(c *cobra.Command, args []string) error { return o.StopCluster(c.Context(), args[0]) },
 	}
-	startCluster := &cobra.Command{
+}
+
+func (o *DemoOptions) startClusterCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "start-cluster NAME",
 		Short: "Start a stopped demo cluster's API server again",
 		Long: `start-cluster starts a cluster stopped with stop-cluster again, on the same
@@ -158,23 +143,88 @@ port with the same data, and waits until it is ready.
 
 ` + exitStatusHelp,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fail(demo.StartCluster(cmd.Context(), opts(), args[0]))
-		},
+		RunE: func(c *cobra.Command, args []string) error { return o.StartCluster(c.Context(), args[0]) },
 	}
-	listener := &cobra.Command{
+}
+
+func (o *DemoOptions) listenerCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:    "failover-listener",
 		Short:  "Answer mutual TLS on every demo cluster's failover port (started by demo up)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return fail(demo.ServeFailover(ctx, opts()))
-		},
+		RunE:   func(c *cobra.Command, _ []string) error { return o.ServeFailover(c.Context()) },
 	}
-	c.AddCommand(up, down, status, reconcile, stopCluster, startCluster, listener)
-	return c
+}
+
+// options are the demo's options, with the state directory made absolute.
+func (o *DemoOptions) options() demo.Options {
+	dir := o.StateDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	// A closed terminal or pipe must not kill a command half way through
+	// starting or stopping processes: writes then just fail.
+	signal.Ignore(syscall.SIGPIPE)
+	return demo.Options{IO: o.IO, StateDir: dir}
+}
+
+// demoError gives a demo failure exit status 2.
+func demoError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: ExitError, err: err}
+}
+
+// Up starts the demo fleet; commands are gatefed's, for the hints it prints.
+func (o *DemoOptions) Up(ctx context.Context, commands []string) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	return demoError(demo.Up(ctx, demo.UpOptions{
+		Options:  o.options(),
+		Clusters: o.Clusters,
+		Build:    !o.NoBuild,
+		Command:  selfCommand(),
+		Commands: commands,
+	}))
+}
+
+// Down stops the demo fleet and removes its state.
+func (o *DemoOptions) Down(context.Context) error { return demoError(demo.Down(o.options())) }
+
+// Status prints the demo fleet's processes.
+func (o *DemoOptions) Status(ctx context.Context) error {
+	if err := checkOutput(o.Output, "text", "json"); err != nil {
+		return err
+	}
+	rep, err := demo.Status(ctx, o.options())
+	if err != nil {
+		return demoError(err)
+	}
+	return demoError(printDemoStatus(o.GlobalOptions, rep, o.Output))
+}
+
+// Reconcile writes the statuses the gateway controllers would write.
+func (o *DemoOptions) Reconcile(ctx context.Context) error {
+	return demoError(demo.Reconcile(ctx, o.options()))
+}
+
+// StopCluster stops one cluster's API server.
+func (o *DemoOptions) StopCluster(_ context.Context, name string) error {
+	return demoError(demo.StopCluster(o.options(), name))
+}
+
+// StartCluster starts a stopped cluster's API server again.
+func (o *DemoOptions) StartCluster(ctx context.Context, name string) error {
+	return demoError(demo.StartCluster(ctx, o.options(), name))
+}
+
+// ServeFailover answers mutual TLS on the demo clusters' failover ports.
+func (o *DemoOptions) ServeFailover(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return demoError(demo.ServeFailover(ctx, o.options()))
 }
 
 // selfCommand is how the user ran gatefed, for printed hints.
@@ -192,14 +242,8 @@ func selfCommand() string {
 }
 
 func printDemoStatus(g *GlobalOptions, rep *demo.Report, output string) error {
-	switch output {
-	case "json":
-		enc := json.NewEncoder(g.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	case "", "text":
-	default:
-		return fmt.Errorf("unknown output format %q: use text or json", output)
+	if output == "json" {
+		return writeJSON(g.IO.Out, rep)
 	}
 	header := []string{"CLUSTER", "PROVIDER", "REGION", "ZONE", "URL", "PID", "STATE"}
 	rows := [][]string{}

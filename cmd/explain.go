@@ -63,15 +63,15 @@ document with -o json.
 	f.StringArrayVar(&o.From, "from", nil, "explain traffic from this source cluster only (repeatable; default all)")
 	f.StringArrayVar(&o.Down, "down", nil, "what if this cluster is down: it neither serves nor sources traffic (repeatable)")
 	f.StringArrayVar(&o.Missing, "missing", nil, "what if this service is absent from this cluster: SERVICE@CLUSTER (repeatable)")
-	f.StringVarP(&o.Output, "output", "o", "table", "output format: table|json (table is tab-separated when not on a terminal)")
+	addOutputFlag(f, &o.Output, "table", "json").Usage += " (table is tab-separated when not on a terminal)"
 	o.Discover.addTo(f)
 	return c
 }
 
 // Run explains the fleet; target is a route or service name, or "" for all.
 func (o *ExplainOptions) Run(ctx context.Context, target string) error {
-	if o.Output != "table" && o.Output != "json" {
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use table or json", o.Output)}
+	if err := checkOutput(o.Output, "table", "json"); err != nil {
+		return err
 	}
 	if err := o.Discover.validate(); err != nil {
 		return err

@@ -27,9 +27,5 @@ func (g *GlobalOptions) loadFleet() (*fleet.Fleet, error) {
 	return f, nil
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
+// plural is the one plural of every message.
+var plural = fleet.Plural

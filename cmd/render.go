@@ -62,10 +62,10 @@ See docs/gitops.md.
   gatefed render -f fleet/ --out-dir manifests --gitops argocd --gitops-repo https://git.example.com/gw.git
   gatefed render -f fleet/ --out-dir manifests --gitops flux --gitops-local-cluster hub`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return o.RunContext(c.Context()) },
+		RunE: func(c *cobra.Command, _ []string) error { return o.Run(c.Context()) },
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml|json")
+	addOutputFlag(f, &o.Output, "yaml", "json")
 	f.StringVar(&o.OutDir, "out-dir", "", "write DIR/<cluster>/<kind>-<namespace>-<name>.yaml and a kustomization.yaml per cluster")
 	f.StringArrayVar(&o.Clusters, "cluster", nil, "render only this cluster (repeatable)")
 	f.StringVarP(&o.Selector, "selector", "l", "", "render only clusters whose labels match this selector")
@@ -82,13 +82,10 @@ See docs/gitops.md.
 	return c
 }
 
-// Run renders and writes the manifests.
-func (o *RenderOptions) Run() error { return o.RunContext(context.Background()) }
-
-// RunContext renders and writes the manifests; ctx bounds --discover.
-func (o *RenderOptions) RunContext(ctx context.Context) error {
-	if o.Output != "yaml" && o.Output != "json" {
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use yaml or json", o.Output)}
+// Run renders and writes the manifests; ctx bounds --discover.
+func (o *RenderOptions) Run(ctx context.Context) error {
+	if err := checkOutput(o.Output, "yaml", "json"); err != nil {
+		return err
 	}
 	if err := o.Discover.validate(); err != nil {
 		return err

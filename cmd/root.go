@@ -3,6 +3,7 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,28 +188,37 @@ func xdgConfigHome() string {
 	return filepath.Join(home, ".config")
 }
 
+// VersionOptions are the flags of gatefed version.
+type VersionOptions struct {
+	*GlobalOptions
+	Output string
+}
+
 func newVersionCmd(g *GlobalOptions) *cobra.Command {
-	var output string
+	o := &VersionOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "version",
 		Short: "Print gatefed's version",
 		Long:  "Print gatefed's version, commit and build date (-o json for scripts).\n\n" + exitStatusHelp,
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			switch output {
-			case "json":
-				b, _ := json.Marshal(map[string]string{"version": version, "commit": commit, "date": date})
-				fmt.Fprintln(g.IO.Out, string(b))
-			case "", "text":
-				fmt.Fprintf(g.IO.Out, "gatefed %s (commit %s, built %s)\n", version, commit, date)
-			default:
-				return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use text or json", output)}
-			}
-			return nil
-		},
+		RunE:  func(c *cobra.Command, _ []string) error { return o.Run(c.Context()) },
 	}
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json")
+	addOutputFlag(c.Flags(), &o.Output, "text", "json")
 	return c
+}
+
+// Run prints the version.
+func (o *VersionOptions) Run(context.Context) error {
+	if err := checkOutput(o.Output, "text", "json"); err != nil {
+		return err
+	}
+	if o.Output == "json" {
+		b, _ := json.Marshal(map[string]string{"version": version, "commit": commit, "date": date})
+		fmt.Fprintln(o.IO.Out, string(b))
+		return nil
+	}
+	fmt.Fprintf(o.IO.Out, "gatefed %s (commit %s, built %s)\n", version, commit, date)
+	return nil
 }
 
 func newCompletionCmd() *cobra.Command {

@@ -1,7 +1,7 @@
 package cmd
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 
@@ -31,9 +31,9 @@ FILE:LINE: KIND NAMESPACE/NAME: field.path: message.
   cat fleet.yaml | gatefed validate -f -
   gatefed validate -f fleet/ -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return o.Run() },
+		RunE: func(c *cobra.Command, _ []string) error { return o.Run(c.Context()) },
 	}
-	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text|json")
+	addOutputFlag(c.Flags(), &o.Output, "text", "json")
 	return c
 }
 
@@ -48,7 +48,10 @@ type validateReport struct {
 }
 
 // Run validates and prints the result.
-func (o *ValidateOptions) Run() error {
+func (o *ValidateOptions) Run(context.Context) error {
+	if err := checkOutput(o.Output, "text", "json"); err != nil {
+		return err
+	}
 	switch o.Output {
 	case "text":
 		f, err := o.loadFleet()
@@ -64,7 +67,7 @@ func (o *ValidateOptions) Run() error {
 			len(f.Services), plural(len(f.Services), "service", "services"),
 			len(f.Routes), plural(len(f.Routes), "route", "routes"), extensions)
 		return nil
-	case "json":
+	default:
 		f, err := fleet.Load(o.Filenames, o.IO.In)
 		rep := validateReport{Errors: []fleet.FieldError{}}
 		var errs fleet.Errors
@@ -77,16 +80,12 @@ func (o *ValidateOptions) Run() error {
 			rep.Valid = true
 			rep.Clusters, rep.Services, rep.Routes, rep.Extensions = len(f.Clusters), len(f.Services), len(f.Routes), len(f.Extensions)
 		}
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(o.IO.Out, rep); err != nil {
 			return err
 		}
 		if !rep.Valid {
 			return silentError()
 		}
 		return nil
-	default:
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use text or json", o.Output)}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -179,9 +180,5 @@ func cloneMap(m map[string]any) map[string]any {
 	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
 }
 
-func pluralize(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
+// pluralize is the one plural of every message.
+var pluralize = fleet.Plural

@@ -86,6 +86,13 @@ func conflictsOf(err error) []FieldConflict {
 }
 
 func conflictText(cs []FieldConflict) string {
+	return "conflict: " + ConflictFields(cs) + " (rerun with --force-conflicts to take them over)"
+}
+
+// ConflictFields says which fields each other field manager owns, in the
+// one text of every message about conflicts:
+// `.spec.a, .spec.b owned by field manager "kubectl-edit"; .spec.c owned by field manager "ops"`.
+func ConflictFields(cs []FieldConflict) string {
 	byManager := map[string][]string{}
 	for _, c := range cs {
 		byManager[c.Manager] = append(byManager[c.Manager], c.Field)
@@ -95,13 +102,13 @@ func conflictText(cs []FieldConflict) string {
 		managers = append(managers, m)
 	}
 	sort.Strings(managers)
-	var parts []string
-	for _, m := range managers {
+	parts := make([]string, len(managers))
+	for i, m := range managers {
 		fields := byManager[m]
 		sort.Strings(fields)
-		parts = append(parts, fmt.Sprintf("%s owned by field manager %q", strings.Join(fields, ", "), m))
+		parts[i] = fmt.Sprintf("%s owned by field manager %q", strings.Join(fields, ", "), m)
 	}
-	return "conflict: " + strings.Join(parts, "; ") + " (rerun with --force-conflicts to take them over)"
+	return strings.Join(parts, "; ")
 }
 
 // clusterError is a failure of a whole cluster, not of one object: every

@@ -60,6 +60,31 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 		return err
 	}
 	e.emit(Event{Cluster: cp.Name, Stage: StageConnecting})
+	cl, err := e.connect(cp, t)
+	if err != nil {
+		return err
+	}
+	cp.set = newApplySet(e.opts.ParentName, cp.Namespace, e.opts.Tooling)
+	e.emit(Event{Cluster: cp.Name, Stage: StagePlanning})
+	if err := e.desiredChanges(cp, objects); err != nil {
+		return err
+	}
+	if err := readApplySetParent(ctx, cp); err != nil {
+		return err
+	}
+	members, err := e.matchLive(ctx, cp)
+	if err != nil {
+		return err
+	}
+	if e.opts.Prune {
+		return e.planPrunes(cl, cp, members, len(objects))
+	}
+	return nil
+}
+
+// connect makes the cluster's client, from the target's connection or its
+// kubeconfig.
+func (e *Engine) connect(cp *ClusterPlan, t Target) (*clusterClient, error) {
 	conn := t.Conn
 	var retries *retryEvents
 	if conn == nil {
@@ -67,21 +92,23 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 		retries.to.Store(e)
 		cfg, err := e.restConfig(t.Cluster, retries)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		conn = &Conn{Config: cfg}
 	}
 	cl, err := newClusterClient(*conn, e.opts.CacheDir, e.opts.Concurrency)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cl.retries = retries
 	cp.client = cl
-	set := newApplySet(e.opts.ParentName, cp.Namespace, e.opts.Tooling)
-	cp.set = set
-	e.emit(Event{Cluster: cp.Name, Stage: StagePlanning})
+	return cl, nil
+}
 
-	// The desired objects, normalized and labelled into the ApplySet.
+// desiredChanges adds the desired objects to the plan, normalized and
+// labelled into the ApplySet.
+func (e *Engine) desiredChanges(cp *ClusterPlan, objects []*unstructured.Unstructured) error {
+	cl, set := cp.client, cp.set
 	seen := map[liveKey]bool{}
 	for _, obj := range objects {
 		gvk := obj.GroupVersionKind()
@@ -119,10 +146,15 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 		})
 		set.addMember(gvk.GroupKind(), d.GetNamespace())
 	}
+	return nil
+}
 
-	// The ApplySet parent says which kinds and namespaces members may be in.
+// readApplySetParent reads the ApplySet parent, which says which kinds and
+// namespaces members may be in.
+func readApplySetParent(ctx context.Context, cp *ClusterPlan) error {
+	cl, set := cp.client, cp.set
 	var parent *unstructured.Unstructured
-	err = cl.do(ctx, func() error {
+	err := cl.do(ctx, func() error {
 		var err error
 		parent, err = cl.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).
 			Namespace(cp.Namespace).Get(ctx, set.name, metav1.GetOptions{})
@@ -134,14 +166,16 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 	if err != nil {
 		return fmt.Errorf("read ApplySet parent ConfigMap %s/%s: %w", cp.Namespace, set.name, transportError(err))
 	}
-	if err := set.readParent(parent); err != nil {
-		return err
-	}
+	return set.readParent(parent)
+}
 
-	// List the members in every kind and namespace the set may cover.
-	members, err := e.listMembers(ctx, cl, set)
+// matchLive lists the members in every kind and namespace the set may
+// cover, pairs them with the desired objects and sets each change's
+// operation. It returns the members nothing rendered.
+func (e *Engine) matchLive(ctx context.Context, cp *ClusterPlan) (map[liveKey]*unstructured.Unstructured, error) {
+	members, err := e.listMembers(ctx, cp.client, cp.set)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var missing []*Change
 	for _, c := range cp.Changes {
@@ -154,8 +188,8 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 		}
 	}
 	// Objects that exist outside the set (applied by kubectl, say) are updated, not created.
-	if err := e.findUnlabelled(ctx, cl, missing); err != nil {
-		return err
+	if err := e.findUnlabelled(ctx, cp.client, missing); err != nil {
+		return nil, err
 	}
 	for _, c := range cp.Changes {
 		switch {
@@ -167,33 +201,35 @@ func (e *Engine) planCluster(ctx context.Context, cp *ClusterPlan, t Target, obj
 			c.Op = OpUpdate
 		}
 	}
+	return members, nil
+}
 
-	// What is left of the members is no longer rendered: pruned.
-	if e.opts.Prune {
-		var deletes []*Change
-		for _, live := range members {
-			m, err := cl.mapping(live.GroupVersionKind())
-			if err != nil {
-				return err
-			}
-			deletes = append(deletes, &Change{
-				Op: OpDelete, APIVersion: live.GetAPIVersion(), Kind: live.GetKind(),
-				Namespace: live.GetNamespace(), Name: live.GetName(),
-				live: live, mapping: m, rank: render.KindRank(live.GetKind()),
-			})
+// planPrunes deletes the members no longer rendered, dependents first,
+// and refuses to delete them all when nothing is rendered for the cluster.
+func (e *Engine) planPrunes(cl *clusterClient, cp *ClusterPlan, members map[liveKey]*unstructured.Unstructured, rendered int) error {
+	var deletes []*Change
+	for _, live := range members {
+		m, err := cl.mapping(live.GroupVersionKind())
+		if err != nil {
+			return err
 		}
-		sort.Slice(deletes, func(i, j int) bool {
-			a, b := deletes[i], deletes[j]
-			if a.rank != b.rank {
-				return a.rank > b.rank
-			}
-			return a.Ref() < b.Ref()
+		deletes = append(deletes, &Change{
+			Op: OpDelete, APIVersion: live.GetAPIVersion(), Kind: live.GetKind(),
+			Namespace: live.GetNamespace(), Name: live.GetName(),
+			live: live, mapping: m, rank: render.KindRank(live.GetKind()),
 		})
-		if len(objects) == 0 && len(deletes) > 0 && !e.opts.AllowEmpty {
-			cp.Refused = fmt.Errorf("refusing to delete all %d objects gatefed manages in this cluster: nothing is rendered for it (pass --allow-empty to do so)", len(deletes))
-		}
-		cp.Changes = append(cp.Changes, deletes...)
 	}
+	sort.Slice(deletes, func(i, j int) bool {
+		a, b := deletes[i], deletes[j]
+		if a.rank != b.rank {
+			return a.rank > b.rank
+		}
+		return a.Ref() < b.Ref()
+	})
+	if rendered == 0 && len(deletes) > 0 && !e.opts.AllowEmpty {
+		cp.Refused = fmt.Errorf("refusing to delete all %d objects gatefed manages in this cluster: nothing is rendered for it (pass --allow-empty to do so)", len(deletes))
+	}
+	cp.Changes = append(cp.Changes, deletes...)
 	return nil
 }
 

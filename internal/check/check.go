@@ -588,9 +588,7 @@ func objRef(kind, namespace, name string) string {
 	return kind + " " + namespace + "/" + name
 }
 
+// plural is "1 thing" or "n things".
 func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
+	return fmt.Sprintf("%d %s", n, fleet.Plural(n, one, many))
 }

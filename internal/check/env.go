@@ -31,6 +31,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/cluster"
+	"github.com/gatefed/gatefed/internal/discover"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/kube"
 	"github.com/gatefed/gatefed/internal/provider"
@@ -356,15 +357,11 @@ func (e *clusterEnv) provider() *provider.Descriptor {
 	return &provider.Descriptor{Name: e.cluster.Spec.Gateway.Provider}
 }
 
-// endpointCount is what a Service's EndpointSlices say about one port.
+// endpointCount is what a Service's EndpointSlices say about one port, or
+// why they could not be read.
 type endpointCount struct {
-	// found is false when the Service does not exist.
-	found bool
-	// portFound is false when the Service has no such port.
-	portFound bool
-	ready     int
-	notReady  int
-	err       error
+	discover.Endpoints
+	err error
 }
 
 // namespaceServices are the Services and EndpointSlices of one namespace,
@@ -381,39 +378,10 @@ func (e *clusterEnv) readyEndpoints(ctx context.Context, namespace, name string,
 	ns, err := e.namespaces.do(namespace, func() (*namespaceServices, error) {
 		return readNamespaceServices(ctx, e.kube, namespace)
 	})
-	ec := &endpointCount{err: err}
 	if err != nil {
-		return ec
+		return &endpointCount{err: err}
 	}
-	svc, ok := ns.services[name]
-	if !ok {
-		return ec
-	}
-	ec.found = true
-	portName := ""
-	for _, p := range svc.Spec.Ports {
-		if p.Port == port {
-			ec.portFound = true
-			portName = p.Name
-		}
-	}
-	if !ec.portFound {
-		return ec
-	}
-	for _, s := range ns.slices[name] {
-		if !slicePort(s.Ports, portName) {
-			continue
-		}
-		for _, ep := range s.Endpoints {
-			// An endpoint is one backend; its addresses are interchangeable.
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ec.ready++
-			} else {
-				ec.notReady++
-			}
-		}
-	}
-	return ec
+	return &endpointCount{Endpoints: discover.CountEndpoints(ns.services[name], ns.slices[name], port)}
 }
 
 func readNamespaceServices(ctx context.Context, kc kubernetes.Interface, namespace string) (*namespaceServices, error) {
@@ -592,24 +560,6 @@ func (e *clusterEnv) listKind(ctx context.Context, m *meta.RESTMapping, namespac
 		out[i] = &liveObject{Unstructured: &unstructured.Unstructured{Object: view}, whole: whole}
 	}
 	return out, nil
-}
-
-// slicePort reports whether an EndpointSlice carries the Service port named
-// name (EndpointSlice ports take the Service port's name; "" for an unnamed port).
-func slicePort(ports []discoveryv1.EndpointPort, name string) bool {
-	if len(ports) == 0 {
-		return false
-	}
-	for _, p := range ports {
-		pn := ""
-		if p.Name != nil {
-			pn = *p.Name
-		}
-		if pn == name {
-			return true
-		}
-	}
-	return false
 }
 
 // apiFailure says why the cluster's API cannot be used, and what to do.

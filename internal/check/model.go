@@ -44,34 +44,26 @@ var DefaultSizingModel = SizingModel{
 // withDefaults fills zero fields from DefaultSizingModel.
 func (m SizingModel) withDefaults() SizingModel {
 	d := DefaultSizingModel
-	if m.BytesPerCluster <= 0 {
-		m.BytesPerCluster = d.BytesPerCluster
-	}
-	if m.BytesPerHost <= 0 {
-		m.BytesPerHost = d.BytesPerHost
-	}
-	if m.BytesPerHTTPListener <= 0 {
-		m.BytesPerHTTPListener = d.BytesPerHTTPListener
-	}
-	if m.BytesPerTCPListener <= 0 {
-		m.BytesPerTCPListener = d.BytesPerTCPListener
-	}
-	if m.ProxyBaseBytes <= 0 {
-		m.ProxyBaseBytes = d.ProxyBaseBytes
-	}
-	if m.ControlPlaneBaseBytes <= 0 {
-		m.ControlPlaneBaseBytes = d.ControlPlaneBaseBytes
-	}
-	if m.ControlPlaneBytesPerConfigByte <= 0 {
-		m.ControlPlaneBytesPerConfigByte = d.ControlPlaneBytesPerConfigByte
-	}
-	if m.MemoryLimitRatio <= 0 || m.MemoryLimitRatio > 1 {
+	positiveOr(&m.BytesPerCluster, d.BytesPerCluster)
+	positiveOr(&m.BytesPerHost, d.BytesPerHost)
+	positiveOr(&m.BytesPerHTTPListener, d.BytesPerHTTPListener)
+	positiveOr(&m.BytesPerTCPListener, d.BytesPerTCPListener)
+	positiveOr(&m.ProxyBaseBytes, d.ProxyBaseBytes)
+	positiveOr(&m.ControlPlaneBaseBytes, d.ControlPlaneBaseBytes)
+	positiveOr(&m.ControlPlaneBytesPerConfigByte, d.ControlPlaneBytesPerConfigByte)
+	if m.MemoryLimitRatio > 1 {
 		m.MemoryLimitRatio = d.MemoryLimitRatio
 	}
-	if m.MinReplicas <= 0 {
-		m.MinReplicas = d.MinReplicas
-	}
+	positiveOr(&m.MemoryLimitRatio, d.MemoryLimitRatio)
+	positiveOr(&m.MinReplicas, d.MinReplicas)
 	return m
+}
+
+// positiveOr sets *v to def unless it is positive.
+func positiveOr[T int32 | int64 | float64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // ProxyLoad is what one gateway proxy is configured with; each provider

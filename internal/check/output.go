@@ -99,12 +99,8 @@ type printer interface {
 func sizingRows(rep *Report) (header []string, rows [][]string, notes []string) {
 	header = []string{"CLUSTER", "ENVOY CLUSTERS", "ENDPOINTS", "ROUTES", "LISTENERS", "PROXY MEMORY (EST.)", "PROXY LIMIT", "REPLICAS", "CONFIG", "CONTROL PLANE (EST.)"}
 	for _, c := range rep.Clusters {
-		r := c.Check(Sizing)
-		if r == nil {
-			continue
-		}
-		d, ok := r.Details.(*SizingDetails)
-		if !ok {
+		d := c.sizing()
+		if d == nil {
 			continue
 		}
 		name := c.Name
@@ -127,7 +123,7 @@ func sizingRows(rep *Report) (header []string, rows [][]string, notes []string) 
 			humanBytes(d.ConfigBytes),
 			humanBytes(d.EstimatedControlPlaneBytes),
 		})
-		for _, f := range r.Findings {
+		for _, f := range c.Check(Sizing).Findings {
 			if f.Severity == Info && strings.HasPrefix(f.Message, "N-1:") {
 				notes = append(notes, f.Message)
 			}

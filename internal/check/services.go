@@ -64,21 +64,21 @@ func checkServices(ctx context.Context, env *clusterEnv, res *result, services [
 		case ec.err != nil:
 			res.objFail(ref, fmt.Sprintf("%s: read the Services and EndpointSlices of namespace %s: %v", what, ns, ec.err),
 				rbacHint("list services and endpointslices", ns))
-		case !ec.found:
+		case !ec.Found:
 			res.objFail(ref, fmt.Sprintf("%s: Service %s/%s does not exist in this cluster", what, ns, name),
 				fmt.Sprintf("deploy the service here, or take this cluster out of spec.clusters of %s", what))
-		case !ec.portFound:
+		case !ec.PortFound:
 			res.objFail(ref, fmt.Sprintf("%s: Service %s/%s has no port %d", what, ns, name, port),
 				fmt.Sprintf("add port %d to the Service, or correct spec.port of %s", port, what))
-		case ec.ready == 0:
+		case ec.Ready == 0:
 			msg := fmt.Sprintf("%s: Service %s/%s port %d has no ready endpoints", what, ns, name, port)
-			if ec.notReady > 0 {
-				msg += fmt.Sprintf(" (%d not ready)", ec.notReady)
+			if ec.NotReady > 0 {
+				msg += fmt.Sprintf(" (%d not ready)", ec.NotReady)
 			}
 			res.objFail(ref, msg, fmt.Sprintf("kubectl -n %s get endpointslices -l kubernetes.io/service-name=%s; check the pods behind it (readiness probes, selector)", ns, name))
 		default:
 			ok++
-			res.objInfo(ref, fmt.Sprintf("%s: Service %s/%s port %d has %s", what, ns, name, port, plural(ec.ready, "ready endpoint", "ready endpoints")))
+			res.objInfo(ref, fmt.Sprintf("%s: Service %s/%s port %d has %s", what, ns, name, port, plural(ec.Ready, "ready endpoint", "ready endpoints")))
 		}
 	}
 	if ok == len(services) {

@@ -290,10 +290,10 @@ func proxyLoad(ctx context.Context, env *clusterEnv, live liveConfig) ProxyLoad 
 			return 1
 		}
 		ec := env.readyEndpoints(ctx, ns, name, int32(port))
-		if ec.err != nil || ec.ready == 0 {
+		if ec.err != nil || ec.Ready == 0 {
 			return 1
 		}
-		return ec.ready
+		return ec.Ready
 	}
 	count := env.provider().Sizing.Count
 	if count == nil {
@@ -336,12 +336,7 @@ func ifLost(r *runner, lost *fleet.Cluster) []LossImpact {
 			continue // its own gateway is gone with it
 		}
 		in := r.input(src)
-		keys := make([]string, 0, len(in.Used))
-		for k := range in.Used {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, key := range keys {
+		for _, key := range in.UsedKeys() {
 			sp := in.Used[key]
 			servedByLost := false
 			for _, t := range sp.Tiers {
@@ -414,12 +409,8 @@ func reportLoss(name string, impacts []LossImpact, res *result) {
 func fleetSizing(rep *Report) *FleetSizing {
 	fs := &FleetSizing{}
 	for _, c := range rep.Clusters {
-		r := c.Check(Sizing)
-		if r == nil {
-			continue
-		}
-		d, ok := r.Details.(*SizingDetails)
-		if !ok {
+		d := c.sizing()
+		if d == nil {
 			continue
 		}
 		fs.ConfigBytes += d.ConfigBytes
@@ -427,6 +418,15 @@ func fleetSizing(rep *Report) *FleetSizing {
 		fs.EstimatedProxyBytes += d.EstimatedProxyBytes * int64(max(1, d.ProxyReplicas))
 	}
 	return fs
+}
+
+// sizing is the cluster's sizing figures, nil when the check did not run.
+func (c *ClusterReport) sizing() *SizingDetails {
+	if r := c.Check(Sizing); r != nil {
+		d, _ := r.Details.(*SizingDetails)
+		return d
+	}
+	return nil
 }
 
 // humanBytes prints bytes in binary units.

@@ -136,14 +136,11 @@ func discoverFailover(ctx context.Context, cs kubernetes.Interface, desc *provid
 	}
 	var services []corev1.Service
 	for _, ns := range namespaces {
-		list, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			if apierrors.IsForbidden(err) {
-				return nil, fmt.Sprintf("cannot list Services in %s (%v)", ns, err), nil
-			}
-			return nil, "", fmt.Errorf("list Services in %s: %w", ns, err)
+		list, reason, err := listServices(ctx, cs, ns)
+		if reason != "" || err != nil {
+			return nil, reason, err
 		}
-		services = append(services, list.Items...)
+		services = append(services, list...)
 	}
 	owned := fo.OwnerNameLabel != ""
 	ownedBy := func(s *corev1.Service, gateway string) bool {
@@ -167,17 +164,45 @@ func discoverFailover(ctx context.Context, cs kubernetes.Interface, desc *provid
 		}
 		return services[i].Namespace+"/"+services[i].Name < services[j].Namespace+"/"+services[j].Name
 	})
+	found, noAddress := firstFailoverService(services, func(s *corev1.Service, p *corev1.ServicePort) bool {
+		if s.Namespace != gwNamespace && (!owned || s.Labels[fo.OwnerNamespaceLabel] != gwNamespace) {
+			return false // another namespace's gateway
+		}
+		return p.Name == FailoverPortName || (owned && s.Labels[fo.OwnerNameLabel] != "" && p.Name == fo.OwnedPortName)
+	})
+	if found != nil {
+		return found, "", nil
+	}
+	if len(noAddress) > 0 {
+		return nil, fmt.Sprintf("Service %s has a port named %s but no load-balancer address yet", noAddress[0], FailoverPortName), nil
+	}
+	return nil, fmt.Sprintf("no Service in %s has a port named %s", gwNamespace, FailoverPortName), nil
+}
+
+// listServices lists a namespace's Services; when that is forbidden it
+// returns why instead.
+func listServices(ctx context.Context, cs kubernetes.Interface, namespace string) ([]corev1.Service, string, error) {
+	list, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
+	switch {
+	case apierrors.IsForbidden(err):
+		return nil, fmt.Sprintf("cannot list Services in %s (%v)", namespace, err), nil
+	case err != nil:
+		return nil, "", fmt.Errorf("list Services in %s: %w", namespace, err)
+	}
+	return list.Items, "", nil
+}
+
+// firstFailoverService returns the failover address of the first Service,
+// in order, with a port failoverPort accepts and an address; else nil and
+// the Services with such a port but no address yet.
+func firstFailoverService(services []corev1.Service, failoverPort func(*corev1.Service, *corev1.ServicePort) bool) (*Failover, []string) {
 	var noAddress []string
 	for i := range services {
 		s := &services[i]
-		if s.Namespace != gwNamespace && (!owned || s.Labels[fo.OwnerNamespaceLabel] != gwNamespace) {
-			continue // another namespace's gateway
-		}
 		var port *corev1.ServicePort
 		for j := range s.Spec.Ports {
-			p := &s.Spec.Ports[j]
-			if p.Name == FailoverPortName || (owned && s.Labels[fo.OwnerNameLabel] != "" && p.Name == fo.OwnedPortName) {
-				port = p
+			if failoverPort(s, &s.Spec.Ports[j]) {
+				port = &s.Spec.Ports[j]
 				break
 			}
 		}
@@ -186,14 +211,11 @@ func discoverFailover(ctx context.Context, cs kubernetes.Interface, desc *provid
 		}
 		ref := s.Namespace + "/" + s.Name
 		if addr := serviceAddress(s); addr != "" {
-			return &Failover{Address: addr, Port: port.Port, Service: ref}, "", nil
+			return &Failover{Address: addr, Port: port.Port, Service: ref}, nil
 		}
 		noAddress = append(noAddress, ref)
 	}
-	if len(noAddress) > 0 {
-		return nil, fmt.Sprintf("Service %s has a port named %s but no load-balancer address yet", noAddress[0], FailoverPortName), nil
-	}
-	return nil, fmt.Sprintf("no Service in %s has a port named %s", gwNamespace, FailoverPortName), nil
+	return nil, noAddress
 }
 
 // serviceAddress is a Service's first load-balancer ingress IP or hostname,
@@ -221,14 +243,10 @@ func serviceAddress(s *corev1.Service) string {
 // istio-ingressgateway), at its load-balancer ingress IP or hostname. The
 // default install's Service comes first, then Services by name.
 func discoverSelectedFailover(ctx context.Context, cs kubernetes.Interface, fo provider.Failover, gwNamespace string, selector map[string]string) (*Failover, string, error) {
-	list, err := cs.CoreV1().Services(gwNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		if apierrors.IsForbidden(err) {
-			return nil, fmt.Sprintf("cannot list Services in %s (%v)", gwNamespace, err), nil
-		}
-		return nil, "", fmt.Errorf("list Services in %s: %w", gwNamespace, err)
+	services, reason, err := listServices(ctx, cs, gwNamespace)
+	if reason != "" || err != nil {
+		return nil, reason, err
 	}
-	services := list.Items
 	sort.SliceStable(services, func(i, j int) bool {
 		ii, ij := services[i].Name == fo.InstalledService, services[j].Name == fo.InstalledService
 		if ii != ij {
@@ -237,28 +255,14 @@ func discoverSelectedFailover(ctx context.Context, cs kubernetes.Interface, fo p
 		return services[i].Name < services[j].Name
 	})
 	want := labelsText(selector)
-	var noAddress []string
-	for i := range services {
-		s := &services[i]
+	found, noAddress := firstFailoverService(services, func(s *corev1.Service, p *corev1.ServicePort) bool {
 		if !holds(s.Spec.Selector, selector) && !holds(s.Labels, selector) {
-			continue // not the ingress gateway's
+			return false // not the ingress gateway's
 		}
-		var port *corev1.ServicePort
-		for j := range s.Spec.Ports {
-			p := &s.Spec.Ports[j]
-			if p.Name == FailoverPortName || (p.Name == fo.InstalledPortName && p.Port == fleet.DefaultFailoverPort) {
-				port = p
-				break
-			}
-		}
-		if port == nil {
-			continue
-		}
-		ref := s.Namespace + "/" + s.Name
-		if addr := serviceAddress(s); addr != "" {
-			return &Failover{Address: addr, Port: port.Port, Service: ref}, "", nil
-		}
-		noAddress = append(noAddress, ref)
+		return p.Name == FailoverPortName || (p.Name == fo.InstalledPortName && p.Port == fleet.DefaultFailoverPort)
+	})
+	if found != nil {
+		return found, "", nil
 	}
 	if len(noAddress) > 0 {
 		return nil, fmt.Sprintf("Service %s of the ingress gateway has a failover port but no load-balancer address yet", noAddress[0]), nil

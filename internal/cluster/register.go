@@ -188,52 +188,96 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &RegisterResult{Name: o.Name}
+	r := &registration{o: o, labelOps: labelOps, failover: failover, res: &RegisterResult{Name: o.Name}}
+	for _, step := range []func(context.Context) error{
+		r.locateDocument,
+		r.chooseValues,
+		r.loadContext,
+		r.checkDuplicateServer,
+		r.inspectCluster,
+		r.editDocument,
+		r.writeDocument,
+	} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r.res, nil
+}
 
-	// Where the document is, or goes.
+// registration is one Register call's state, filled in step by step.
+type registration struct {
+	o        RegisterOptions
+	labelOps []labelOp
+	failover *Failover
+	res      *RegisterResult
+
+	ff       *fleetFiles
+	file     *yamlFile   // where the document is, or goes
+	existing *clusterDoc // the document, nil for a new one
+	old      *fleet.Cluster
+
+	provider              string
+	cur                   fleet.ClusterSpec // the existing spec, without gateway defaults of another provider
+	region, zone          string
+	gwNamespace, gwName   string // as the document will say
+	effNamespace, effName string // with the provider's defaults
+	src                   *source
+	cs                    kubernetes.Interface // nil with --offline
+	data                  []byte               // the file with the new document
+}
+
+// locateDocument finds where the document is, or goes.
+func (r *registration) locateDocument(context.Context) error {
+	o := r.o
 	ff, err := readFleetFiles(o.FleetPaths)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	existing, err := ff.find(o.Name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var file *yamlFile
 	if existing != nil {
 		if o.File != "" && !samePath(o.File, existing.File.Path) {
-			return nil, fmt.Errorf("cluster %q is already defined in %s: register it there (drop --file) or deregister it first", o.Name, existing.File.Path)
+			return fmt.Errorf("cluster %q is already defined in %s: register it there (drop --file) or deregister it first", o.Name, existing.File.Path)
 		}
 		file = existing.File
 	} else {
 		path, err := defaultTarget(o.FleetPaths, o.File)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if file, err = ff.fileFor(path); err != nil {
-			return nil, err
+			return err
 		}
 		if d := file.findCluster(o.Name); d != nil {
 			existing = &clusterDoc{File: file, Doc: d, Name: o.Name}
 		}
 	}
-	res.File = file.Path
-	res.Created = existing == nil
-
-	// The values the document will hold.
-	var old *fleet.Cluster
+	r.ff, r.file, r.existing = ff, file, existing
+	r.res.File = file.Path
+	r.res.Created = existing == nil
 	if existing != nil {
-		old = existing.Cluster()
+		r.old = existing.Cluster()
 	}
+	return nil
+}
+
+// chooseValues settles the values the document will hold: the flags, else
+// what the document says.
+func (r *registration) chooseValues(context.Context) error {
+	o, old := r.o, r.old
 	provider := o.Provider
 	if provider == "" && old != nil {
 		provider = old.Spec.Gateway.Provider
 	}
 	if provider == "" {
-		return nil, fmt.Errorf("--provider is required for a new cluster (want %s)", providerList())
+		return fmt.Errorf("--provider is required for a new cluster (want %s)", providerList())
 	}
 	if !knownProvider(provider) {
-		return nil, fmt.Errorf("cluster %q in %s has unknown provider %q: pass --provider (want %s)", o.Name, file.Path, provider, providerList())
+		return fmt.Errorf("cluster %q in %s has unknown provider %q: pass --provider (want %s)", o.Name, r.file.Path, provider, providerList())
 	}
 	keep := func(flag *string, current string) string {
 		if flag != nil {
@@ -248,133 +292,165 @@ func Register(ctx context.Context, o RegisterOptions) (*RegisterResult, error) {
 			cur.Gateway.Namespace, cur.Gateway.Name, cur.Gateway.Selector = "", "", nil
 		}
 	}
-	region, zone := keep(o.Region, cur.Region), keep(o.Zone, cur.Zone)
-	gwNamespace, gwName := keep(o.GatewayNamespace, cur.Gateway.Namespace), keep(o.GatewayName, cur.Gateway.Name)
-	if zone != "" && region == "" {
-		return nil, errors.New("a zone needs a region: pass --region")
+	r.provider, r.cur = provider, cur
+	r.region, r.zone = keep(o.Region, cur.Region), keep(o.Zone, cur.Zone)
+	r.gwNamespace, r.gwName = keep(o.GatewayNamespace, cur.Gateway.Namespace), keep(o.GatewayName, cur.Gateway.Name)
+	if r.zone != "" && r.region == "" {
+		return errors.New("a zone needs a region: pass --region")
 	}
-	effNamespace, effName := gwNamespace, gwName
-	if effNamespace == "" {
-		effNamespace = defaultGatewayNamespace(provider)
+	r.effNamespace, r.effName = r.gwNamespace, r.gwName
+	if r.effNamespace == "" {
+		r.effNamespace = defaultGatewayNamespace(provider)
 	}
-	if effName == "" {
-		effName = defaultGatewayName(provider)
+	if r.effName == "" {
+		r.effName = defaultGatewayName(provider)
 	}
+	return nil
+}
 
-	// The kubeconfig context register connects with.
-	contextName := o.Context
+// loadContext loads the kubeconfig context register connects with.
+func (r *registration) loadContext(context.Context) error {
+	contextName := r.o.Context
 	if contextName == "" {
-		contextName = o.Name
+		contextName = r.o.Name
 	}
-	src, err := loadSource(o.Kubeconfig, contextName)
+	src, err := loadSource(r.o.Kubeconfig, contextName)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res.Context, res.Server = src.Context, src.Server
+	r.src = src
+	r.res.Context, r.res.Server = src.Context, src.Server
+	return nil
+}
 
-	// One cluster, one name.
-	if err := checkDuplicateServer(ff, file, o, src.Server, res); err != nil {
-		return nil, err
-	}
+// checkDuplicateServer keeps one cluster to one name.
+func (r *registration) checkDuplicateServer(context.Context) error {
+	return checkDuplicateServer(r.ff, r.file, r.o, r.src.Server, r.res)
+}
 
-	// The cluster itself.
-	var cs kubernetes.Interface
+// inspectCluster reads the cluster's version, missing CRDs and failover
+// address; with --offline it keeps the document's failover address.
+func (r *registration) inspectCluster(ctx context.Context) error {
+	o, res := r.o, r.res
 	if o.Offline {
 		res.Notes = append(res.Notes, "--offline: the cluster was not contacted (no version, CRD or failover check)")
-	} else {
-		cctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
-		cfg := clientConfig(src.Config, o.Timeout)
-		res.Version, _, err = ServerVersion(cctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("cannot reach cluster %s at %s (context %s) within %s: %w", o.Name, src.Server, src.Context, o.Timeout, err)
+		if r.failover == nil && r.old != nil && r.old.Spec.Failover != nil {
+			r.failover = &Failover{Address: r.old.Spec.Failover.Address, Port: r.old.Spec.Failover.Port}
+			res.Notes = append(res.Notes, fmt.Sprintf("--offline: kept failover address %s", r.failover.Address))
 		}
-		missing, err := missingCRDs(cctx, cfg, provider)
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", o.Name, err)
+		if r.failover == nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("cluster %s is not a failover target (pass --failover-address HOST[:PORT] to set one)", o.Name))
 		}
-		for _, r := range missing {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s has no CRD %s, which provider %s needs: %s", o.Name, r.CRDName(), provider, descriptor(provider).Install.Hint))
-		}
-		if cs, err = kubernetes.NewForConfig(cfg); err != nil {
-			return nil, err
-		}
-		if failover == nil {
-			var found *Failover
-			var reason string
-			found, reason, err = discoverFailoverOf(cctx, cs, descriptor(provider), effNamespace, effName, cur.Gateway.Selector)
-			if err != nil {
-				return nil, fmt.Errorf("cluster %s: %w", o.Name, err)
-			}
-			if found != nil {
-				failover = found
-				res.Notes = append(res.Notes, fmt.Sprintf("failover address %s from Service %s", found, found.Service))
-			} else {
-				res.Notes = append(res.Notes, fmt.Sprintf("cluster %s is not a failover target: %s (pass --failover-address HOST[:PORT] to set one)", o.Name, reason))
-			}
+		res.Failover = r.failover
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	cfg := clientConfig(r.src.Config, o.Timeout)
+	var err error
+	res.Version, _, err = ServerVersion(cctx, cfg)
+	if err != nil {
+		return fmt.Errorf("cannot reach cluster %s at %s (context %s) within %s: %w", o.Name, r.src.Server, r.src.Context, o.Timeout, err)
+	}
+	missing, err := missingCRDs(cctx, cfg, r.provider)
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", o.Name, err)
+	}
+	for _, m := range missing {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s has no CRD %s, which provider %s needs: %s", o.Name, m.CRDName(), r.provider, descriptor(r.provider).Install.Hint))
+	}
+	if r.cs, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	if r.failover == nil {
+		if err := r.discoverFailover(cctx); err != nil {
+			return err
 		}
 	}
-	if o.Offline && failover == nil && old != nil && old.Spec.Failover != nil {
-		failover = &Failover{Address: old.Spec.Failover.Address, Port: old.Spec.Failover.Port}
-		res.Notes = append(res.Notes, fmt.Sprintf("--offline: kept failover address %s", failover.Address))
-	}
-	if o.Offline && failover == nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("cluster %s is not a failover target (pass --failover-address HOST[:PORT] to set one)", o.Name))
-	}
-	res.Failover = failover
+	res.Failover = r.failover
+	return nil
+}
 
-	// The document.
-	edit := docEdit{
-		Name: o.Name, Labels: labelOps,
-		Kubeconfig: o.Kubeconfig, Context: src.Context,
-		Region: region, Zone: zone,
-		Provider: provider, GatewayNamespace: gwNamespace, GatewayName: gwName,
-		Failover: failover,
+// discoverFailover finds the failover address in the gateway's Service.
+func (r *registration) discoverFailover(ctx context.Context) error {
+	found, reason, err := discoverFailoverOf(ctx, r.cs, descriptor(r.provider), r.effNamespace, r.effName, r.cur.Gateway.Selector)
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", r.o.Name, err)
 	}
+	if found == nil {
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("cluster %s is not a failover target: %s (pass --failover-address HOST[:PORT] to set one)", r.o.Name, reason))
+		return nil
+	}
+	r.failover = found
+	r.res.Notes = append(r.res.Notes, fmt.Sprintf("failover address %s from Service %s", found, found.Service))
+	return nil
+}
+
+// editDocument renders the new document text and the file holding it.
+func (r *registration) editDocument(context.Context) error {
+	edit := docEdit{
+		Name: r.o.Name, Labels: r.labelOps,
+		Kubeconfig: r.o.Kubeconfig, Context: r.src.Context,
+		Region: r.region, Zone: r.zone,
+		Provider: r.provider, GatewayNamespace: r.gwNamespace, GatewayName: r.gwName,
+		Failover: r.failover,
+	}
+	r.chooseCredentials(&edit)
+	var doc *yamlDoc
+	if r.existing != nil {
+		doc = r.existing.Doc
+	}
+	text, err := edit.render(r.file, doc)
+	if err != nil {
+		return err
+	}
+	r.res.Document = text
+	if doc != nil {
+		r.data = r.file.replace(doc, text)
+	} else {
+		r.data = r.file.appendDoc(text)
+	}
+	return nil
+}
+
+// chooseCredentials points the document at a minted service account's
+// kubeconfig, keeps one a cluster already has, or drops it.
+func (r *registration) chooseCredentials(edit *docEdit) {
+	o, old, res := r.o, r.old, r.res
 	wasServiceAccount := old != nil && old.Metadata.Annotations[AnnotationAdminContext] != ""
 	switch {
 	case o.ServiceAccount:
 		res.Credentials = CredentialsPath(o.CredentialsDir, o.Name)
 		edit.Kubeconfig, edit.Context = withHome(res.Credentials), o.Name
-		edit.AdminContext, edit.AdminKubeconfig = src.Context, o.Kubeconfig
+		edit.AdminContext, edit.AdminKubeconfig = r.src.Context, o.Kubeconfig
 	case wasServiceAccount && !o.DropServiceAccount:
 		edit.Kubeconfig, edit.Context = old.Spec.Kubeconfig, old.Spec.Context
 		edit.AdminContext, edit.AdminKubeconfig = old.Metadata.Annotations[AnnotationAdminContext], old.Metadata.Annotations[AnnotationAdminKubeconfig]
 		res.Notes = append(res.Notes, fmt.Sprintf("kept the service-account credentials of cluster %s (%s); pass --service-account to mint a new token", o.Name, old.Spec.Kubeconfig))
 	case wasServiceAccount:
-		res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s now uses context %s; its service account, RBAC and kubeconfig stay until deregister --purge", o.Name, src.Context))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s now uses context %s; its service account, RBAC and kubeconfig stay until deregister --purge", o.Name, r.src.Context))
 	}
-	var doc *yamlDoc
-	if existing != nil {
-		doc = existing.Doc
-	}
-	text, err := edit.render(file, doc)
-	if err != nil {
-		return nil, err
-	}
-	res.Document = text
-	var data []byte
-	if doc != nil {
-		data = file.replace(doc, text)
-	} else {
-		data = file.appendDoc(text)
-	}
+}
 
+// writeDocument mints the service account's credentials when asked and
+// writes the file; with --dry-run it only lists what it would create.
+func (r *registration) writeDocument(ctx context.Context) error {
+	o := r.o
 	if o.ServiceAccount {
-		req := saRequest{Name: o.Name, Provider: provider, GatewayNamespace: effNamespace, ServiceNamespaces: ff.ServiceNamespaces, TLSSecrets: ff.TLSSecrets, TTL: o.TokenTTL}
+		req := saRequest{Name: o.Name, Provider: r.provider, GatewayNamespace: r.effNamespace, ServiceNamespaces: r.ff.ServiceNamespaces, TLSSecrets: r.ff.TLSSecrets, TTL: o.TokenTTL}
 		if o.DryRun {
-			res.Objects = plannedObjects(req)
-		} else if err := mintCredentials(ctx, cs, src, req, o, res); err != nil {
-			return nil, err
+			r.res.Objects = plannedObjects(req)
+		} else if err := mintCredentials(ctx, r.cs, r.src, req, o, r.res); err != nil {
+			return err
 		}
 	}
 	if o.DryRun {
-		return res, nil
+		return nil
 	}
-	if err := writeFileAtomic(file.Path, data, file.Mode); err != nil {
-		return nil, fmt.Errorf("write %s: %w", file.Path, err)
+	if err := writeFileAtomic(r.file.Path, r.data, r.file.Mode); err != nil {
+		return fmt.Errorf("write %s: %w", r.file.Path, err)
 	}
-	return res, nil
+	return nil
 }
 
 func mintCredentials(ctx context.Context, cs kubernetes.Interface, src *source, req saRequest, o RegisterOptions, res *RegisterResult) error {

@@ -166,12 +166,20 @@ spec:
     timeout: 1s
     healthyThreshold: 1
     unhealthyThreshold: 2
----
-# catalog is placed by label selector and ejects failing endpoints passively.
+`, fleet.APIVersion, ServiceNamespace, yamlList(placed), yamlList(order)) +
+		catalogYAML("catalog", "catalog is placed by label selector and ejects failing endpoints passively.", regions) +
+		catalogYAML("catalog-v2", "catalog-v2 is the canary of catalog: the storefront sends it 10% of the traffic.", regions)
+}
+
+// catalogYAML is a GlobalService placed by region that ejects failing
+// endpoints passively.
+func catalogYAML(name, comment string, regions []string) string {
+	return fmt.Sprintf(`---
+# %[3]s
 apiVersion: %[1]s
 kind: GlobalService
 metadata:
-  name: catalog
+  name: %[4]s
   namespace: %[2]s
 spec:
   port: 8080
@@ -186,27 +194,7 @@ spec:
     interval: 5s
     baseEjectionTime: 15s
     maxEjectionPercent: 100
----
-# catalog-v2 is the canary of catalog: the storefront sends it 10%% of the traffic.
-apiVersion: %[1]s
-kind: GlobalService
-metadata:
-  name: catalog-v2
-  namespace: %[2]s
-spec:
-  port: 8080
-  clusters:
-    selector:
-      matchExpressions:
-      - key: region
-        operator: In
-        values: %[5]s
-  outlierDetection:
-    consecutive5xx: 3
-    interval: 5s
-    baseEjectionTime: 15s
-    maxEjectionPercent: 100
-`, fleet.APIVersion, ServiceNamespace, yamlList(placed), yamlList(order), yamlList(regions))
+`, fleet.APIVersion, ServiceNamespace, comment, name, yamlList(regions))
 }
 
 func routesYAML(clusters []clusterPlan) string {

@@ -24,9 +24,7 @@ func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet, failoverCA 
 	errs := make([]error, len(f.Clusters))
 	var wg sync.WaitGroup
 	for i, c := range f.Clusters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			tc := tf.Cluster(c.Name())
 			if tc == nil {
 				errs[i] = fmt.Errorf("cluster %s not started", c.Name())
@@ -35,7 +33,7 @@ func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet, failoverCA 
 			if err := seedCluster(ctx, tc.Sim(), f, c, failoverCA); err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", c.Name(), err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {

@@ -123,11 +123,7 @@ func probe(ctx context.Context, client *http.Client, url string) (string, string
 
 // StopCluster stops one cluster's API server; its data stays in etcd.
 func StopCluster(opts Options, name string) error {
-	st, err := opts.LoadState()
-	if err != nil {
-		return err
-	}
-	c, err := findCluster(st, name)
+	_, c, err := opts.loadCluster(name)
 	if err != nil {
 		return err
 	}
@@ -137,11 +133,7 @@ func StopCluster(opts Options, name string) error {
 // StartCluster starts a stopped cluster's API server again with the same
 // port and data and waits until it is ready.
 func StartCluster(ctx context.Context, opts Options, name string) error {
-	st, err := opts.LoadState()
-	if err != nil {
-		return err
-	}
-	c, err := findCluster(st, name)
+	st, c, err := opts.loadCluster(name)
 	if err != nil {
 		return err
 	}
@@ -185,6 +177,16 @@ func StartCluster(ctx context.Context, opts Options, name string) error {
 	}
 	fmt.Fprintf(opts.IO.Out, "started kube-apiserver %s (pid %d), ready in %s\n", name, pid, time.Since(begin).Round(100*time.Millisecond))
 	return nil
+}
+
+// loadCluster loads the demo's state and finds one cluster in it.
+func (opts Options) loadCluster(name string) (*State, *localfleet.ClusterState, error) {
+	st, err := opts.LoadState()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := findCluster(st, name)
+	return st, c, err
 }
 
 func findCluster(st *State, name string) (*localfleet.ClusterState, error) {

@@ -13,10 +13,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -277,67 +273,4 @@ func readCluster(ctx context.Context, c *fleet.Cluster, svcs []*fleet.GlobalServ
 		}
 	}
 	return out, nil
-}
-
-// Presence reads one service in one cluster and returns why it cannot
-// serve, or "" when it can.
-func Presence(ctx context.Context, client kubernetes.Interface, s *fleet.GlobalService) (string, error) {
-	ns, name := s.Metadata.Namespace, s.ServiceName()
-	svc, err := client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return fmt.Sprintf("service %s/%s not found", ns, name), nil
-	}
-	if err != nil {
-		return "", err
-	}
-	var port *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		if svc.Spec.Ports[i].Port == s.Spec.Port {
-			port = &svc.Spec.Ports[i]
-			break
-		}
-	}
-	if port == nil {
-		return fmt.Sprintf("service has no port %d", s.Spec.Port), nil
-	}
-	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return "", nil // served by DNS, not endpoints
-	}
-	slices, err := client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
-		LabelSelector: discoveryv1.LabelServiceName + "=" + name,
-	})
-	if err != nil {
-		return "", err
-	}
-	for _, es := range slices.Items {
-		if slicePorts(es, port.Name) && readyEndpoint(es) {
-			return "", nil
-		}
-	}
-	return ReasonNoEndpoints, nil
-}
-
-// slicePorts reports whether an EndpointSlice carries the service port's
-// endpoints: a port of the same name (a nil port number means every port).
-func slicePorts(es discoveryv1.EndpointSlice, name string) bool {
-	for _, p := range es.Ports {
-		pn := ""
-		if p.Name != nil {
-			pn = *p.Name
-		}
-		if pn == name {
-			return true
-		}
-	}
-	return false
-}
-
-// readyEndpoint reports whether an endpoint is ready; a nil ready condition counts as ready.
-func readyEndpoint(es discoveryv1.EndpointSlice) bool {
-	for _, e := range es.Endpoints {
-		if e.Conditions.Ready == nil || *e.Conditions.Ready {
-			return true
-		}
-	}
-	return false
 }

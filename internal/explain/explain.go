@@ -250,7 +250,7 @@ func Explain(f *fleet.Fleet, opts Options) (*Report, error) {
 					}
 					rep.Outages = append(rep.Outages, Outage{Source: src.Name(), Service: strings.Join(dead, ","), Route: r.Key(), Rule: rr.Rule, Percent: rr.Failing,
 						Message: fmt.Sprintf("from %s: GlobalRoute %s %s: %s %s no cluster left: %s%% of its requests fail with HTTP 500",
-							src.Name(), r.Key(), rr.Rule, strings.Join(dead, ", "), plural(len(dead), "has", "have"), FormatPercent(rr.Failing))})
+							src.Name(), r.Key(), rr.Rule, strings.Join(dead, ", "), fleet.Plural(len(dead), "has", "have"), FormatPercent(rr.Failing))})
 				}
 				rt.Rules = append(rt.Rules, rr)
 			}
@@ -403,10 +403,3 @@ func FormatPercent(p float64) string {
 }
 
 func round(p float64) float64 { return math.Round(p*100) / 100 }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}

@@ -9,6 +9,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
 	"github.com/muesli/termenv"
+
+	"github.com/gatefed/gatefed/internal/fleet"
 )
 
 // TextOptions choose between a drawn table and tab-separated text.
@@ -136,7 +138,7 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 		draw("Service tiers by source cluster", serviceHeader, ServiceRows(rep))
 		draw("Route traffic by source cluster", routeHeader, RouteRows(rep))
 		if rep.Outage() {
-			b.WriteString(bad.Render(fmt.Sprintf("OUTAGE: %d %s", len(rep.Outages), plural(len(rep.Outages), "finding", "findings"))) + "\n")
+			b.WriteString(bad.Render(fmt.Sprintf("OUTAGE: %d %s", len(rep.Outages), fleet.Plural(len(rep.Outages), "finding", "findings"))) + "\n")
 			for _, o := range rep.Outages {
 				b.WriteString("  " + o.Message + "\n")
 			}

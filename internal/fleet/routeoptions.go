@@ -145,6 +145,16 @@ func (v *validator) limits(d docRef, field string, servers []server, limit func(
 	}
 }
 
+// hostname checks a hostname a rule sends to, when set.
+func (v *validator) hostname(d docRef, field, h string) {
+	if h == "" {
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
+		v.add(d, field, "invalid hostname %q: %s", h, errs[0])
+	}
+}
+
 // ruleOptions validates a rule's rewrite, header changes, redirect and
 // direct response, for every provider of the clusters that serve it.
 func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Cluster) {
@@ -169,23 +179,23 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 			})
 		}
 	}
+	// A path prefix that replaces the matched one (rewrite or redirect).
+	replacement := func(field, prefix string) {
+		switch {
+		case prefix == "":
+		case !strings.HasPrefix(prefix, "/"):
+			v.add(d, field, "must start with /")
+		default:
+			prefixReplace(field)
+		}
+	}
 
 	if rw := rule.Rewrite; rw != nil {
 		if rw.PathPrefix == "" && rw.Hostname == "" {
 			v.add(d, rf+".rewrite", "set pathPrefix, hostname or both")
 		}
-		if rw.PathPrefix != "" {
-			if !strings.HasPrefix(rw.PathPrefix, "/") {
-				v.add(d, rf+".rewrite.pathPrefix", "must start with /")
-			} else {
-				prefixReplace(rf + ".rewrite.pathPrefix")
-			}
-		}
-		if rw.Hostname != "" {
-			if errs := validation.IsDNS1123Subdomain(rw.Hostname); len(errs) > 0 {
-				v.add(d, rf+".rewrite.hostname", "invalid hostname %q: %s", rw.Hostname, errs[0])
-			}
-		}
+		replacement(rf+".rewrite.pathPrefix", rw.PathPrefix)
+		v.hostname(d, rf+".rewrite.hostname", rw.Hostname)
 	}
 	v.headers(d, rf+".requestHeaders", rule.RequestHeaders)
 	v.headers(d, rf+".responseHeaders", rule.ResponseHeaders)
@@ -198,11 +208,7 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 		default:
 			v.add(d, rf+".redirect.scheme", "unknown scheme %q (want http or https)", rd.Scheme)
 		}
-		if rd.Hostname != "" {
-			if errs := validation.IsDNS1123Subdomain(rd.Hostname); len(errs) > 0 {
-				v.add(d, rf+".redirect.hostname", "invalid hostname %q: %s", rd.Hostname, errs[0])
-			}
-		}
+		v.hostname(d, rf+".redirect.hostname", rd.Hostname)
 		if rd.Port < 0 || rd.Port > 65535 {
 			v.add(d, rf+".redirect.port", "port %d out of range 1-65535", rd.Port)
 		}
@@ -212,13 +218,7 @@ func (v *validator) ruleOptions(d docRef, rf string, rule *Rule, placed []*Clust
 		if rd.Path != "" && !strings.HasPrefix(rd.Path, "/") {
 			v.add(d, rf+".redirect.path", "must start with /")
 		}
-		if rd.PathPrefix != "" {
-			if !strings.HasPrefix(rd.PathPrefix, "/") {
-				v.add(d, rf+".redirect.pathPrefix", "must start with /")
-			} else {
-				prefixReplace(rf + ".redirect.pathPrefix")
-			}
-		}
+		replacement(rf+".redirect.pathPrefix", rd.PathPrefix)
 		if rd.StatusCode != 0 && !contains(redirectCodes, rd.StatusCode) {
 			v.add(d, rf+".redirect.statusCode", "%d is not a redirect status (want 301, 302, 303, 307 or 308)", rd.StatusCode)
 		}
@@ -267,17 +267,7 @@ func (v *validator) mirror(f *Fleet, d docRef, rf string, r *GlobalRoute, m *Mir
 		v.add(d, rf+".mirror.service", "required: the GlobalService that gets the copies")
 		return
 	}
-	key := r.MirrorRef(m)
-	svc := f.Service(key)
-	if svc == nil {
-		v.add(d, rf+".mirror.service", "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
-		return
-	}
-	for _, c := range placed {
-		if !reachable(f, svc, c) {
-			v.add(d, rf+".mirror.service", "GlobalService %q cannot be reached from cluster %q: it does not run there and none of the clusters it runs in has spec.failover", key, c.Metadata.Name)
-		}
-	}
+	v.serviceRef(f, d, rf+".mirror.service", r.MirrorRef(m), placed, serviceKeys)
 }
 
 // headers validates a header modifier: valid names, no pseudo-headers, no

@@ -412,20 +412,25 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 				v.add(d, bf+".service", "required")
 				continue
 			}
-			key := r.BackendRef(b)
-			svc := f.Service(key)
-			if svc == nil {
-				v.add(d, bf+".service", "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
-				continue
-			}
-			for _, c := range routeClusters {
-				if !reachable(f, svc, c) {
-					v.add(d, bf+".service", "GlobalService %q cannot be reached from cluster %q: it does not run there and none of the clusters it runs in has spec.failover", key, c.Metadata.Name)
-				}
-			}
+			v.serviceRef(f, d, bf+".service", r.BackendRef(b), routeClusters, serviceKeys)
 		}
 		if len(rule.Backends) > 0 && sum <= 0 {
 			v.add(d, rf+".backends", "the weights add up to 0: at least one backend needs a positive weight")
+		}
+	}
+}
+
+// serviceRef checks that a route's reference to a service (a backend or a
+// mirror) names a known GlobalService every cluster in from can reach.
+func (v *validator) serviceRef(f *Fleet, d docRef, field, key string, from []*Cluster, serviceKeys []string) {
+	svc := f.Service(key)
+	if svc == nil {
+		v.add(d, field, "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
+		return
+	}
+	for _, c := range from {
+		if !reachable(f, svc, c) {
+			v.add(d, field, "GlobalService %q cannot be reached from cluster %q: it does not run there and none of the clusters it runs in has spec.failover", key, c.Metadata.Name)
 		}
 	}
 }

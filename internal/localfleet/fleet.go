@@ -234,11 +234,9 @@ func (f *Fleet) Stop() error {
 	errs := make([]error, len(f.Clusters))
 	var wg sync.WaitGroup
 	for i, c := range f.Clusters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			errs[i] = c.Stop()
-		}()
+		})
 	}
 	wg.Wait()
 	if f.etcd != nil {

@@ -6,14 +6,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// TierList is one service's tier clusters in order: "a,c,b".
-func TierList(p *ServicePlan) string {
+// TierNames are one service's tier clusters in order.
+func TierNames(p *ServicePlan) []string {
 	names := make([]string, len(p.Tiers))
 	for i, t := range p.Tiers {
 		names[i] = t.Cluster.Name()
 	}
-	return strings.Join(names, ",")
+	return names
 }
+
+// TierList is one service's tier clusters in order: "a,c,b".
+func TierList(p *ServicePlan) string { return strings.Join(TierNames(p), ",") }
 
 // SkipList is one service's skipped clusters in the planner's order,
 // "c: reason" entries joined by sep.

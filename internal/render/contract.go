@@ -23,3 +23,13 @@ const (
 func FailoverSNI(s *fleet.GlobalService) string {
 	return fmt.Sprintf("%s-%d.%s.%s", s.ServiceName(), s.Spec.Port, s.Metadata.Namespace, FailoverDomain)
 }
+
+// What a rule means on every provider, whatever its objects look like.
+const (
+	// RetryOn is what a rule with retries retries on, in Envoy's words.
+	RetryOn = "5xx,reset,connect-failure,refused-stream"
+	// NoBackendStatus answers a rule none of whose backends can be served,
+	// with NoBackendBody.
+	NoBackendStatus = 503
+	NoBackendBody   = "no cluster can serve this route\n"
+)

@@ -78,6 +78,18 @@ func plainName(parts []string) string {
 	return strings.Join(clean, "-")
 }
 
+// FitName returns a name as it is when it is a DNS label's length, else
+// cut and ended with a hash of the whole name, as Namer cuts long names.
+// It serves names that must follow from their source alone (Gloo's).
+func FitName(name string) string {
+	if len(name) <= MaxNameLen {
+		return name
+	}
+	return hashedName(name, name)
+}
+
+// hashedName cuts candidate to leave room for "-" and 8 hex digits of a
+// hash of identity, and appends them.
 func hashedName(candidate, identity string) string {
 	sum := sha256.Sum256([]byte(identity))
 	suffix := hex.EncodeToString(sum[:])[:8]

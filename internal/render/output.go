@@ -25,33 +25,43 @@ func NewYAMLWriter(w io.Writer) *YAMLWriter { return &YAMLWriter{w: w} }
 
 // Write writes one cluster's objects.
 func (y *YAMLWriter) Write(c *ClusterOutput) error {
-	var buf bytes.Buffer
-	for _, o := range c.Objects {
-		b, err := MarshalYAML(o.Object)
-		if err != nil {
-			return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
-		}
+	return writeObjects(y.w, c, MarshalYAML, func(buf *bytes.Buffer) {
 		if y.started {
 			buf.WriteString("---\n")
 		}
 		y.started = true
-		fmt.Fprintf(&buf, "# cluster: %s\n", c.Cluster.Metadata.Name)
+		fmt.Fprintf(buf, "# cluster: %s\n", c.Cluster.Metadata.Name)
+	})
+}
+
+// writeObjects writes a cluster's objects in one write, each marshalled and
+// preceded by what before writes.
+func writeObjects(w io.Writer, c *ClusterOutput, marshal func(map[string]any) ([]byte, error), before func(*bytes.Buffer)) error {
+	var buf bytes.Buffer
+	for _, o := range c.Objects {
+		b, err := marshal(o.Object)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
+		}
+		before(&buf)
 		buf.Write(b)
 	}
-	_, err := y.w.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 
-// WriteYAML writes a whole result as one YAML stream.
-func WriteYAML(w io.Writer, res *Result) error {
-	y := NewYAMLWriter(w)
+// writeAll writes every cluster of a result.
+func writeAll(w interface{ Write(*ClusterOutput) error }, res *Result) error {
 	for i := range res.Clusters {
-		if err := y.Write(&res.Clusters[i]); err != nil {
+		if err := w.Write(&res.Clusters[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// WriteYAML writes a whole result as one YAML stream.
+func WriteYAML(w io.Writer, res *Result) error { return writeAll(NewYAMLWriter(w), res) }
 
 // ListWriter writes a v1 List of every object, cluster after cluster. Call
 // Close to end the list.
@@ -65,23 +75,18 @@ func NewListWriter(w io.Writer) *ListWriter { return &ListWriter{w: w} }
 
 // Write writes one cluster's objects as list items.
 func (l *ListWriter) Write(c *ClusterOutput) error {
-	var buf bytes.Buffer
-	for _, o := range c.Objects {
-		b, err := json.MarshalIndent(o.Object, "    ", "  ")
-		if err != nil {
-			return fmt.Errorf("cluster %s: %s %s: %w", c.Cluster.Metadata.Name, o.GetKind(), o.GetName(), err)
-		}
+	return writeObjects(l.w, c, listItem, func(buf *bytes.Buffer) {
 		if l.count == 0 {
 			buf.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n    ")
 		} else {
 			buf.WriteString(",\n    ")
 		}
 		l.count++
-		buf.Write(b)
-	}
-	_, err := l.w.Write(buf.Bytes())
-	return err
+	})
 }
+
+// listItem is an object as an item of the List, indented.
+func listItem(o map[string]any) ([]byte, error) { return json.MarshalIndent(o, "    ", "  ") }
 
 // Close ends the list.
 func (l *ListWriter) Close() error {
@@ -96,10 +101,8 @@ func (l *ListWriter) Close() error {
 // WriteJSON writes a whole result as a v1 List.
 func WriteJSON(w io.Writer, res *Result) error {
 	l := NewListWriter(w)
-	for i := range res.Clusters {
-		if err := l.Write(&res.Clusters[i]); err != nil {
-			return err
-		}
+	if err := writeAll(l, res); err != nil {
+		return err
 	}
 	return l.Close()
 }

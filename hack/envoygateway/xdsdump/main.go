@@ -57,6 +57,13 @@ func main() {
 	}
 }
 
+// options are the command's flags.
+type options struct {
+	addr, caFile, certFile, keyFile, serverName string
+	nodeCluster, nodeID                         string
+	timeout, idleWait                           time.Duration
+}
+
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:18000", "xDS server address")
 	caFile := flag.String("ca", "", "CA that signed the server's certificate")
@@ -71,44 +78,49 @@ func run() error {
 	if *nodeCluster == "" {
 		return errors.New("-node-cluster is required")
 	}
-
-	pool := x509.NewCertPool()
-	caPEM, err := os.ReadFile(*caFile)
-	if err != nil {
-		return err
-	}
-	pool.AppendCertsFromPEM(caPEM)
-	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-	if err != nil {
-		return err
-	}
-	creds := credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: *serverName, MinVersion: tls.VersionTLS12})
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(creds))
+	o := options{addr: *addr, caFile: *caFile, certFile: *certFile, keyFile: *keyFile, serverName: *serverName,
+		nodeCluster: *nodeCluster, nodeID: *nodeID, timeout: *timeout, idleWait: *idleWait}
+	conn, err := dial(o)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		return err
 	}
-	node := &corev3.Node{Id: *nodeID, Cluster: *nodeCluster}
-	send := func(typ, version, nonce string, names []string) error {
-		return stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: typ, VersionInfo: version, ResponseNonce: nonce, ResourceNames: names})
+	got, err := fetch(ctx, stream, &corev3.Node{Id: o.nodeID, Cluster: o.nodeCluster}, o.idleWait)
+	if err != nil {
+		return err
 	}
-	for _, typ := range []string{typeCluster, typeListener} {
-		if err := send(typ, "", "", nil); err != nil {
-			return err
-		}
-	}
+	return printJSON(got)
+}
 
-	type received struct {
-		resp *discoveryv3.DiscoveryResponse
-		err  error
+// dial connects to the xDS server over mutual TLS.
+func dial(o options) (*grpc.ClientConn, error) {
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(o.caFile)
+	if err != nil {
+		return nil, err
 	}
+	pool.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	creds := credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: o.serverName, MinVersion: tls.VersionTLS12})
+	return grpc.NewClient(o.addr, grpc.WithTransportCredentials(creds))
+}
+
+type received struct {
+	resp *discoveryv3.DiscoveryResponse
+	err  error
+}
+
+// receive passes the stream's responses on until an error or ctx ends.
+func receive(ctx context.Context, stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient) <-chan received {
 	responses := make(chan received)
 	go func() {
 		for {
@@ -123,7 +135,22 @@ func run() error {
 			}
 		}
 	}()
+	return responses
+}
 
+// fetch subscribes to clusters and listeners, then to the endpoints and
+// routes they name, acknowledging every answer, and returns the resources
+// by type.
+func fetch(ctx context.Context, stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient, node *corev3.Node, idleWait time.Duration) (map[string][]*anypb.Any, error) {
+	send := func(typ, version, nonce string, names []string) error {
+		return stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: typ, VersionInfo: version, ResponseNonce: nonce, ResourceNames: names})
+	}
+	for _, typ := range []string{typeCluster, typeListener} {
+		if err := send(typ, "", "", nil); err != nil {
+			return nil, err
+		}
+	}
+	responses := receive(ctx, stream)
 	got := map[string][]*anypb.Any{}
 	var edsNames, rdsNames []string
 	pending := map[string]bool{typeCluster: true, typeListener: true}
@@ -133,55 +160,60 @@ func run() error {
 		// has answered, a quiet -idle ends the wait with those types empty.
 		var idle <-chan time.Time
 		if !first {
-			idle = time.After(*idleWait)
+			idle = time.After(idleWait)
 		}
 		var resp *discoveryv3.DiscoveryResponse
 		select {
 		case r := <-responses:
 			if r.err != nil {
-				return fmt.Errorf("waiting for %v: %w", keys(pending), r.err)
+				return nil, fmt.Errorf("waiting for %v: %w", keys(pending), r.err)
 			}
 			resp = r.resp
 		case <-idle:
 			pending = nil
 			continue
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %v: %w", keys(pending), ctx.Err())
+			return nil, fmt.Errorf("waiting for %v: %w", keys(pending), ctx.Err())
 		}
 		first = false
 		typ := resp.GetTypeUrl()
 		got[typ] = resp.GetResources()
 		delete(pending, typ)
+		// follow subscribes to the type a response names resources of.
+		follow := func(names []string, typ string) error {
+			if len(names) == 0 || got[typ] != nil {
+				return nil
+			}
+			pending[typ] = true
+			return send(typ, "", "", names)
+		}
 		var names []string
+		var err error
 		switch typ {
 		case typeCluster:
 			edsNames = edsClusters(resp.GetResources())
-			names = nil
-			if len(edsNames) > 0 && got[typeEndpoint] == nil {
-				pending[typeEndpoint] = true
-				if err := send(typeEndpoint, "", "", edsNames); err != nil {
-					return err
-				}
-			}
+			err = follow(edsNames, typeEndpoint)
 		case typeListener:
 			rdsNames = routeNames(resp.GetResources())
-			if len(rdsNames) > 0 && got[typeRoute] == nil {
-				pending[typeRoute] = true
-				if err := send(typeRoute, "", "", rdsNames); err != nil {
-					return err
-				}
-			}
+			err = follow(rdsNames, typeRoute)
 		case typeEndpoint:
 			names = edsNames
 		case typeRoute:
 			names = rdsNames
 		}
+		if err != nil {
+			return nil, err
+		}
 		// Acknowledge, so the server counts the node as up to date.
 		if err := send(typ, resp.GetVersionInfo(), resp.GetNonce(), names); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return got, nil
+}
 
+// printJSON writes the resources as JSON: clusters, endpoints, listeners, routes.
+func printJSON(got map[string][]*anypb.Any) error {
 	out := map[string][]json.RawMessage{}
 	for typ, key := range map[string]string{typeCluster: "clusters", typeEndpoint: "endpoints", typeListener: "listeners", typeRoute: "routes"} {
 		out[key] = []json.RawMessage{}

@@ -5,10 +5,7 @@ package applydiff
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -51,7 +48,7 @@ func (d Differ) Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructu
 			continue
 		}
 		// Another field manager took over fields gatefed applied: changed out of band.
-		out = append(out, check.Change{Op: string(apply.OpUpdate), Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, Detail: conflictText(e.Conflicts)})
+		out = append(out, check.Change{Op: string(apply.OpUpdate), Kind: e.Kind, Namespace: e.Namespace, Name: e.Name, Detail: apply.ConflictFields(e.Conflicts)})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -66,22 +63,4 @@ func (d Differ) Diff(ctx context.Context, c *fleet.Cluster, objects []*unstructu
 		}
 	}
 	return out, nil
-}
-
-// conflictText is "spec.a, spec.b changed by kubectl-edit".
-func conflictText(cs []apply.FieldConflict) string {
-	byManager := map[string][]string{}
-	for _, c := range cs {
-		byManager[c.Manager] = append(byManager[c.Manager], c.Field)
-	}
-	managers := make([]string, 0, len(byManager))
-	for m := range byManager {
-		managers = append(managers, m)
-	}
-	sort.Strings(managers)
-	parts := make([]string, len(managers))
-	for i, m := range managers {
-		parts[i] = fmt.Sprintf("%s changed by %q", strings.Join(byManager[m], ", "), m)
-	}
-	return strings.Join(parts, "; ")
 }

@@ -12,17 +12,10 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 )
 
-// toObject converts a typed object to unstructured (render.ToUnstructured
-// drops null fields), drops its status, and stamps the gatefed labels and
-// source annotation.
-func toObject(typed any, cluster, sourceKind, sourceNamespace, sourceName string) (*unstructured.Unstructured, error) {
-	obj, err := render.ToUnstructured(typed)
-	if err != nil {
-		return nil, err
-	}
-	delete(obj.Object, "status")
-	render.Stamp(obj, cluster, sourceKind, sourceNamespace, sourceName)
-	return obj, nil
+// object converts a typed object rendered for this cluster from the named
+// source (see render.Convert).
+func (r *renderer) object(typed any, sourceKind, sourceNamespace, sourceName string) (*unstructured.Unstructured, error) {
+	return render.Convert(typed, r.Cluster, sourceKind, sourceNamespace, sourceName)
 }
 
 // gwDuration converts a fleet duration to the Gateway API duration format

@@ -24,13 +24,13 @@ const AnnotationExtensions = "gatefed.dev/extensions"
 // routeExtensions returns the routes served here that some GlobalExtension
 // placed on this cluster lists, each with those extensions sorted by key.
 func (r *renderer) routeExtensions() ([]*fleet.GlobalRoute, map[string][]*fleet.GlobalExtension) {
-	if r.in.Fleet == nil {
+	if r.In.Fleet == nil {
 		return nil, nil
 	}
 	var routes []*fleet.GlobalRoute
 	exts := map[string][]*fleet.GlobalExtension{}
-	for _, route := range r.in.Routes {
-		if es := r.in.Fleet.ExtensionsFor(r.in.Cluster, route); len(es) > 0 {
+	for _, route := range r.In.Routes {
+		if es := r.In.Fleet.ExtensionsFor(r.In.Cluster, route); len(es) > 0 {
 			routes = append(routes, route)
 			exts[route.Key()] = es
 		}
@@ -79,7 +79,7 @@ func (r *renderer) extensionPolicies() ([]*unstructured.Unstructured, error) {
 			eep.Spec.Wasm = append(eep.Spec.Wasm, m)
 			keys = append(keys, e.Key())
 		}
-		obj, err := toObject(eep, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := r.object(eep, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

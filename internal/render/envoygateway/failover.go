@@ -20,7 +20,7 @@ import (
 // validation to HTTPS listeners only, so a TLS listener gets its client
 // validation from a ClientTrafficPolicy.
 func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err error) {
-	c := r.in.Cluster
+	c := r.In.Cluster
 	downstream := gwapiv1.SecretObjectReference{
 		Group: ptrTo(coreGroup),
 		Kind:  ptrTo(kindSecret),
@@ -49,7 +49,7 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 			}},
 		},
 	}
-	if gw, err = toObject(g, r.cluster, fleet.KindCluster, "", r.cluster); err != nil {
+	if gw, err = r.object(g, fleet.KindCluster, "", r.Cluster); err != nil {
 		return nil, nil, err
 	}
 
@@ -74,7 +74,7 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 			CACertificateRefs: []gwapiv1.SecretObjectReference{downstream},
 		},
 	}
-	if ctp, err = toObject(p, r.cluster, fleet.KindCluster, "", r.cluster); err != nil {
+	if ctp, err = r.object(p, fleet.KindCluster, "", r.Cluster); err != nil {
 		return nil, nil, err
 	}
 	return ctp, gw, nil
@@ -112,7 +112,7 @@ func (r *renderer) tlsRoutes() ([]*unstructured.Unstructured, error) {
 				Weight: ptrTo(int32(1)),
 			}},
 		}}
-		obj, err := toObject(tr, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+		obj, err := r.object(tr, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -94,9 +94,9 @@ func (r *renderer) mirrorFilter(route *fleet.GlobalRoute, m *fleet.Mirror) *gwap
 	if m == nil {
 		return nil
 	}
-	p := r.in.Used[route.MirrorRef(m)]
+	p := r.In.Used[route.MirrorRef(m)]
 	if p == nil || p.Service == nil || len(p.Tiers) == 0 {
-		r.warnf("GlobalRoute %s: mirror service %s has no cluster to serve it; no requests are mirrored", route.Key(), route.MirrorRef(m))
+		r.Warnf("GlobalRoute %s: mirror service %s has no cluster to serve it; no requests are mirrored", route.Key(), route.MirrorRef(m))
 		return nil
 	}
 	ref := r.tierRef(p, 0, 1, false).BackendObjectReference
@@ -137,7 +137,7 @@ func (r *renderer) routeFilters(route *fleet.GlobalRoute) ([]*unstructured.Unstr
 		if dr.Body != "" {
 			f.Spec.DirectResponse.Body = &egv1a1.CustomResponseBody{Type: ptrTo(egv1a1.ResponseValueTypeInline), Inline: ptrTo(dr.Body)}
 		}
-		obj, err := toObject(f, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := r.object(f, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

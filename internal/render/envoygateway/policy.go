@@ -11,11 +11,18 @@ import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/render"
 )
 
-// retryTriggers are the conditions a rule with retries retries on, the same
-// for every provider.
-var retryTriggers = []egv1a1.TriggerEnum{egv1a1.Error5XX, egv1a1.Reset, egv1a1.ConnectFailure, egv1a1.RefusedStream}
+// retryTriggers are the conditions a rule with retries retries on:
+// render.RetryOn, the same for every provider.
+var retryTriggers = func() []egv1a1.TriggerEnum {
+	var out []egv1a1.TriggerEnum
+	for _, t := range strings.Split(render.RetryOn, ",") {
+		out = append(out, egv1a1.TriggerEnum(t))
+	}
+	return out
+}()
 
 // rulePolicy is what a BackendTrafficPolicy sets on one HTTPRoute rule.
 type rulePolicy struct {
@@ -104,7 +111,7 @@ func (r *renderer) pickHealth(route *fleet.GlobalRoute, label string, services [
 		}
 	}
 	if len(differ) > 0 {
-		r.warnf("GlobalRoute %s %s: Envoy Gateway applies one %s to all backends of a rule; the %s of GlobalService %s also applies to %s",
+		r.Warnf("GlobalRoute %s %s: Envoy Gateway applies one %s to all backends of a rule; the %s of GlobalService %s also applies to %s",
 			route.Key(), label, what, what, chosen.Key(), strings.Join(differ, ", "))
 	}
 	return chosen
@@ -169,7 +176,7 @@ func (r *renderer) trafficPolicies(route *fleet.GlobalRoute) ([]*unstructured.Un
 		}}
 		btp.Spec.ClusterSettings = m.policy.settings
 		btp.Spec.RateLimit = m.policy.rateLimit
-		obj, err := toObject(btp, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+		obj, err := r.object(btp, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

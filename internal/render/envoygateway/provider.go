@@ -8,7 +8,6 @@ package envoygateway
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -44,25 +43,15 @@ var _ render.Provider = (*Provider)(nil)
 // ClientTrafficPolicy and Gateway, HTTPRoutes, TLSRoutes; each group sorted by
 // namespace and name.
 func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
-	if in == nil || in.Cluster == nil {
-		return nil, nil, fmt.Errorf("envoy-gateway: no cluster to render")
-	}
-	r := newRenderer(in)
-	objs, err := r.run()
-	if err != nil {
-		return nil, nil, err
-	}
-	return objs, r.warnings, nil
+	return render.Run(Name, in, newRenderer)
 }
 
 type renderer struct {
-	in        *render.ClusterInput
-	cluster   string
+	render.Base
 	gwNs      string
 	gwName    string
 	className string
 	names     *render.Namer
-	warnings  []string
 
 	// rules holds, per route key, what each rule renders to.
 	rules map[string][]*ruleModel
@@ -84,14 +73,13 @@ type ruleModel struct {
 	byName bool
 }
 
-func newRenderer(in *render.ClusterInput) *renderer {
-	gw := in.Cluster.Spec.Gateway
+func newRenderer(base render.Base) *renderer {
+	gw := base.In.Cluster.Spec.Gateway
 	r := &renderer{
-		in:        in,
-		cluster:   in.Cluster.Name(),
-		gwNs:      orDefault(gw.Namespace, defaultGatewayNamespace),
-		gwName:    orDefault(gw.Name, defaultGatewayName),
-		className: orDefault(gw.ClassName, defaultClassName),
+		Base:      base,
+		gwNs:      render.OrDefault(gw.Namespace, defaultGatewayNamespace),
+		gwName:    render.OrDefault(gw.Name, defaultGatewayName),
+		className: render.OrDefault(gw.ClassName, defaultClassName),
 		rules:     map[string][]*ruleModel{},
 		byName:    map[string]bool{},
 		byService: map[string]bool{},
@@ -99,19 +87,8 @@ func newRenderer(in *render.ClusterInput) *renderer {
 	return r
 }
 
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// warnf records a warning; render.Render prefixes it with the cluster.
-func (r *renderer) warnf(format string, args ...any) {
-	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
-}
-
-func (r *renderer) run() ([]*unstructured.Unstructured, error) {
+// Run renders the cluster.
+func (r *renderer) Run() ([]*unstructured.Unstructured, error) {
 	r.checkPlans()
 	r.served = r.servedBySNI()
 	if err := r.prepareRules(); err != nil {
@@ -127,7 +104,7 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 	if backends, err = r.backends(); err != nil {
 		return nil, err
 	}
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		hr, err := r.httpRoute(route)
 		if err != nil {
 			return nil, err
@@ -179,45 +156,27 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-// usedKeys returns the keys of in.Used, sorted.
-func (r *renderer) usedKeys() []string {
-	keys := make([]string, 0, len(r.in.Used))
-	for k := range r.in.Used {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // checkPlans warns about services whose tiers Envoy Gateway cannot honour
 // fully. (render.Render itself warns about services without any tier.)
 func (r *renderer) checkPlans() {
-	for _, key := range r.usedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		switch {
 		case len(p.Tiers) > 2:
 			var shared []string
 			for _, t := range p.Tiers[1:] {
 				shared = append(shared, t.Cluster.Name())
 			}
-			r.warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order",
-				key, len(p.Tiers), tierNames(p), strings.Join(shared, ", "))
+			r.Warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order",
+				key, len(p.Tiers), strings.Join(render.TierNames(p), " > "), strings.Join(shared, ", "))
 		}
 	}
-}
-
-func tierNames(p *render.ServicePlan) string {
-	names := make([]string, len(p.Tiers))
-	for i, t := range p.Tiers {
-		names[i] = t.Cluster.Name()
-	}
-	return strings.Join(names, " > ")
 }
 
 // plan returns the tiers of a route backend's service.
 func (r *renderer) plan(route *fleet.GlobalRoute, b fleet.Backend) (*render.ServicePlan, error) {
 	key := route.BackendRef(b)
-	p := r.in.Used[key]
+	p := r.In.Used[key]
 	if p == nil || p.Service == nil {
 		return nil, fmt.Errorf("GlobalRoute %s: no tiers planned for GlobalService %s", route.Key(), key)
 	}
@@ -226,7 +185,7 @@ func (r *renderer) plan(route *fleet.GlobalRoute, b fleet.Backend) (*render.Serv
 
 // prepareRules names rules and computes their policies before any name is handed out.
 func (r *renderer) prepareRules() error {
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		models := make([]*ruleModel, len(route.Spec.Rules))
 		taken := map[string]bool{}
 		for i := range route.Spec.Rules {
@@ -264,7 +223,7 @@ func (r *renderer) prepareRules() error {
 // nameRequests lists every generated name so ambiguous ones get hashed.
 func (r *renderer) nameRequests() []render.NameRequest {
 	var reqs []render.NameRequest
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		ns, name := route.Metadata.Namespace, route.Metadata.Name
 		reqs = append(reqs, render.NameOf(kindHTTPRoute, r.gwNs, []string{ns, name}))
 		if t := route.Spec.TLS; t != nil {
@@ -282,8 +241,8 @@ func (r *renderer) nameRequests() []render.NameRequest {
 			}
 		}
 	}
-	for _, key := range r.usedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		for _, t := range p.Tiers {
 			if !t.Local || r.byName[key] {
 				reqs = append(reqs, render.NameOf(kindBackend, r.gwNs, backendParts(p.Service, t.Cluster)))
@@ -315,29 +274,14 @@ func (r *renderer) httpRouteName(route *fleet.GlobalRoute) string {
 }
 
 func (r *renderer) servesFailover() bool {
-	return r.in.Cluster.FailoverTarget() && len(r.in.Served) > 0
+	return r.In.Cluster.FailoverTarget() && len(r.In.Served) > 0
 }
 
-// servedBySNI returns the served services, keeping the first of any that
-// share an SNI (the same Service port) and warning about the rest.
+// servedBySNI returns the served services, one per SNI.
 func (r *renderer) servedBySNI() []*fleet.GlobalService {
-	if !r.servesFailover() {
-		return nil
-	}
-	served := append([]*fleet.GlobalService(nil), r.in.Served...)
-	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
-	owner := map[string]string{}
-	var out []*fleet.GlobalService
-	for _, s := range served {
-		sni := render.FailoverSNI(s)
-		if prev, dup := owner[sni]; dup {
-			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's TLSRoute", prev, s.Key(), sni, prev)
-			continue
-		}
-		owner[sni] = s.Key()
-		out = append(out, s)
-	}
-	return out
+	return r.In.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
+		r.Warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's TLSRoute", kept.Key(), dropped.Key(), sni, kept.Key())
+	})
 }
 
 // chooseAddressForm decides how a rule reaches its tiers. Envoy Gateway
@@ -373,7 +317,7 @@ func (r *renderer) chooseAddressForm(route *fleet.GlobalRoute, m *ruleModel) err
 	if mr := m.rule.Mirror; mr != nil {
 		// The mirror sends to its service's first tier by itself: a local
 		// Service through the Service (see mirrorFilter).
-		if p := r.in.Used[route.MirrorRef(mr)]; p != nil && len(p.Tiers) > 0 && p.Tiers[0].Local {
+		if p := r.In.Used[route.MirrorRef(mr)]; p != nil && len(p.Tiers) > 0 && p.Tiers[0].Local {
 			r.byService[p.Service.Key()] = true
 		}
 	}
@@ -394,5 +338,5 @@ func (r *renderer) chooseAddressForm(route *fleet.GlobalRoute, m *ruleModel) err
 
 // localHostname is the cluster-local DNS name of a service's Kubernetes Service.
 func (r *renderer) localHostname(s *fleet.GlobalService) string {
-	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.in.Cluster.Domain()
+	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.In.Cluster.Domain()
 }

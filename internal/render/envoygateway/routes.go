@@ -90,7 +90,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 		return nil, fmt.Errorf("GlobalRoute %s: %d matches in all, an HTTPRoute allows %d", route.Key(), totalMatches, routeLimits.Matches)
 	}
 
-	obj, err := toObject(hr, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+	obj, err := r.object(hr, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +180,8 @@ func copyHeaders(h []gwapiv1.HTTPHeaderMatch) []gwapiv1.HTTPHeaderMatch {
 // tiers are fallback Backends, which Envoy Gateway puts in one priority.
 func (r *renderer) backends() ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
-	for _, key := range r.usedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		for i, t := range p.Tiers {
 			if t.Local {
 				if r.byName[key] {
@@ -215,7 +215,7 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 		ep.FQDN = &egv1a1.FQDNEndpoint{Hostname: addr, Port: port}
 	default:
 		if ip.IsLoopback() {
-			r.warnf("GlobalService %s: failover target %s has the loopback address %s: Envoy Gateway refuses a Backend with a loopback address unless it runs on the host, so the routes to it will not resolve",
+			r.Warnf("GlobalService %s: failover target %s has the loopback address %s: Envoy Gateway refuses a Backend with a loopback address unless it runs on the host, so the routes to it will not resolve",
 				p.Service.Key(), t.Cluster.Name(), addr)
 		}
 		ep.IP = &egv1a1.IPEndpoint{Address: addr, Port: port}
@@ -244,7 +244,7 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 			},
 		},
 	}
-	obj, err := toObject(be, r.cluster, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
+	obj, err := r.object(be, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ func (r *renderer) localBackend(p *render.ServicePlan) (*unstructured.Unstructur
 	be := &egv1a1.Backend{
 		TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindBackend},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      r.backendName(p.Service, r.in.Cluster),
+			Name:      r.backendName(p.Service, r.In.Cluster),
 			Namespace: r.gwNs,
 		},
 		Spec: egv1a1.BackendSpec{
@@ -270,7 +270,7 @@ func (r *renderer) localBackend(p *render.ServicePlan) (*unstructured.Unstructur
 			Fallback: ptrTo(false),
 		},
 	}
-	obj, err := toObject(be, r.cluster, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
+	obj, err := r.object(be, fleet.KindGlobalService, p.Service.Metadata.Namespace, p.Service.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -305,8 +305,8 @@ func (r *renderer) grantModels() []*grantModel {
 		}
 		g.fromKinds[fromKind] = true
 	}
-	for _, key := range r.usedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		if len(p.Tiers) > 0 && p.Tiers[0].Local && r.byService[key] {
 			add(p.Service, kindHTTPRoute)
 		}
@@ -353,7 +353,7 @@ func (r *renderer) referenceGrants() ([]*unstructured.Unstructured, error) {
 			Kind:  kindService,
 			Name:  ptrTo(gwapiv1.ObjectName(g.service)),
 		}}
-		obj, err := toObject(rg, r.cluster, fleet.KindGlobalService, g.source.Metadata.Namespace, g.source.Metadata.Name)
+		obj, err := r.object(rg, fleet.KindGlobalService, g.source.Metadata.Namespace, g.source.Metadata.Name)
 		if err != nil {
 			return nil, err
 		}

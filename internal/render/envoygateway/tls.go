@@ -75,7 +75,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			},
 		})
 	}
-	if listenerSet, err = toObject(ls, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if listenerSet, err = r.object(ls, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	if !t.HTTPSRedirect {
@@ -98,7 +98,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 			RequestRedirect: &gwapiv1.HTTPRequestRedirectFilter{Scheme: ptrTo("https"), StatusCode: ptrTo(301)},
 		}},
 	}}
-	if redirect, err = toObject(hr, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
+	if redirect, err = r.object(hr, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name); err != nil {
 		return nil, nil, err
 	}
 	return listenerSet, redirect, nil

@@ -15,7 +15,7 @@ import (
 // server per SNI, never a wildcard: Istio builds one filter chain per server,
 // and with a shared server the first VirtualService would take every SNI.
 func (r *renderer) failoverGateway() (*unstructured.Unstructured, error) {
-	c := r.in.Cluster
+	c := r.In.Cluster
 	gw := &networkingv1.Gateway{
 		ObjectMeta: meta(r.gwNs, FailoverGatewayName),
 	}
@@ -35,7 +35,7 @@ func (r *renderer) failoverGateway() (*unstructured.Unstructured, error) {
 		})
 	}
 	obj, err := gatewayObject(gw)
-	return stamp(obj, err, r.cluster, fleet.KindCluster, "", r.cluster)
+	return stamp(obj, err, r.Cluster, fleet.KindCluster, "", r.Cluster)
 }
 
 // failoverVirtualService sends a served SNI, once its TLS is terminated, to
@@ -57,5 +57,5 @@ func (r *renderer) failoverVirtualService(s *fleet.GlobalService) (*unstructured
 		}},
 	}}
 	obj, err := virtualServiceObject(vs)
-	return stamp(obj, err, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+	return stamp(obj, err, r.Cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 }

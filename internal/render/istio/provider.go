@@ -9,9 +9,6 @@
 package istio
 
 import (
-	"fmt"
-	"sort"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
@@ -35,12 +32,6 @@ const (
 // TiersDomain ends the ServiceEntry host of a GlobalService's tiers:
 // <name>.<namespace>.tiers.gatefed.internal.
 const TiersDomain = "tiers.gatefed.internal"
-
-// RetryOn is what a rule with retries retries on, as on the other providers.
-const RetryOn = "5xx,reset,connect-failure,refused-stream"
-
-// NoBackendStatus answers a rule none of whose backends can be served.
-const NoBackendStatus = 503
 
 // DefaultMaxEjectionPercent is written when outlierDetection leaves
 // maxEjectionPercent out: Istio's 10% would eject only one tier at a time.
@@ -70,36 +61,25 @@ var _ render.Provider = (*Provider)(nil)
 
 // Render returns the cluster's objects.
 func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
-	if in == nil || in.Cluster == nil {
-		return nil, nil, fmt.Errorf("istio: no cluster to render")
-	}
-	r := newRenderer(in)
-	objs, err := r.run()
-	if err != nil {
-		return nil, nil, err
-	}
-	return objs, r.warnings, nil
+	return render.Run(Name, in, newRenderer)
 }
 
 type renderer struct {
-	in       *render.ClusterInput
-	cluster  string
+	render.Base
 	gwNs     string
 	gwName   string
 	selector map[string]string
 	names    *render.Namer
-	warnings []string
 	// served are the services the failover Gateway accepts, one per SNI.
 	served []*fleet.GlobalService
 }
 
-func newRenderer(in *render.ClusterInput) *renderer {
-	gw := in.Cluster.Spec.Gateway
+func newRenderer(base render.Base) *renderer {
+	gw := base.In.Cluster.Spec.Gateway
 	r := &renderer{
-		in:       in,
-		cluster:  in.Cluster.Name(),
-		gwNs:     orDefault(gw.Namespace, defaultGatewayNamespace),
-		gwName:   orDefault(gw.Name, defaultGatewayName),
+		Base:     base,
+		gwNs:     render.OrDefault(gw.Namespace, defaultGatewayNamespace),
+		gwName:   render.OrDefault(gw.Name, defaultGatewayName),
 		selector: gw.Selector,
 	}
 	if len(r.selector) == 0 {
@@ -108,18 +88,8 @@ func newRenderer(in *render.ClusterInput) *renderer {
 	return r
 }
 
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func (r *renderer) warnf(format string, args ...any) {
-	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
-}
-
-func (r *renderer) run() ([]*unstructured.Unstructured, error) {
+// Run renders the cluster.
+func (r *renderer) Run() ([]*unstructured.Unstructured, error) {
 	r.served = r.servedBySNI()
 	r.names = render.NewNamer(r.nameRequests())
 	var out []*unstructured.Unstructured
@@ -132,8 +102,8 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 		}
 		return nil
 	}
-	for _, key := range r.usedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		if !throughTiers(p) {
 			continue
 		}
@@ -144,12 +114,12 @@ func (r *renderer) run() ([]*unstructured.Unstructured, error) {
 			return nil, err
 		}
 	}
-	if len(r.in.Routes) > 0 {
+	if len(r.In.Routes) > 0 {
 		if err := add(r.routesGateway()); err != nil {
 			return nil, err
 		}
 	}
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		if err := add(r.virtualService(route)); err != nil {
 			return nil, err
 		}
@@ -174,22 +144,13 @@ func throughTiers(p *render.ServicePlan) bool {
 	return len(p.Tiers) > 1 || (len(p.Tiers) == 1 && !p.Tiers[0].Local)
 }
 
-func (r *renderer) usedKeys() []string {
-	keys := make([]string, 0, len(r.in.Used))
-	for k := range r.in.Used {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func (r *renderer) nameRequests() []render.NameRequest {
 	var reqs []render.NameRequest
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		reqs = append(reqs, render.NameOf(KindVirtualService, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}))
 	}
-	for _, key := range r.usedKeys() {
-		p := r.in.Used[key]
+	for _, key := range r.In.UsedKeys() {
+		p := r.In.Used[key]
 		if throughTiers(p) {
 			parts := []string{p.Service.Metadata.Namespace, p.Service.Metadata.Name}
 			reqs = append(reqs, render.NameOf(KindServiceEntry, r.gwNs, parts), render.NameOf(KindDestinationRule, r.gwNs, parts))
@@ -205,26 +166,11 @@ func failoverParts(s *fleet.GlobalService) []string {
 	return []string{"failover", s.Metadata.Namespace, s.Metadata.Name}
 }
 
-// servedBySNI returns the served services, keeping the first of any that
-// share an SNI (the same Service port) and warning about the rest.
+// servedBySNI returns the served services, one per SNI.
 func (r *renderer) servedBySNI() []*fleet.GlobalService {
-	if !r.in.Cluster.FailoverTarget() || len(r.in.Served) == 0 {
-		return nil
-	}
-	served := append([]*fleet.GlobalService(nil), r.in.Served...)
-	sort.SliceStable(served, func(i, j int) bool { return served[i].Key() < served[j].Key() })
-	owner := map[string]string{}
-	var out []*fleet.GlobalService
-	for _, s := range served {
-		sni := render.FailoverSNI(s)
-		if prev, dup := owner[sni]; dup {
-			r.warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's server", prev, s.Key(), sni, prev)
-			continue
-		}
-		owner[sni] = s.Key()
-		out = append(out, s)
-	}
-	return out
+	return r.In.ServedBySNI(func(kept, dropped *fleet.GlobalService, sni string) {
+		r.Warnf("GlobalServices %s and %s name the same Service port (SNI %s); failover traffic for both reaches it through %s's server", kept.Key(), dropped.Key(), sni, kept.Key())
+	})
 }
 
 // tiersHost is the ServiceEntry host of a service's tiers.
@@ -234,7 +180,7 @@ func tiersHost(s *fleet.GlobalService) string {
 
 // localHost is the cluster-local DNS name of a service's Kubernetes Service.
 func (r *renderer) localHost(s *fleet.GlobalService) string {
-	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.in.Cluster.Domain()
+	return s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + r.In.Cluster.Domain()
 }
 
 // stamp sets the labels and source annotation every object carries.

@@ -31,7 +31,7 @@ func (r *renderer) routesGateway() (*unstructured.Unstructured, error) {
 	seen := map[string]bool{}
 	var secure []*networking.Server
 	k := 0
-	for _, route := range r.in.Routes {
+	for _, route := range r.In.Routes {
 		t := route.Spec.TLS
 		if t == nil {
 			for _, h := range route.Spec.Hosts {
@@ -66,7 +66,7 @@ func (r *renderer) routesGateway() (*unstructured.Unstructured, error) {
 	}
 	gw.Spec.Servers = append(gw.Spec.Servers, secure...)
 	obj, err := gatewayObject(gw)
-	return stamp(obj, err, r.cluster, fleet.KindCluster, "", r.cluster)
+	return stamp(obj, err, r.Cluster, fleet.KindCluster, "", r.Cluster)
 }
 
 // virtualService renders a GlobalRoute: its hosts on the cluster's Gateway,
@@ -94,7 +94,7 @@ func (r *renderer) virtualService(route *fleet.GlobalRoute) (*unstructured.Unstr
 		vs.Spec.Http = append(vs.Spec.Http, hr)
 	}
 	obj, err := virtualServiceObject(vs)
-	obj, err = stamp(obj, err, r.cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
+	obj, err = stamp(obj, err, r.Cluster, fleet.KindGlobalRoute, route.Metadata.Namespace, route.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func ruleLabel(route *fleet.GlobalRoute, i int) string {
 
 // plan returns the tiers of a service a rule names.
 func (r *renderer) plan(route *fleet.GlobalRoute, key string) (*render.ServicePlan, error) {
-	p := r.in.Used[key]
+	p := r.In.Used[key]
 	if p == nil || p.Service == nil {
 		return nil, fmt.Errorf("GlobalRoute %s: no tiers planned for GlobalService %s", route.Key(), key)
 	}
@@ -159,7 +159,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute, i int, use func(*render.S
 			use(p)
 			if len(p.Tiers) == 0 {
 				if len(rule.Backends) > 1 {
-					r.warnf("%s: backend %s has no cluster to serve it; its share of traffic goes to the other backends", where, key)
+					r.Warnf("%s: backend %s has no cluster to serve it; its share of traffic goes to the other backends", where, key)
 				}
 				continue
 			}
@@ -169,8 +169,8 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute, i int, use func(*render.S
 			dests = append(dests, &networking.HTTPRouteDestination{Destination: r.destination(p), Weight: b.WeightOf()})
 		}
 		if len(dests) == 0 {
-			r.warnf("%s: no backend can take traffic; the VirtualService answers %d", where, NoBackendStatus)
-			hr.DirectResponse = directResponse(NoBackendStatus, "no cluster can serve this route\n")
+			r.Warnf("%s: no backend can take traffic; the VirtualService answers %d", where, render.NoBackendStatus)
+			hr.DirectResponse = directResponse(render.NoBackendStatus, render.NoBackendBody)
 			break
 		}
 		if len(dests) == 1 {
@@ -202,7 +202,7 @@ func (r *renderer) forwardOptions(route *fleet.GlobalRoute, where string, rule *
 		if attempts <= 0 {
 			attempts = 1
 		}
-		hr.Retries = &networking.HTTPRetry{Attempts: attempts, PerTryTimeout: duration(rt.PerTryTimeout), RetryOn: RetryOn}
+		hr.Retries = &networking.HTTPRetry{Attempts: attempts, PerTryTimeout: duration(rt.PerTryTimeout), RetryOn: render.RetryOn}
 	} else {
 		// Istio retries twice by default; the other providers do not retry.
 		hr.Retries = &networking.HTTPRetry{Attempts: 0}
@@ -224,7 +224,7 @@ func (r *renderer) forwardOptions(route *fleet.GlobalRoute, where string, rule *
 		}
 		use(p)
 		if len(p.Tiers) == 0 {
-			r.warnf("%s: mirror %s has no cluster to serve it; no copies are sent", where, key)
+			r.Warnf("%s: mirror %s has no cluster to serve it; no copies are sent", where, key)
 		} else {
 			hr.Mirrors = []*networking.HTTPMirrorPolicy{{
 				Destination: r.destination(p),

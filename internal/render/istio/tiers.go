@@ -53,7 +53,7 @@ func (r *renderer) serviceEntry(p *render.ServicePlan) (*unstructured.Unstructur
 		})
 	}
 	obj, err := serviceEntryObject(se)
-	obj, err = stamp(obj, err, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+	obj, err = stamp(obj, err, r.Cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (r *renderer) destinationRule(p *render.ServicePlan) (*unstructured.Unstruc
 	}
 	dr.Spec.TrafficPolicy = tp
 	obj, err := destinationRuleObject(dr)
-	obj, err = stamp(obj, err, r.cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
+	obj, err = stamp(obj, err, r.Cluster, fleet.KindGlobalService, s.Metadata.Namespace, s.Metadata.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -145,8 +145,8 @@ func (r *renderer) outlierDetection(s *fleet.GlobalService) *networking.OutlierD
 		}
 		out.Consecutive_5XxErrors = wrapperspb.UInt32(uint32(threshold))
 		out.Interval = duration(hc.Interval)
-		r.warnf("GlobalService %s: Istio has no active health check; its tiers are ejected by outlier detection instead (%d consecutive 5xx or connection failures of real requests, checked every %s), not by probing %s",
-			s.Key(), threshold, orDefault(string(hc.Interval), string(fleet.DefaultHealthCheckInterval)), hc.Path)
+		r.Warnf("GlobalService %s: Istio has no active health check; its tiers are ejected by outlier detection instead (%d consecutive 5xx or connection failures of real requests, checked every %s), not by probing %s",
+			s.Key(), threshold, render.OrDefault(string(hc.Interval), string(fleet.DefaultHealthCheckInterval)), hc.Path)
 	}
 	return out
 }

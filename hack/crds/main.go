@@ -28,8 +28,9 @@ import (
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // outDir is where the derived CRDs live, relative to the repository root.
@@ -144,7 +145,7 @@ func derive(src, label string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		crds, err := decodeCRDs(stripTemplateLines(data))
+		crds, err := localfleet.DecodeCRDs(stripTemplateLines(data))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
@@ -170,27 +171,6 @@ func stripTemplateLines(data []byte) []byte {
 		b.Write(line)
 	}
 	return b.Bytes()
-}
-
-func decodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*apiextv1.CustomResourceDefinition
-	for {
-		var doc map[string]any
-		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-			return out, nil
-		} else if err != nil {
-			return nil, err
-		}
-		if doc["kind"] != "CustomResourceDefinition" {
-			continue
-		}
-		crd := &apiextv1.CustomResourceDefinition{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(doc, crd); err != nil {
-			return nil, err
-		}
-		out = append(out, crd)
-	}
 }
 
 // marshal writes the CRD without descriptions, status or creation time.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // The derived CRDs in internal/localfleet/crds are what hack/crds derives
@@ -55,7 +57,7 @@ func TestCompareReportsEveryDifference(t *testing.T) {
 
 // Descriptions go at every depth; a property named "description" stays.
 func TestMarshalDropsDescriptions(t *testing.T) {
-	crds, err := decodeCRDs([]byte(`apiVersion: apiextensions.k8s.io/v1
+	crds, err := localfleet.DecodeCRDs([]byte(`apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: things.example.com}
 spec:

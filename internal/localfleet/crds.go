@@ -168,7 +168,7 @@ func readCRDDir(dir string) ([]*apiextv1.CustomResourceDefinition, error) {
 		if err != nil {
 			return nil, err
 		}
-		crds, err := decodeCRDs(data)
+		crds, err := DecodeCRDs(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
@@ -177,7 +177,9 @@ func readCRDDir(dir string) ([]*apiextv1.CustomResourceDefinition, error) {
 	return out, nil
 }
 
-func decodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {
+// DecodeCRDs returns the CustomResourceDefinitions among the YAML documents
+// of data; documents of other kinds are skipped.
+func DecodeCRDs(data []byte) ([]*apiextv1.CustomResourceDefinition, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []*apiextv1.CustomResourceDefinition
 	for {

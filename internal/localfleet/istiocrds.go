@@ -32,7 +32,7 @@ func loadIstioCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
 	if err != nil {
 		return nil, err
 	}
-	crds, err := decodeCRDs(data)
+	crds, err := DecodeCRDs(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

@@ -7,7 +7,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
-// RulesYAML renders a provider's RBAC rules as docs/clusters.md lists them.
+// RulesYAML renders a provider's RBAC rules as docs/clusters.md lists them
+// (only TestDocsListTheRBACRules needs it).
 func RulesYAML(provider string) string {
 	p := PermissionsFor(provider)
 	var b strings.Builder

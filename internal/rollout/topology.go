@@ -20,6 +20,8 @@ type topology struct {
 	// first when a does not serve it itself.
 	first    map[string]map[string][]string
 	baseline map[string]bool
+	// routed are the routed services' tiers from every source.
+	routed []explain.ServiceTiers
 }
 
 func newTopology(f *fleet.Fleet, selected []string, avail plan.Availability) (*topology, error) {
@@ -33,6 +35,9 @@ func newTopology(f *fleet.Fleet, selected []string, avail plan.Availability) (*t
 	}
 	g := &topology{f: f, avail: avail, first: map[string]map[string][]string{}, baseline: map[string]bool{}}
 	for _, row := range rep.Services {
+		if row.Routed {
+			g.routed = append(g.routed, row)
+		}
 		to := firstFailover(row.Tiers)
 		if !row.Routed || to == "" || !in[row.Source] || !in[to] {
 			continue
@@ -62,6 +67,26 @@ func firstFailover(tiers []explain.Tier) string {
 
 func outageKey(o explain.Outage) string {
 	return strings.Join([]string{o.Source, o.Service, o.Route, o.Rule}, "\x00")
+}
+
+// dependents are the clusters outside wave whose tiers for a routed
+// service hold a cluster of wave: they fail over to it.
+func (g *topology) dependents(wave []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, row := range g.routed {
+		if seen[row.Source] || contains(wave, row.Source) {
+			continue
+		}
+		for _, t := range row.Tiers {
+			if !t.Local && contains(wave, t.Cluster) {
+				seen[row.Source] = true
+				out = append(out, row.Source)
+				break
+			}
+		}
+	}
+	return sorted(out)
 }
 
 // conflict reports whether a and b must be in different waves.

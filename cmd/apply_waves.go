@@ -12,6 +12,7 @@ import (
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
+	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/rollout"
 )
 
@@ -29,12 +30,27 @@ type waveFlags struct {
 }
 
 func (w *waveFlags) addTo(f *pflag.FlagSet) {
-	f.BoolVar(&w.Waves, "waves", false, "apply in waves from the failover topology, with gates between them (see --gates)")
+	w.addPlanTo(f, "apply in waves from the failover topology, with gates between them (see --gates)")
+	f.StringVar(&w.Gates, "gates", defaultGates, "with --waves: what proves a wave healthy before the next: wait, check (comma-separated), or none")
+	f.DurationVar(&w.Bake, "bake", 0, "with --waves: after a wave's gates pass, wait this long and run the check gate again")
+}
+
+// addPlanTo adds the flags that shape the waves (apply and render share them).
+func (w *waveFlags) addPlanTo(f *pflag.FlagSet, usage string) {
+	f.BoolVar(&w.Waves, "waves", false, usage)
 	f.StringArrayVar(&w.Canary, "canary", nil, "with --waves: this cluster is in the first wave (repeatable)")
 	f.StringVar(&w.CanarySelector, "canary-selector", "", "with --waves: clusters whose labels match this selector make up the first wave")
 	f.IntVar(&w.MaxWaveSize, "max-wave-size", 0, "with --waves: at most this many clusters per wave (0: no bound)")
-	f.StringVar(&w.Gates, "gates", defaultGates, "with --waves: what proves a wave healthy before the next: wait, check (comma-separated), or none")
-	f.DurationVar(&w.Bake, "bake", 0, "with --waves: after a wave's gates pass, wait this long and run the check gate again")
+}
+
+// plan plans the waves of the named clusters.
+func (w *waveFlags) plan(f *fleet.Fleet, clusters []string) (*rollout.Plan, error) {
+	p, err := rollout.Make(f, rollout.PlanOptions{Clusters: clusters, Canary: w.Canary,
+		CanarySelector: w.CanarySelector, MaxWaveSize: w.MaxWaveSize})
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: fmt.Errorf("--waves: %w; nothing was written", err)}
+	}
+	return p, nil
 }
 
 func (w *waveFlags) validate() error {
@@ -69,10 +85,9 @@ func (o *ApplyOptions) runWaves(ctx context.Context) error {
 	for i, t := range targets {
 		names[i] = t.Cluster.Name()
 	}
-	p, err := rollout.Make(f, rollout.PlanOptions{Clusters: names, Canary: o.Rollout.Canary,
-		CanarySelector: o.Rollout.CanarySelector, MaxWaveSize: o.Rollout.MaxWaveSize})
+	p, err := o.Rollout.plan(f, names)
 	if err != nil {
-		return &exitError{code: ExitError, err: fmt.Errorf("--waves: %w; nothing was written", err)}
+		return err
 	}
 	if o.DryRun {
 		if o.Output == "json" {

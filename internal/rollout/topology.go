@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,11 +76,11 @@ func (g *topology) dependents(wave []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, row := range g.routed {
-		if seen[row.Source] || contains(wave, row.Source) {
+		if seen[row.Source] || slices.Contains(wave, row.Source) {
 			continue
 		}
 		for _, t := range row.Tiers {
-			if !t.Local && contains(wave, t.Cluster) {
+			if !t.Local && slices.Contains(wave, t.Cluster) {
 				seen[row.Source] = true
 				out = append(out, row.Source)
 				break
@@ -110,7 +111,7 @@ func (g *topology) degree(c string, among []string) int {
 func (g *topology) byDegree(selected, skip []string) []string {
 	out := []string{}
 	for _, c := range selected {
-		if !contains(skip, c) {
+		if !slices.Contains(skip, c) {
 			out = append(out, c)
 		}
 	}
@@ -172,13 +173,4 @@ func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

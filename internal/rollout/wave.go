@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/gatefed/gatefed/internal/apply"
@@ -193,7 +194,7 @@ func (r *waveRun) checkGate(ctx context.Context) *Stop {
 func except(keep []string) []string {
 	var out []string
 	for _, n := range check.Names {
-		if !contains(keep, n) {
+		if !slices.Contains(keep, n) {
 			out = append(out, n)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/status"
 )
 
 // waveRun is one wave of a rollout. Its steps run in order: apply, the
@@ -134,12 +135,12 @@ func (r *waveRun) waitGate(ctx context.Context) *Stop {
 	wr := r.eng.Wait(ctx, r.plan, r.res.Apply, r.opts.Timeout)
 	r.res.Wait = wr
 	if !wr.OK() {
-		it := wr.NotAccepted[0]
+		it := firstRejected(wr.NotAccepted)
 		what := fmt.Sprintf("%s %s/%s is %s", it.Kind, it.Namespace, it.Name, it.Status.State)
 		if it.Status.Reason != "" {
 			what += ": " + it.Status.Reason
 		}
-		if wr.TimedOut && it.Status.State != "rejected" {
+		if wr.TimedOut && it.Status.State != status.Rejected {
 			what += fmt.Sprintf(" (after %s)", r.opts.Timeout)
 		}
 		return r.stop(it.Cluster, GateWait, what)
@@ -147,6 +148,17 @@ func (r *waveRun) waitGate(ctx context.Context) *Stop {
 	r.emit(Event{Type: EventGate, Wave: r.wave.Wave, Gate: GateWait, Status: StatusPassed,
 		Message: fmt.Sprintf("%d objects accepted", wr.Accepted)})
 	return nil
+}
+
+// firstRejected is the first object its gateway rejected, whose reason
+// says most, else the first one still pending.
+func firstRejected(items []apply.WaitItem) apply.WaitItem {
+	for _, it := range items {
+		if it.Status.State == status.Rejected {
+			return it
+		}
+	}
+	return items[0]
 }
 
 // gateChecks are what the check gate runs on the wave's clusters, and on

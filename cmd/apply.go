@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gatefed/gatefed/internal/apply"
+	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -63,14 +64,20 @@ func (r *fleetRunFlags) validate() error {
 
 // targets loads and renders the fleet: every selected cluster with its objects.
 func (r *fleetRunFlags) targets(ctx context.Context, g *GlobalOptions) ([]apply.Target, error) {
+	_, targets, err := r.fleetTargets(ctx, g)
+	return targets, err
+}
+
+// fleetTargets is targets with the fleet they were rendered from.
+func (r *fleetRunFlags) fleetTargets(ctx context.Context, g *GlobalOptions) (*fleet.Fleet, []apply.Target, error) {
 	f, err := g.loadFleet()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := render.Options{Clusters: r.Clusters, Selector: r.Selector}
 	selected, err := render.Select(f, opts)
 	if err != nil {
-		return nil, &exitError{code: ExitError, err: err}
+		return nil, nil, &exitError{code: ExitError, err: err}
 	}
 	if r.Discover.Enabled {
 		names := make([]string, len(selected))
@@ -78,12 +85,12 @@ func (r *fleetRunFlags) targets(ctx context.Context, g *GlobalOptions) ([]apply.
 			names[i] = c.Name()
 		}
 		if opts.Availability, err = r.Discover.availability(ctx, g, f, names); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	res, err := render.Render(f, opts)
 	if err != nil {
-		return nil, &exitError{code: ExitError, err: err}
+		return nil, nil, &exitError{code: ExitError, err: err}
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(g.IO.ErrOut, "Warning: %s\n", w)
@@ -95,7 +102,7 @@ func (r *fleetRunFlags) targets(ctx context.Context, g *GlobalOptions) ([]apply.
 	for i, co := range res.Clusters {
 		targets[i] = apply.Target{Cluster: co.Cluster, Objects: co.Objects}
 	}
-	return targets, nil
+	return f, targets, nil
 }
 
 func (r *fleetRunFlags) engineOptions(g *GlobalOptions) apply.Options {
@@ -160,6 +167,7 @@ type ApplyOptions struct {
 	Yes        bool
 	Wait       bool
 	Timeout    time.Duration
+	Rollout    waveFlags
 }
 
 func init() { register(newApplyCmd) }
@@ -215,6 +223,22 @@ gatefed.dev/skipped-clusters, and stderr has one "Skipped:" line per source
 cluster and service. A cluster that cannot be read is an error (exit 2,
 nothing written) unless --discover-unreachable is skip or keep.
 
+--waves applies in waves ordered from the failover topology: a cluster and
+the cluster it fails over to first (for any routed service) are never in the
+same wave, and no wave, failing entirely, may leave a routed service without
+a cluster to serve it (as explain --down would find); a plan that cannot keep
+to this is refused. --canary NAME (repeatable) or --canary-selector make the
+first wave; --max-wave-size bounds the waves. After each wave the gates run
+(--gates wait,check by default): the gateways' verdicts on what was written,
+then check's config-status, drift and failover-readiness on the wave's
+clusters and failover-readiness on the clusters that fail over to them; then
+--bake waits and the check gate runs again. --gates none applies wave by wave
+only. The first failure stops the rollout (exit 2, naming the wave, cluster,
+gate and finding) and leaves the later waves untouched; running the same
+command again continues (clusters in sync are not written; the gates run
+again). --waves --dry-run prints the plan (-o json: {"waves":[...]}) and
+writes nothing; with --waves, -o json streams one event a line.
+
 Exit status: 0 applied (and accepted, with --wait); 2 anything failed, was
 refused, rejected, or not accepted in time, or the confirmation was declined.
 See docs/apply.md.
@@ -224,7 +248,9 @@ See docs/apply.md.
   gatefed apply -f fleet/ --cluster us-east --yes
   gatefed apply -f fleet/ -l env=prod --wait --timeout 3m
   gatefed apply -f fleet/ --dry-run -o json
-  gatefed apply -f fleet/ --discover --discover-unreachable=skip`,
+  gatefed apply -f fleet/ --discover --discover-unreachable=skip
+  gatefed apply -f fleet/ --waves --dry-run
+  gatefed apply -f fleet/ --waves --canary us-east-1a --max-wave-size 3 --bake 2m`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(c)
@@ -239,7 +265,8 @@ See docs/apply.md.
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan as gatefed diff does and write nothing")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation on a terminal")
 	f.BoolVar(&o.Wait, "wait", false, "after applying, wait until every object is accepted by its gateway")
-	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long --wait waits (with --waves: each wave's wait and check gates)")
+	o.Rollout.addTo(f)
 	return c
 }
 
@@ -250,6 +277,12 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 	if o.Timeout <= 0 {
 		return &exitError{code: ExitError, err: fmt.Errorf("--timeout must be positive, not %s", o.Timeout)}
+	}
+	if err := o.Rollout.validate(); err != nil {
+		return err
+	}
+	if o.Rollout.Waves {
+		return o.runWaves(ctx)
 	}
 	targets, err := o.targets(ctx, o.GlobalOptions)
 	if err != nil {

@@ -23,6 +23,7 @@ type RenderOptions struct {
 	// SkipsJSON is a file for the skip summary as JSON (with --discover).
 	SkipsJSON string
 	GitOps    gitops.Options
+	Rollout   waveFlags
 }
 
 func init() { register(newRenderCmd) }
@@ -52,7 +53,11 @@ that cannot be read is an error unless --discover-unreachable is skip or keep.
 --gitops argocd|flux (with --out-dir) also writes DIR/gitops/: an Argo CD
 ApplicationSet with one Application per rendered cluster, or one Flux
 Kustomization per cluster, pointing at DIR/<cluster> in the Git repository.
-See docs/gitops.md.
+With --waves (and --canary, --canary-selector, --max-wave-size, as apply
+--waves plans them) each Application is labelled gatefed.dev/wave and the
+ApplicationSet syncs wave by wave (strategy RollingSync); each Flux
+Kustomization depends on those of the wave before and waits for its objects
+to be healthy. See docs/gitops.md.
 
 ` + exitStatusHelp,
 		Example: `  gatefed render -f fleet/
@@ -78,6 +83,7 @@ See docs/gitops.md.
 	f.StringVar(&o.GitOps.Source, "gitops-source", gitops.DefaultFluxSource, "name of the Flux GitRepository that holds DIR (flux)")
 	f.StringVar(&o.GitOps.Namespace, "gitops-namespace", "", "namespace of the ApplicationSet or Kustomizations (default argocd or flux-system)")
 	f.StringVar(&o.GitOps.Interval, "gitops-interval", gitops.DefaultInterval, "Flux reconcile interval (flux)")
+	o.Rollout.addPlanTo(f, "with --gitops: order the clusters into waves from the failover topology (Argo CD RollingSync steps, Flux dependsOn)")
 	f.StringVar(&o.GitOps.LocalCluster, "gitops-local-cluster", "", "the cluster the GitOps controller runs in (Argo CD in-cluster server; Flux without kubeConfig)")
 	return c
 }
@@ -92,6 +98,9 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 	}
 	if o.SkipsJSON != "" && !o.Discover.Enabled {
 		return &exitError{code: ExitError, err: fmt.Errorf("--skips-json needs --discover")}
+	}
+	if o.Rollout.Waves && o.GitOps.Tool == "" || !o.Rollout.Waves && (len(o.Rollout.Canary) > 0 || o.Rollout.CanarySelector != "" || o.Rollout.MaxWaveSize != 0) {
+		return &exitError{code: ExitError, err: fmt.Errorf("render takes --waves (with --canary, --canary-selector, --max-wave-size) only with --gitops")}
 	}
 	if o.GitOps.Tool != "" && o.OutDir == "" {
 		return &exitError{code: ExitError, err: fmt.Errorf("--gitops needs --out-dir: the objects point at DIR/<cluster> in the repository")}
@@ -109,6 +118,9 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 		o.GitOps.Dir, o.GitOps.Kubeconfig = o.OutDir, o.Kubeconfig
 		if err := o.GitOps.Complete(f, selected); err != nil {
 			return &exitError{code: ExitError, err: err}
+		}
+		if o.GitOps.Waves, err = o.gitopsWaves(f, selected); err != nil {
+			return err
 		}
 	}
 	if o.Discover.Enabled {
@@ -183,4 +195,24 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.IO.ErrOut, "wrote the %s hand-off under %s\n", o.GitOps.Tool, filepath.Join(o.OutDir, gitops.SubDir))
 	}
 	return nil
+}
+
+// gitopsWaves plans the waves of the selected clusters, for --gitops --waves.
+func (o *RenderOptions) gitopsWaves(f *fleet.Fleet, selected []*fleet.Cluster) (map[string]int, error) {
+	if !o.Rollout.Waves {
+		return nil, nil
+	}
+	names := make([]string, len(selected))
+	for i, c := range selected {
+		names[i] = c.Name()
+	}
+	p, err := o.Rollout.plan(f, names)
+	if err != nil {
+		return nil, err
+	}
+	waves := map[string]int{}
+	for _, c := range names {
+		waves[c] = p.Of(c)
+	}
+	return waves, nil
 }

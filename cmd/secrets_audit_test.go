@@ -310,7 +310,7 @@ spec:
 		// terminal runs it on a pseudo terminal.
 		terminal bool
 	}
-	ok, found, ranOrFound := []int{0}, []int{1}, []int{0, 1}
+	ok, found, ranOrFound, ranOrStopped := []int{0}, []int{1}, []int{0, 1}, []int{0, 2}
 	g := func(codes []int, args ...string) run { return run{args: args, codes: codes} }
 	onTerminal := func(codes []int, args ...string) run { return run{args: args, codes: codes, terminal: true} }
 	// What each run printed, by its arguments.
@@ -416,6 +416,14 @@ spec:
 		g(ok, "apply", "--discover"),
 		onTerminal(ok, "apply", "--yes"),
 		g(ok, "apply", "-o", "json"),
+		g(ok, "apply", "--waves", "--dry-run"),
+		g(ok, "apply", "--waves", "--dry-run", "-o", "json"),
+		g(ok, "apply", "--waves", "--gates", "none", "--yes"),
+		g(ok, "apply", "--waves", "--gates", "none", "-o", "json"),
+		// The check gate's findings are printed; whether it passes here is not the point.
+		g(ranOrStopped, "apply", "--waves", "--timeout", "5s"),
+		g(ranOrStopped, "apply", "--waves", "--timeout", "5s", "-o", "json"),
+		g(ok, "render", "--out-dir", filepath.Join(out, "argocd-waves"), "--gitops", "argocd", "--gitops-repo", "https://git.example.com/gw.git", "--gitops-path-prefix", "manifests", "--waves"),
 		g(ok, "diff"),
 		g(ranOrFound, "check", "--timeout", "3s"),
 		g(ranOrFound, "check", "--timeout", "3s", "--no-color"),

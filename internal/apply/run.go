@@ -87,6 +87,39 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) *Result {
 	return res
 }
 
+// clusterRun is one cluster's apply: the plan, the result being built and
+// the state its steps share. Its steps run in order: split the changes,
+// take the lock, write, prune, release the lock.
+type clusterRun struct {
+	e  *Engine
+	cp *ClusterPlan
+	r  *ClusterResult
+	// parent is the whole apply's context; ctx is this cluster's, cancelled
+	// when the cluster is lost or its lock is.
+	parent, ctx context.Context
+	cancel      context.CancelFunc
+	// failed is called at each failure (it cancels everything under
+	// FailFast, recorded in failFast).
+	failed   func()
+	failFast *atomic.Bool
+	lockLost atomic.Pointer[error]
+
+	writes, deletes []*Change
+	desired         int
+	// done counts the changes sent, for progress.
+	done int
+
+	mu sync.Mutex
+	// lost is a failure of the whole cluster (a lost connection): it stops
+	// the run with one error, not one per object.
+	lost *clusterError
+	// notDone counts the changes not sent or not answered in this step.
+	notDone int
+	// narrowed: the parent is narrowed to this run's members as the lock is released.
+	narrowed     bool
+	stopRenewing func()
+}
+
 // applyCluster applies one cluster's plan; failed is called at each failure
 // (it cancels everything under FailFast, recorded in failFast).
 func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed func(), failFast *atomic.Bool) *ClusterResult {
@@ -101,149 +134,128 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		r.Err = cp.Refused
 		return r
 	}
-	var lockLost atomic.Pointer[error]
-	cause := func() error {
-		if err := lockLost.Load(); err != nil {
-			return *err
-		}
-		if failFast.Load() {
-			return errors.New("stopped by --fail-fast after a failure")
-		}
-		return parent.Err()
-	}
+	run := &clusterRun{e: e, cp: cp, r: r, parent: parent, failed: failed, failFast: failFast}
 	if parent.Err() != nil {
-		r.Err = fmt.Errorf("not started: %w", cause())
+		r.Err = fmt.Errorf("not started: %w", run.cause())
 		return r
 	}
-	// A lost connection (or another failure of the whole cluster) stops this
-	// cluster's run with one error, not one per object.
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	var mu sync.Mutex
-	var lost *clusterError
-	cl, set := cp.client, cp.set
-	var writes, deletes []*Change
-	desired := 0
-	for _, c := range cp.Changes {
-		switch c.Op {
-		case OpUnchanged:
-			r.Unchanged++
-			desired++
-		case OpCreate, OpUpdate:
-			writes = append(writes, c)
-			desired++
-		case OpDelete:
-			deletes = append(deletes, c)
-		}
-	}
-
-	// Take the cluster's apply lock before writing anything, widening the
-	// parent in the same write, so that no other apply writes here meanwhile
-	// and an interrupted run leaks no object. At the end the lock is
-	// released, with the parent narrowed once everything is pruned.
-	narrowed := false
-	// A lock left by a killed apply is cleared even when there is nothing else to do.
-	if len(writes)+len(deletes) > 0 || (desired > 0 || set.exists) && set.needsUpdate(set.superset()) ||
-		e.opts.Prune && set.exists && set.needsUpdate(set.latest()) || set.staleLock() {
-		gks, nss := set.superset()
-		if err := e.lockCluster(ctx, cp, gks, nss); err != nil {
-			if parent.Err() != nil {
-				err = fmt.Errorf("not started: %w", cause())
-			}
-			r.Err = e.credentials(cp, transportError(err))
-			r.Failed = len(writes) + len(deletes)
-			failed()
+	run.ctx, run.cancel = context.WithCancel(parent)
+	defer run.cancel()
+	run.splitChanges()
+	if run.needsLock() {
+		if !run.lock() {
 			return r
 		}
-		stopRenewing := e.renewLock(ctx, cp, func(err error) { lockLost.Store(&err); cancel() })
-		defer func() {
-			stopRenewing()
-			if lost != nil || lockLost.Load() != nil {
-				// The cluster cannot be reached to release the lock, or the
-				// lock is another run's now.
-				e.leaveLock(cp)
-				return
-			}
-			gks, nss := set.liveGKs, set.liveNS
-			if narrowed {
-				gks, nss = set.latest()
-			}
-			// Released even after an interruption, within a time limit.
-			uctx, ucancel := context.WithTimeout(context.WithoutCancel(parent), 10*time.Second)
-			defer ucancel()
-			err := e.unlockCluster(uctx, cp, gks, nss)
-			switch {
-			case err == nil:
-			case narrowed:
-				r.Err = fmt.Errorf("applied and pruned, but %w", transportError(err))
-			case r.Err == nil:
-				r.Err = transportError(err)
-			default:
-				r.Err = fmt.Errorf("%w; and the apply lock was not released: %v", r.Err, transportError(err))
-			}
-		}()
+		defer run.release()
 	}
-
-	total := len(writes) + len(deletes)
-	done := 0
-	progress := func(msg string) {
-		done++
-		e.emit(Event{Cluster: cp.Name, Stage: StageApplying, Done: done, Total: total, Message: msg})
+	run.e.emit(Event{Cluster: cp.Name, Stage: StageApplying, Total: run.total()})
+	if !run.write() || !run.prune() {
+		return r
 	}
-	e.emit(Event{Cluster: cp.Name, Stage: StageApplying, Total: total})
+	run.narrowed = true
+	return r
+}
 
-	// run sends one request per change, phase by phase; ok records a success.
-	notDone := 0
-	run := func(changes []*Change, reverse bool, send func(*Change) error, ok func(*Change)) {
-		for _, phase := range phases(changes, reverse) {
-			var wg sync.WaitGroup
-			for _, c := range phase {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					err := cl.do(ctx, func() error { return send(c) })
-					whole := e.asClusterError(cp, err)
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						ok(c)
-					case lost != nil || ctx.Err() != nil:
-						notDone++
-						r.Failed++
-					case whole != nil:
-						lost = whole
-						cancel()
-						notDone++
-						r.Failed++
-						failed()
-					default:
-						oe := newObjectError(c, err)
-						r.Errors = append(r.Errors, oe)
-						r.Failed++
-						progress(oe.Error())
-						failed()
-					}
-				}()
-			}
-			wg.Wait()
+// cause is why the run stopped early: the lock was lost, --fail-fast, or
+// the apply was interrupted.
+func (run *clusterRun) cause() error {
+	if err := run.lockLost.Load(); err != nil {
+		return *err
+	}
+	if run.failFast.Load() {
+		return errors.New("stopped by --fail-fast after a failure")
+	}
+	return run.parent.Err()
+}
+
+// splitChanges sorts the plan's changes into writes and deletions and counts
+// the unchanged objects.
+func (run *clusterRun) splitChanges() {
+	for _, c := range run.cp.Changes {
+		switch c.Op {
+		case OpUnchanged:
+			run.r.Unchanged++
+			run.desired++
+		case OpCreate, OpUpdate:
+			run.writes = append(run.writes, c)
+			run.desired++
+		case OpDelete:
+			run.deletes = append(run.deletes, c)
 		}
 	}
-	stopped := func(what string) bool {
-		if notDone == 0 {
-			return false
-		}
-		switch {
-		case lost != nil:
-			r.Err = fmt.Errorf("%s, %d %s not %s: %w", lost.what, notDone, pluralize(notDone, "object", "objects"), what, lost.err)
-		default:
-			r.Err = fmt.Errorf("interrupted, %d %s not %s: %w", notDone, pluralize(notDone, "object", "objects"), what, cause())
-		}
-		return true
-	}
+}
 
-	run(writes, false, func(c *Change) error {
-		out, err := e.serverSideApplyMeta(ctx, cl, c)
+func (run *clusterRun) total() int { return len(run.writes) + len(run.deletes) }
+
+// needsLock reports whether the run writes anything: objects, the parent's
+// widening or narrowing, or the clearing of a lock left by a killed apply
+// (cleared even when there is nothing else to do).
+func (run *clusterRun) needsLock() bool {
+	set := run.cp.set
+	return run.total() > 0 || (run.desired > 0 || set.exists) && set.needsUpdate(set.superset()) ||
+		run.e.opts.Prune && set.exists && set.needsUpdate(set.latest()) || set.staleLock()
+}
+
+// lock takes the cluster's apply lock before writing anything, widening the
+// parent in the same write, so that no other apply writes here meanwhile
+// and an interrupted run leaks no object; it starts renewing the lock.
+func (run *clusterRun) lock() bool {
+	gks, nss := run.cp.set.superset()
+	if err := run.e.lockCluster(run.ctx, run.cp, gks, nss); err != nil {
+		if run.parent.Err() != nil {
+			err = fmt.Errorf("not started: %w", run.cause())
+		}
+		run.r.Err = run.e.credentials(run.cp, transportError(err))
+		run.r.Failed = run.total()
+		run.failed()
+		return false
+	}
+	run.stopRenewing = run.e.renewLock(run.ctx, run.cp, func(err error) { run.lockLost.Store(&err); run.cancel() })
+	return true
+}
+
+// release stops renewing the lock and releases it, the parent narrowed to
+// this run's members when everything was pruned; it is left in place when
+// the cluster cannot be reached or the lock is another run's now.
+func (run *clusterRun) release() {
+	run.stopRenewing()
+	if run.lost != nil || run.lockLost.Load() != nil {
+		run.e.leaveLock(run.cp)
+		return
+	}
+	set := run.cp.set
+	gks, nss := set.liveGKs, set.liveNS
+	if run.narrowed {
+		gks, nss = set.latest()
+	}
+	// Released even after an interruption, within a time limit.
+	uctx, ucancel := context.WithTimeout(context.WithoutCancel(run.parent), 10*time.Second)
+	defer ucancel()
+	err := run.e.unlockCluster(uctx, run.cp, gks, nss)
+	r := run.r
+	switch {
+	case err == nil:
+	case run.narrowed:
+		r.Err = fmt.Errorf("applied and pruned, but %w", transportError(err))
+	case r.Err == nil:
+		r.Err = transportError(err)
+	default:
+		r.Err = fmt.Errorf("%w; and the apply lock was not released: %v", r.Err, transportError(err))
+	}
+}
+
+// progress reports one change sent, with what happened to it.
+func (run *clusterRun) progress(msg string) {
+	run.done++
+	run.e.emit(Event{Cluster: run.cp.Name, Stage: StageApplying, Done: run.done, Total: run.total(), Message: msg})
+}
+
+// write applies the creations and updates; it reports whether the run goes
+// on to prune. Nothing is pruned after a failed apply; the parent stays wide.
+func (run *clusterRun) write() bool {
+	r := run.r
+	run.send(run.writes, false, func(c *Change) error {
+		out, err := run.e.serverSideApplyMeta(run.ctx, run.cp.client, c)
 		if err == nil {
 			c.appliedVersion = out.ResourceVersion
 		}
@@ -252,41 +264,95 @@ func (e *Engine) applyCluster(parent context.Context, cp *ClusterPlan, failed fu
 		switch {
 		case c.live == nil:
 			r.Created++
-			progress("created " + c.Ref())
+			run.progress("created " + c.Ref())
 		case c.appliedVersion != c.live.GetResourceVersion():
 			r.Updated++
-			progress("updated " + c.Ref())
+			run.progress("updated " + c.Ref())
 		default:
 			r.Unchanged++
-			progress("")
+			run.progress("")
 		}
 	})
-	sortErrors(r.Errors)
-	if stopped("applied") {
-		r.Failed += len(deletes)
-		return r
+	if run.stopped("applied") {
+		r.Failed += len(run.deletes)
+		return false
 	}
-	if len(r.Errors) > 0 || !e.opts.Prune {
-		// Nothing is pruned after a failed apply; the parent stays wide.
-		if len(r.Errors) > 0 {
-			r.Failed += len(deletes)
-		}
-		return r
+	if len(r.Errors) > 0 {
+		r.Failed += len(run.deletes)
+		return false
 	}
+	return run.e.opts.Prune
+}
 
-	// Prune in reverse dependency order: routes before what they point at.
-	run(deletes, true, func(c *Change) error { return e.deleteMember(ctx, cl, c) }, func(c *Change) {
-		r.Deleted++
-		progress("deleted " + c.Ref())
+// prune deletes the members no longer rendered, in reverse dependency
+// order (routes before what they point at); it reports whether all went.
+func (run *clusterRun) prune() bool {
+	run.send(run.deletes, true, func(c *Change) error { return run.e.deleteMember(run.ctx, run.cp.client, c) }, func(c *Change) {
+		run.r.Deleted++
+		run.progress("deleted " + c.Ref())
 	})
-	sortErrors(r.Errors)
-	if stopped("pruned") || len(r.Errors) > 0 {
-		return r
-	}
+	return !run.stopped("pruned") && len(run.r.Errors) == 0
+}
 
-	// The parent is narrowed to exactly this run's members as the lock is released.
-	narrowed = true
-	return r
+// send sends one request per change, phase by phase, in parallel within a
+// phase; ok records a success. The object errors are sorted at the end.
+func (run *clusterRun) send(changes []*Change, reverse bool, request func(*Change) error, ok func(*Change)) {
+	for _, phase := range phases(changes, reverse) {
+		var wg sync.WaitGroup
+		for _, c := range phase {
+			wg.Go(func() {
+				err := run.cp.client.do(run.ctx, func() error { return request(c) })
+				run.record(c, err, ok)
+			})
+		}
+		wg.Wait()
+	}
+	sortErrors(run.r.Errors)
+}
+
+// record counts one answer: a success, a change left undone because the
+// cluster is lost or the run stopped, the loss of the whole cluster, or an
+// object's own failure.
+func (run *clusterRun) record(c *Change, err error, ok func(*Change)) {
+	whole := run.e.asClusterError(run.cp, err)
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	r := run.r
+	switch {
+	case err == nil:
+		ok(c)
+	case run.lost != nil || run.ctx.Err() != nil:
+		run.notDone++
+		r.Failed++
+	case whole != nil:
+		run.lost = whole
+		run.cancel()
+		run.notDone++
+		r.Failed++
+		run.failed()
+	default:
+		oe := newObjectError(c, err)
+		r.Errors = append(r.Errors, oe)
+		r.Failed++
+		run.progress(oe.Error())
+		run.failed()
+	}
+}
+
+// stopped reports whether changes were left undone, setting the cluster's
+// error: the lost connection, or the interruption's cause.
+func (run *clusterRun) stopped(what string) bool {
+	n := run.notDone
+	if n == 0 {
+		return false
+	}
+	objects := pluralize(n, "object", "objects")
+	if run.lost != nil {
+		run.r.Err = fmt.Errorf("%s, %d %s not %s: %w", run.lost.what, n, objects, what, run.lost.err)
+	} else {
+		run.r.Err = fmt.Errorf("interrupted, %d %s not %s: %w", n, objects, what, run.cause())
+	}
+	return true
 }
 
 // phases splits changes into runs of the same dependency rank, in order

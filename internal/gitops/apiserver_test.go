@@ -84,8 +84,11 @@ func TestObjectsApplyToAPIServer(t *testing.T) {
 	f, clusters := testFleet(t)
 	argo := &Options{Tool: ArgoCD, Dir: "manifests", Repo: "https://git.example.com/platform/gateways.git", LocalCluster: "hub", Server: fakeServers}
 	flux := &Options{Tool: Flux, Dir: "manifests", LocalCluster: "hub"}
+	// With waves: the RollingSync strategy, dependsOn and the health checks.
+	argoWaves := &Options{Tool: ArgoCD, Dir: "manifests", Repo: argo.Repo, Server: fakeServers, Waves: testWaves}
+	fluxWaves := &Options{Tool: Flux, Dir: "manifests", LocalCluster: "hub", Waves: testWaves}
 	applied := 0
-	for _, o := range []*Options{argo, flux} {
+	for _, o := range []*Options{argoWaves, fluxWaves, argo, flux} {
 		if err := o.Complete(f, clusters); err != nil {
 			t.Fatal(err)
 		}
@@ -105,8 +108,8 @@ func TestObjectsApplyToAPIServer(t *testing.T) {
 			applied++
 		}
 	}
-	if applied != 4 {
-		t.Errorf("applied %d objects, want 4 (one ApplicationSet, three Kustomizations)", applied)
+	if applied != 8 {
+		t.Errorf("applied %d objects, want 8 (one ApplicationSet, three Kustomizations, with and without waves)", applied)
 	}
 	got, err := dyn.Resource(kustomizations).Namespace(DefaultFluxNamespace).Get(ctx, "gatefed-us-east", metav1.GetOptions{})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -46,6 +47,8 @@ const (
 	InClusterServer = "https://kubernetes.default.svc"
 	// KubeconfigSecretKey is the key of a Flux kubeconfig Secret.
 	KubeconfigSecretKey = "value"
+	// LabelWave is the Application label that holds a cluster's wave.
+	LabelWave = "gatefed.dev/wave"
 )
 
 // Options describe the hand-off.
@@ -72,6 +75,11 @@ type Options struct {
 	LocalCluster string
 	// Kubeconfig is the fallback kubeconfig for resolving API server URLs.
 	Kubeconfig string
+	// Waves, when set, is the rollout wave of every cluster (from 1):
+	// Argo CD's Applications are labelled with it and the ApplicationSet
+	// syncs them wave by wave (RollingSync); each Flux Kustomization
+	// depends on those of the wave before it.
+	Waves map[string]int
 	// Server, when set, replaces reading the API server URL from the
 	// cluster's kubeconfig context (tests). ok is false when unknown.
 	Server func(c *fleet.Cluster) (server string, ok bool)
@@ -168,9 +176,51 @@ func Objects(clusters []*fleet.Cluster, o *Options) ([]*unstructured.Unstructure
 	}
 	var out []*unstructured.Unstructured
 	for _, c := range sorted {
-		out = append(out, fluxKustomization(c, o))
+		out = append(out, fluxKustomization(c, sorted, o))
 	}
 	return out, nil
+}
+
+// waveNumbers are the distinct waves, in order.
+func (o *Options) waveNumbers() []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, w := range o.Waves {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// rollingSync is the ApplicationSet strategy that syncs the Applications
+// one wave at a time, each step waiting for the one before to be healthy.
+func rollingSync(o *Options) map[string]any {
+	steps := []any{}
+	for _, w := range o.waveNumbers() {
+		steps = append(steps, map[string]any{
+			"matchExpressions": []any{map[string]any{"key": LabelWave, "operator": "In", "values": []any{strconv.Itoa(w)}}},
+		})
+	}
+	return map[string]any{"type": "RollingSync", "rollingSync": map[string]any{"steps": steps}}
+}
+
+// dependsOn names the Kustomizations of the wave before the cluster's.
+func dependsOn(c *fleet.Cluster, clusters []*fleet.Cluster, o *Options) []any {
+	waves := o.waveNumbers()
+	i := sort.SearchInts(waves, o.Waves[c.Name()])
+	if i == 0 || i >= len(waves) {
+		return nil
+	}
+	var out []any
+	for _, other := range clusters {
+		if o.Waves[other.Name()] == waves[i-1] {
+			out = append(out, map[string]any{"name": DefaultName + "-" + other.Name()})
+		}
+	}
+	return out
 }
 
 func labels(cluster string) map[string]any {
@@ -192,14 +242,18 @@ func applicationSet(clusters []*fleet.Cluster, o *Options) *unstructured.Unstruc
 		if !ok {
 			server, name = "", c.Name()
 		}
-		elements = append(elements, map[string]any{
+		el := map[string]any{
 			"cluster": c.Name(),
 			"server":  server,
 			"name":    name,
 			"path":    o.clusterPath(c.Name()),
-		})
+		}
+		if o.Waves != nil {
+			el["wave"] = strconv.Itoa(o.Waves[c.Name()])
+		}
+		elements = append(elements, el)
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
+	set := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1",
 		"kind":       "ApplicationSet",
 		"metadata": map[string]any{
@@ -237,13 +291,45 @@ func applicationSet(clusters []*fleet.Cluster, o *Options) *unstructured.Unstruc
 			},
 		},
 	}}
+	if o.Waves != nil {
+		_ = unstructured.SetNestedField(set.Object, "{{.wave}}", "spec", "template", "metadata", "labels", LabelWave)
+		_ = unstructured.SetNestedField(set.Object, rollingSync(o), "spec", "strategy")
+	}
+	return set
 }
 
 // KubeconfigSecret is the Secret a Flux Kustomization reads a remote
 // cluster's kubeconfig from.
 func KubeconfigSecret(cluster string) string { return cluster + "-kubeconfig" }
 
-func fluxKustomization(c *fleet.Cluster, o *Options) *unstructured.Unstructured {
+// gatewayAPIHealth are Flux health checks (CEL) for the Gateway API
+// objects, whose controllers report Accepted, ResolvedRefs and Programmed
+// rather than Ready: a wave is healthy when its gateways accepted the routes.
+func gatewayAPIHealth() []any {
+	const gwapi = "gateway.networking.k8s.io/v1"
+	route := func(kind string) any {
+		return map[string]any{
+			"apiVersion": gwapi, "kind": kind,
+			"current": "has(status.parents) && status.parents.size() > 0 && status.parents.all(p, " +
+				"p.conditions.exists(c, c.type == 'Accepted' && c.status == 'True') && " +
+				"p.conditions.exists(c, c.type == 'ResolvedRefs' && c.status == 'True'))",
+			"failed": "has(status.parents) && status.parents.exists(p, p.conditions.exists(c, " +
+				"(c.type == 'Accepted' || c.type == 'ResolvedRefs') && c.status == 'False'))",
+		}
+	}
+	return []any{
+		map[string]any{
+			"apiVersion": gwapi, "kind": "Gateway",
+			"current": "has(status.conditions) && status.conditions.exists(c, c.type == 'Programmed' && c.status == 'True')",
+			"failed":  "has(status.conditions) && status.conditions.exists(c, c.type == 'Accepted' && c.status == 'False')",
+		},
+		route("HTTPRoute"), route("GRPCRoute"),
+	}
+}
+
+// fluxKustomization applies DIR/<cluster>; with waves it depends on the
+// Kustomizations of the wave before, and waits for its objects to be ready.
+func fluxKustomization(c *fleet.Cluster, clusters []*fleet.Cluster, o *Options) *unstructured.Unstructured {
 	spec := map[string]any{
 		"interval": o.Interval,
 		"path":     "./" + o.clusterPath(c.Name()),
@@ -258,13 +344,24 @@ func fluxKustomization(c *fleet.Cluster, o *Options) *unstructured.Unstructured 
 			"secretRef": map[string]any{"name": KubeconfigSecret(c.Name()), "key": KubeconfigSecretKey},
 		}
 	}
+	if o.Waves != nil {
+		spec["wait"] = true
+		spec["healthCheckExprs"] = gatewayAPIHealth()
+		if deps := dependsOn(c, clusters, o); len(deps) > 0 {
+			spec["dependsOn"] = deps
+		}
+	}
+	l := labels(c.Name())
+	if o.Waves != nil {
+		l[LabelWave] = strconv.Itoa(o.Waves[c.Name()])
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
 		"kind":       "Kustomization",
 		"metadata": map[string]any{
 			"name":      DefaultName + "-" + c.Name(),
 			"namespace": o.Namespace,
-			"labels":    labels(c.Name()),
+			"labels":    l,
 		},
 		"spec": spec,
 	}}

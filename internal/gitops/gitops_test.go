@@ -187,3 +187,74 @@ func TestClusterNamedGitopsIsRejected(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// waves puts hub in wave 1, us-east in 2 and eu-west in 3.
+var testWaves = map[string]int{"hub": 1, "us-east": 2, "eu-west": 3}
+
+// With waves, the ApplicationSet labels each Application with its wave and
+// syncs one wave after the other; each Flux Kustomization depends on the
+// wave before and waits for its objects.
+func TestWaves(t *testing.T) {
+	f, clusters := testFleet(t)
+	argo := &Options{Tool: ArgoCD, Dir: "out", Repo: "https://git.example.com/gw.git", Server: fakeServers, Waves: testWaves}
+	if err := argo.Complete(f, clusters); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Objects(clusters, argo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := objs[0]
+	if v := str(t, as, "spec", "template", "metadata", "labels", LabelWave); v != "{{.wave}}" {
+		t.Errorf("template wave label = %q", v)
+	}
+	gens, _, _ := unstructured.NestedSlice(as.Object, "spec", "generators")
+	for _, e := range gens[0].(map[string]any)["list"].(map[string]any)["elements"].([]any) {
+		m := e.(map[string]any)
+		if want := map[string]string{"hub": "1", "us-east": "2", "eu-west": "3"}[m["cluster"].(string)]; m["wave"] != want {
+			t.Errorf("element %v: wave %v, want %s", m["cluster"], m["wave"], want)
+		}
+	}
+	if v := str(t, as, "spec", "strategy", "type"); v != "RollingSync" {
+		t.Errorf("strategy type %q", v)
+	}
+	steps, _, _ := unstructured.NestedSlice(as.Object, "spec", "strategy", "rollingSync", "steps")
+	var got []string
+	for _, s := range steps {
+		me := s.(map[string]any)["matchExpressions"].([]any)[0].(map[string]any)
+		got = append(got, me["key"].(string)+" "+me["operator"].(string)+" "+me["values"].([]any)[0].(string))
+	}
+	if want := "gatefed.dev/wave In 1,gatefed.dev/wave In 2,gatefed.dev/wave In 3"; strings.Join(got, ",") != want {
+		t.Errorf("steps %s, want %s", strings.Join(got, ","), want)
+	}
+
+	flux := &Options{Tool: Flux, Dir: "out", Waves: testWaves}
+	if err := flux.Complete(f, clusters); err != nil {
+		t.Fatal(err)
+	}
+	objs, err = Objects(clusters, flux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := map[string]string{}
+	for _, o := range objs {
+		d, _, _ := unstructured.NestedSlice(o.Object, "spec", "dependsOn")
+		var names []string
+		for _, x := range d {
+			names = append(names, x.(map[string]any)["name"].(string))
+		}
+		deps[o.GetName()] = strings.Join(names, ",")
+		if w, _, _ := unstructured.NestedBool(o.Object, "spec", "wait"); !w {
+			t.Errorf("%s: spec.wait is not set", o.GetName())
+		}
+		if o.GetLabels()[LabelWave] == "" {
+			t.Errorf("%s: no wave label", o.GetName())
+		}
+	}
+	want := map[string]string{"gatefed-hub": "", "gatefed-us-east": "gatefed-hub", "gatefed-eu-west": "gatefed-us-east"}
+	for k, v := range want {
+		if deps[k] != v {
+			t.Errorf("%s dependsOn %q, want %q", k, deps[k], v)
+		}
+	}
+}

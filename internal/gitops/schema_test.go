@@ -147,7 +147,9 @@ func TestObjectsMatchCRDSchemas(t *testing.T) {
 	argo := &Options{Tool: ArgoCD, Dir: "manifests", Repo: "https://git.example.com/platform/gateways.git", LocalCluster: "hub",
 		Server: fakeServers}
 	flux := &Options{Tool: Flux, Dir: "./deploy/manifests", LocalCluster: "hub", Interval: "5m"}
-	for _, o := range []*Options{argo, flux} {
+	argoWaves := &Options{Tool: ArgoCD, Dir: "manifests", Repo: argo.Repo, Server: fakeServers, Waves: testWaves}
+	fluxWaves := &Options{Tool: Flux, Dir: "manifests", Waves: testWaves}
+	for _, o := range []*Options{argo, flux, argoWaves, fluxWaves} {
 		if err := o.Complete(f, clusters); err != nil {
 			t.Fatal(err)
 		}
@@ -174,6 +176,20 @@ func TestObjectsMatchCRDSchemas(t *testing.T) {
 	unstructured.RemoveNestedField(bad.Object, "spec", "template", "spec", "project")
 	if p := validateAgainstCRD(t, argoCRD(t), bad); !containsAll(p, "unknown field spec.template.spec.sourc", "spec.template.spec.project in body is required") {
 		t.Errorf("a broken ApplicationSet passed: %q", p)
+	}
+	argoWaves.Complete(f, clusters)
+	objs, _ = Objects(clusters, argoWaves)
+	bad = objs[0].DeepCopy()
+	unstructured.SetNestedField(bad.Object, "x", "spec", "strategy", "rollingSync", "stepz")
+	if p := validateAgainstCRD(t, argoCRD(t), bad); !containsAll(p, "unknown field spec.strategy.rollingSync.stepz") {
+		t.Errorf("a broken rolling sync passed: %q", p)
+	}
+	fluxWaves.Complete(f, clusters)
+	objs, _ = Objects(clusters, fluxWaves)
+	bad = objs[1].DeepCopy()
+	unstructured.SetNestedSlice(bad.Object, []any{map[string]any{"kind": "Gateway", "currnet": "true"}}, "spec", "healthCheckExprs")
+	if p := validateAgainstCRD(t, fluxCRD(t), bad); !containsAll(p, "unknown field spec.healthCheckExprs[0].currnet", "spec.healthCheckExprs[0].current in body is required") {
+		t.Errorf("a broken health check passed: %q", p)
 	}
 	flux.Complete(f, clusters)
 	objs, _ = Objects(clusters, flux)

@@ -68,6 +68,8 @@ type clusterEnv struct {
 	namespaces readOnce[string, *namespaceServices]
 	lists      readOnce[schema.GroupVersionResource, *listed]
 	deploys    readOnce[string, *appsv1.Deployment]
+	// trust holds the failover Secrets failover-trust parsed.
+	trust failoverSecrets
 
 	// ownOnce sets setID (the ID of the cluster's gatefed ApplySet) and
 	// rendered (the identities of the rendered objects), for ours.

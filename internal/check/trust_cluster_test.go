@@ -1,0 +1,245 @@
+package check_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatefed/gatefed/internal/check"
+	"github.com/gatefed/gatefed/internal/failovertls"
+	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
+)
+
+// pki signs the test's failover certificates, broken on purpose where asked.
+type pki struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newPKI(t *testing.T, cn string) *pki {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(5, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return &pki{cert: c, key: key}
+}
+
+func (p *pki) pem() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.cert.Raw})
+}
+
+// leaf is one certificate to issue: its names, usage and validity.
+type leaf struct {
+	cn             string
+	dns            []string
+	usage          x509.ExtKeyUsage
+	from, until    time.Time
+	signer         *pki
+	caBundle       *pki
+	mismatchingKey bool
+}
+
+func (p *pki) issue(t *testing.T, l leaf) map[string][]byte {
+	t.Helper()
+	if l.from.IsZero() {
+		l.from, l.until = time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0)
+	}
+	signer, bundle := p, p
+	if l.signer != nil {
+		signer = l.signer
+	}
+	if l.caBundle != nil {
+		bundle = l.caBundle
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: l.cn}, DNSNames: l.dns,
+		NotBefore: l.from, NotAfter: l.until, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{l.usage}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer.cert, key.Public(), signer.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.mismatchingKey {
+		key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	return map[string][]byte{
+		"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}),
+		"ca.crt":  bundle.pem(),
+	}
+}
+
+const (
+	trustNS  = "trust-edge"
+	trustSNI = "checkout-8080.shop.failover.gatefed.internal"
+)
+
+// trustCase writes east's client Secret and west's serving Secret (east
+// and west each send shop/checkout to the other; only the east -> west
+// path is broken), starts each cluster's failover listener from its
+// serving Secret and checks.
+type trustCase struct {
+	name                   string
+	eastClient, westServer func(ca *pki) map[string][]byte
+	code                   int
+	finding                []string
+	sev                    check.Severity
+	probe                  failovertls.Outcome
+}
+
+func TestCheckFailoverTrust(t *testing.T) {
+	tf := sharedFleet(t)
+	ctx := context.Background()
+	ca, rogue := newPKI(t, "fleet-failover-ca"), newPKI(t, "rogue-ca")
+	goodClient := func(ca *pki) map[string][]byte {
+		return ca.issue(t, leaf{cn: "east", usage: x509.ExtKeyUsageClientAuth})
+	}
+	goodServer := func(ca *pki) map[string][]byte {
+		return ca.issue(t, leaf{cn: "west", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth})
+	}
+	now := time.Now()
+	cases := []trustCase{
+		{"correct", goodClient, goodServer, 0, []string{"failover east -> west (services shop/checkout): each side trusts the other's certificate"}, check.Info, failovertls.Healthy},
+		{"expired", goodClient, func(ca *pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "west", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth, from: now.AddDate(0, -2, 0), until: now.AddDate(0, 0, -3)})
+		}, 1, []string{"the serving certificate in Secret trust-edge/failover-downstream tls.crt expired on", "(3 days ago)"}, check.Failure, failovertls.ServerNotTrusted},
+		{"expiring in 5 days", goodClient, func(ca *pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "west", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth, until: now.Add(5*24*time.Hour + time.Hour)})
+		}, 0, []string{"the serving certificate in Secret trust-edge/failover-downstream tls.crt expires on", "5 days left (warning at 30 days)"}, check.Warning, failovertls.Healthy},
+		{"missing SAN", goodClient, func(ca *pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "west", dns: []string{"cart-80.shop.failover.gatefed.internal"}, usage: x509.ExtKeyUsageServerAuth})
+		}, 1, []string{"of cluster west does not carry SNI " + trustSNI + " (services shop/checkout): east verify that name"}, check.Failure, failovertls.ServerNotTrusted},
+		{"client from another CA", func(*pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "east", usage: x509.ExtKeyUsageClientAuth, signer: rogue})
+		}, goodServer, 1, []string{"failover east -> west (services shop/checkout): west does not trust east's client certificate", "issued by CN=rogue-ca"}, check.Failure, failovertls.ClientRefused},
+		{"serving from another CA", goodClient, func(*pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "west", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth, signer: rogue})
+		}, 1, []string{"failover east -> west (services shop/checkout): east does not trust west's serving certificate", "issued by CN=rogue-ca"}, check.Failure, failovertls.ServerNotTrusted},
+		{"key does not match", func(ca *pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "east", usage: x509.ExtKeyUsageClientAuth, mismatchingKey: true})
+		}, goodServer, 1, []string{"Secret trust-edge/failover-upstream tls.key does not match the certificate in tls.crt"}, check.Failure, failovertls.NoClientCertificate},
+		{"client without clientAuth", func(ca *pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "east", usage: x509.ExtKeyUsageServerAuth})
+		}, goodServer, 1, []string{"the client certificate in Secret trust-edge/failover-upstream tls.crt (CN=east) has extended key usage serverAuth but not clientAuth"}, check.Failure, failovertls.ClientRefused},
+	}
+	for _, ns := range []string{trustNS, "shop"} {
+		for _, c := range []string{"east", "west"} {
+			if err := tf.Cluster(c).Sim().EnsureNamespace(ctx, ns); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { runTrustCase(t, ctx, tf.Kubeconfig, ca, tc) })
+	}
+}
+
+func runTrustCase(t *testing.T, ctx context.Context, kubeconfig string, ca *pki, tc trustCase) {
+	east := map[string]map[string][]byte{
+		"failover-upstream":   tc.eastClient(ca),
+		"failover-downstream": ca.issue(t, leaf{cn: "east", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth}),
+	}
+	west := map[string]map[string][]byte{
+		"failover-upstream":   ca.issue(t, leaf{cn: "west", usage: x509.ExtKeyUsageClientAuth}),
+		"failover-downstream": tc.westServer(ca),
+	}
+	tf := sharedFleet(t)
+	for cl, secrets := range map[string]map[string]map[string][]byte{"east": east, "west": west} {
+		kube := tf.Cluster(cl).Sim().Kube.CoreV1().Secrets(trustNS)
+		for name, data := range secrets {
+			_ = kube.Delete(ctx, name, metav1.DeleteOptions{})
+			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Type: corev1.SecretTypeTLS, Data: data}
+			if _, err := kube.Create(ctx, s, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eastPort, westPort := failoverListener(t, east["failover-downstream"]), failoverListener(t, west["failover-downstream"])
+	dir := t.TempDir()
+	fleettest.Write(t, dir, fleettest.YAML(
+		fleettest.Cluster("east", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", eastPort),
+		fleettest.Cluster("west", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", westPort),
+		fleettest.Service("shop", "checkout", 8080).On("east", "west").HealthCheck(),
+		fleettest.Route("shop", "web", "shop.example.com").To("checkout"),
+	))
+	out, errOut, code := runCheckIn(t, dir, false, "-x", "gateway-install,config-status,drift,service-presence,failover-readiness,sizing", "-o", "json")
+	if code != tc.code {
+		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+	}
+	for _, secrets := range []map[string]map[string][]byte{east, west} {
+		for _, data := range secrets {
+			body := strings.Split(string(data["tls.key"]), "\n")[1]
+			if strings.Contains(out+errOut, body) {
+				t.Fatalf("a failover key is in the output")
+			}
+		}
+	}
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	all := append(rep.findings("east", check.FailoverTrust), rep.findings("west", check.FailoverTrust)...)
+	if !hasFinding(all, tc.sev, tc.finding...) {
+		t.Fatalf("no %s finding with %q:\n%s", tc.sev, tc.finding, out)
+	}
+	probes := trustProbes(t, &rep, "east")
+	if len(probes) != 1 || probes[0].Outcome != tc.probe || probes[0].Target != "west" || probes[0].SNI != trustSNI {
+		t.Fatalf("probe east -> west: %+v, want %s", probes, tc.probe)
+	}
+	t.Logf("%s: exit %d; probe east -> west: %s %s", tc.name, code, probes[0].Outcome, probes[0].Detail)
+}
+
+// failoverListener serves a cluster's failover port from its serving
+// Secret's data as the gateway does (mutual TLS, the service's SNI only)
+// and answers the health path; it returns the port.
+func failoverListener(t *testing.T, data map[string][]byte) int {
+	t.Helper()
+	m := failovertls.Parse("listener", failovertls.SecretType, data)
+	cfg, err := failovertls.ServerConfig(m, []string{trustSNI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go failovertls.Serve(ln, cfg, 200)
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func trustProbes(t *testing.T, rep *jsonReport, cluster string) []check.PathProbe {
+	t.Helper()
+	for _, c := range rep.Clusters {
+		for _, ch := range c.Checks {
+			if c.Name == cluster && ch.Name == check.FailoverTrust {
+				var d check.TrustDetails
+				if err := json.Unmarshal(ch.Details, &d); err != nil {
+					t.Fatalf("details: %v: %s", err, ch.Details)
+				}
+				return d.Probes
+			}
+		}
+	}
+	return nil
+}

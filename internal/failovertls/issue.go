@@ -30,9 +30,20 @@ func (a *Authority) CertPEM() []byte { return pemBlock("CERTIFICATE", a.cert.Raw
 
 // NewAuthority creates a self-signed ECDSA P-256 CA valid for validity.
 func NewAuthority(commonName string, validity time.Duration) (*Authority, error) {
+	a, _, err := newAuthority(commonName, validity, false)
+	return a, err
+}
+
+// NewAuthorityPEM creates a CA as NewAuthority does and also returns its
+// key in PEM, for a CA its owner keeps in files (the demo's).
+func NewAuthorityPEM(commonName string, validity time.Duration) (*Authority, []byte, error) {
+	return newAuthority(commonName, validity, true)
+}
+
+func newAuthority(commonName string, validity time.Duration, withPEM bool) (*Authority, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -46,10 +57,14 @@ func NewAuthority(commonName string, validity time.Duration) (*Authority, error)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
-	return &Authority{cert: cert, key: key}, err
+	if err != nil || !withPEM {
+		return &Authority{cert: cert, key: key}, nil, err
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	return &Authority{cert: cert, key: key}, pemBlock("PRIVATE KEY", kd), err
 }
 
 // LoadAuthority reads a CA from its certificate and key in PEM. certFile

@@ -33,6 +33,9 @@ const (
 	SNINotServed Outcome = "sni-not-served"
 	// NotReachable: no TCP connection from this host.
 	NotReachable Outcome = "not-reachable"
+	// NoClientCertificate: the source's Secret has no certificate and key
+	// that belong together, so its gateway cannot open the path at all.
+	NoClientCertificate Outcome = "client-certificate-unusable"
 )
 
 // ProbeRequest is one failover path to probe, as the source's gateway takes it.
@@ -73,7 +76,7 @@ func Probe(ctx context.Context, req ProbeRequest) ProbeResult {
 func probe(ctx context.Context, req ProbeRequest) ProbeResult {
 	cert, ok := req.Client.TLSCertificate()
 	if !ok {
-		return ProbeResult{Outcome: ClientRefused, Detail: fmt.Sprintf("Secret %s holds no usable client certificate and key; not dialled", req.Client.Name)}
+		return ProbeResult{Outcome: NoClientCertificate, Detail: fmt.Sprintf("Secret %s holds no client certificate with its key; not dialled", req.Client.Name)}
 	}
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", req.Addr)

@@ -49,6 +49,10 @@ func Coverage(target string, server *Material, snis []SNI) []Finding {
 				Hint:    fmt.Sprintf("reissue it with DNS name %s (or *.%s): gatefed failover-certs issue computes them", s.Name, parentDomain(s.Name))})
 			continue
 		}
+		if len(s.Chain) == 0 {
+			fs = append(fs, Finding{Severity: Info, Message: what + "; no cluster fails over to it now, but a source that verifies names would refuse it"})
+			continue
+		}
 		fs = append(fs, Finding{Severity: Info,
 			Message: fmt.Sprintf("%s; its sources (%s) check only the CA, so failover works, but a source that verifies names would refuse it", what, strings.Join(s.Chain, ", "))})
 	}

@@ -11,14 +11,19 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/gatefed/gatefed/internal/check"
+	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
@@ -155,43 +160,14 @@ func TestCheckFailoverTrust(t *testing.T) {
 }
 
 func runTrustCase(t *testing.T, ctx context.Context, kubeconfig string, ca *pki, tc trustCase) {
-	east := map[string]map[string][]byte{
-		"failover-upstream":   tc.eastClient(ca),
-		"failover-downstream": ca.issue(t, leaf{cn: "east", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth}),
-	}
-	west := map[string]map[string][]byte{
-		"failover-upstream":   ca.issue(t, leaf{cn: "west", usage: x509.ExtKeyUsageClientAuth}),
-		"failover-downstream": tc.westServer(ca),
-	}
-	tf := sharedFleet(t)
-	for cl, secrets := range map[string]map[string]map[string][]byte{"east": east, "west": west} {
-		kube := tf.Cluster(cl).Sim().Kube.CoreV1().Secrets(trustNS)
-		for name, data := range secrets {
-			_ = kube.Delete(ctx, name, metav1.DeleteOptions{})
-			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Type: corev1.SecretTypeTLS, Data: data}
-			if _, err := kube.Create(ctx, s, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	eastPort, westPort := failoverListener(t, east["failover-downstream"]), failoverListener(t, west["failover-downstream"])
-	dir := t.TempDir()
-	fleettest.Write(t, dir, fleettest.YAML(
-		fleettest.Cluster("east", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", eastPort),
-		fleettest.Cluster("west", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", westPort),
-		fleettest.Service("shop", "checkout", 8080).On("east", "west").HealthCheck(),
-		fleettest.Route("shop", "web", "shop.example.com").To("checkout"),
-	))
+	dir, keys := trustSetup(t, ctx, kubeconfig, ca, tc)
 	out, errOut, code := runCheckIn(t, dir, false, "-x", "gateway-install,config-status,drift,service-presence,failover-readiness,sizing", "-o", "json")
 	if code != tc.code {
 		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
 	}
-	for _, secrets := range []map[string]map[string][]byte{east, west} {
-		for _, data := range secrets {
-			body := strings.Split(string(data["tls.key"]), "\n")[1]
-			if strings.Contains(out+errOut, body) {
-				t.Fatalf("a failover key is in the output")
-			}
+	for _, body := range keys {
+		if strings.Contains(out+errOut, body) {
+			t.Fatalf("a failover key is in the output")
 		}
 	}
 	var rep jsonReport
@@ -207,6 +183,134 @@ func runTrustCase(t *testing.T, ctx context.Context, kubeconfig string, ca *pki,
 		t.Fatalf("probe east -> west: %+v, want %s", probes, tc.probe)
 	}
 	t.Logf("%s: exit %d; probe east -> west: %s %s", tc.name, code, probes[0].Outcome, probes[0].Detail)
+	for _, f := range all {
+		if f.Severity != check.Info {
+			t.Logf("%s: %s: %s", tc.name, f.Severity, f.Message)
+		}
+	}
+}
+
+// trustSetup writes the case's Secrets, starts both failover listeners
+// and writes the fleet; it returns the fleet's directory and a line of
+// each key, which no output may hold.
+func trustSetup(t *testing.T, ctx context.Context, kubeconfig string, ca *pki, tc trustCase) (string, []string) {
+	t.Helper()
+	east := map[string]map[string][]byte{
+		"failover-upstream":   tc.eastClient(ca),
+		"failover-downstream": ca.issue(t, leaf{cn: "east", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth}),
+	}
+	west := map[string]map[string][]byte{
+		"failover-upstream":   ca.issue(t, leaf{cn: "west", usage: x509.ExtKeyUsageClientAuth}),
+		"failover-downstream": tc.westServer(ca),
+	}
+	tf := sharedFleet(t)
+	var keys []string
+	for cl, secrets := range map[string]map[string]map[string][]byte{"east": east, "west": west} {
+		kube := tf.Cluster(cl).Sim().Kube.CoreV1().Secrets(trustNS)
+		for name, data := range secrets {
+			keys = append(keys, strings.Split(string(data["tls.key"]), "\n")[1])
+			_ = kube.Delete(ctx, name, metav1.DeleteOptions{})
+			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Type: corev1.SecretTypeTLS, Data: data}
+			if _, err := kube.Create(ctx, s, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eastPort, westPort := failoverListener(t, east["failover-downstream"]), failoverListener(t, west["failover-downstream"])
+	dir := t.TempDir()
+	fleettest.Write(t, dir, fleettest.YAML(
+		fleettest.Cluster("east", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", eastPort),
+		fleettest.Cluster("west", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", westPort),
+		fleettest.Service("shop", "checkout", 8080).On("east", "west").HealthCheck(),
+		fleettest.Route("shop", "web", "shop.example.com").To("checkout"),
+	))
+	return dir, keys
+}
+
+// As the service account register creates, the failover Secrets are read
+// by name; without that grant failover-trust warns and says how to get it.
+func TestCheckFailoverTrustForbidden(t *testing.T) {
+	tf := sharedFleet(t)
+	ctx := context.Background()
+	ca := newPKI(t, "fleet-failover-ca")
+	const user = "gatefed-trust-checker"
+	perms := cluster.PermissionsFor(fleet.ProviderEnvoyGateway)
+	var withoutSecrets []rbacv1.PolicyRule
+	for _, r := range perms.GatewayNamespace {
+		if !slices.Contains(r.Resources, "secrets") {
+			withoutSecrets = append(withoutSecrets, r)
+		}
+	}
+	kubeconfig, err := tf.FleetUserKubeconfig(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := trustCase{eastClient: func(ca *pki) map[string][]byte {
+		return ca.issue(t, leaf{cn: "east", usage: x509.ExtKeyUsageClientAuth})
+	},
+		westServer: func(ca *pki) map[string][]byte {
+			return ca.issue(t, leaf{cn: "west", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth})
+		}}
+	for _, ns := range []string{trustNS, "shop"} {
+		for _, c := range []string{"east", "west"} {
+			if err := tf.Cluster(c).Sim().EnsureNamespace(ctx, ns); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		rules []rbacv1.PolicyRule
+		code  int
+		sev   check.Severity
+		msg   string
+	}{
+		{"forbidden", withoutSecrets, 0, check.Warning, "Secret trust-edge/failover-upstream in cluster east could not be read: forbidden"},
+		{"granted by name", perms.GatewayNamespace, 0, check.Info, "each side trusts the other's certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, c := range []string{"east", "west"} {
+				grantRole(t, ctx, tf.Cluster(c).Sim().Kube, user, trustNS, tc.rules)
+			}
+			dir, _ := trustSetup(t, ctx, kubeconfig, ca, good)
+			out, errOut, code := runCheckIn(t, dir, false, "-x", "gateway-install,config-status,drift,service-presence,failover-readiness,sizing", "-o", "json", "--failover-probe=false")
+			if code != tc.code {
+				t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			var rep jsonReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			fs := rep.findings("east", check.FailoverTrust)
+			if !hasFinding(fs, tc.sev, tc.msg) {
+				t.Fatalf("no %s finding %q: %+v", tc.sev, tc.msg, fs)
+			}
+			if tc.sev == check.Warning {
+				for _, f := range fs {
+					if strings.Contains(f.Message, "forbidden") && !strings.Contains(f.Hint, "grant get on secrets named failover-upstream and failover-downstream in namespace trust-edge (gatefed cluster register --service-account east grants exactly that)") {
+						t.Errorf("hint: %s", f.Hint)
+					}
+				}
+			}
+		})
+	}
+}
+
+// grantRole gives user the rules in namespace ns (a Role and its binding).
+func grantRole(t *testing.T, ctx context.Context, kc kubernetes.Interface, user, ns string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns}, Rules: rules}
+	if _, err := kc.RbacV1().Roles(ns).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		if _, err := kc.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns}, Subjects: subject,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user}}
+	if _, err := kc.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 }
 
 // failoverListener serves a cluster's failover port from its serving

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -39,6 +40,7 @@ type FailoverCertsIssueOptions struct {
 	Validity      time.Duration
 	DryRun        bool
 	Timeout       time.Duration
+	Output        string
 }
 
 func newFailoverCertsIssueCmd(g *GlobalOptions) *cobra.Command {
@@ -78,11 +80,15 @@ cluster is touched; so does a failed apply.
 	f.DurationVar(&o.Validity, "validity", failovercerts.DefaultValidity, "how long the certificates are valid")
 	f.BoolVar(&o.DryRun, "dry-run", false, "list what would be issued (names, DNS names, NotAfter); sign and apply nothing")
 	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "time limit of the whole run")
+	f.StringVarP(&o.Output, "output", "o", "table", "output format: table|json (names, usage, DNS names, NotAfter; never data)")
 	return c
 }
 
 // Run issues and applies the Secrets and prints one line per Secret.
 func (o *FailoverCertsIssueOptions) Run(ctx context.Context) error {
+	if o.Output != "table" && o.Output != "json" {
+		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use table or json", o.Output)}
+	}
 	if o.CACert == "" || o.CAKey == "" {
 		return &exitError{code: ExitError, err: fmt.Errorf("--ca-cert and --ca-key are required")}
 	}
@@ -106,9 +112,27 @@ func (o *FailoverCertsIssueOptions) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	err = failovercerts.Issue(ctx, f, wants, ca, failovercerts.Options{Validity: o.Validity, DryRun: o.DryRun, Kubeconfig: o.Kubeconfig, Out: o.IO.Out})
+	res, err := failovercerts.Issue(ctx, f, wants, ca, failovercerts.Options{Validity: o.Validity, DryRun: o.DryRun, Kubeconfig: o.Kubeconfig})
+	if perr := o.print(res); perr != nil && err == nil {
+		err = perr
+	}
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
+	}
+	return nil
+}
+
+func (o *FailoverCertsIssueOptions) print(res []failovercerts.Result) error {
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if res == nil {
+			res = []failovercerts.Result{}
+		}
+		return enc.Encode(map[string]any{"secrets": res})
+	}
+	for _, r := range res {
+		fmt.Fprintln(o.IO.Out, r)
 	}
 	return nil
 }

@@ -78,8 +78,8 @@ func TestFailoverCertsIssueInput(t *testing.T) {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
 		for _, want := range []string{
-			"us-east: would issue Secret gloo-system/failover-upstream (client certificate, CN us-east, not after ",
-			"eu-west: would issue Secret envoy-gateway-system/failover-downstream (serving certificate, CN eu-west, DNS names [checkout-8080.shop.failover.gatefed.internal], not after ",
+			"us-east: would issue Secret gloo-system/failover-upstream (clientAuth, CN us-east, not after ",
+			"eu-west: would issue Secret envoy-gateway-system/failover-downstream (serverAuth, CN eu-west, DNS names checkout-8080.shop.failover.gatefed.internal, not after ",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("dry run: no %q in:\n%s", want, out)

@@ -6,7 +6,7 @@ package failovercerts
 import (
 	"context"
 	"fmt"
-	"io"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,49 +67,76 @@ type Options struct {
 	Validity   time.Duration
 	DryRun     bool
 	Kubeconfig string
-	// Out gets one line per Secret: names, SANs and NotAfter, never data.
-	Out io.Writer
+}
+
+// Result is one Secret issued (or, in a dry run, to be issued): names,
+// SANs and NotAfter, never data.
+type Result struct {
+	Cluster    string    `json:"cluster"`
+	Namespace  string    `json:"namespace"`
+	Name       string    `json:"name"`
+	Usage      string    `json:"usage"`
+	CommonName string    `json:"commonName"`
+	DNSNames   []string  `json:"dnsNames,omitempty"`
+	NotAfter   time.Time `json:"notAfter"`
+	Applied    bool      `json:"applied"`
 }
 
 // Issue signs each wanted Secret with ca and applies it server-side,
 // cluster by cluster; a run again issues new keys (rotation). With DryRun
-// it signs nothing and says what it would issue.
-func Issue(ctx context.Context, f *fleet.Fleet, wants []Want, ca *failovertls.Authority, o Options) error {
+// it signs nothing and says what it would issue. The results made so far
+// come back with an error.
+func Issue(ctx context.Context, f *fleet.Fleet, wants []Want, ca *failovertls.Authority, o Options) ([]Result, error) {
 	clients := map[string]kubernetes.Interface{}
+	var out []Result
 	for _, w := range wants {
-		notAfter := time.Now().Add(o.Validity)
-		if ca.Cert().NotAfter.Before(notAfter) {
-			notAfter = ca.Cert().NotAfter
+		r := Result{Cluster: w.Cluster, Namespace: w.Namespace, Name: w.Name, Usage: usage(w.Role), CommonName: w.CommonName, DNSNames: w.DNSNames,
+			NotAfter: time.Now().Add(o.Validity).UTC()}
+		if ca.Cert().NotAfter.Before(r.NotAfter) {
+			r.NotAfter = ca.Cert().NotAfter.UTC()
 		}
 		if o.DryRun {
-			fmt.Fprintf(o.Out, "%s: would issue %s\n", w.Cluster, describe(w, notAfter))
+			out = append(out, r)
 			continue
 		}
 		iss, err := ca.Issue(w.Name, w.Role, w.CommonName, w.DNSNames, o.Validity)
 		if err != nil {
-			return fmt.Errorf("cluster %s: %w", w.Cluster, err)
+			return out, fmt.Errorf("cluster %s: %w", w.Cluster, err)
 		}
 		kc := clients[w.Cluster]
 		if kc == nil {
 			if kc, err = client(f.Cluster(w.Cluster), o.Kubeconfig); err != nil {
-				return fmt.Errorf("cluster %s: %w", w.Cluster, err)
+				return out, fmt.Errorf("cluster %s: %w", w.Cluster, err)
 			}
 			clients[w.Cluster] = kc
 		}
 		if err := apply(ctx, kc, w, iss); err != nil {
-			return fmt.Errorf("cluster %s: apply Secret %s/%s: %w", w.Cluster, w.Namespace, w.Name, err)
+			return out, fmt.Errorf("cluster %s: apply Secret %s/%s: %w", w.Cluster, w.Namespace, w.Name, err)
 		}
-		fmt.Fprintf(o.Out, "%s: issued %s\n", w.Cluster, describe(w, iss.NotAfter))
+		r.NotAfter, r.Applied = iss.NotAfter, true
+		out = append(out, r)
 	}
-	return nil
+	return out, nil
 }
 
-func describe(w Want, notAfter time.Time) string {
-	s := fmt.Sprintf("Secret %s/%s (%s certificate, CN %s", w.Namespace, w.Name, w.Role, w.CommonName)
-	if len(w.DNSNames) > 0 {
-		s += fmt.Sprintf(", DNS names %v", w.DNSNames)
+func usage(r failovertls.Role) string {
+	if r == failovertls.Client {
+		return "clientAuth"
 	}
-	return s + ", not after " + notAfter.UTC().Format(time.RFC3339) + ")"
+	return "serverAuth"
+}
+
+// String is the result's line for people.
+func (r Result) String() string {
+	verb := "would issue"
+	if r.Applied {
+		verb = "issued"
+	}
+	s := fmt.Sprintf("%s: %s Secret %s/%s (%s, CN %s", r.Cluster, verb, r.Namespace, r.Name, r.Usage, r.CommonName)
+	if len(r.DNSNames) > 0 {
+		s += ", DNS names " + strings.Join(r.DNSNames, " ")
+	}
+	return s + ", not after " + r.NotAfter.Format(time.RFC3339) + ")"
 }
 
 func client(c *fleet.Cluster, kubeconfig string) (kubernetes.Interface, error) {

@@ -81,7 +81,7 @@ func probe(ctx context.Context, req ProbeRequest) ProbeResult {
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", req.Addr)
 	if err != nil {
-		return ProbeResult{Outcome: NotReachable, Detail: dialText(err)}
+		return ProbeResult{Outcome: NotReachable, Detail: DialText(err)}
 	}
 	defer raw.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -129,9 +129,9 @@ func handshakeFailure(err, verifyErr error) ProbeResult {
 	switch {
 	case verifyErr != nil:
 		return ProbeResult{Outcome: ServerNotTrusted, Detail: verifyErr.Error()}
-	case remoteAlert(err) != "":
-		return alertResult(remoteAlert(err))
-	case isTimeout(err):
+	case RemoteAlert(err) != "":
+		return alertResult(RemoteAlert(err))
+	case IsTimeout(err):
 		return ProbeResult{Outcome: NotReachable, Detail: "no TLS answer in time"}
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
 		return ProbeResult{Outcome: SNINotServed, Detail: "the target closed the connection during the handshake: no failover listener for this SNI"}
@@ -176,17 +176,19 @@ func healthRequest(conn *tls.Conn, req ProbeRequest) ProbeResult {
 }
 
 func readFailure(err error) ProbeResult {
-	if a := remoteAlert(err); a != "" {
+	if a := RemoteAlert(err); a != "" {
 		return alertResult(a)
 	}
-	if isTimeout(err) {
+	if IsTimeout(err) {
 		return ProbeResult{Outcome: Unhealthy, Detail: "accepted, but no HTTP answer in time"}
 	}
 	return ProbeResult{Outcome: Unhealthy, Detail: "accepted, but no HTTP answer: " + err.Error()}
 }
 
-// remoteAlert is the TLS alert the server sent, or "".
-func remoteAlert(err error) string {
+// RemoteAlert is the TLS alert the server sent ("tls: certificate
+// required"), or "": crypto/tls reports a received alert as a *net.OpError
+// with Op "remote error".
+func RemoteAlert(err error) string {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
 		return op.Err.Error()
@@ -194,7 +196,8 @@ func remoteAlert(err error) string {
 	return ""
 }
 
-func isTimeout(err error) bool {
+// IsTimeout reports whether err is a deadline or a network timeout.
+func IsTimeout(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return true
 	}
@@ -202,11 +205,12 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func dialText(err error) string {
+// DialText says why a dial failed, in a few words.
+func DialText(err error) string {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
-	case isTimeout(err):
+	case IsTimeout(err):
 		return "timed out"
 	}
 	var dnsErr *net.DNSError

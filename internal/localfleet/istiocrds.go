@@ -24,10 +24,15 @@ func IstioCRDFile() string {
 }
 
 func loadIstioCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	file := IstioCRDFile()
+	return loadModuleCRDs(IstioCRDFile(), "istio.io/istio@"+IstioVersion, filepath.Join("manifests", "charts", "base", "files", "crd-all.gen.yaml"))
+}
+
+// loadModuleCRDs reads the CRDs cached in file, first copying them there
+// from files of a module version (see fetchModuleFile).
+func loadModuleCRDs(file, mod string, files ...string) ([]*apiextv1.CustomResourceDefinition, error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		data, err = fetchModuleFile("istio.io/istio@"+IstioVersion, []string{filepath.Join("manifests", "charts", "base", "files", "crd-all.gen.yaml")}, file)
+		data, err = fetchModuleFile(mod, files, file)
 	}
 	if err != nil {
 		return nil, err
@@ -89,21 +94,9 @@ func CertManagerCRDFile() string {
 }
 
 func loadCertManagerCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	file := CertManagerCRDFile()
-	data, err := os.ReadFile(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		var files []string
-		for _, n := range []string{"certificates", "certificaterequests", "issuers", "clusterissuers"} {
-			files = append(files, filepath.Join("deploy", "crds", "cert-manager.io_"+n+".yaml"))
-		}
-		data, err = fetchModuleFile("github.com/cert-manager/cert-manager@"+CertManagerVersion, files, file)
+	var files []string
+	for _, n := range []string{"certificates", "certificaterequests", "issuers", "clusterissuers"} {
+		files = append(files, filepath.Join("deploy", "crds", "cert-manager.io_"+n+".yaml"))
 	}
-	if err != nil {
-		return nil, err
-	}
-	crds, err := decodeCRDs(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return crds, nil
+	return loadModuleCRDs(CertManagerCRDFile(), "github.com/cert-manager/cert-manager@"+CertManagerVersion, files...)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // pki signs the test's failover certificates, broken on purpose where asked.
@@ -67,7 +68,10 @@ type leaf struct {
 func (p *pki) issue(t *testing.T, l leaf) map[string][]byte {
 	t.Helper()
 	if l.from.IsZero() {
-		l.from, l.until = time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0)
+		l.from = time.Now().Add(-time.Hour)
+	}
+	if l.until.IsZero() {
+		l.until = time.Now().AddDate(1, 0, 0)
 	}
 	signer, bundle := p, p
 	if l.signer != nil {
@@ -113,7 +117,8 @@ type trustCase struct {
 }
 
 func TestCheckFailoverTrust(t *testing.T) {
-	tf := sharedFleet(t)
+	// Two clusters of their own, without CRDs: failover-trust reads Secrets only.
+	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "east"}, {Name: "west"}}, CRDs: testfleet.NoCRDs})
 	ctx := context.Background()
 	ca, rogue := newPKI(t, "fleet-failover-ca"), newPKI(t, "rogue-ca")
 	goodClient := func(ca *pki) map[string][]byte {
@@ -155,12 +160,13 @@ func TestCheckFailoverTrust(t *testing.T) {
 		}
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { runTrustCase(t, ctx, tf.Kubeconfig, ca, tc) })
+		t.Run(tc.name, func(t *testing.T) { runTrustCase(t, ctx, tf, tf.Kubeconfig, ca, tc) })
 	}
+	t.Run("rbac", func(t *testing.T) { trustForbidden(t, tf, ca) })
 }
 
-func runTrustCase(t *testing.T, ctx context.Context, kubeconfig string, ca *pki, tc trustCase) {
-	dir, keys := trustSetup(t, ctx, kubeconfig, ca, tc)
+func runTrustCase(t *testing.T, ctx context.Context, tf *testfleet.Fleet, kubeconfig string, ca *pki, tc trustCase) {
+	dir, keys := trustSetup(t, ctx, tf, kubeconfig, ca, tc)
 	out, errOut, code := runCheckIn(t, dir, false, "-x", "gateway-install,config-status,drift,service-presence,failover-readiness,sizing", "-o", "json")
 	if code != tc.code {
 		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
@@ -193,7 +199,7 @@ func runTrustCase(t *testing.T, ctx context.Context, kubeconfig string, ca *pki,
 // trustSetup writes the case's Secrets, starts both failover listeners
 // and writes the fleet; it returns the fleet's directory and a line of
 // each key, which no output may hold.
-func trustSetup(t *testing.T, ctx context.Context, kubeconfig string, ca *pki, tc trustCase) (string, []string) {
+func trustSetup(t *testing.T, ctx context.Context, tf *testfleet.Fleet, kubeconfig string, ca *pki, tc trustCase) (string, []string) {
 	t.Helper()
 	east := map[string]map[string][]byte{
 		"failover-upstream":   tc.eastClient(ca),
@@ -203,7 +209,6 @@ func trustSetup(t *testing.T, ctx context.Context, kubeconfig string, ca *pki, t
 		"failover-upstream":   ca.issue(t, leaf{cn: "west", usage: x509.ExtKeyUsageClientAuth}),
 		"failover-downstream": tc.westServer(ca),
 	}
-	tf := sharedFleet(t)
 	var keys []string
 	for cl, secrets := range map[string]map[string]map[string][]byte{"east": east, "west": west} {
 		kube := tf.Cluster(cl).Sim().Kube.CoreV1().Secrets(trustNS)
@@ -227,12 +232,11 @@ func trustSetup(t *testing.T, ctx context.Context, kubeconfig string, ca *pki, t
 	return dir, keys
 }
 
-// As the service account register creates, the failover Secrets are read
-// by name; without that grant failover-trust warns and says how to get it.
-func TestCheckFailoverTrustForbidden(t *testing.T) {
-	tf := sharedFleet(t)
+// trustForbidden: as the service account register creates, the failover
+// Secrets are read by name; without that grant failover-trust warns and
+// says how to get it.
+func trustForbidden(t *testing.T, tf *testfleet.Fleet, ca *pki) {
 	ctx := context.Background()
-	ca := newPKI(t, "fleet-failover-ca")
 	const user = "gatefed-trust-checker"
 	perms := cluster.PermissionsFor(fleet.ProviderEnvoyGateway)
 	var withoutSecrets []rbacv1.PolicyRule
@@ -251,13 +255,6 @@ func TestCheckFailoverTrustForbidden(t *testing.T) {
 		westServer: func(ca *pki) map[string][]byte {
 			return ca.issue(t, leaf{cn: "west", dns: []string{trustSNI}, usage: x509.ExtKeyUsageServerAuth})
 		}}
-	for _, ns := range []string{trustNS, "shop"} {
-		for _, c := range []string{"east", "west"} {
-			if err := tf.Cluster(c).Sim().EnsureNamespace(ctx, ns); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	for _, tc := range []struct {
 		name  string
 		rules []rbacv1.PolicyRule
@@ -272,7 +269,7 @@ func TestCheckFailoverTrustForbidden(t *testing.T) {
 			for _, c := range []string{"east", "west"} {
 				grantRole(t, ctx, tf.Cluster(c).Sim().Kube, user, trustNS, tc.rules)
 			}
-			dir, _ := trustSetup(t, ctx, kubeconfig, ca, good)
+			dir, _ := trustSetup(t, ctx, tf, kubeconfig, ca, good)
 			out, errOut, code := runCheckIn(t, dir, false, "-x", "gateway-install,config-status,drift,service-presence,failover-readiness,sizing", "-o", "json", "--failover-probe=false")
 			if code != tc.code {
 				t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)

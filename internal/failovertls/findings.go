@@ -159,7 +159,8 @@ func validity(c *x509.Certificate, what string, now time.Time, threshold time.Du
 	days := DaysLeft(c.NotAfter, now)
 	switch {
 	case now.After(c.NotAfter):
-		return []Finding{{Severity: Fail, Message: fmt.Sprintf("%s expired on %s (%d days ago): handshakes with it fail", what, date(c.NotAfter), -days), Hint: fixHint}}
+		ago := int(now.Sub(c.NotAfter) / (24 * time.Hour))
+		return []Finding{{Severity: Fail, Message: fmt.Sprintf("%s expired on %s (%d days ago): handshakes with it fail", what, date(c.NotAfter), ago), Hint: fixHint}}
 	case now.Before(c.NotBefore):
 		return []Finding{{Severity: Fail, Message: fmt.Sprintf("%s is not valid before %s: handshakes with it fail until then", what, date(c.NotBefore)),
 			Hint: "check the clock of whatever issued it; " + fixHint}}

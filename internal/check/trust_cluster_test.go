@@ -138,7 +138,7 @@ func TestCheckFailoverTrust(t *testing.T) {
 		}, 0, []string{"the serving certificate in Secret trust-edge/failover-downstream tls.crt expires on", "5 days left (warning at 30 days)"}, check.Warning, failovertls.Healthy},
 		{"missing SAN", goodClient, func(ca *pki) map[string][]byte {
 			return ca.issue(t, leaf{cn: "west", dns: []string{"cart-80.shop.failover.gatefed.internal"}, usage: x509.ExtKeyUsageServerAuth})
-		}, 1, []string{"of cluster west does not carry SNI " + trustSNI + " (services shop/checkout): east verify that name"}, check.Failure, failovertls.ServerNotTrusted},
+		}, 1, []string{"of cluster west does not carry SNI " + trustSNI + " (services shop/checkout): east checks that name"}, check.Failure, failovertls.ServerNotTrusted},
 		{"client from another CA", func(*pki) map[string][]byte {
 			return ca.issue(t, leaf{cn: "east", usage: x509.ExtKeyUsageClientAuth, signer: rogue})
 		}, goodServer, 1, []string{"failover east -> west (services shop/checkout): west does not trust east's client certificate", "issued by CN=rogue-ca"}, check.Failure, failovertls.ClientRefused},

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,7 +165,7 @@ func healthPath(s *fleet.GlobalService) string {
 
 // probeFinding turns a probe's outcome into a finding on the source.
 func probeFinding(src string, p PathProbe) Finding {
-	what := fmt.Sprintf("probe %s -> %s (%s, SNI %s, services %v) from this host", src, p.Target, p.Address, p.SNI, p.Services)
+	what := fmt.Sprintf("probe %s -> %s (%s, SNI %s, services %s) from this host", src, p.Target, p.Address, p.SNI, strings.Join(p.Services, ", "))
 	switch p.Outcome {
 	case failovertls.Healthy:
 		return Finding{Severity: Info, Message: fmt.Sprintf("%s: accepted and healthy (status %d, %d ms)", what, p.Status, p.LatencyMS)}

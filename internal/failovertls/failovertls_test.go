@@ -161,7 +161,7 @@ func TestCoverage(t *testing.T) {
 		{Name: "search-80.web.failover.gatefed.internal", Services: []string{"web/search"}, Verifying: []string{"us-east", "ap-south"}},
 		{Name: "ads-80.web.failover.gatefed.internal", Services: []string{"web/ads"}, Chain: []string{"gloo-1"}},
 	})
-	wantOne(t, fs, Fail, "does not carry SNI search-80.web.failover.gatefed.internal (services web/search): us-east, ap-south verify that name, so their failover to eu-west fails the handshake")
+	wantOne(t, fs, Fail, "does not carry SNI search-80.web.failover.gatefed.internal (services web/search): us-east, ap-south check that name, so failover to eu-west fails the handshake")
 	wantOne(t, fs, Info, "does not carry SNI ads-80.web.failover.gatefed.internal (services web/ads); its sources (gloo-1) check only the CA")
 	if n := len(messages(fs, Fail)); n != 1 {
 		t.Fatalf("want 1 failure, got:\n%s", dump(fs))

@@ -45,7 +45,7 @@ func Coverage(target string, server *Material, snis []SNI) []Finding {
 			server.Name, subject(leaf), target, s.Name, strings.Join(s.Services, ", "))
 		if len(s.Verifying) > 0 {
 			fs = append(fs, Finding{Severity: Fail,
-				Message: fmt.Sprintf("%s: %s verify that name, so their failover to %s fails the handshake", what, strings.Join(s.Verifying, ", "), target),
+				Message: fmt.Sprintf("%s: %s %s that name, so failover to %s fails the handshake", what, strings.Join(s.Verifying, ", "), verbFor(len(s.Verifying), "checks", "check"), target),
 				Hint:    fmt.Sprintf("reissue it with DNS name %s (or *.%s): gatefed failover-certs issue computes them", s.Name, parentDomain(s.Name))})
 			continue
 		}
@@ -181,4 +181,11 @@ func CASummary(held map[string]*Material, now time.Time) []CA {
 		return out[i].SHA256 < out[j].SHA256
 	})
 	return out
+}
+
+func verbFor(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

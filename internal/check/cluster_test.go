@@ -30,6 +30,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/cluster"
+	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
@@ -295,16 +296,41 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 	return err
 }
 
-// secretValue is the data of every Secret the scenario creates; the report never holds it.
-const secretValue = "s3cr3t-value-gatefed-never-reads"
+// scenarioCA issues the scenario's failover Secrets; scenarioKeys holds a
+// line of each of their keys, which the report never holds.
+var (
+	scenarioCAOnce sync.Once
+	scenarioCA     *failovertls.Authority
+	scenarioCAErr  error
+	scenarioKeysMu sync.Mutex
+	scenarioKeys   []string
+)
 
+// createSecret issues a failover Secret from the scenario's CA: the client
+// certificate (failover-upstream) or a serving one for every shop service.
 func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) error {
+	scenarioCAOnce.Do(func() { scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 24*time.Hour) })
+	if scenarioCAErr != nil {
+		return scenarioCAErr
+	}
+	role, dns := failovertls.Client, []string(nil)
+	if name == render.FailoverDownstreamSecret {
+		role, dns = failovertls.Server, []string{"*.shop." + render.FailoverDomain}
+	}
+	iss, err := scenarioCA.Issue(name, role, "scenario", dns, time.Hour)
+	if err != nil {
+		return err
+	}
+	data := iss.Data()
+	scenarioKeysMu.Lock()
+	scenarioKeys = append(scenarioKeys, strings.Split(string(data["tls.key"]), "\n")[1])
+	scenarioKeysMu.Unlock()
 	sec := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{"tls.crt": []byte(secretValue), "tls.key": []byte(secretValue), "ca.crt": []byte(secretValue)},
+		Type:       corev1.SecretTypeTLS,
+		Data:       data,
 	}
-	_, err := sim.Kube.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{})
+	_, err = sim.Kube.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{})
 	return err
 }
 
@@ -425,9 +451,12 @@ func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim,
 }
 
 // runCheck runs gatefed check as a user would and returns stdout, stderr and the exit status.
+// runCheck checks the scenario without failover-trust's probe: its
+// failover listeners are self-signed stand-ins (trust_cluster_test.go
+// probes real mutual-TLS ones).
 func runCheck(t *testing.T, s *scenario, tty bool, args ...string) (string, string, int) {
 	t.Helper()
-	return runCheckIn(t, s.dir, tty, args...)
+	return runCheckIn(t, s.dir, tty, append(args, "--failover-probe=false")...)
 }
 
 func runCheckIn(t *testing.T, dir string, tty bool, args ...string) (string, string, int) {
@@ -582,10 +611,14 @@ func TestCheckFleetJSON(t *testing.T) {
 			t.Errorf("west config-status: unexpected %s: %s", f.Severity, f.Message)
 		}
 	}
-	// Secret data is never read: the failover check reads metadata only.
-	if strings.Contains(out, secretValue) {
-		t.Error("Secret data appears in the report")
+	// Key material never shows: failover-trust reads the failover Secrets in memory.
+	scenarioKeysMu.Lock()
+	for _, k := range scenarioKeys {
+		if strings.Contains(out, k) {
+			t.Error("a failover key appears in the report")
+		}
 	}
+	scenarioKeysMu.Unlock()
 	// Sizing details: west's proxy has a 1Gi limit and two replicas.
 	var wd check.SizingDetails
 	for _, c := range rep.Clusters {

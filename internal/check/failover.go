@@ -240,11 +240,18 @@ func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
-// secretExists reads a Secret's metadata only: its data never leaves the cluster.
+// secretExists reads a Secret's metadata only, so that its data never
+// leaves the cluster, unless failover-trust runs: then both share its one
+// read of the whole Secret.
 func secretExists(ctx context.Context, env *clusterEnv, res *result, name, role string) {
 	ns := env.gatewayNamespace()
 	ref := objRef("Secret", ns, name)
-	_, err := env.meta.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	var err error
+	if env.run.enabled(FailoverTrust) {
+		_, err = env.failoverSecret(ctx, name)
+	} else {
+		_, err = env.meta.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	}
 	switch {
 	case err == nil:
 		res.objInfo(ref, fmt.Sprintf("Secret %s/%s exists", ns, name))

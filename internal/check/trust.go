@@ -8,7 +8,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
@@ -82,7 +81,7 @@ func checkFailoverTrust(ctx context.Context, env *clusterEnv, res *result) {
 func judgeSecret(ctx context.Context, env *clusterEnv, res *result, name string, role failovertls.Role) []failovertls.CertInfo {
 	ns, cl := env.gatewayNamespace(), env.cluster.Name()
 	ref := objRef("Secret", ns, name)
-	s, err := env.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	s, err := env.failoverSecret(ctx, name)
 	switch {
 	case isNotFound(err):
 		res.objInfo(ref, fmt.Sprintf("Secret %s/%s does not exist in cluster %s (failover-readiness reports it)", ns, name, cl))
@@ -97,7 +96,6 @@ func judgeSecret(ctx context.Context, env *clusterEnv, res *result, name string,
 		return nil
 	}
 	m := failovertls.Parse(ns+"/"+name, string(s.Type), s.Data)
-	s.Data = nil
 	env.trust.set(role, m)
 	fs, certs := failovertls.Judge(m, role, time.Now(), env.run.opts.CertThreshold)
 	addTrustFindings(res, ref, fs)

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatefed/gatefed/internal/failovertls"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 )
 
@@ -105,8 +104,8 @@ func TestFailoverCertsIssue(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fleettest.Write(t, dir, fleettest.YAML(
-		fleettest.Cluster("east", fleet.ProviderEnvoyGateway).Kubeconfig(f.Kubeconfig).Context("c1").GatewayNamespace(ns).Failover("127.0.0.1", 1),
-		fleettest.Cluster("west", fleet.ProviderGloo).Kubeconfig(f.Kubeconfig).Context("c2").GatewayNamespace(ns).GatewayName("gateway-proxy").Failover("127.0.0.1", 2),
+		fleettest.Cluster("east", "envoy-gateway").Kubeconfig(f.Kubeconfig).Context("c1").GatewayNamespace(ns).Failover("127.0.0.1", 1),
+		fleettest.Cluster("west", "gloo").Kubeconfig(f.Kubeconfig).Context("c2").GatewayNamespace(ns).GatewayName("gateway-proxy").Failover("127.0.0.1", 2),
 		fleettest.Service("shop", "checkout", 8080).On("east", "west").HealthCheck(),
 		fleettest.Service("shop", "cart", 80).On("west"),
 		fleettest.Route("shop", "web", "shop.example.com").To("checkout"),

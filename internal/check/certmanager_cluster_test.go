@@ -13,9 +13,9 @@ import (
 
 	"github.com/gatefed/gatefed/cmd"
 	"github.com/gatefed/gatefed/internal/check"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -25,8 +25,8 @@ var certificatesGVR = schema.GroupVersionResource{Group: "cert-manager.io", Vers
 // for each failover Secret, strictly validated against cert-manager's own
 // CRDs; config-status fails a Certificate that is not Ready.
 func TestCheckFailoverCertificates(t *testing.T) {
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{
-		{Name: "cm", CRDs: testfleet.GatewayAPICRDs | testfleet.EnvoyGatewayCRDs | testfleet.CertManagerCRDs},
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
+		{Name: "cm", CRDs: localfleet.GatewayAPICRDs | localfleet.EnvoyGatewayCRDs | localfleet.CertManagerCRDs},
 	}})
 	ctx := context.Background()
 	const ns = "cm-edge"
@@ -38,7 +38,7 @@ func TestCheckFailoverCertificates(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fleettest.Write(t, dir, fleettest.YAML(
-		fleettest.Cluster("cm", fleet.ProviderEnvoyGateway).Kubeconfig(tf.Kubeconfig).GatewayNamespace(ns).Failover("203.0.113.7", 15443).
+		fleettest.Cluster("cm", "envoy-gateway").Kubeconfig(tf.Kubeconfig).GatewayNamespace(ns).Failover("203.0.113.7", 15443).
 			Spec("failoverCertificates", "{issuerRef: {name: fleet-failover-ca, kind: ClusterIssuer}, duration: 2160h, renewBefore: 720h}"),
 		fleettest.Service("shop", "checkout", 8080).On("cm").HealthCheck(),
 		fleettest.Route("shop", "web", "shop.example.com").To("checkout"),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -135,7 +136,7 @@ func (r *runner) servedSNIs(target *clusterEnv) []failovertls.SNI {
 		get(s).Services = appendNew(get(s).Services, s.Key())
 	}
 	for _, src := range r.fleet.Clusters {
-		checks := render.FailoverChecksName(src.Spec.Gateway.Provider)
+		checks := sourceChecksName(src.Spec.Gateway.Provider)
 		for _, p := range sendsTo(r.input(src), target.cluster.Name()) {
 			e := get(p.Service)
 			e.Services = appendNew(e.Services, p.Service.Key())
@@ -176,4 +177,14 @@ func appendNew(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
+}
+
+// sourceChecksName reports whether a source cluster of this provider checks
+// the SNI against the target's certificate (its descriptor says); an
+// unknown provider is taken to check it.
+func sourceChecksName(name string) bool {
+	if d := provider.Lookup(name); d != nil {
+		return d.Failover.SourceChecksName
+	}
+	return true
 }

@@ -25,8 +25,8 @@ import (
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/failovertls"
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
+	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -118,7 +118,7 @@ type trustCase struct {
 
 func TestCheckFailoverTrust(t *testing.T) {
 	// Two clusters of their own, without CRDs: failover-trust reads Secrets only.
-	tf := testfleet.StartT(t, testfleet.Options{Clusters: []testfleet.ClusterOptions{{Name: "east"}, {Name: "west"}}, CRDs: testfleet.NoCRDs})
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "east"}, {Name: "west"}}, CRDs: localfleet.NoCRDs})
 	ctx := context.Background()
 	ca, rogue := newPKI(t, "fleet-failover-ca"), newPKI(t, "rogue-ca")
 	goodClient := func(ca *pki) map[string][]byte {
@@ -224,8 +224,8 @@ func trustSetup(t *testing.T, ctx context.Context, tf *testfleet.Fleet, kubeconf
 	eastPort, westPort := failoverListener(t, east["failover-downstream"]), failoverListener(t, west["failover-downstream"])
 	dir := t.TempDir()
 	fleettest.Write(t, dir, fleettest.YAML(
-		fleettest.Cluster("east", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", eastPort),
-		fleettest.Cluster("west", fleet.ProviderEnvoyGateway).Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", westPort),
+		fleettest.Cluster("east", "envoy-gateway").Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", eastPort),
+		fleettest.Cluster("west", "envoy-gateway").Kubeconfig(kubeconfig).GatewayNamespace(trustNS).Failover("127.0.0.1", westPort),
 		fleettest.Service("shop", "checkout", 8080).On("east", "west").HealthCheck(),
 		fleettest.Route("shop", "web", "shop.example.com").To("checkout"),
 	))
@@ -238,7 +238,7 @@ func trustSetup(t *testing.T, ctx context.Context, tf *testfleet.Fleet, kubeconf
 func trustForbidden(t *testing.T, tf *testfleet.Fleet, ca *pki) {
 	ctx := context.Background()
 	const user = "gatefed-trust-checker"
-	perms := cluster.PermissionsFor(fleet.ProviderEnvoyGateway)
+	perms := cluster.PermissionsFor("envoy-gateway")
 	var withoutSecrets []rbacv1.PolicyRule
 	for _, r := range perms.GatewayNamespace {
 		if !slices.Contains(r.Resources, "secrets") {

@@ -118,7 +118,7 @@ func (r *runner) probePaths(ctx context.Context, paths []path) map[string][]Path
 		if up == nil {
 			continue
 		}
-		checks := render.FailoverChecksName(p.source.cluster.Spec.Gateway.Provider)
+		checks := sourceChecksName(p.source.cluster.Spec.Gateway.Provider)
 		tc := p.target.cluster
 		addr := net.JoinHostPort(tc.Spec.Failover.Address, strconv.Itoa(int(tc.FailoverPort())))
 		for _, sp := range p.plans {

@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -15,9 +14,9 @@ import (
 func TestFailoverCertificates(t *testing.T) {
 	issuer := "{issuerRef: {name: fleet-ca, kind: ClusterIssuer}, duration: 2160h, renewBefore: 360h}"
 	f := fleettest.Load(t, fleettest.YAML(
-		fleettest.Cluster("gloo-1", fleet.ProviderGloo).Failover("203.0.113.1", 0).Spec("failoverCertificates", issuer),
-		fleettest.Cluster("eg-1", fleet.ProviderEnvoyGateway).Failover("203.0.113.2", 0).Spec("failoverCertificates", issuer),
-		fleettest.Cluster("plain", fleet.ProviderEnvoyGateway).Failover("203.0.113.3", 0),
+		fleettest.Cluster("gloo-1", "gloo").Failover("203.0.113.1", 0).Spec("failoverCertificates", issuer),
+		fleettest.Cluster("eg-1", "envoy-gateway").Failover("203.0.113.2", 0).Spec("failoverCertificates", issuer),
+		fleettest.Cluster("plain", "envoy-gateway").Failover("203.0.113.3", 0),
 		fleettest.Service("shop", "checkout", 8080).On("gloo-1", "eg-1").HealthCheck(),
 		fleettest.Service("shop", "cart", 80).On("eg-1").HealthCheck(),
 		fleettest.Route("shop", "shop", "shop.example.com").To("checkout"),

@@ -309,7 +309,7 @@ var (
 // createSecret issues a failover Secret from the scenario's CA: the client
 // certificate (failover-upstream) or a serving one for every shop service.
 func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) error {
-	scenarioCAOnce.Do(func() { scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 24*time.Hour) })
+	scenarioCAOnce.Do(func() { scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 10*365*24*time.Hour) })
 	if scenarioCAErr != nil {
 		return scenarioCAErr
 	}
@@ -317,7 +317,7 @@ func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) erro
 	if name == render.FailoverDownstreamSecret {
 		role, dns = failovertls.Server, []string{"*.shop." + render.FailoverDomain}
 	}
-	iss, err := scenarioCA.Issue(name, role, "scenario", dns, time.Hour)
+	iss, err := scenarioCA.Issue(name, role, "scenario", dns, 365*24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -531,15 +531,15 @@ func hasFinding(fs []check.Finding, sev check.Severity, parts ...string) bool {
 var wantGrid = map[string]map[string]string{
 	"east": {
 		check.Connectivity: "pass", check.GatewayInstall: "fail", check.ConfigStatus: "fail", check.Drift: "fail",
-		check.ServicePresence: "fail", check.FailoverReadiness: "fail", check.Sizing: "warn",
+		check.ServicePresence: "fail", check.FailoverReadiness: "fail", check.FailoverTrust: "pass", check.Sizing: "warn",
 	},
 	"west": {
 		check.Connectivity: "pass", check.GatewayInstall: "pass", check.ConfigStatus: "pass", check.Drift: "pass",
-		check.ServicePresence: "pass", check.FailoverReadiness: "pass", check.Sizing: "pass",
+		check.ServicePresence: "pass", check.FailoverReadiness: "pass", check.FailoverTrust: "pass", check.Sizing: "pass",
 	},
 	"north": {
 		check.Connectivity: "pass", check.GatewayInstall: "fail", check.ConfigStatus: "pass", check.Drift: "fail",
-		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.Sizing: "warn",
+		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.FailoverTrust: "pass", check.Sizing: "warn",
 	},
 }
 
@@ -561,8 +561,8 @@ func TestCheckFleetJSON(t *testing.T) {
 			}
 		}
 	}
-	if rep.Summary.Status != "fail" || rep.Summary.Clusters != 3 || rep.Summary.Pass+rep.Summary.Warn+rep.Summary.Fail+rep.Summary.Skip != 21 {
-		t.Errorf("summary %+v, want status fail over 3 clusters and 21 checks", rep.Summary)
+	if rep.Summary.Status != "fail" || rep.Summary.Clusters != 3 || rep.Summary.Pass+rep.Summary.Warn+rep.Summary.Fail+rep.Summary.Skip != 24 {
+		t.Errorf("summary %+v, want status fail over 3 clusters and 24 checks", rep.Summary)
 	}
 
 	finds := []struct {
@@ -648,13 +648,13 @@ func TestCheckFleetTable(t *testing.T) {
 		t.Fatalf("exit status %d, want 1\n%s", code, out)
 	}
 	for _, line := range []string{
-		"CLUSTER\tconnectivity\tgateway-install\tconfig-status\tdrift\tservice-presence\tfailover-readiness\tsizing",
-		"east\tpass\tfail\tfail\tfail\tfail\tfail\twarn",
-		"west\tpass\tpass\tpass\tpass\tpass\tpass\tpass",
-		"north\tpass\tfail\tpass\tfail\tskip\tfail\twarn",
+		"CLUSTER\tconnectivity\tgateway-install\tconfig-status\tdrift\tservice-presence\tfailover-readiness\tfailover-trust\tsizing",
+		"east\tpass\tfail\tfail\tfail\tfail\tfail\tpass\twarn",
+		"west\tpass\tpass\tpass\tpass\tpass\tpass\tpass\tpass",
+		"north\tpass\tfail\tpass\tfail\tskip\tfail\tpass\twarn",
 		"SEVERITY\tCLUSTER\tCHECK\tFINDING\tHINT",
 		"fail\tnorth\tfailover-readiness\tfailover endpoint 127.0.0.1:",
-		"3 clusters, 21 checks: 10 pass, 2 warn, 8 fail, 1 skip",
+		"3 clusters, 24 checks: 13 pass, 2 warn, 8 fail, 1 skip",
 		"warn\teast\tconfig-status\tUpstream gloo-system/gatefed-local-shop-ledger is accepted with warnings: upstream has no healthy endpoints\t",
 	} {
 		if !strings.Contains(out, line) {
@@ -772,7 +772,7 @@ func TestCheckStoppedCluster(t *testing.T) {
 	}
 	want := map[string]string{
 		check.Connectivity: "fail", check.GatewayInstall: "skip", check.ConfigStatus: "skip", check.Drift: "skip",
-		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.Sizing: "warn",
+		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.FailoverTrust: "skip", check.Sizing: "warn",
 	}
 	got := rep.grid()
 	for name, w := range want {
@@ -792,7 +792,7 @@ func TestCheckStoppedCluster(t *testing.T) {
 
 	// The table shows the same.
 	out, _, code = runCheck(t, s, false, "--cluster", "north")
-	if code != 1 || !strings.Contains(out, "north\tfail\tskip\tskip\tskip\tskip\tfail\twarn") {
+	if code != 1 || !strings.Contains(out, "north\tfail\tskip\tskip\tskip\tskip\tfail\tskip\twarn") {
 		t.Errorf("table for stopped north (exit %d):\n%s", code, out)
 	}
 }
@@ -847,7 +847,7 @@ func TestCheckLeastPrivilege(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.grid()["west"]) != 6 {
+	if len(rep.grid()["west"]) != 7 {
 		t.Errorf("checks %v, want every check but drift", rep.grid()["west"])
 	}
 	for name, st := range rep.grid()["west"] {

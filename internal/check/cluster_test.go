@@ -719,7 +719,7 @@ func TestCheckExitStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if g := rep.grid()["west"]; len(g) != 5 || g[check.Sizing] != "" || g[check.Drift] != "" {
+	if g := rep.grid()["west"]; len(g) != 6 || g[check.Sizing] != "" || g[check.Drift] != "" {
 		t.Errorf("with -x sizing -x drift: checks %v", g)
 	}
 }

@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -160,7 +161,7 @@ func TestFailoverCertsIssue(t *testing.T) {
 	}
 	second := issue()
 	for key := range first {
-		if first[key].Leaf().Equal(second[key].Leaf()) || first[key].Leaf().PublicKey.(interface{ Equal(any) bool }).Equal(second[key].Leaf().PublicKey) {
+		if first[key].Leaf().Equal(second[key].Leaf()) || first[key].Leaf().PublicKey.(*ecdsa.PublicKey).Equal(second[key].Leaf().PublicKey) {
 			t.Errorf("%s: a rerun did not rotate the certificate and key", key)
 		}
 	}

@@ -309,7 +309,9 @@ var (
 // createSecret issues a failover Secret from the scenario's CA: the client
 // certificate (failover-upstream) or a serving one for every shop service.
 func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) error {
-	scenarioCAOnce.Do(func() { scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 10*365*24*time.Hour) })
+	scenarioCAOnce.Do(func() {
+		scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 10*365*24*time.Hour)
+	})
 	if scenarioCAErr != nil {
 		return scenarioCAErr
 	}

@@ -50,7 +50,8 @@ FUZZ_TARGETS := \
 	./internal/render:FuzzMarshalYAML \
 	./internal/kube:FuzzKubeconfig \
 	./internal/cluster:FuzzRegisterDeregister \
-	./internal/apply:FuzzCompare
+	./internal/apply:FuzzCompare \
+	./internal/failovertls:FuzzParse
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -22,6 +22,11 @@ type CheckOptions struct {
 	Wait     time.Duration
 	Strict   bool
 	Timeout  time.Duration
+	// CertWarnDays and FailoverProbe steer failover-trust.
+	CertWarnDays  int
+	FailoverProbe bool
+	// certWarnDaysSet: the flag was given, so it beats the config key.
+	certWarnDaysSet bool
 }
 
 func init() { register(newCheckCmd) }
@@ -42,6 +47,12 @@ parallel, each bounded by --timeout, and reports every finding with a hint:
   service-presence    each GlobalService's Service, port and ready endpoints
   failover-readiness  failover endpoints answer TCP and TLS from this host; the
                       failover port, Secrets (metadata only) and health signals
+  failover-trust      the failover Secrets' certificates: validity (warning
+                      --cert-warn-days before the end), key, usage, the SNIs
+                      each target serves, trust on every source -> target
+                      path, and a mutual-TLS request through each path from
+                      this host with the source's client certificate
+                      (--failover-probe=false turns it off)
   sizing              Envoy clusters, endpoints, routes, listeners; estimated proxy
                       and control-plane memory against the proxy's limit; replicas;
                       what happens to each service if the cluster were lost (N-1)
@@ -65,7 +76,10 @@ renew it. The same holds with -o json.
   gatefed check -f fleet/ -o json --strict
   gatefed check -f fleet/ --wait 2m`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return o.Run(c.Context()) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.certWarnDaysSet = c.Flags().Changed("cert-warn-days")
+			return o.Run(c.Context())
+		},
 	}
 	f := c.Flags()
 	f.StringArrayVarP(&o.Exclude, "exclude", "x", nil, "do not run this check (repeatable; "+strings.Join(check.Names, ", ")+")")
@@ -74,6 +88,8 @@ renew it. The same holds with -o json.
 	f.DurationVar(&o.Wait, "wait", 0, "run the checks again until everything passes or this much time has passed")
 	f.BoolVar(&o.Strict, "strict", false, "warnings fail too (exit status 1)")
 	f.DurationVar(&o.Timeout, "timeout", check.DefaultTimeout, "time limit of each check on each cluster")
+	f.IntVar(&o.CertWarnDays, "cert-warn-days", defaultCertWarnDays, "failover-trust warns this many days before a failover certificate expires (config key check.certWarnDays)")
+	f.BoolVar(&o.FailoverProbe, "failover-probe", true, "failover-trust sends a mutual-TLS health request through every failover path from this host")
 	return c
 }
 
@@ -96,6 +112,23 @@ func (o *CheckOptions) sizingModel() check.SizingModel {
 	return m
 }
 
+const defaultCertWarnDays = 30
+
+// certThreshold is --cert-warn-days, else the config key check.certWarnDays, else 30 days.
+func (o *CheckOptions) certThreshold() (time.Duration, error) {
+	days := o.CertWarnDays
+	if v := o.Config(); !o.certWarnDaysSet && v != nil && v.IsSet("check.certWarnDays") {
+		days = v.GetInt("check.certWarnDays")
+	}
+	if days < 0 {
+		return 0, fmt.Errorf("--cert-warn-days (or check.certWarnDays) must not be negative, not %d", days)
+	}
+	if days == 0 {
+		return time.Nanosecond, nil
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
+}
+
 // Run checks the fleet and prints the report.
 func (o *CheckOptions) Run(ctx context.Context) error {
 	if err := checkOutput(o.Output, "table", "json"); err != nil {
@@ -108,6 +141,10 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		return &exitError{code: ExitError, err: fmt.Errorf("--wait must not be negative, not %s", o.Wait)}
 	}
 	if _, err := check.Selected(o.Exclude); err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	threshold, err := o.certThreshold()
+	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
 	f, err := o.loadFleet()
@@ -124,6 +161,9 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		Kubeconfig: o.Kubeconfig,
 		Sizing:     o.sizingModel(),
 		Differ:     applydiff.Differ{Kubeconfig: o.Kubeconfig},
+
+		CertThreshold: threshold,
+		ProbeFailover: o.FailoverProbe,
 	}
 	var rep *check.Report
 	if o.Wait > 0 {

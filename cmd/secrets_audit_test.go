@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -313,8 +314,9 @@ spec:
 	ok, found, ranOrFound, ranOrStopped := []int{0}, []int{1}, []int{0, 1}, []int{0, 2}
 	g := func(codes []int, args ...string) run { return run{args: args, codes: codes} }
 	onTerminal := func(codes []int, args ...string) run { return run{args: args, codes: codes, terminal: true} }
-	// What each run printed, by its arguments.
+	// What each run printed, by its arguments, and everything every run showed.
 	terminalShown, printed := map[string]string{}, map[string]string{}
+	var shownAll []struct{ line, text string }
 	audit := func(r run) {
 		t.Helper()
 		line := "gatefed " + strings.Join(r.args, " ")
@@ -338,6 +340,7 @@ spec:
 		}
 		var sizes []string
 		for _, out := range outputs {
+			shownAll = append(shownAll, struct{ line, text string }{line + " " + out.name, out.text})
 			if leaks := secrets.find([]byte(out.text)); len(leaks) > 0 {
 				t.Errorf("%s: %s holds %s", line, out.name, strings.Join(leaks, ", "))
 			}
@@ -430,11 +433,31 @@ spec:
 		g(ranOrFound, "check", "--timeout", "3s", "-o", "json"),
 		g(ranOrFound, "check", "--timeout", "3s", "--strict", "-o", "json"),
 		onTerminal(ranOrFound, "check", "--timeout", "3s"),
+		g(ranOrFound, "check", "--timeout", "3s", "--cert-warn-days", "400", "-o", "json"),
+		g(ranOrFound, "check", "--timeout", "3s", "--failover-probe=false"),
 		g(ranOrFound, "explain"),
 		g(ranOrFound, "explain", "-o", "json", "--down", "audit-east"),
 		g(ranOrFound, "explain", "--discover"),
 		g(ranOrFound, "explain", "--missing", "checkout@audit-east"),
 		onTerminal(ranOrFound, "explain"),
+	} {
+		audit(r)
+	}
+	// failover-certs issue: the CA's key (in files of the user's own, outside
+	// the audited directory) and the keys it issues never show.
+	caCert, caKey := auditCA(t, secrets)
+	audit(g(ok, "failover-certs", "issue", "--ca-cert", caCert, "--ca-key", caKey, "--dry-run"))
+	audit(g(ok, "failover-certs", "issue", "--ca-cert", caCert, "--ca-key", caKey, "--cluster", "audit-east"))
+	audit(g(ok, "failover-certs", "issue", "--ca-cert", caCert, "--ca-key", caKey, "--cluster", "audit-east", "-o", "json"))
+	issuedNeedles(t, f.Cluster("c1").Sim().Kube, gw, secrets)
+	for _, shown := range shownAll {
+		if leaks := secrets.find([]byte(shown.text)); len(leaks) > 0 {
+			t.Errorf("%s holds %s", shown.line, strings.Join(leaks, ", "))
+		}
+	}
+	for _, r := range []run{
+		g(ranOrFound, "check", "--timeout", "3s", "-o", "json"),
+		onTerminal(ranOrFound, "check", "--timeout", "3s", "--cert-warn-days", "1"),
 		g(ok, "cluster", "deregister", "audit-west", "--purge"),
 		g(ok, "cluster", "deregister", "audit-east"),
 	} {
@@ -495,6 +518,42 @@ spec:
 		t.Fatal(err)
 	}
 	t.Logf("%d needles looked for in %d files", len(secrets), files)
+}
+
+// auditCA writes a failover CA's certificate and key to files of the
+// test's own and adds the key to the needles.
+func auditCA(t *testing.T, secrets needles) (certFile, keyFile string) {
+	t.Helper()
+	ca, keyPEM, err := failovertls.NewAuthorityPEM("audit-failover-ca", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	if err := os.WriteFile(certFile, ca.CertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secrets.addPEM("failover CA key file", keyPEM)
+	return certFile, keyFile
+}
+
+// issuedNeedles adds the keys of the failover Secrets failover-certs issue
+// wrote in namespace ns.
+func issuedNeedles(t *testing.T, kc kubernetes.Interface, ns string, secrets needles) {
+	t.Helper()
+	for _, name := range []string{"failover-upstream", "failover-downstream"} {
+		s, err := kc.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Labels["gatefed.dev/issued-by"] != "failover-certs" {
+			t.Fatalf("Secret %s/%s was not issued by failover-certs: labels %v", ns, name, s.Labels)
+		}
+		secrets.addPEM("issued Secret "+name+" tls.key", s.Data["tls.key"])
+	}
 }
 
 // gatefed verifies every API server's certificate: it never skips the

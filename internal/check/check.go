@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/cluster"
+	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -30,11 +31,12 @@ const (
 	Drift             = "drift"
 	ServicePresence   = "service-presence"
 	FailoverReadiness = "failover-readiness"
+	FailoverTrust     = "failover-trust"
 	Sizing            = "sizing"
 )
 
 // Names lists every check in report order.
-var Names = []string{Connectivity, GatewayInstall, ConfigStatus, Drift, ServicePresence, FailoverReadiness, Sizing}
+var Names = []string{Connectivity, GatewayInstall, ConfigStatus, Drift, ServicePresence, FailoverReadiness, FailoverTrust, Sizing}
 
 // Status is the outcome of one check on one cluster.
 type Status string
@@ -110,6 +112,8 @@ type Summary struct {
 	Status Status `json:"status"`
 	// Fleet sizing, when the sizing check ran.
 	Sizing *FleetSizing `json:"sizing,omitempty"`
+	// FailoverCAs are the CAs in the failover Secrets' ca.crt, when failover-trust ran.
+	FailoverCAs []failovertls.CA `json:"failoverCAs,omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -167,6 +171,12 @@ type Options struct {
 	Sizing SizingModel
 	// Differ computes drift; nil skips the drift check with a reason.
 	Differ Differ
+	// CertThreshold is how long before a failover certificate expires
+	// failover-trust warns (default failovertls.DefaultThreshold).
+	CertThreshold time.Duration
+	// ProbeFailover makes failover-trust open mutual TLS through every
+	// failover path from this host with the source's client certificate.
+	ProbeFailover bool
 	// WrapTransport, when set, wraps every cluster's HTTP transport (to
 	// count requests, or to add a network's delay in benchmarks).
 	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
@@ -291,6 +301,9 @@ func newRunner(f *fleet.Fleet, opts Options) (*runner, error) {
 		opts.Timeout = DefaultTimeout
 	}
 	opts.Sizing = opts.Sizing.withDefaults()
+	if opts.CertThreshold <= 0 {
+		opts.CertThreshold = failovertls.DefaultThreshold
+	}
 	res, err := render.Render(f, render.Options{Clusters: opts.Clusters})
 	if err != nil {
 		return nil, &InputError{Err: err}
@@ -351,6 +364,10 @@ func (r *runner) run(ctx context.Context) *Report {
 	if r.enabled(Sizing) {
 		rep.Summary.Sizing = fleetSizing(rep)
 	}
+	if r.enabled(FailoverTrust) {
+		r.failoverPairs(ctx, rep, envs)
+		rep.Summary.FailoverCAs = failoverCAs(envs)
+	}
 	rep.Summary.Clusters = len(rep.Clusters)
 	rep.Summary.Status = Pass
 	for _, c := range rep.Clusters {
@@ -395,6 +412,7 @@ var checkFuncs = map[string]checkFunc{
 	Drift:             checkDrift,
 	ServicePresence:   checkServicePresence,
 	FailoverReadiness: checkFailoverReadiness,
+	FailoverTrust:     checkFailoverTrust,
 	Sizing:            checkSizing,
 }
 
@@ -404,6 +422,7 @@ var needsAPI = map[string]bool{
 	ConfigStatus:    true,
 	Drift:           true,
 	ServicePresence: true,
+	FailoverTrust:   true,
 }
 
 // runCluster probes the API first (every other check needs its answer),

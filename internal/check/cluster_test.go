@@ -30,6 +30,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/check/applydiff"
 	"github.com/gatefed/gatefed/internal/cluster"
+	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
@@ -295,16 +296,43 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 	return err
 }
 
-// secretValue is the data of every Secret the scenario creates; the report never holds it.
-const secretValue = "s3cr3t-value-gatefed-never-reads"
+// scenarioCA issues the scenario's failover Secrets; scenarioKeys holds a
+// line of each of their keys, which the report never holds.
+var (
+	scenarioCAOnce sync.Once
+	scenarioCA     *failovertls.Authority
+	scenarioCAErr  error
+	scenarioKeysMu sync.Mutex
+	scenarioKeys   []string
+)
 
+// createSecret issues a failover Secret from the scenario's CA: the client
+// certificate (failover-upstream) or a serving one for every shop service.
 func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) error {
+	scenarioCAOnce.Do(func() {
+		scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 10*365*24*time.Hour)
+	})
+	if scenarioCAErr != nil {
+		return scenarioCAErr
+	}
+	role, dns := failovertls.Client, []string(nil)
+	if name == render.FailoverDownstreamSecret {
+		role, dns = failovertls.Server, []string{"*.shop." + render.FailoverDomain}
+	}
+	iss, err := scenarioCA.Issue(name, role, "scenario", dns, 365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	data := iss.Data()
+	scenarioKeysMu.Lock()
+	scenarioKeys = append(scenarioKeys, strings.Split(string(data["tls.key"]), "\n")[1])
+	scenarioKeysMu.Unlock()
 	sec := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{"tls.crt": []byte(secretValue), "tls.key": []byte(secretValue), "ca.crt": []byte(secretValue)},
+		Type:       corev1.SecretTypeTLS,
+		Data:       data,
 	}
-	_, err := sim.Kube.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{})
+	_, err = sim.Kube.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{})
 	return err
 }
 
@@ -425,9 +453,12 @@ func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim,
 }
 
 // runCheck runs gatefed check as a user would and returns stdout, stderr and the exit status.
+// runCheck checks the scenario without failover-trust's probe: its
+// failover listeners are self-signed stand-ins (trust_cluster_test.go
+// probes real mutual-TLS ones).
 func runCheck(t *testing.T, s *scenario, tty bool, args ...string) (string, string, int) {
 	t.Helper()
-	return runCheckIn(t, s.dir, tty, args...)
+	return runCheckIn(t, s.dir, tty, append(args, "--failover-probe=false")...)
 }
 
 func runCheckIn(t *testing.T, dir string, tty bool, args ...string) (string, string, int) {
@@ -502,15 +533,15 @@ func hasFinding(fs []check.Finding, sev check.Severity, parts ...string) bool {
 var wantGrid = map[string]map[string]string{
 	"east": {
 		check.Connectivity: "pass", check.GatewayInstall: "fail", check.ConfigStatus: "fail", check.Drift: "fail",
-		check.ServicePresence: "fail", check.FailoverReadiness: "fail", check.Sizing: "warn",
+		check.ServicePresence: "fail", check.FailoverReadiness: "fail", check.FailoverTrust: "pass", check.Sizing: "warn",
 	},
 	"west": {
 		check.Connectivity: "pass", check.GatewayInstall: "pass", check.ConfigStatus: "pass", check.Drift: "pass",
-		check.ServicePresence: "pass", check.FailoverReadiness: "pass", check.Sizing: "pass",
+		check.ServicePresence: "pass", check.FailoverReadiness: "pass", check.FailoverTrust: "pass", check.Sizing: "pass",
 	},
 	"north": {
 		check.Connectivity: "pass", check.GatewayInstall: "fail", check.ConfigStatus: "pass", check.Drift: "fail",
-		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.Sizing: "warn",
+		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.FailoverTrust: "pass", check.Sizing: "warn",
 	},
 }
 
@@ -532,8 +563,8 @@ func TestCheckFleetJSON(t *testing.T) {
 			}
 		}
 	}
-	if rep.Summary.Status != "fail" || rep.Summary.Clusters != 3 || rep.Summary.Pass+rep.Summary.Warn+rep.Summary.Fail+rep.Summary.Skip != 21 {
-		t.Errorf("summary %+v, want status fail over 3 clusters and 21 checks", rep.Summary)
+	if rep.Summary.Status != "fail" || rep.Summary.Clusters != 3 || rep.Summary.Pass+rep.Summary.Warn+rep.Summary.Fail+rep.Summary.Skip != 24 {
+		t.Errorf("summary %+v, want status fail over 3 clusters and 24 checks", rep.Summary)
 	}
 
 	finds := []struct {
@@ -582,10 +613,14 @@ func TestCheckFleetJSON(t *testing.T) {
 			t.Errorf("west config-status: unexpected %s: %s", f.Severity, f.Message)
 		}
 	}
-	// Secret data is never read: the failover check reads metadata only.
-	if strings.Contains(out, secretValue) {
-		t.Error("Secret data appears in the report")
+	// Key material never shows: failover-trust reads the failover Secrets in memory.
+	scenarioKeysMu.Lock()
+	for _, k := range scenarioKeys {
+		if strings.Contains(out, k) {
+			t.Error("a failover key appears in the report")
+		}
 	}
+	scenarioKeysMu.Unlock()
 	// Sizing details: west's proxy has a 1Gi limit and two replicas.
 	var wd check.SizingDetails
 	for _, c := range rep.Clusters {
@@ -615,13 +650,13 @@ func TestCheckFleetTable(t *testing.T) {
 		t.Fatalf("exit status %d, want 1\n%s", code, out)
 	}
 	for _, line := range []string{
-		"CLUSTER\tconnectivity\tgateway-install\tconfig-status\tdrift\tservice-presence\tfailover-readiness\tsizing",
-		"east\tpass\tfail\tfail\tfail\tfail\tfail\twarn",
-		"west\tpass\tpass\tpass\tpass\tpass\tpass\tpass",
-		"north\tpass\tfail\tpass\tfail\tskip\tfail\twarn",
+		"CLUSTER\tconnectivity\tgateway-install\tconfig-status\tdrift\tservice-presence\tfailover-readiness\tfailover-trust\tsizing",
+		"east\tpass\tfail\tfail\tfail\tfail\tfail\tpass\twarn",
+		"west\tpass\tpass\tpass\tpass\tpass\tpass\tpass\tpass",
+		"north\tpass\tfail\tpass\tfail\tskip\tfail\tpass\twarn",
 		"SEVERITY\tCLUSTER\tCHECK\tFINDING\tHINT",
 		"fail\tnorth\tfailover-readiness\tfailover endpoint 127.0.0.1:",
-		"3 clusters, 21 checks: 10 pass, 2 warn, 8 fail, 1 skip",
+		"3 clusters, 24 checks: 13 pass, 2 warn, 8 fail, 1 skip",
 		"warn\teast\tconfig-status\tUpstream gloo-system/gatefed-local-shop-ledger is accepted with warnings: upstream has no healthy endpoints\t",
 	} {
 		if !strings.Contains(out, line) {
@@ -686,7 +721,7 @@ func TestCheckExitStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if g := rep.grid()["west"]; len(g) != 5 || g[check.Sizing] != "" || g[check.Drift] != "" {
+	if g := rep.grid()["west"]; len(g) != 6 || g[check.Sizing] != "" || g[check.Drift] != "" {
 		t.Errorf("with -x sizing -x drift: checks %v", g)
 	}
 }
@@ -739,7 +774,7 @@ func TestCheckStoppedCluster(t *testing.T) {
 	}
 	want := map[string]string{
 		check.Connectivity: "fail", check.GatewayInstall: "skip", check.ConfigStatus: "skip", check.Drift: "skip",
-		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.Sizing: "warn",
+		check.ServicePresence: "skip", check.FailoverReadiness: "fail", check.FailoverTrust: "skip", check.Sizing: "warn",
 	}
 	got := rep.grid()
 	for name, w := range want {
@@ -759,7 +794,7 @@ func TestCheckStoppedCluster(t *testing.T) {
 
 	// The table shows the same.
 	out, _, code = runCheck(t, s, false, "--cluster", "north")
-	if code != 1 || !strings.Contains(out, "north\tfail\tskip\tskip\tskip\tskip\tfail\twarn") {
+	if code != 1 || !strings.Contains(out, "north\tfail\tskip\tskip\tskip\tskip\tfail\tskip\twarn") {
 		t.Errorf("table for stopped north (exit %d):\n%s", code, out)
 	}
 }
@@ -814,7 +849,7 @@ func TestCheckLeastPrivilege(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.grid()["west"]) != 6 {
+	if len(rep.grid()["west"]) != 7 {
 		t.Errorf("checks %v, want every check but drift", rep.grid()["west"])
 	}
 	for name, st := range rep.grid()["west"] {

@@ -117,6 +117,10 @@ func checkConfigStatus(ctx context.Context, env *clusterEnv, res *result) {
 		if source != "" {
 			from = " (rendered from " + source + ")"
 		}
+		if o.GetKind() == render.KindCertificate {
+			certificateStatus(env, res, o, ref, v)
+			continue
+		}
 		switch v.State {
 		case status.Accepted:
 			if v.Reason != "" {
@@ -138,6 +142,23 @@ func checkConfigStatus(ctx context.Context, env *clusterEnv, res *result) {
 	}
 	res.info(fmt.Sprintf("%s managed: %d accepted, %d rejected, %d without a verdict, %d carry no status",
 		plural(len(objs), "object", "objects"), counts[status.Accepted], counts[status.Rejected], counts[status.Pending], counts[status.None]))
+}
+
+// certificateStatus reports a cert-manager Certificate that is not Ready:
+// its Secret is missing or stale, so failover handshakes fail.
+func certificateStatus(env *clusterEnv, res *result, o *unstructured.Unstructured, ref string, v status.Result) {
+	if v.State == status.Accepted {
+		return
+	}
+	secret, _, _ := unstructured.NestedString(o.Object, "spec", "secretName")
+	hint := fmt.Sprintf("kubectl -n %s describe certificate %s; check the issuer (spec.failoverCertificates.issuerRef of Cluster %s) and that cert-manager runs",
+		o.GetNamespace(), o.GetName(), env.cluster.Name())
+	msg := fmt.Sprintf("%s is not Ready (%s): Secret %s/%s may be missing or stale", ref, orText(v.Reason, "no status"), o.GetNamespace(), secret)
+	if v.State == status.Rejected {
+		res.objFail(ref, msg, hint)
+		return
+	}
+	res.objWarn(ref, msg, hint)
 }
 
 func orText(s, def string) string {

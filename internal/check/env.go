@@ -68,6 +68,10 @@ type clusterEnv struct {
 	namespaces readOnce[string, *namespaceServices]
 	lists      readOnce[schema.GroupVersionResource, *listed]
 	deploys    readOnce[string, *appsv1.Deployment]
+	// trust holds the failover Secrets failover-trust parsed; secrets are
+	// the reads of them, shared with failover-readiness.
+	trust   failoverSecrets
+	secrets readOnce[string, *corev1.Secret]
 
 	// ownOnce sets setID (the ID of the cluster's gatefed ApplySet) and
 	// rendered (the identities of the rendered objects), for ours.
@@ -589,4 +593,13 @@ func kubeconfigName(e *clusterEnv) string {
 		return p
 	}
 	return "the default kubeconfig"
+}
+
+// failoverSecret reads a failover Secret of the gateway namespace, whole
+// and once per run: failover-trust judges it and failover-readiness sees
+// that it exists. Its data stays in memory.
+func (e *clusterEnv) failoverSecret(ctx context.Context, name string) (*corev1.Secret, error) {
+	return e.secrets.do(name, func() (*corev1.Secret, error) {
+		return e.kube.CoreV1().Secrets(e.gatewayNamespace()).Get(ctx, name, metav1.GetOptions{})
+	})
 }

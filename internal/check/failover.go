@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sort"
 	"strconv"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
@@ -60,7 +60,7 @@ func ProbeFailover(ctx context.Context, addr, sni string) ProbeResult {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return ProbeResult{Outcome: dialOutcome(err), Detail: dialText(err)}
+		return ProbeResult{Outcome: dialOutcome(err), Detail: failovertls.DialText(err)}
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -74,11 +74,11 @@ func ProbeFailover(ctx context.Context, addr, sni string) ProbeResult {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		var rhe tls.RecordHeaderError
 		switch {
-		case remoteAlert(err) != "":
-			return ProbeResult{Outcome: TLSAnswered, Detail: "the handshake ended with the server's alert: " + remoteAlert(err)}
+		case failovertls.RemoteAlert(err) != "":
+			return ProbeResult{Outcome: TLSAnswered, Detail: "the handshake ended with the server's alert: " + failovertls.RemoteAlert(err)}
 		case errors.As(err, &rhe):
 			return ProbeResult{Outcome: NotTLS, Detail: "what answered is not TLS"}
-		case isTimeout(err):
+		case failovertls.IsTimeout(err):
 			return ProbeResult{Outcome: Timeout, Detail: "no TLS answer in time"}
 		case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
 			return ProbeResult{Outcome: NotTLS, Detail: "the connection was closed during the TLS handshake (unknown SNI, or not a TLS listener)"}
@@ -92,54 +92,21 @@ func ProbeFailover(ctx context.Context, addr, sni string) ProbeResult {
 	_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	var one [1]byte
 	if _, err := tc.Read(one[:]); err != nil {
-		if a := remoteAlert(err); a != "" {
+		if a := failovertls.RemoteAlert(err); a != "" {
 			detail += ", then the server's alert: " + a
 		}
 	}
 	return ProbeResult{Outcome: TLSAnswered, Detail: detail}
 }
 
-// remoteAlert returns the TLS alert the server sent ("tls: certificate
-// required"), or "". crypto/tls reports a received alert as a *net.OpError
-// with Op "remote error".
-func remoteAlert(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
-		return op.Err.Error()
-	}
-	return ""
-}
-
 func dialOutcome(err error) ProbeOutcome {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
 		return Refused
-	case isTimeout(err):
+	case failovertls.IsTimeout(err):
 		return Timeout
 	}
 	return Unreachable
-}
-
-func dialText(err error) string {
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case isTimeout(err):
-		return "timed out"
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return "cannot resolve " + dnsErr.Name + ": " + dnsErr.Err
-	}
-	return err.Error()
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // sendsFailover reports whether the cluster's routes use a remote tier.
@@ -273,11 +240,18 @@ func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
-// secretExists reads a Secret's metadata only: its data never leaves the cluster.
+// secretExists reads a Secret's metadata only, so that its data never
+// leaves the cluster, unless failover-trust runs: then both share its one
+// read of the whole Secret.
 func secretExists(ctx context.Context, env *clusterEnv, res *result, name, role string) {
 	ns := env.gatewayNamespace()
 	ref := objRef("Secret", ns, name)
-	_, err := env.meta.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	var err error
+	if env.run.enabled(FailoverTrust) {
+		_, err = env.failoverSecret(ctx, name)
+	} else {
+		_, err = env.meta.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	}
 	switch {
 	case err == nil:
 		res.objInfo(ref, fmt.Sprintf("Secret %s/%s exists", ns, name))

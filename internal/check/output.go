@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
 
+	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/iostreams"
 )
 
@@ -41,6 +42,10 @@ func WriteText(s *iostreams.IOStreams, rep *Report) error {
 	if contains(rep.Checks, Sizing) {
 		b.WriteString("\n")
 		p.sizing(&b, rep)
+	}
+	if cas := rep.Summary.FailoverCAs; len(cas) > 0 {
+		b.WriteString("\n")
+		p.rows(&b, caHeader, caRows(cas), nil)
 	}
 	b.WriteString("\n")
 	b.WriteString(summaryLine(rep))
@@ -93,6 +98,18 @@ type printer interface {
 	grid(b *strings.Builder, rep *Report)
 	findings(b *strings.Builder, fs []located)
 	sizing(b *strings.Builder, rep *Report)
+	rows(b *strings.Builder, header []string, rows [][]string, notes []string)
+}
+
+var caHeader = []string{"FAILOVER CA", "SHA-256", "NOT AFTER", "DAYS LEFT", "IN ca.crt OF"}
+
+// caRows are the fleet's failover CAs, one row each.
+func caRows(cas []failovertls.CA) [][]string {
+	rows := make([][]string, len(cas))
+	for i, ca := range cas {
+		rows[i] = []string{ca.Subject, ca.SHA256, ca.NotAfter.Format("2006-01-02"), strconv.Itoa(ca.DaysLeft), strings.Join(ca.HeldBy, ", ")}
+	}
+	return rows
 }
 
 // sizingRows are the sizing table's header and rows (cluster rows, then the fleet).
@@ -156,8 +173,12 @@ func (plainPrinter) findings(b *strings.Builder, fs []located) {
 	}
 }
 
-func (plainPrinter) sizing(b *strings.Builder, rep *Report) {
+func (p plainPrinter) sizing(b *strings.Builder, rep *Report) {
 	header, rows, notes := sizingRows(rep)
+	p.rows(b, header, rows, notes)
+}
+
+func (plainPrinter) rows(b *strings.Builder, header []string, rows [][]string, notes []string) {
 	if len(rows) == 0 {
 		return
 	}
@@ -248,6 +269,10 @@ func (p *styledPrinter) findings(b *strings.Builder, fs []located) {
 
 func (p *styledPrinter) sizing(b *strings.Builder, rep *Report) {
 	header, rows, notes := sizingRows(rep)
+	p.rows(b, header, rows, notes)
+}
+
+func (p *styledPrinter) rows(b *strings.Builder, header []string, rows [][]string, notes []string) {
 	if len(rows) == 0 {
 		return
 	}

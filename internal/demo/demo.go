@@ -179,8 +179,7 @@ func Up(ctx context.Context, opts UpOptions) error {
 		return fmt.Errorf("the demo's fleet documents do not load: %w", err)
 	}
 
-	failoverCA, err := opts.newFailoverCA(f)
-	if err != nil {
+	if err := opts.newFailoverCA(f); err != nil {
 		return err
 	}
 
@@ -215,8 +214,11 @@ func Up(ctx context.Context, opts UpOptions) error {
 		return abort(err)
 	}
 	fmt.Fprintln(errOut, "seeding services, endpoints, gateway installs and failover Secrets")
-	if err := seed(ctx, tf, f, failoverCA); err != nil {
+	if err := seed(ctx, tf, f); err != nil {
 		return abort(fmt.Errorf("seed the demo fleet: %w", err))
+	}
+	if err := opts.issueFailoverSecrets(ctx, f); err != nil {
+		return abort(fmt.Errorf("issue the failover Secrets: %w", err))
 	}
 	fmt.Fprintln(errOut, "starting the failover listener on 127.0.0.1 (stands in for the gateways' failover ports)")
 	if st.Listener, err = startFailoverListener(opts, st); err != nil {

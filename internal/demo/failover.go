@@ -5,16 +5,16 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
+	"github.com/gatefed/gatefed/internal/failovercerts"
+	"github.com/gatefed/gatefed/internal/failovertls"
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
@@ -45,43 +45,57 @@ func failoverHosts(f *fleet.Fleet) []string {
 }
 
 // newFailoverCA creates the fleet's failover CA and the listener's certificate.
-func (o *Options) newFailoverCA(f *fleet.Fleet) (*localfleet.CertAuthority, error) {
+func (o *Options) newFailoverCA(f *fleet.Fleet) error {
 	files := o.failoverFiles()
 	if err := os.MkdirAll(filepath.Dir(files.caCert), 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	ca, err := localfleet.NewCertAuthority("gatefed-demo-failover")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ca.Save(files.caCert, files.caKey); err != nil {
-		return nil, err
+		return err
 	}
 	cert, key, err := ca.ServerCert(failoverHosts(f)...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(files.serverCert, cert, 0o644); err != nil {
-		return nil, err
+		return err
 	}
-	return ca, os.WriteFile(files.serverKey, key, 0o600)
+	return os.WriteFile(files.serverKey, key, 0o600)
 }
 
-// failoverSecrets are the Secrets of the failover wire contract for one
-// cluster: the client certificate it presents and the certificate it serves,
-// each with the CA.
-func failoverSecrets(ca *localfleet.CertAuthority, f *fleet.Fleet, cluster, namespace string) ([]*corev1.Secret, error) {
-	secrets, err := ca.FailoverSecrets(cluster, namespace, failoverHosts(f)...)
-	for _, s := range secrets {
-		s.Labels = map[string]string{"app.kubernetes.io/part-of": "gatefed-demo"}
+// issueFailoverSecrets issues both failover Secrets of every cluster from
+// the demo's CA files, as gatefed failover-certs issue does.
+func (o *UpOptions) issueFailoverSecrets(ctx context.Context, f *fleet.Fleet) error {
+	files := o.failoverFiles()
+	certPEM, err := os.ReadFile(files.caCert)
+	if err != nil {
+		return err
 	}
-	return secrets, err
+	keyPEM, err := os.ReadFile(files.caKey)
+	if err != nil {
+		return err
+	}
+	ca, err := failovertls.LoadAuthority(certPEM, keyPEM, files.caCert, files.caKey)
+	if err != nil {
+		return err
+	}
+	wants, err := failovercerts.Plan(f, nil)
+	if err != nil {
+		return err
+	}
+	_, err = failovercerts.Issue(ctx, f, wants, ca, failovercerts.Options{Validity: failovercerts.DefaultValidity, Kubeconfig: o.Kubeconfig()})
+	return err
 }
 
 // ServeFailover listens on every demo cluster's failover port (127.0.0.1)
 // with mutual TLS from the demo's failover CA, standing in for the gateways'
-// failover listeners so the endpoints answer. It accepts, completes the
-// handshake and closes. It runs until ctx ends.
+// failover listeners so the endpoints answer: it requires a client
+// certificate from that CA and answers every request through the tunnel
+// with 200, as a healthy service would. It runs until ctx ends.
 func ServeFailover(ctx context.Context, opts Options) error {
 	st, err := opts.LoadState()
 	if err != nil {
@@ -113,27 +127,14 @@ func ServeFailover(ctx context.Context, opts Options) error {
 			}
 			return fmt.Errorf("cluster %s failover port: %w", c.Name, err)
 		}
-		listeners = append(listeners, tls.NewListener(l, cfg))
+		listeners = append(listeners, l)
 	}
 	var wg sync.WaitGroup
 	for _, l := range listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				conn, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer conn.Close()
-					_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-					if tc, ok := conn.(*tls.Conn); ok {
-						_ = tc.Handshake()
-					}
-					_, _ = io.Copy(io.Discard, conn)
-				}()
-			}
+			failovertls.Serve(l, cfg, http.StatusOK)
 		}()
 	}
 	fmt.Fprintf(opts.IO.Out, "failover listener serving %d ports\n", len(listeners))

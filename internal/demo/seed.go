@@ -20,7 +20,7 @@ import (
 // ready endpoints of each GlobalService placed there, and the gateway install
 // (Deployments Available; for Envoy Gateway, an Accepted GatewayClass and a
 // Programmed Gateway).
-func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet, failoverCA *localfleet.CertAuthority) error {
+func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet) error {
 	errs := make([]error, len(f.Clusters))
 	var wg sync.WaitGroup
 	for i, c := range f.Clusters {
@@ -30,7 +30,7 @@ func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet, failoverCA 
 				errs[i] = fmt.Errorf("cluster %s not started", c.Name())
 				return
 			}
-			if err := seedCluster(ctx, tc.Sim(), f, c, failoverCA); err != nil {
+			if err := seedCluster(ctx, tc.Sim(), f, c); err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", c.Name(), err)
 			}
 		})
@@ -44,7 +44,7 @@ func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet, failoverCA 
 	return nil
 }
 
-func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fleet.Cluster, failoverCA *localfleet.CertAuthority) error {
+func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fleet.Cluster) error {
 	for _, s := range f.Services {
 		placed := false
 		for _, pc := range f.ServiceClusters(s) {
@@ -59,17 +59,8 @@ func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fl
 		}
 	}
 	gw := c.Spec.Gateway
-	secrets, err := failoverSecrets(failoverCA, f, c.Name(), gw.Namespace)
-	if err != nil {
-		return err
-	}
 	if err := sim.EnsureNamespace(ctx, gw.Namespace); err != nil {
 		return err
-	}
-	for _, s := range secrets {
-		if _, err := sim.Kube.CoreV1().Secrets(gw.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "gatefed-demo"}); err != nil {
-			return fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
-		}
 	}
 	switch gw.Provider {
 	case gloo.Name:

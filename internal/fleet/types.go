@@ -128,6 +128,26 @@ type ClusterSpec struct {
 	ClusterDomain string           `json:"clusterDomain,omitempty"`
 	Gateway       GatewaySpec      `json:"gateway"`
 	Failover      *ClusterFailover `json:"failover,omitempty"`
+	// FailoverCertificates has cert-manager issue the cluster's two failover
+	// Secrets: render emits a Certificate for each.
+	FailoverCertificates *FailoverCertificates `json:"failoverCertificates,omitempty"`
+}
+
+// FailoverCertificates names the cert-manager issuer of a cluster's
+// failover Secrets and their lifetime.
+type FailoverCertificates struct {
+	IssuerRef IssuerRef `json:"issuerRef"`
+	// Duration and RenewBefore are cert-manager's (its defaults when empty).
+	Duration    Duration `json:"duration,omitempty"`
+	RenewBefore Duration `json:"renewBefore,omitempty"`
+}
+
+// IssuerRef is a cert-manager issuer: kind Issuer (in the gateway
+// namespace) or ClusterIssuer, group cert-manager.io unless an external one.
+type IssuerRef struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind,omitempty"`
+	Group string `json:"group,omitempty"`
 }
 
 // GatewaySpec names the gateway gatefed writes objects for.

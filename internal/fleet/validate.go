@@ -175,6 +175,9 @@ func (v *validator) cluster(c *Cluster) {
 			v.add(d, "spec.failover.port", "port %d out of range 1-65535", fo.Port)
 		}
 	}
+	if fc := c.Spec.FailoverCertificates; fc != nil {
+		v.failoverCertificates(d, fc)
+	}
 	if dom := c.Spec.ClusterDomain; dom != "" {
 		if errs := validation.IsDNS1123Subdomain(dom); len(errs) > 0 {
 			v.add(d, "spec.clusterDomain", "invalid DNS domain %q: %s", dom, errs[0])
@@ -216,6 +219,24 @@ func (v *validator) placement(f *Fleet, d docRef, field string, p *Placement, cl
 	}
 	if len(f.Clusters) > 0 && len(f.Placed(p)) == 0 {
 		v.add(d, field, "matches no cluster")
+	}
+}
+
+func (v *validator) failoverCertificates(d docRef, fc *FailoverCertificates) {
+	const f = "spec.failoverCertificates"
+	ref := fc.IssuerRef
+	if ref.Name == "" {
+		v.add(d, f+".issuerRef.name", "required: the cert-manager Issuer or ClusterIssuer that signs the failover certificates")
+	} else if errs := validation.IsDNS1123Subdomain(ref.Name); len(errs) > 0 {
+		v.add(d, f+".issuerRef.name", "invalid name %q: %s", ref.Name, errs[0])
+	}
+	if (ref.Group == "" || ref.Group == "cert-manager.io") && ref.Kind != "" && ref.Kind != "Issuer" && ref.Kind != "ClusterIssuer" {
+		v.add(d, f+".issuerRef.kind", "unknown kind %q%s (want Issuer or ClusterIssuer)", ref.Kind, DidYouMean(ref.Kind, []string{"Issuer", "ClusterIssuer"}))
+	}
+	v.duration(d, f+".duration", fc.Duration)
+	v.duration(d, f+".renewBefore", fc.RenewBefore)
+	if dur, rb := fc.Duration.Std(), fc.RenewBefore.Std(); dur > 0 && rb >= dur {
+		v.add(d, f+".renewBefore", "%s must be shorter than duration %s", fc.RenewBefore, fc.Duration)
 	}
 }
 

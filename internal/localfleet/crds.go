@@ -46,6 +46,10 @@ const (
 	// IstioCRDs: istio.io/istio manifests/charts/base/files/crd-all.gen.yaml
 	// (see IstioCRDFile). Not in AllCRDs: a fleet asks for them.
 	IstioCRDs
+	// CertManagerCRDs: github.com/cert-manager/cert-manager deploy/crds
+	// (Certificate, CertificateRequest, Issuer, ClusterIssuer; see
+	// CertManagerCRDFile). Not in AllCRDs: a fleet asks for them.
+	CertManagerCRDs
 	noCRDsBit
 
 	AllCRDs = GatewayAPICRDs | EnvoyGatewayCRDs | GlooCRDs
@@ -61,6 +65,7 @@ var crdFamilies = []struct {
 	{EnvoyGatewayCRDs, "envoy-gateway", loadEnvoyGatewayCRDs},
 	{GlooCRDs, "gloo", loadGlooCRDs},
 	{IstioCRDs, "istio", loadIstioCRDs},
+	{CertManagerCRDs, "cert-manager", loadCertManagerCRDs},
 }
 
 // or returns s, or def when s is zero, or all when both are; "none" stays NoCRDs.

@@ -24,10 +24,15 @@ func IstioCRDFile() string {
 }
 
 func loadIstioCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	file := IstioCRDFile()
+	return loadModuleCRDs(IstioCRDFile(), "istio.io/istio@"+IstioVersion, filepath.Join("manifests", "charts", "base", "files", "crd-all.gen.yaml"))
+}
+
+// loadModuleCRDs reads the CRDs cached in file, first copying them there
+// from files of a module version (see fetchModuleFile).
+func loadModuleCRDs(file, mod string, files ...string) ([]*apiextv1.CustomResourceDefinition, error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		data, err = fetchIstioCRDs(file)
+		data, err = fetchModuleFile(mod, files, file)
 	}
 	if err != nil {
 		return nil, err
@@ -39,10 +44,9 @@ func loadIstioCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
 	return crds, nil
 }
 
-// fetchIstioCRDs downloads istio.io/istio@IstioVersion through the module
-// proxy (go mod download, outside any module) and copies its CRD file to dest.
-func fetchIstioCRDs(dest string) ([]byte, error) {
-	mod := "istio.io/istio@" + IstioVersion
+// fetchModuleFile downloads a module version through the module proxy (go
+// mod download, outside any module) and copies its files, joined, to dest.
+func fetchModuleFile(mod string, files []string, dest string) ([]byte, error) {
 	cmd := exec.Command("go", "mod", "download", "-json", mod)
 	cmd.Dir = os.TempDir()
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=", "GO111MODULE=on")
@@ -51,9 +55,13 @@ func fetchIstioCRDs(dest string) ([]byte, error) {
 	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
 		return nil, fmt.Errorf("go mod download %s: %v %s (%v)", mod, runErr, info.Error, err)
 	}
-	data, err := os.ReadFile(filepath.Join(info.Dir, "manifests", "charts", "base", "files", "crd-all.gen.yaml"))
-	if err != nil {
-		return nil, err
+	var data []byte
+	for _, f := range files {
+		part, err := os.ReadFile(filepath.Join(info.Dir, f))
+		if err != nil {
+			return nil, err
+		}
+		data = append(append(data, "\n---\n"...), part...)
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return nil, err
@@ -74,4 +82,21 @@ func fetchIstioCRDs(dest string) ([]byte, error) {
 		return nil, err
 	}
 	return data, os.Rename(tmp.Name(), dest)
+}
+
+// CertManagerVersion is the cert-manager release whose CRDs tests install.
+const CertManagerVersion = "v1.21.2"
+
+// CertManagerCRDFile is where cert-manager's CRDs (deploy/crds of the
+// github.com/cert-manager/cert-manager module) are kept, joined.
+func CertManagerCRDFile() string {
+	return filepath.Join(CacheDir(), "cert-manager-crds", CertManagerVersion, "crds.yaml")
+}
+
+func loadCertManagerCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
+	var files []string
+	for _, n := range []string{"certificates", "certificaterequests", "issuers", "clusterissuers"} {
+		files = append(files, filepath.Join("deploy", "crds", "cert-manager.io_"+n+".yaml"))
+	}
+	return loadModuleCRDs(CertManagerCRDFile(), "github.com/cert-manager/cert-manager@"+CertManagerVersion, files...)
 }

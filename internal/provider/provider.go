@@ -182,6 +182,9 @@ type Failover struct {
 	LocalTierThroughFailover bool
 	// HealthSignals is where check finds a failover path's health check.
 	HealthSignals HealthSignals
+	// SourceChecksName: as a failover source, the gateway checks that the
+	// target's serving certificate carries the SNI it sent, besides the CA.
+	SourceChecksName bool
 }
 
 // Discovery is how the failover address is discovered.

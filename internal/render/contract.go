@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 )
@@ -33,3 +34,23 @@ const (
 	NoBackendStatus = 503
 	NoBackendBody   = "no cluster can serve this route\n"
 )
+
+// FailoverDNSNames are the names a cluster's failover serving certificate
+// must carry: the SNI of every service it accepts failover traffic for,
+// sorted; a cluster that accepts none gets <cluster>.FailoverDomain, so
+// that its certificate always names something.
+func FailoverDNSNames(in *ClusterInput) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in.Served {
+		if n := FailoverSNI(s); !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return []string{in.Cluster.Name() + "." + FailoverDomain}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -248,6 +248,7 @@ func renderCluster(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) (*
 	for _, w := range warns {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("cluster %s: %s", name, w))
 	}
+	objs = append(objs, failoverCertificates(in)...)
 	if err := sortUnique(objs); err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -268,9 +269,10 @@ func sortedPlanKeys(m map[string]*ServicePlan) []string {
 // what others depend on is applied first. Providers rank their kinds in
 // their descriptors (provider.Kind.Rank).
 var kindRank = map[string]int{
-	"Namespace": 0,
-	"Secret":    1,
-	"ConfigMap": 1,
+	"Namespace":   0,
+	"Secret":      1,
+	"Certificate": 1,
+	"ConfigMap":   1,
 }
 
 // KindRank is the apply phase of a kind; unknown kinds go last.

@@ -1,6 +1,7 @@
 // Package status reads whether a gateway accepted an object from the status
 // its controller wrote: Gloo's namespaced statuses (or the older flat state)
-// and Gateway API conditions (Accepted, ResolvedRefs, Programmed).
+// and Gateway API conditions (Accepted, ResolvedRefs, Programmed); for
+// cert-manager's Certificate, its Ready condition.
 package status
 
 import (
@@ -47,8 +48,11 @@ var glooStates = map[string]State{
 }
 
 // Expects reports whether a gateway writes a status verdict on objects of
-// this kind (so that waiting for it makes sense): the providers' StatusKinds.
-func Expects(gk schema.GroupKind) bool { return provider.ExpectsStatus(gk) }
+// this kind (so that waiting for it makes sense): the providers'
+// StatusKinds, and cert-manager's Certificate (its Ready condition).
+func Expects(gk schema.GroupKind) bool {
+	return provider.ExpectsStatus(gk) || gk == schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}
+}
 
 // Of returns the gateway's verdict on obj.
 func Of(obj *unstructured.Unstructured) Result {
@@ -68,8 +72,11 @@ func Of(obj *unstructured.Unstructured) Result {
 	}
 	if conds, ok := st["conditions"].([]any); ok {
 		want := []string{"Accepted"}
-		if obj.GetKind() == "Gateway" && strings.HasPrefix(obj.GetAPIVersion(), "gateway.networking.") {
+		switch {
+		case obj.GetKind() == "Gateway" && strings.HasPrefix(obj.GetAPIVersion(), "gateway.networking."):
 			want = []string{"Accepted", "Programmed"}
+		case obj.GetKind() == "Certificate" && strings.HasPrefix(obj.GetAPIVersion(), "cert-manager.io/"):
+			want = []string{"Ready"}
 		}
 		return fromConditions(conds, gen, want, "")
 	}

@@ -111,3 +111,23 @@ func TestExpects(t *testing.T) {
 		}
 	}
 }
+
+// cert-manager's Certificate is judged by its Ready condition alone.
+func TestCertificate(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		status map[string]any
+		want   State
+	}{
+		{"ready", map[string]any{"conditions": []any{cond("Ready", "True", "Ready", 1)}}, Accepted},
+		{"not ready", map[string]any{"conditions": []any{cond("Ready", "False", "DoesNotExist", 1)}}, Rejected},
+		{"issuing only", map[string]any{"conditions": []any{cond("Issuing", "True", "Issuing", 1)}}, Pending},
+		{"no status", nil, Pending},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Of(object("cert-manager.io/v1", "Certificate", 1, c.status)); got.State != c.want {
+				t.Fatalf("got %+v, want %s", got, c.want)
+			}
+		})
+	}
+}

@@ -94,6 +94,8 @@ var Descriptor = &provider.Descriptor{
 		PortCheck:           provider.PortRendered,
 		AddressesOfOneKind:  true,
 		HealthSignals:       provider.SignalsInTrafficPolicy,
+		// A Backend's tls.sni is also the name its certificate is checked for.
+		SourceChecksName: true,
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{gatewayKind, httpRouteKind, tlsRouteKind, backendKind},

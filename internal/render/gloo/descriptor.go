@@ -50,6 +50,11 @@ var Descriptor = &provider.Descriptor{
 			return "gatewayProxies." + gatewayName + ".service.extraPorts in Gloo's Helm values"
 		},
 		HealthSignals: provider.SignalsInUpstream,
+		// Gloo turns an UpstreamSslConfig's Secret into Envoy's trusted CA
+		// (its ca.crt) and matches subject alt names only for
+		// verifySubjectAltName, which gatefed does not render: a Gloo source
+		// checks the target's chain, not its name.
+		SourceChecksName: false,
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},

@@ -46,6 +46,8 @@ var Descriptor = &provider.Descriptor{
 		PortCheck:                provider.PortOnSelectedService,
 		LocalTierThroughFailover: true,
 		HealthSignals:            provider.SignalsInService,
+		// The DestinationRule's subjectAltNames hold the SNI.
+		SourceChecksName: true,
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{kinds[0], kinds[1], kinds[3]},

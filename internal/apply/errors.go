@@ -120,9 +120,6 @@ type clusterError struct {
 	err  error
 }
 
-func (e *clusterError) Error() string { return e.what + ": " + e.err.Error() }
-func (e *clusterError) Unwrap() error { return e.err }
-
 // asClusterError returns err as a failure of the whole cluster, or nil when
 // it is about one object: the connection is lost (after the retries), the
 // API server keeps answering that it cannot serve (429, 502, 503, 504 after

@@ -50,19 +50,6 @@ func writeObjects(w io.Writer, c *ClusterOutput, marshal func(map[string]any) ([
 	return err
 }
 
-// writeAll writes every cluster of a result.
-func writeAll(w interface{ Write(*ClusterOutput) error }, res *Result) error {
-	for i := range res.Clusters {
-		if err := w.Write(&res.Clusters[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// WriteYAML writes a whole result as one YAML stream.
-func WriteYAML(w io.Writer, res *Result) error { return writeAll(NewYAMLWriter(w), res) }
-
 // ListWriter writes a v1 List of every object, cluster after cluster. Call
 // Close to end the list.
 type ListWriter struct {
@@ -96,15 +83,6 @@ func (l *ListWriter) Close() error {
 	}
 	_, err := io.WriteString(l.w, end)
 	return err
-}
-
-// WriteJSON writes a whole result as a v1 List.
-func WriteJSON(w io.Writer, res *Result) error {
-	l := NewListWriter(w)
-	if err := writeAll(l, res); err != nil {
-		return err
-	}
-	return l.Close()
 }
 
 // FileName is an object's file name in --out-dir: <kind>-<namespace>-<name>.yaml.

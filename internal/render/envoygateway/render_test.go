@@ -409,6 +409,21 @@ timeout: {http: {requestTimeout: 250ms}}
 	}
 }
 
+// Outlier detection without maxEjectionPercent may eject every host: Envoy's
+// own 10% would keep a tier of many hosts from failing over.
+func TestOutlierDetectionEjectsUpToAllHosts(t *testing.T) {
+	checkout := fleettest.NewService("shop", "checkout", 8080, "a", "b")
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", Name, "", "", "", 0), fleettest.NewCluster("b", Name, "", "", "10.0.0.2", 0)},
+		[]*fleet.GlobalService{checkout},
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
+	)
+	objs, _ := renderCluster(t, f, "a")
+	btp := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-shop-storefront-rule-0")
+	assertField(t, btp, `{consecutive5XxErrors: 5, maxEjectionPercent: 100}`, "spec", "healthCheck", "passive")
+}
+
 func TestDifferingHealthChecksInOneRuleWarn(t *testing.T) {
 	a := fleettest.NewService("", "a", 80, "c1")
 	a.Spec.HealthCheck = &fleet.HealthCheck{Path: "/a", Interval: "5s", Timeout: "1s"}

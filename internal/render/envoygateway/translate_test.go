@@ -559,8 +559,9 @@ func (tr *translation) assertHealth(label string, cluster any, services []*fleet
 		if od.Consecutive5xx > 0 && int32(num(o, "consecutive5xx")) != od.Consecutive5xx {
 			t.Errorf("%s: consecutive5xx %v, want %d", label, get(o, "consecutive5xx"), od.Consecutive5xx)
 		}
-		if od.MaxEjectionPercent > 0 && int32(num(o, "maxEjectionPercent")) != od.MaxEjectionPercent {
-			t.Errorf("%s: maxEjectionPercent %v, want %d", label, get(o, "maxEjectionPercent"), od.MaxEjectionPercent)
+		// Envoy's default is 10%: 100 unless the service sets it.
+		if got := int32(num(o, "maxEjectionPercent")); got != od.MaxEjection() {
+			t.Errorf("%s: maxEjectionPercent %v, want %d", label, get(o, "maxEjectionPercent"), od.MaxEjection())
 		}
 		if od.Interval != "" && envoyDuration(get(o, "interval")) != od.Interval.Std() {
 			t.Errorf("%s: outlier interval %v, want %s", label, get(o, "interval"), od.Interval)

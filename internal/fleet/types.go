@@ -158,6 +158,11 @@ type GatewaySpec struct {
 	ClassName string `json:"className,omitempty"`
 	// Selector picks the ingress gateway pods an istio Gateway binds to.
 	Selector map[string]string `json:"selector,omitempty"`
+	// StrictTiers gives every failover tier of a service its own Envoy
+	// priority where the provider needs a patch of the generated Envoy
+	// configuration for it (envoy-gateway: an EnvoyPatchPolicy, which
+	// Envoy Gateway applies only with extensionApis.enableEnvoyPatchPolicy).
+	StrictTiers bool `json:"strictTiers,omitempty"`
 }
 
 // ClusterFailover is how other clusters reach this one.

@@ -194,7 +194,10 @@ var (
 //   - every rule is exactly one Envoy cluster (no weighted split across
 //     clusters), holding each backend's tiers in order: tier 0 at priority 0
 //     (local endpoints when the service runs here), later tiers at priority
-//     1, each locality with its backend's weight;
+//     1, or at their tier number where the cluster sets
+//     spec.gateway.strictTiers and the rule has a service of more than two
+//     tiers (the EnvoyPatchPolicy, Accepted), each locality with its
+//     backend's weight;
 //   - remote tiers speak TLS with the service's SNI, the failover-upstream
 //     client certificate and a CA that checks the SNI; local ones do not;
 //   - the rule's active health check and outlier detection are the
@@ -237,7 +240,7 @@ func (tr *translation) statusOf(kind, ns, name string) map[string]any {
 	key := map[string]string{
 		"HTTPRoute": "httpRoutes", "TLSRoute": "tlsRoutes", "Backend": "backends",
 		"BackendTrafficPolicy": "backendTrafficPolicies", "ClientTrafficPolicy": "clientTrafficPolicies",
-		"Gateway": "gateways",
+		"Gateway": "gateways", "EnvoyPatchPolicy": "envoyPatchPolicies",
 	}[kind]
 	for _, o := range list(tr.out, key) {
 		if str(o, "metadata", "namespace") == ns && str(o, "metadata", "name") == name {
@@ -274,7 +277,7 @@ func (tr *translation) assertStatuses() {
 		case "Backend":
 			groups = [][]any{list(st, "conditions")}
 			want = []string{"Accepted"}
-		case "BackendTrafficPolicy", "ClientTrafficPolicy":
+		case "BackendTrafficPolicy", "ClientTrafficPolicy", "EnvoyPatchPolicy":
 			for _, a := range list(st, "ancestors") {
 				groups = append(groups, list(a, "conditions"))
 			}
@@ -415,12 +418,16 @@ func (tr *translation) assertRules() {
 					}
 				}
 			}
+			strict := tr.strictTiers(route, &route.Spec.Rules[i])
 			for _, b := range rule.Backends {
 				p := tr.in.Used[route.BackendRef(b)]
 				for i, tier := range p.Tiers {
 					l := wantLocality{tier: tier.Cluster.Name(), weight: int(b.WeightOf())}
-					if i > 0 {
-						l.priority = 1
+					switch {
+					case strict:
+						l.priority = i // the EnvoyPatchPolicy's order
+					case i > 0:
+						l.priority = 1 // Envoy Gateway's one fallback priority
 					}
 					switch {
 					case tier.Local && byName:
@@ -446,6 +453,21 @@ func (tr *translation) assertRules() {
 			tr.assertHealth(label, cluster, services)
 		}
 	}
+}
+
+// strictTiers reports whether the cluster orders the rule's tiers strictly:
+// it sets spec.gateway.strictTiers and the rule sends to a service with more
+// than two tiers.
+func (tr *translation) strictTiers(route *fleet.GlobalRoute, rule *fleet.Rule) bool {
+	if !tr.in.Cluster.Spec.Gateway.StrictTiers {
+		return false
+	}
+	for _, b := range rule.Backends {
+		if len(tr.in.Used[route.BackendRef(b)].Tiers) > 2 && b.WeightOf() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (tr *translation) assertLocalities(label string, cluster, la any, want []wantLocality) {

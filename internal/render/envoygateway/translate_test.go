@@ -233,6 +233,10 @@ type translation struct {
 	world *egWorld
 	objs  []*unstructured.Unstructured
 	out   map[string]any
+	// controller: the statuses are the real controller's, which reports
+	// whether an EnvoyPatchPolicy's patches applied (Programmed); egctl
+	// reports only the translation's Accepted.
+	controller bool
 }
 
 // statusOf finds an object of the translator's output by kind and name.
@@ -282,6 +286,9 @@ func (tr *translation) assertStatuses() {
 				groups = append(groups, list(a, "conditions"))
 			}
 			want = []string{"Accepted"}
+			if kind == "EnvoyPatchPolicy" && tr.controller {
+				want = append(want, "Programmed")
+			}
 		case "Gateway":
 			for _, l := range list(st, "listeners") {
 				groups = append(groups, list(l, "conditions"))

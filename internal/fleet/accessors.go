@@ -118,6 +118,15 @@ func (od *OutlierDetection) MaxEjection() int32 {
 	return DefaultMaxEjectionPercent
 }
 
+// CatchAllHost is the GlobalRoute host that serves every host no other
+// route on the gateway serves.
+const CatchAllHost = "*"
+
+// CatchAll reports whether the route serves every host (its only host is "*").
+func (r *GlobalRoute) CatchAll() bool {
+	return len(r.Spec.Hosts) == 1 && r.Spec.Hosts[0] == CatchAllHost
+}
+
 // Key is "namespace/name".
 func (r *GlobalRoute) Key() string { return Ref(r.Metadata.Namespace, r.Metadata.Name) }
 

@@ -355,9 +355,12 @@ var (
 )
 
 func validHost(h string) string {
+	if h == CatchAllHost {
+		return ""
+	}
 	name := strings.TrimPrefix(h, "*.")
 	if strings.Contains(name, "*") {
-		return "a wildcard is allowed only as the whole first label (\"*.example.com\")"
+		return "a wildcard is allowed only as the whole first label (\"*.example.com\") or as the whole host (\"*\", every host)"
 	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return errs[0]
@@ -386,6 +389,9 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 			v.add(d, field, "host %q listed twice", h)
 		}
 		seenHost[h] = true
+		if h == CatchAllHost && len(r.Spec.Hosts) > 1 {
+			v.add(d, field, "the catch-all host \"*\" serves every host: it must be the route's only host")
+		}
 	}
 	v.placement(f, d, "spec.clusters", r.Spec.Clusters, clusterNames)
 	if t := r.Spec.TLS; t != nil {

@@ -743,3 +743,27 @@ func TestRouteTLS(t *testing.T) {
 		}
 	}
 }
+
+// The catch-all host is an HTTPRoute without hostnames and, with tls, a
+// listener without a hostname, which take every host.
+func TestCatchAllHost(t *testing.T) {
+	f := orderedFleet()
+	f.Routes[0].Spec.Hosts = []string{fleet.CatchAllHost}
+	f.Routes[0].Spec.TLS = &fleet.RouteTLS{SecretName: "default-tls", HTTPSRedirect: true}
+	objs, _ := renderCluster(t, f, "a")
+	for _, hr := range ofKind(objs, "HTTPRoute") {
+		if _, found := fieldAt(hr.Object, "spec", "hostnames"); found {
+			t.Errorf("HTTPRoute %s has hostnames: %v", hr.GetName(), hr.Object["spec"])
+		}
+	}
+	ls := ofKind(objs, "ListenerSet")
+	if len(ls) != 1 {
+		t.Fatalf("%d ListenerSets, want 1", len(ls))
+	}
+	assertField(t, ls[0], `
+- name: https-0
+  port: 443
+  protocol: HTTPS
+  tls: {mode: Terminate, certificateRefs: [{group: "", kind: Secret, name: default-tls}]}
+`, "spec", "listeners")
+}

@@ -67,3 +67,16 @@ func TestCheckVersion(t *testing.T) {
 		}
 	}
 }
+
+// The catch-all host is Gloo's domain "*"; with tls, an sslConfig without
+// sniDomains serves every SNI.
+func TestCatchAllHost(t *testing.T) {
+	f := shopFleet()
+	f.Routes[0].Spec.Hosts = []string{fleet.CatchAllHost}
+	f.Routes[0].Spec.TLS = &fleet.RouteTLS{SecretName: "default-tls"}
+	objs, _ := renderCluster(t, f, "east", nil)
+	vs := find(t, objs, "VirtualService", "gatefed-shop-storefront")
+	spec := vs.Object["spec"].(map[string]any)
+	assertYAML(t, "domains", spec["virtualHost"].(map[string]any)["domains"], `["*"]`)
+	assertYAML(t, "sslConfig", spec["sslConfig"], `{secretRef: {name: default-tls, namespace: gloo-system}}`)
+}

@@ -20,6 +20,8 @@ type Descriptor struct {
 	Title string
 	// Defaults are what the fleet loader fills into spec.gateway.
 	Defaults Defaults
+	// Options are the spec.gateway fields it takes besides its defaults.
+	Options Options
 	// CRDs are the CustomResourceDefinitions a cluster must serve: cluster
 	// register warns and check gateway-install fails on a missing one.
 	CRDs []Kind
@@ -49,6 +51,40 @@ type Defaults struct {
 	// Selector is the default spec.gateway.selector (the gateway's pods); a
 	// provider without one refuses the field.
 	Selector map[string]string
+}
+
+// Options are the spec.gateway fields a provider takes besides those of
+// Defaults; a provider without one refuses the field.
+type Options struct {
+	// StrictTiers, when set, is how spec.gateway.strictTiers gives every
+	// failover tier its own priority.
+	StrictTiers *StrictTiers
+	// IPFamilies: spec.gateway.ipFamilies (the proxy Service's IP
+	// families) changes what is rendered.
+	IPFamilies bool
+	// Version, when set, says what is wrong with a spec.gateway.version
+	// ("" when nothing is).
+	Version func(version string) string
+}
+
+// StrictTiers is how a provider orders more than two tiers on request.
+type StrictTiers struct {
+	// Object names what is rendered for it ("an EnvoyPatchPolicy").
+	Object string
+	// Setting is the installed gateway's setting it needs.
+	Setting ConfigSetting
+}
+
+// ConfigSetting is a setting of the installed gateway in its
+// configuration ConfigMap, which check gateway-install reads.
+type ConfigSetting struct {
+	Namespace, ConfigMap, Key string
+	// What names the setting ("extensionApis.enableEnvoyPatchPolicy").
+	What string
+	// Enabled reads the key's text.
+	Enabled func(config string) (bool, error)
+	// Hint says how to turn it on.
+	Hint string
 }
 
 // Kind is one API kind of a provider.
@@ -180,6 +216,10 @@ type Failover struct {
 	// is reached through a failover port, so a cluster that routes to a
 	// service failing over needs its own spec.failover.
 	LocalTierThroughFailover bool
+	// SharedFallback: every tier after the first shares one fallback
+	// priority (unless spec.gateway.strictTiers), splitting its traffic by
+	// the tiers' weights instead of taking it in order.
+	SharedFallback bool
 	// HealthSignals is where check finds a failover path's health check.
 	HealthSignals HealthSignals
 	// SourceChecksName: as a failover source, the gateway checks that the

@@ -29,6 +29,7 @@ var Descriptor = &provider.Descriptor{
 		Namespace:   "gloo-system",
 		GatewayName: "gateway-proxy",
 	},
+	Options:     provider.Options{IPFamilies: true, Version: CheckVersion},
 	CRDs:        []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	Kinds:       []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	StatusKinds: statusKinds(),

@@ -29,7 +29,11 @@ func checkGatewayInstall(ctx context.Context, env *clusterEnv, res *result) {
 	} else {
 		res.info(fmt.Sprintf("the %s CRDs are installed", desc.Name))
 	}
-	if steps := installSteps(ctx, env, desc.Install); len(steps) > 0 {
+	steps := installSteps(ctx, env, desc.Install)
+	if st := desc.Options.StrictTiers; st != nil && env.cluster.Spec.Gateway.StrictTiers {
+		steps = append(steps, func(r *result) { strictTiersSetting(ctx, env, r, desc.Title, st) })
+	}
+	if len(steps) > 0 {
 		res.inParallel(steps...)
 	}
 }

@@ -33,6 +33,9 @@ func checkGatewayInstall(ctx context.Context, env *clusterEnv, res *result) {
 	if st := desc.Options.StrictTiers; st != nil && env.cluster.Spec.Gateway.StrictTiers {
 		steps = append(steps, func(r *result) { strictTiersSetting(ctx, env, r, desc.Title, st) })
 	}
+	if e := desc.Failover.Edition; e != nil && failsOver(env) {
+		steps = append(steps, func(r *result) { gatewayEdition(ctx, env, r, desc.Title, e) })
+	}
 	if len(steps) > 0 {
 		res.inParallel(steps...)
 	}

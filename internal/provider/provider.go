@@ -7,6 +7,8 @@
 package provider
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -65,6 +67,40 @@ type Options struct {
 	// Version, when set, says what is wrong with a spec.gateway.version
 	// ("" when nothing is).
 	Version func(version string) string
+	// VersionDeployment is the Deployment in the gateway namespace whose
+	// image tag cluster register records as spec.gateway.version.
+	VersionDeployment string
+}
+
+// Edition is the edition of the gateway failover needs, told by the image
+// of one of its Deployments.
+type Edition struct {
+	// Deployment is in the gateway namespace.
+	Deployment string
+	// Accepts reports whether an image is of the edition.
+	Accepts func(image string) bool
+	// What names the edition, Hint says how to get it.
+	What, Hint string
+}
+
+// ImageTag is the tag of a container image ("1.19.6" of
+// "quay.io/solo-io/gloo-ee:1.19.6"), "" when it has none.
+func ImageTag(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[i+1:]
+	}
+	return ""
+}
+
+// ImageName is the last path element of a container image without its tag
+// or digest ("gloo-ee" of "quay.io/solo-io/gloo-ee:1.19.6").
+func ImageName(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		image = image[:i]
+	}
+	return image[strings.LastIndex(image, "/")+1:]
 }
 
 // StrictTiers is how a provider orders more than two tiers on request.
@@ -220,6 +256,10 @@ type Failover struct {
 	// priority (unless spec.gateway.strictTiers), splitting its traffic by
 	// the tiers' weights instead of taking it in order.
 	SharedFallback bool
+	// Edition, when set, is the edition of the gateway that fails over:
+	// check gateway-install fails a cluster whose routes fail over on
+	// another.
+	Edition *Edition
 	// HealthSignals is where check finds a failover path's health check.
 	HealthSignals HealthSignals
 	// SourceChecksName: as a failover source, the gateway checks that the

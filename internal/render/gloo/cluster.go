@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // Gloo Edge versions gatefed renders for: the oldest and the newest whose
@@ -86,4 +87,10 @@ func CheckVersion(v string) string {
 		return fmt.Sprintf("Gloo %s is older than %s, the oldest gatefed supports", v, OldestVersion)
 	}
 	return ""
+}
+
+// EnterpriseImage reports whether an image of Gloo's control plane is Gloo
+// Edge Enterprise's (gloo-ee), not open-source Gloo's (gloo).
+func EnterpriseImage(image string) bool {
+	return strings.HasSuffix(provider.ImageName(image), "-ee")
 }

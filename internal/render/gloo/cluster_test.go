@@ -80,3 +80,13 @@ func TestCatchAllHost(t *testing.T) {
 	assertYAML(t, "domains", spec["virtualHost"].(map[string]any)["domains"], `["*"]`)
 	assertYAML(t, "sslConfig", spec["sslConfig"], `{secretRef: {name: default-tls, namespace: gloo-system}}`)
 }
+
+func TestEnterpriseImage(t *testing.T) {
+	for image, want := range map[string]bool{
+		"quay.io/solo-io/gloo-ee:1.19.6": true, "quay.io/solo-io/gloo:1.19.6": false, "gloo-ee": true, "mirror.example.com/gloo@sha256:00": false,
+	} {
+		if got := EnterpriseImage(image); got != want {
+			t.Errorf("EnterpriseImage(%q) = %v, want %v", image, got, want)
+		}
+	}
+}

@@ -29,7 +29,7 @@ var Descriptor = &provider.Descriptor{
 		Namespace:   "gloo-system",
 		GatewayName: "gateway-proxy",
 	},
-	Options:     provider.Options{IPFamilies: true, Version: CheckVersion},
+	Options:     provider.Options{IPFamilies: true, Version: CheckVersion, VersionDeployment: ControllerDeployment},
 	CRDs:        []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	Kinds:       []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	StatusKinds: statusKinds(),
@@ -56,6 +56,12 @@ var Descriptor = &provider.Descriptor{
 		// verifySubjectAltName, which gatefed does not render: a Gloo source
 		// checks the target's chain, not its name.
 		SourceChecksName: false,
+		Edition: &provider.Edition{
+			Deployment: ControllerDeployment,
+			Accepts:    EnterpriseImage,
+			What:       "Gloo Edge Enterprise",
+			Hint:       "Upstream failover is a Gloo Edge Enterprise feature: open-source Gloo reports an error on an Upstream with failover. Install Gloo Edge Enterprise (helm chart glooe, image gloo-ee), or keep this cluster's routes to services that run here only",
+		},
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},

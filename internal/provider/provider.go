@@ -256,6 +256,10 @@ type Failover struct {
 	// priority (unless spec.gateway.strictTiers), splitting its traffic by
 	// the tiers' weights instead of taking it in order.
 	SharedFallback bool
+	// DNSInControlPlane: the control plane resolves a DNS-name failover
+	// address when it translates (Gloo's static Upstream hosts), not the
+	// proxy when it connects; check warns when one does not resolve.
+	DNSInControlPlane bool
 	// Edition, when set, is the edition of the gateway that fails over:
 	// check gateway-install fails a cluster whose routes fail over on
 	// another.

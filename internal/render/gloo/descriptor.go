@@ -50,7 +50,8 @@ var Descriptor = &provider.Descriptor{
 		ExposePort: func(gatewayName string) string {
 			return "gatewayProxies." + gatewayName + ".service.extraPorts in Gloo's Helm values"
 		},
-		HealthSignals: provider.SignalsInUpstream,
+		HealthSignals:     provider.SignalsInUpstream,
+		DNSInControlPlane: true,
 		// Gloo turns an UpstreamSslConfig's Secret into Envoy's trusted CA
 		// (its ca.crt) and matches subject alt names only for
 		// verifySubjectAltName, which gatefed does not render: a Gloo source

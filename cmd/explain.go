@@ -32,6 +32,13 @@ the backends' weights as percentages, each served by the first cluster left in
 its tiers. It is computed from the fleet alone; no cluster is contacted unless
 --discover is given.
 
+An Envoy Gateway source without spec.gateway.strictTiers gives every tier after
+the first one shared fallback priority, shown in braces ("a (local) > {b, c}"):
+once tier 0 is gone they split its share by weight. Envoy spills traffic to
+the next priority once fewer than about 71% of a priority's hosts are healthy
+(overprovisioning factor 1.4), and moves all of it once none are; explain's
+scenarios take whole clusters or services away.
+
 Name a GlobalRoute or GlobalService ("namespace/name", or a name unique across
 namespaces) to explain only it: a service shows the routes that send to it, a
 route the services it sends to.

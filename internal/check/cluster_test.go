@@ -240,7 +240,7 @@ func buildScenario(tf *testfleet.Fleet) (*scenario, error) {
 func port(ln net.Listener) int { return ln.Addr().(*net.TCPAddr).Port }
 
 func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.Unstructured, failoverPort int) error {
-	if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: "gloo", Available: true}); err != nil {
+	if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: "gloo", Available: true, Image: "quay.io/solo-io/gloo-ee:1.22.0"}); err != nil {
 		return err
 	}
 	if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: "gateway-proxy", Available: false}); err != nil {

@@ -157,6 +157,9 @@ func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
 			steps = append(steps, func(r *result) {
 				secretExists(ctx, env, r, render.FailoverUpstreamSecret, "holds the client certificate this cluster presents to failover targets")
 			})
+			if env.provider().Failover.DNSInControlPlane {
+				steps = append(steps, func(r *result) { controlPlaneDNS(ctx, env, r) })
+			}
 		}
 		if receives {
 			steps = append(steps, func(r *result) {

@@ -29,7 +29,14 @@ func checkGatewayInstall(ctx context.Context, env *clusterEnv, res *result) {
 	} else {
 		res.info(fmt.Sprintf("the %s CRDs are installed", desc.Name))
 	}
-	if steps := installSteps(ctx, env, desc.Install); len(steps) > 0 {
+	steps := installSteps(ctx, env, desc.Install)
+	if st := desc.Options.StrictTiers; st != nil && env.cluster.Spec.Gateway.StrictTiers {
+		steps = append(steps, func(r *result) { strictTiersSetting(ctx, env, r, desc.Title, st) })
+	}
+	if e := desc.Failover.Edition; e != nil && failsOver(env) {
+		steps = append(steps, func(r *result) { gatewayEdition(ctx, env, r, desc.Title, e) })
+	}
+	if len(steps) > 0 {
 		res.inParallel(steps...)
 	}
 }

@@ -30,7 +30,8 @@ type Permissions struct {
 //     Gateways and GatewayClasses, and get/list of CRDs;
 //   - in the gateway namespace, write of the kinds gatefed renders, create of
 //     ConfigMaps plus get/update/patch of the ApplySet parent ConfigMap only,
-//     and get of the two failover Secrets only;
+//     and get of the two failover Secrets only (and, where the provider
+//     has strict tiers, of its configuration ConfigMap);
 //   - for envoy-gateway, in each service namespace, write of ReferenceGrants.
 func PermissionsFor(providerName string) Permissions {
 	kinds := descriptor(providerName).Kinds
@@ -49,6 +50,12 @@ func PermissionsFor(providerName string) Permissions {
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{ApplySetParentName}, Verbs: []string{"get", "update", "patch"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{FailoverUpstreamSecret, FailoverDownstreamSecret}, Verbs: []string{"get"}},
 	)
+	if st := descriptor(providerName).Options.StrictTiers; st != nil {
+		// check reads whether the gateway has the setting strict tiers need;
+		// its ConfigMap is in the default gateway namespace.
+		p.GatewayNamespace = append(p.GatewayNamespace,
+			rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{st.Setting.ConfigMap}, Verbs: []string{"get"}})
+	}
 	var inServiceNamespaces []provider.Kind
 	for _, k := range kinds {
 		if k.InServiceNamespaces {

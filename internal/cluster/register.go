@@ -224,6 +224,7 @@ type registration struct {
 	effNamespace, effName string // with the provider's defaults
 	src                   *source
 	cs                    kubernetes.Interface // nil with --offline
+	facts                 gatewayFacts         // read from the cluster; empty with --offline
 	data                  []byte               // the file with the new document
 }
 
@@ -362,6 +363,9 @@ func (r *registration) inspectCluster(ctx context.Context) error {
 	if r.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
+	var notes []string
+	r.facts, notes = readGatewayFacts(cctx, r.cs, descriptor(r.provider), r.effNamespace, r.effName)
+	res.Notes = append(res.Notes, notes...)
 	if r.failover == nil {
 		if err := r.discoverFailover(cctx); err != nil {
 			return err
@@ -393,7 +397,7 @@ func (r *registration) editDocument(context.Context) error {
 		Kubeconfig: r.o.Kubeconfig, Context: r.src.Context,
 		Region: r.region, Zone: r.zone,
 		Provider: r.provider, GatewayNamespace: r.gwNamespace, GatewayName: r.gwName,
-		Failover: r.failover,
+		Facts: r.facts, Failover: r.failover,
 	}
 	r.chooseCredentials(&edit)
 	var doc *yamlDoc
@@ -515,7 +519,7 @@ var (
 	rootOrder     = []string{"apiVersion", "kind", "metadata", "spec"}
 	metadataOrder = []string{"name", "labels", "annotations"}
 	specOrder     = []string{"kubeconfig", "context", "region", "zone", "gateway", "failover"}
-	gatewayOrder  = []string{"provider", "namespace", "name", "className"}
+	gatewayOrder  = []string{"provider", "namespace", "name", "className", "selector", "strictTiers", "ipFamilies", "version"}
 	failoverOrder = []string{"address", "port"}
 )
 
@@ -527,7 +531,9 @@ type docEdit struct {
 	Region, Zone                  string
 	Provider                      string
 	GatewayNamespace, GatewayName string
-	Failover                      *Failover
+	// Facts read from the cluster; empty ones leave the document's as they are.
+	Facts    gatewayFacts
+	Failover *Failover
 	// AdminContext is set for --service-account registrations.
 	AdminContext, AdminKubeconfig string
 }
@@ -603,6 +609,7 @@ func (e docEdit) render(file *yamlFile, doc *yamlDoc) ([]byte, error) {
 	if def.Selector == nil {
 		deleteKey(gw, "selector") // the provider selects no pods
 	}
+	e.setFacts(gw, set)
 	if e.Failover != nil {
 		fo := mapping(spec, "failover", specOrder)
 		set(fo, "address", e.Failover.Address, failoverOrder)
@@ -619,4 +626,33 @@ func (e docEdit) render(file *yamlFile, doc *yamlDoc) ([]byte, error) {
 		deleteKey(spec, "failover")
 	}
 	return encodeDoc(node, indent)
+}
+
+// setFacts records the facts read from the cluster in spec.gateway, and
+// drops the options the provider does not take.
+func (e docEdit) setFacts(gw *yaml.Node, set func(m *yaml.Node, key, value string, order []string)) {
+	opts := descriptor(e.Provider).Options
+	switch {
+	case !opts.IPFamilies:
+		deleteKey(gw, "ipFamilies")
+	case len(e.Facts.IPFamilies) > 0:
+		had := lookup(gw, "ipFamilies") != nil
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
+		for _, f := range e.Facts.IPFamilies {
+			seq.Content = append(seq.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f})
+		}
+		setNode(gw, "ipFamilies", seq)
+		if !had {
+			placeKey(gw, "ipFamilies", gatewayOrder)
+		}
+	}
+	switch {
+	case opts.Version == nil:
+		deleteKey(gw, "version")
+	case e.Facts.Version != "":
+		set(gw, "version", e.Facts.Version, gatewayOrder)
+	}
+	if opts.StrictTiers == nil {
+		deleteKey(gw, "strictTiers")
+	}
 }

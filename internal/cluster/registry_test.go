@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -199,7 +201,21 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	}
 	golden(t, "register-new.golden", readFile(t, path))
 
-	// Register us-east again: a zone, a label, the discovered failover address.
+	// Register us-east again: a zone, a label, the discovered failover
+	// address, and Gloo's facts: the IP families of the gateway-proxy Service
+	// and the version of the gloo Deployment's image.
+	if _, err := cs1.AppsV1().Deployments("gloo-system").Create(context.Background(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "gloo", Namespace: "gloo-system"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"gloo": "gloo"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"gloo": "gloo"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "gloo", Image: "quay.io/solo-io/gloo-ee:1.19.6"}}},
+			},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	zone = "us-east-1a"
 	res, err = Register(context.Background(), RegisterOptions{
 		Name: "us-east", Context: "c1", Zone: &zone, Labels: []string{"tier=gold"},
@@ -211,12 +227,19 @@ func TestRegisterByContextKeepsTheFile(t *testing.T) {
 	if res.Created || res.Failover == nil || res.Failover.String() != "203.0.113.10:15443" {
 		t.Fatalf("re-register: got %+v", res)
 	}
+	notes := strings.Join(res.Notes, "\n")
+	for _, want := range []string{"IP families IPv4 from Service gloo-system/gateway-proxy", "Gloo version 1.19.6 from Deployment gloo-system/gloo (image quay.io/solo-io/gloo-ee:1.19.6)"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("re-register notes %q lack %q", res.Notes, want)
+		}
+	}
 	golden(t, "reregister.golden", readFile(t, path))
 
 	f := loadFleet(t, dir)
 	us := f.Cluster("us-east")
 	if us.Spec.Region != "us-east-1" || us.Spec.Zone != "us-east-1a" || us.Metadata.Labels["tier"] != "gold" || us.Metadata.Labels["env"] != "prod" ||
-		us.Spec.Failover.Address != "203.0.113.10" || us.Spec.Failover.Port != 15443 || us.Spec.Gateway.Provider != "gloo" {
+		us.Spec.Failover.Address != "203.0.113.10" || us.Spec.Failover.Port != 15443 || us.Spec.Gateway.Provider != "gloo" ||
+		fmt.Sprint(us.Spec.Gateway.IPFamilies) != "[IPv4]" || us.Spec.Gateway.Version != "1.19.6" {
 		t.Fatalf("us-east after re-register: %+v", us)
 	}
 

@@ -64,7 +64,8 @@ func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fl
 	}
 	switch gw.Provider {
 	case gloo.Name:
-		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gloo.ControllerDeployment, Available: true, Container: "gloo"}); err != nil {
+		// Failover on Gloo is Gloo Edge Enterprise's: its image is gloo-ee.
+		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gloo.ControllerDeployment, Available: true, Container: "gloo", Image: "quay.io/solo-io/gloo-ee:" + gloo.NewestVersion + ".0"}); err != nil {
 			return err
 		}
 		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gw.Name, Replicas: 2, Available: true, Container: "gateway-proxy"}); err != nil {

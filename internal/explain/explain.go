@@ -81,6 +81,10 @@ type ServiceTiers struct {
 type Tier struct {
 	Cluster string `json:"cluster"`
 	Local   bool   `json:"local"`
+	// Priority is the tier's Envoy priority: its place in the list, or 1
+	// for every tier after the first where the source's gateway has one
+	// shared fallback priority (Envoy Gateway without strictTiers).
+	Priority int `json:"priority"`
 }
 
 // RouteTraffic is where a route's traffic goes from one source cluster.
@@ -117,6 +121,10 @@ type BackendTraffic struct {
 	// Usual is the cluster that serves the share when every placed cluster
 	// is available; it differs from Cluster when the scenario fails it over.
 	Usual string `json:"usual"`
+	// Split is how the share spreads over the tiers of a shared fallback
+	// priority (Envoy Gateway without strictTiers) once tier 0 is gone;
+	// Cluster is the first of them.
+	Split []Share `json:"split,omitempty"`
 }
 
 // Share is a percentage of a rule's requests served by one cluster.
@@ -223,7 +231,7 @@ func Explain(f *fleet.Fleet, opts Options) (*Report, error) {
 		for _, s := range services {
 			t, skips := plan.Tiers(f, s, src, sc)
 			row := ServiceTiers{Source: src.Name(), Service: s.Key(), Policy: s.Policy(), Routed: routed[s.Key()],
-				Tiers: tierList(t), Skipped: skips}
+				Tiers: tierList(t, sharedFallback(src)), Skipped: skips}
 			if row.Skipped == nil {
 				row.Skipped = []plan.Skip{}
 			}
@@ -240,7 +248,7 @@ func Explain(f *fleet.Fleet, opts Options) (*Report, error) {
 			}
 			rt := RouteTraffic{Source: src.Name(), Route: r.Key()}
 			for i, rule := range r.Spec.Rules {
-				rr := ruleTraffic(f, r, i, rule, tiersOf)
+				rr := ruleTraffic(f, r, i, rule, tiersOf, sharedFallback(src))
 				if rr.Failing > 0 {
 					var dead []string
 					for _, b := range rr.Backends {
@@ -263,7 +271,7 @@ func Explain(f *fleet.Fleet, opts Options) (*Report, error) {
 // Outage reports whether the scenario leaves any routed traffic without a cluster.
 func (r *Report) Outage() bool { return len(r.Outages) > 0 }
 
-func ruleTraffic(f *fleet.Fleet, r *fleet.GlobalRoute, i int, rule fleet.Rule, tiersOf func(*fleet.GlobalService) (now, usual []plan.Tier)) RuleTraffic {
+func ruleTraffic(f *fleet.Fleet, r *fleet.GlobalRoute, i int, rule fleet.Rule, tiersOf func(*fleet.GlobalService) (now, usual []plan.Tier), shared bool) RuleTraffic {
 	rr := RuleTraffic{Rule: RuleName(rule, i), Match: MatchString(rule.Match)}
 	switch {
 	case rule.Redirect != nil:
@@ -291,16 +299,27 @@ func ruleTraffic(f *fleet.Fleet, r *fleet.GlobalRoute, i int, rule fleet.Rule, t
 		bt := BackendTraffic{Service: key, Weight: w, Percent: round(pct)}
 		if s := f.Service(key); s != nil {
 			now, usual := tiersOf(s)
-			if len(now) > 0 {
-				bt.Cluster, bt.Local = now[0].Cluster.Name(), now[0].Local
+			serving := servingTiers(now, usual, shared)
+			if len(serving) > 0 {
+				bt.Cluster, bt.Local = serving[0].Cluster.Name(), serving[0].Local
+			}
+			if len(serving) > 1 {
+				for _, t := range serving {
+					bt.Split = append(bt.Split, Share{Cluster: t.Cluster.Name(), Percent: round(pct / float64(len(serving)))})
+				}
 			}
 			if len(usual) > 0 {
 				bt.Usual = usual[0].Cluster.Name()
 			}
 		}
-		if bt.Cluster == "" {
+		switch {
+		case bt.Cluster == "":
 			rr.Failing += pct
-		} else if w > 0 {
+		case w > 0 && bt.Split != nil:
+			for _, sh := range bt.Split {
+				shares[sh.Cluster] += pct / float64(len(bt.Split))
+			}
+		case w > 0:
 			shares[bt.Cluster] += pct
 		}
 		rr.Backends = append(rr.Backends, bt)
@@ -339,10 +358,10 @@ func routedServices(f *fleet.Fleet, src *fleet.Cluster) map[string]bool {
 	return out
 }
 
-func tierList(t []plan.Tier) []Tier {
+func tierList(t []plan.Tier, shared bool) []Tier {
 	out := make([]Tier, len(t))
 	for i, x := range t {
-		out[i] = Tier{Cluster: x.Cluster.Name(), Local: x.Local}
+		out[i] = Tier{Cluster: x.Cluster.Name(), Local: x.Local, Priority: priority(i, shared)}
 	}
 	return out
 }

@@ -41,15 +41,8 @@ var (
 func ServiceRows(rep *Report) [][]string {
 	var rows [][]string
 	for _, s := range rep.Services {
-		tiers := make([]string, len(s.Tiers))
-		for i, t := range s.Tiers {
-			tiers[i] = t.Cluster
-			if t.Local {
-				tiers[i] += " (local)"
-			}
-		}
-		tierText := strings.Join(tiers, " > ")
-		if len(tiers) == 0 {
+		tierText := tierText(s.Tiers)
+		if len(s.Tiers) == 0 {
 			tierText = "none"
 			if s.Routed {
 				tierText = "NONE: outage"
@@ -88,6 +81,12 @@ func servedBy(b BackendTraffic) string {
 		return "NONE: HTTP 500"
 	case b.Local:
 		return b.Cluster + " (local)"
+	case len(b.Split) > 0:
+		parts := make([]string, len(b.Split))
+		for i, s := range b.Split {
+			parts[i] = s.Cluster + " " + FormatPercent(s.Percent) + "%"
+		}
+		return strings.Join(parts, ", ") + " (shared fallback priority, failover from " + b.Usual + ")"
 	case b.Usual != "" && b.Usual != b.Cluster:
 		return b.Cluster + " (failover from " + b.Usual + ")"
 	default:

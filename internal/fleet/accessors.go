@@ -104,6 +104,29 @@ func (s *GlobalService) HasHealthSignal() bool {
 	return s.Spec.HealthCheck != nil || s.Spec.OutlierDetection != nil
 }
 
+// DefaultMaxEjectionPercent is the share of a tier's hosts outlier detection
+// may eject when outlierDetection leaves maxEjectionPercent out. Envoy's own
+// default, 10% (at least one host), keeps a tier with many hosts from ever
+// failing over on outlier detection alone.
+const DefaultMaxEjectionPercent int32 = 100
+
+// MaxEjection is maxEjectionPercent, DefaultMaxEjectionPercent when not set.
+func (od *OutlierDetection) MaxEjection() int32 {
+	if od.MaxEjectionPercent > 0 {
+		return od.MaxEjectionPercent
+	}
+	return DefaultMaxEjectionPercent
+}
+
+// CatchAllHost is the GlobalRoute host that serves every host no other
+// route on the gateway serves.
+const CatchAllHost = "*"
+
+// CatchAll reports whether the route serves every host (its only host is "*").
+func (r *GlobalRoute) CatchAll() bool {
+	return len(r.Spec.Hosts) == 1 && r.Spec.Hosts[0] == CatchAllHost
+}
+
 // Key is "namespace/name".
 func (r *GlobalRoute) Key() string { return Ref(r.Metadata.Namespace, r.Metadata.Name) }
 

@@ -158,6 +158,18 @@ type GatewaySpec struct {
 	ClassName string `json:"className,omitempty"`
 	// Selector picks the ingress gateway pods an istio Gateway binds to.
 	Selector map[string]string `json:"selector,omitempty"`
+	// StrictTiers gives every failover tier of a service its own Envoy
+	// priority where the provider needs a patch of the generated Envoy
+	// configuration for it (envoy-gateway: an EnvoyPatchPolicy, which
+	// Envoy Gateway applies only with extensionApis.enableEnvoyPatchPolicy).
+	StrictTiers bool `json:"strictTiers,omitempty"`
+	// IPFamilies are the IP families of the gateway proxy's Service
+	// (IPv4, IPv6), as cluster register records them; a gloo failover
+	// Gateway binds 0.0.0.0 on an IPv4-only cluster, :: otherwise.
+	IPFamilies []string `json:"ipFamilies,omitempty"`
+	// Version is the gateway's version ("1.19.3"), as cluster register
+	// records it; gloo output leaves out fields older versions lack.
+	Version string `json:"version,omitempty"`
 }
 
 // ClusterFailover is how other clusters reach this one.

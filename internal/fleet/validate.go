@@ -118,8 +118,35 @@ func (v *validator) meta(d docRef, m ObjectMeta, nameCheck func(string) []string
 	}
 }
 
-func hasClass(d *provider.Descriptor) bool    { return d.Defaults.ClassName != "" }
-func hasSelector(d *provider.Descriptor) bool { return d.Defaults.Selector != nil }
+func hasClass(d *provider.Descriptor) bool       { return d.Defaults.ClassName != "" }
+func hasSelector(d *provider.Descriptor) bool    { return d.Defaults.Selector != nil }
+func hasStrictTiers(d *provider.Descriptor) bool { return d.Options.StrictTiers != nil }
+func hasIPFamilies(d *provider.Descriptor) bool  { return d.Options.IPFamilies }
+func hasVersion(d *provider.Descriptor) bool     { return d.Options.Version != nil }
+
+// gatewayOptions checks the spec.gateway fields only some providers take.
+func (v *validator) gatewayOptions(d docRef, g GatewaySpec, desc *provider.Descriptor) {
+	only := func(field string, set bool, has func(*provider.Descriptor) bool) bool {
+		if set && g.Provider != "" && (desc == nil || !has(desc)) {
+			v.add(d, "spec.gateway."+field, "only for provider %s", provider.OrList(provider.NamesWhere(has)))
+			return false
+		}
+		return set && desc != nil
+	}
+	only("strictTiers", g.StrictTiers, hasStrictTiers)
+	if only("ipFamilies", len(g.IPFamilies) > 0, hasIPFamilies) {
+		for i, f := range g.IPFamilies {
+			if f != "IPv4" && f != "IPv6" {
+				v.add(d, fmt.Sprintf("spec.gateway.ipFamilies[%d]", i), "%q is not an IP family (want IPv4 or IPv6, as in the Service's spec.ipFamilies)", f)
+			}
+		}
+	}
+	if only("version", g.Version != "", hasVersion) {
+		if msg := desc.Options.Version(g.Version); msg != "" {
+			v.add(d, "spec.gateway.version", "%s", msg)
+		}
+	}
+}
 
 func (v *validator) cluster(c *Cluster) {
 	d := clusterRef(c)
@@ -151,6 +178,7 @@ func (v *validator) cluster(c *Cluster) {
 	if len(g.Selector) > 0 && g.Provider != "" && (desc == nil || !hasSelector(desc)) {
 		v.add(d, "spec.gateway.selector", "only for provider %s", provider.OrList(provider.NamesWhere(hasSelector)))
 	}
+	v.gatewayOptions(d, g, desc)
 	for _, k := range Sorted(g.Selector) {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			v.add(d, "spec.gateway.selector."+k, "invalid label key %q: %s", k, errs[0])
@@ -355,9 +383,12 @@ var (
 )
 
 func validHost(h string) string {
+	if h == CatchAllHost {
+		return ""
+	}
 	name := strings.TrimPrefix(h, "*.")
 	if strings.Contains(name, "*") {
-		return "a wildcard is allowed only as the whole first label (\"*.example.com\")"
+		return "a wildcard is allowed only as the whole first label (\"*.example.com\") or as the whole host (\"*\", every host)"
 	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return errs[0]
@@ -386,6 +417,9 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 			v.add(d, field, "host %q listed twice", h)
 		}
 		seenHost[h] = true
+		if h == CatchAllHost && len(r.Spec.Hosts) > 1 {
+			v.add(d, field, "the catch-all host \"*\" serves every host: it must be the route's only host")
+		}
 	}
 	v.placement(f, d, "spec.clusters", r.Spec.Clusters, clusterNames)
 	if t := r.Spec.TLS; t != nil {

@@ -194,10 +194,12 @@ type Deployment struct {
 	Labels map[string]string
 	// Container is the name of its one container (default "app").
 	Container string
+	// Image is its container's image (default registry.k8s.io/pause:3.10).
+	Image string
 }
 
-// Deployment creates the Deployment unless it exists (image
-// registry.k8s.io/pause, selector app=<name>), then writes its status
+// Deployment creates the Deployment unless it exists (selector
+// app=<name>), then writes its status
 // subresource as the deployment controller would.
 func (s *Sim) Deployment(ctx context.Context, d Deployment) error {
 	if d.Replicas == 0 {
@@ -208,6 +210,9 @@ func (s *Sim) Deployment(ctx context.Context, d Deployment) error {
 	}
 	if d.Container == "" {
 		d.Container = "app"
+	}
+	if d.Image == "" {
+		d.Image = "registry.k8s.io/pause:3.10"
 	}
 	api := s.Kube.AppsV1().Deployments(d.Namespace)
 	labels := map[string]string{"app": d.Name}
@@ -222,7 +227,7 @@ func (s *Sim) Deployment(ctx context.Context, d Deployment) error {
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: d.Container, Image: "registry.k8s.io/pause:3.10"}}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: d.Container, Image: d.Image}}},
 			},
 		},
 	}

@@ -7,6 +7,8 @@
 package provider
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -20,6 +22,8 @@ type Descriptor struct {
 	Title string
 	// Defaults are what the fleet loader fills into spec.gateway.
 	Defaults Defaults
+	// Options are the spec.gateway fields it takes besides its defaults.
+	Options Options
 	// CRDs are the CustomResourceDefinitions a cluster must serve: cluster
 	// register warns and check gateway-install fails on a missing one.
 	CRDs []Kind
@@ -49,6 +53,74 @@ type Defaults struct {
 	// Selector is the default spec.gateway.selector (the gateway's pods); a
 	// provider without one refuses the field.
 	Selector map[string]string
+}
+
+// Options are the spec.gateway fields a provider takes besides those of
+// Defaults; a provider without one refuses the field.
+type Options struct {
+	// StrictTiers, when set, is how spec.gateway.strictTiers gives every
+	// failover tier its own priority.
+	StrictTiers *StrictTiers
+	// IPFamilies: spec.gateway.ipFamilies (the proxy Service's IP
+	// families) changes what is rendered.
+	IPFamilies bool
+	// Version, when set, says what is wrong with a spec.gateway.version
+	// ("" when nothing is).
+	Version func(version string) string
+	// VersionDeployment is the Deployment in the gateway namespace whose
+	// image tag cluster register records as spec.gateway.version.
+	VersionDeployment string
+}
+
+// Edition is the edition of the gateway failover needs, told by the image
+// of one of its Deployments.
+type Edition struct {
+	// Deployment is in the gateway namespace.
+	Deployment string
+	// Accepts reports whether an image is of the edition.
+	Accepts func(image string) bool
+	// What names the edition, Hint says how to get it.
+	What, Hint string
+}
+
+// ImageTag is the tag of a container image ("1.19.6" of
+// "quay.io/solo-io/gloo-ee:1.19.6"), "" when it has none.
+func ImageTag(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[i+1:]
+	}
+	return ""
+}
+
+// ImageName is the last path element of a container image without its tag
+// or digest ("gloo-ee" of "quay.io/solo-io/gloo-ee:1.19.6").
+func ImageName(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		image = image[:i]
+	}
+	return image[strings.LastIndex(image, "/")+1:]
+}
+
+// StrictTiers is how a provider orders more than two tiers on request.
+type StrictTiers struct {
+	// Object names what is rendered for it ("an EnvoyPatchPolicy").
+	Object string
+	// Setting is the installed gateway's setting it needs.
+	Setting ConfigSetting
+}
+
+// ConfigSetting is a setting of the installed gateway in its
+// configuration ConfigMap, which check gateway-install reads.
+type ConfigSetting struct {
+	Namespace, ConfigMap, Key string
+	// What names the setting ("extensionApis.enableEnvoyPatchPolicy").
+	What string
+	// Enabled reads the key's text.
+	Enabled func(config string) (bool, error)
+	// Hint says how to turn it on.
+	Hint string
 }
 
 // Kind is one API kind of a provider.
@@ -180,6 +252,18 @@ type Failover struct {
 	// is reached through a failover port, so a cluster that routes to a
 	// service failing over needs its own spec.failover.
 	LocalTierThroughFailover bool
+	// SharedFallback: every tier after the first shares one fallback
+	// priority (unless spec.gateway.strictTiers), splitting its traffic by
+	// the tiers' weights instead of taking it in order.
+	SharedFallback bool
+	// DNSInControlPlane: the control plane resolves a DNS-name failover
+	// address when it translates (Gloo's static Upstream hosts), not the
+	// proxy when it connects; check warns when one does not resolve.
+	DNSInControlPlane bool
+	// Edition, when set, is the edition of the gateway that fails over:
+	// check gateway-install fails a cluster whose routes fail over on
+	// another.
+	Edition *Edition
 	// HealthSignals is where check finds a failover path's health check.
 	HealthSignals HealthSignals
 	// SourceChecksName: as a failover source, the gateway checks that the

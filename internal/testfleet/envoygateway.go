@@ -110,7 +110,10 @@ exec chroot "$root" "$@"
 
 // envoyGatewayConfig is the controller's configuration: the Kubernetes
 // provider without leader election or the topology webhook, and the Backend
-// API enabled, as gatefed's docs ask of a cluster.
+// and EnvoyPatchPolicy APIs enabled, as gatefed's docs ask of a cluster
+// (the latter for spec.gateway.strictTiers). StartEnvoyGateway also writes
+// it where Envoy Gateway's Helm chart does, ConfigMap envoy-gateway-config
+// (key envoy-gateway.yaml) in the controller's namespace, for check to read.
 const envoyGatewayConfig = `apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: EnvoyGateway
 gateway:
@@ -124,6 +127,7 @@ provider:
       disabled: true
 extensionApis:
   enableBackend: true
+  enableEnvoyPatchPolicy: true
 logging:
   level:
     default: info
@@ -178,6 +182,9 @@ func (c *Cluster) StartEnvoyGatewayWith(ctx context.Context, opts EnvoyGatewayOp
 		return nil, err
 	}
 	if err := c.ensureHMACSecret(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.ensureEnvoyGatewayConfigMap(ctx); err != nil {
 		return nil, err
 	}
 	env := []string{"KUBECONFIG=" + filepath.Join(dir, "kubeconfig"), "ENVOY_GATEWAY_NAMESPACE=" + EnvoyGatewayNamespace}
@@ -347,6 +354,24 @@ func (c *Cluster) ensureHMACSecret(ctx context.Context) error {
 	}, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
+	}
+	return err
+}
+
+// ensureEnvoyGatewayConfigMap writes the controller's configuration where
+// Envoy Gateway's Helm chart puts it.
+func (c *Cluster) ensureEnvoyGatewayConfigMap(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "envoy-gateway-config", Namespace: EnvoyGatewayNamespace},
+		Data:       map[string]string{"envoy-gateway.yaml": envoyGatewayConfig},
+	}
+	_, err = cs.CoreV1().ConfigMaps(EnvoyGatewayNamespace).Create(ctx, cm, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = cs.CoreV1().ConfigMaps(EnvoyGatewayNamespace).Update(ctx, cm, metav1.UpdateOptions{})
 	}
 	return err
 }

@@ -55,13 +55,28 @@ func TestEnvoyGatewayControllerConfig(t *testing.T) {
 	}
 	live := newLiveCluster(t, tc)
 
-	for _, c := range []struct{ fleet, cluster string }{
-		{"dns-failover", "eg-use1"}, // every tier by name
-		{"mixed", "eg-east"},        // every tier by IP
-		{"tls", "eg-west"},          // HTTPS through ListenerSets, which egctl does not load
+	// locality-envoy's use1-a, the example of strict tiers over IP
+	// addresses, has retries, whose previous-hosts predicate xdsdump cannot
+	// decode: mixed's eg-east, with strictTiers set here, stands in for it.
+	for _, c := range []struct {
+		fleet, cluster string
+		strict         bool
+	}{
+		{"dns-failover", "eg-use1", false}, // every tier by name
+		{"dns-failover", "eg-edge", false}, // strict tiers (in the fleet), patched into DNS clusters
+		{"mixed", "eg-east", false},        // every tier by IP
+		{"mixed", "eg-east", true},         // strict tiers, patched into EDS
+		{"tls", "eg-west", false},          // HTTPS through ListenerSets, which egctl does not load
 	} {
-		t.Run(c.fleet+"/"+c.cluster, func(t *testing.T) {
+		name := c.fleet + "/" + c.cluster
+		if c.strict {
+			name += "/strict-tiers"
+		}
+		t.Run(name, func(t *testing.T) {
 			f := fleettest.LoadDir(t, filepath.Join("..", "..", "..", "testdata", "fleets", c.fleet))
+			if c.strict {
+				f.Cluster(c.cluster).Spec.Gateway.StrictTiers = true
+			}
 			res, err := render.Render(f, render.Options{Clusters: []string{c.cluster}})
 			if err != nil {
 				t.Fatal(err)
@@ -79,7 +94,7 @@ func TestEnvoyGatewayControllerConfig(t *testing.T) {
 			for key := range w.clusterIP {
 				w.clusterIP[key] = live.endpointIP(ctx, f.Service(key))
 			}
-			tr := &translation{t: t, in: in, world: w, objs: objs}
+			tr := &translation{t: t, in: in, world: w, objs: objs, controller: true}
 			tr.out = live.waitForVerdicts(ctx, objs, eg, in.Cluster)
 			tr.assertStatuses()
 			tr.assertRules()
@@ -207,7 +222,7 @@ func (l *liveCluster) reset(ctx context.Context) {
 		{"gateway.networking.k8s.io/v1", "HTTPRoute"}, {"gateway.networking.k8s.io/v1", "TLSRoute"},
 		{"gateway.envoyproxy.io/v1alpha1", "Backend"}, {"gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"},
 		{"gateway.envoyproxy.io/v1alpha1", "ClientTrafficPolicy"}, {"gateway.networking.k8s.io/v1", "ReferenceGrant"},
-		{"gateway.networking.k8s.io/v1", "ListenerSet"},
+		{"gateway.networking.k8s.io/v1", "ListenerSet"}, {"gateway.envoyproxy.io/v1alpha1", "EnvoyPatchPolicy"},
 	} {
 		r := l.sim.Dynamic.Resource(l.gvr(k.apiVersion, k.kind))
 		items, err := r.List(ctx, metav1.ListOptions{LabelSelector: render.LabelManagedBy + "=" + render.ManagedByValue})
@@ -273,6 +288,7 @@ func (l *liveCluster) waitForVerdicts(ctx context.Context, objs []*unstructured.
 	keys := map[string]string{
 		"HTTPRoute": "httpRoutes", "TLSRoute": "tlsRoutes", "Backend": "backends",
 		"BackendTrafficPolicy": "backendTrafficPolicies", "ClientTrafficPolicy": "clientTrafficPolicies", "Gateway": "gateways",
+		"EnvoyPatchPolicy": "envoyPatchPolicies",
 	}
 	gateways := []string{c.Spec.Gateway.Name}
 	for _, o := range objs {
@@ -295,6 +311,10 @@ func (l *liveCluster) waitForVerdicts(ctx context.Context, objs []*unstructured.
 			}
 			if live.Object["status"] == nil || len(live.Object["status"].(map[string]any)) == 0 {
 				missing = o.GetKind() + " " + o.GetName()
+			}
+			// A patch policy is Programmed once the xDS it patches is built.
+			if o.GetKind() == "EnvoyPatchPolicy" && !hasCondition(live.Object, "Programmed") {
+				missing = o.GetKind() + " " + o.GetName() + " (Programmed)"
 			}
 			lst, _ := out[key].([]any)
 			out[key] = append(lst, live.Object)
@@ -319,6 +339,18 @@ func (l *liveCluster) waitForVerdicts(ctx context.Context, objs []*unstructured.
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// hasCondition reports whether some ancestor of a policy's status has the condition.
+func hasCondition(o map[string]any, typ string) bool {
+	for _, a := range list(o, "status", "ancestors") {
+		for _, c := range list(a, "conditions") {
+			if str(c, "type") == typ {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // configDump puts xdsdump's resources in the shape of an Envoy config dump

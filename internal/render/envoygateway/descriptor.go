@@ -47,6 +47,8 @@ var (
 	clientPolicyKind   = egKind("ClientTrafficPolicy", "clienttrafficpolicies", 3)
 	extensionKind      = egKind("EnvoyExtensionPolicy", "envoyextensionpolicies", 3)
 	routeFilterKind    = egKind("HTTPRouteFilter", "httproutefilters", 2)
+	// The tiers' patch policy patches the clusters of the HTTPRoutes' rules.
+	patchPolicyKind = egKind("EnvoyPatchPolicy", "envoypatchpolicies", 7)
 )
 
 // Descriptor is what gatefed knows about Envoy Gateway.
@@ -58,13 +60,24 @@ var Descriptor = &provider.Descriptor{
 		GatewayName: defaultGatewayName,
 		ClassName:   defaultClassName,
 	},
+	Options: provider.Options{
+		StrictTiers: &provider.StrictTiers{
+			Object: "an EnvoyPatchPolicy",
+			Setting: provider.ConfigSetting{
+				Namespace: ControllerNamespace, ConfigMap: ConfigMapName, Key: ConfigMapKey,
+				What:    "extensionApis.enableEnvoyPatchPolicy",
+				Enabled: PatchPolicyEnabled,
+				Hint:    "set extensionApis.enableEnvoyPatchPolicy: true in Envoy Gateway's configuration (helm upgrade eg oci://docker.io/envoyproxy/gateway-helm -n envoy-gateway-system --reuse-values --set config.envoyGateway.extensionApis.enableEnvoyPatchPolicy=true), or drop spec.gateway.strictTiers",
+			},
+		},
+	},
 	CRDs: []provider.Kind{
 		gatewayClassKind, gatewayKind, httpRouteKind, tlsRouteKind, referenceGrantKind,
 		backendKind, trafficPolicyKind, clientPolicyKind, extensionKind,
 	},
 	Kinds: []provider.Kind{
 		httpRouteKind, tlsRouteKind, gatewayKind, listenerSetKind, referenceGrantKind,
-		backendKind, trafficPolicyKind, clientPolicyKind, extensionKind, routeFilterKind,
+		backendKind, trafficPolicyKind, clientPolicyKind, extensionKind, routeFilterKind, patchPolicyKind,
 	},
 	StatusKinds: statusKinds(),
 	Install: provider.Install{
@@ -96,6 +109,7 @@ var Descriptor = &provider.Descriptor{
 		HealthSignals:       provider.SignalsInTrafficPolicy,
 		// A Backend's tls.sni is also the name its certificate is checked for.
 		SourceChecksName: true,
+		SharedFallback:   true,
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{gatewayKind, httpRouteKind, tlsRouteKind, backendKind},

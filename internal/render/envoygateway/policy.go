@@ -136,6 +136,8 @@ func activeHealthCheck(hc *fleet.HealthCheck) *egv1a1.ActiveHealthCheck {
 	return a
 }
 
+// passiveHealthCheck copies outlier detection, with maxEjectionPercent 100
+// when not set.
 func passiveHealthCheck(od *fleet.OutlierDetection) *egv1a1.PassiveHealthCheck {
 	p := &egv1a1.PassiveHealthCheck{
 		Interval:         gwDuration(od.Interval),
@@ -144,9 +146,7 @@ func passiveHealthCheck(od *fleet.OutlierDetection) *egv1a1.PassiveHealthCheck {
 	if od.Consecutive5xx > 0 {
 		p.Consecutive5xxErrors = ptrTo(uint32(od.Consecutive5xx))
 	}
-	if od.MaxEjectionPercent > 0 {
-		p.MaxEjectionPercent = ptrTo(od.MaxEjectionPercent)
-	}
+	p.MaxEjectionPercent = ptrTo(od.MaxEjection())
 	return p
 }
 

@@ -39,7 +39,8 @@ func New() *Provider { return &Provider{} }
 var _ render.Provider = (*Provider)(nil)
 
 // Render returns the cluster's objects in a fixed order: ReferenceGrants,
-// Backends, BackendTrafficPolicies, EnvoyExtensionPolicies, the failover
+// Backends, BackendTrafficPolicies, EnvoyExtensionPolicies, the tiers'
+// EnvoyPatchPolicy, the failover
 // ClientTrafficPolicy and Gateway, HTTPRoutes, TLSRoutes; each group sorted by
 // namespace and name.
 func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
@@ -136,6 +137,13 @@ func (r *renderer) Run() ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	policies = append(policies, eeps...)
+	epp, err := r.tiersPolicy()
+	if err != nil {
+		return nil, err
+	}
+	if epp != nil {
+		policies = append(policies, epp)
+	}
 	if r.servesFailover() {
 		ctp, gw, err := r.failoverGateway()
 		if err != nil {
@@ -157,8 +165,13 @@ func (r *renderer) Run() ([]*unstructured.Unstructured, error) {
 }
 
 // checkPlans warns about services whose tiers Envoy Gateway cannot honour
-// fully. (render.Render itself warns about services without any tier.)
+// fully: without spec.gateway.strictTiers, every tier after the first shares
+// one fallback priority. (render.Render itself warns about services without
+// any tier.)
 func (r *renderer) checkPlans() {
+	if r.In.Cluster.Spec.Gateway.StrictTiers {
+		return
+	}
 	for _, key := range r.In.UsedKeys() {
 		p := r.In.Used[key]
 		switch {
@@ -167,7 +180,7 @@ func (r *renderer) checkPlans() {
 			for _, t := range p.Tiers[1:] {
 				shared = append(shared, t.Cluster.Name())
 			}
-			r.Warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order",
+			r.Warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order (set spec.gateway.strictTiers to order them with an EnvoyPatchPolicy)",
 				key, len(p.Tiers), strings.Join(render.TierNames(p), " > "), strings.Join(shared, ", "))
 		}
 	}

@@ -409,6 +409,21 @@ timeout: {http: {requestTimeout: 250ms}}
 	}
 }
 
+// Outlier detection without maxEjectionPercent may eject every host: Envoy's
+// own 10% would keep a tier of many hosts from failing over.
+func TestOutlierDetectionEjectsUpToAllHosts(t *testing.T) {
+	checkout := fleettest.NewService("shop", "checkout", 8080, "a", "b")
+	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 5}
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", Name, "", "", "", 0), fleettest.NewCluster("b", Name, "", "", "10.0.0.2", 0)},
+		[]*fleet.GlobalService{checkout},
+		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
+	)
+	objs, _ := renderCluster(t, f, "a")
+	btp := find(t, objs, "BackendTrafficPolicy", gwNs, "gatefed-shop-storefront-rule-0")
+	assertField(t, btp, `{consecutive5XxErrors: 5, maxEjectionPercent: 100}`, "spec", "healthCheck", "passive")
+}
+
 func TestDifferingHealthChecksInOneRuleWarn(t *testing.T) {
 	a := fleettest.NewService("", "a", 80, "c1")
 	a.Spec.HealthCheck = &fleet.HealthCheck{Path: "/a", Interval: "5s", Timeout: "1s"}
@@ -727,4 +742,28 @@ func TestRouteTLS(t *testing.T) {
 			t.Errorf("unexpected HTTPRoute %s", o.GetName())
 		}
 	}
+}
+
+// The catch-all host is an HTTPRoute without hostnames and, with tls, a
+// listener without a hostname, which take every host.
+func TestCatchAllHost(t *testing.T) {
+	f := orderedFleet()
+	f.Routes[0].Spec.Hosts = []string{fleet.CatchAllHost}
+	f.Routes[0].Spec.TLS = &fleet.RouteTLS{SecretName: "default-tls", HTTPSRedirect: true}
+	objs, _ := renderCluster(t, f, "a")
+	for _, hr := range ofKind(objs, "HTTPRoute") {
+		if _, found := fieldAt(hr.Object, "spec", "hostnames"); found {
+			t.Errorf("HTTPRoute %s has hostnames: %v", hr.GetName(), hr.Object["spec"])
+		}
+	}
+	ls := ofKind(objs, "ListenerSet")
+	if len(ls) != 1 {
+		t.Fatalf("%d ListenerSets, want 1", len(ls))
+	}
+	assertField(t, ls[0], `
+- name: https-0
+  port: 443
+  protocol: HTTPS
+  tls: {mode: Terminate, certificateRefs: [{group: "", kind: Secret, name: default-tls}]}
+`, "spec", "listeners")
 }

@@ -51,9 +51,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 		},
 	}
 	hr.Spec.ParentRefs = r.routeParents(route)
-	for _, h := range route.Spec.Hosts {
-		hr.Spec.Hostnames = append(hr.Spec.Hostnames, gwapiv1.Hostname(h))
-	}
+	hr.Spec.Hostnames = hostnames(route)
 
 	var plans []*render.ServicePlan
 	seen := map[string]bool{}
@@ -103,6 +101,19 @@ func ruleLabel(m *ruleModel) string {
 		return fmt.Sprintf("rule %q", m.rule.Name)
 	}
 	return fmt.Sprintf("rule %d", m.index)
+}
+
+// hostnames are a route's HTTPRoute hostnames: none for the catch-all host,
+// which an HTTPRoute writes by leaving its hostnames out.
+func hostnames(route *fleet.GlobalRoute) []gwapiv1.Hostname {
+	if route.CatchAll() {
+		return nil
+	}
+	var out []gwapiv1.Hostname
+	for _, h := range route.Spec.Hosts {
+		out = append(out, gwapiv1.Hostname(h))
+	}
+	return out
 }
 
 // tierRef is the backendRef of tier i of a service: the local Service for a

@@ -214,7 +214,10 @@ func sampleFleets() map[string]*fleet.Fleet {
 			Wasm:   fleet.WasmModule{URL: "https://modules.example.com/auth.wasm", SHA256: strings.Repeat("93", 32), FailOpen: true},
 			Routes: []string{"storefront"}}},
 	}
-	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything(), "by-name": byNameFleet(), "tls": withTLS, "wasm": withWasm}
+	strictByName := byNameFleet()
+	strictByName.Cluster("a").Spec.Gateway.StrictTiers = true
+	return map[string]*fleet.Fleet{"ordered": orderedFleet(), "everything": everything(), "by-name": byNameFleet(), "tls": withTLS, "wasm": withWasm,
+		"strict": strictFleet(), "strict-by-name": strictByName}
 }
 
 // byNameFleet has failover targets with DNS-name addresses only, so every
@@ -268,7 +271,7 @@ func TestRenderedObjectsMatchCRDSchemas(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute", "HTTPRouteFilter", "ListenerSet", "EnvoyExtensionPolicy"} {
+	for _, k := range []string{"HTTPRoute", "Backend", "BackendTrafficPolicy", "ReferenceGrant", "Gateway", "ClientTrafficPolicy", "TLSRoute", "HTTPRouteFilter", "ListenerSet", "EnvoyExtensionPolicy", "EnvoyPatchPolicy"} {
 		if !kinds[k] {
 			t.Errorf("sample fleets render no %s; the schema check misses it", k)
 		}

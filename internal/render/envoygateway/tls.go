@@ -62,9 +62,13 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 		Name:  gwapiv1.ObjectName(r.gwName),
 	}
 	for i, h := range route.Spec.Hosts {
+		var hostname *gwapiv1.Hostname
+		if !route.CatchAll() { // a listener without a hostname takes every host
+			hostname = ptrTo(gwapiv1.Hostname(h))
+		}
 		ls.Spec.Listeners = append(ls.Spec.Listeners, gwapiv1.ListenerEntry{
 			Name:     gwapiv1.SectionName(fmt.Sprintf("https-%d", i)),
-			Hostname: ptrTo(gwapiv1.Hostname(h)),
+			Hostname: hostname,
 			Port:     httpsPort,
 			Protocol: gwapiv1.HTTPSProtocolType,
 			TLS: &gwapiv1.ListenerTLSConfig{
@@ -89,9 +93,7 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 		},
 	}
 	hr.Spec.ParentRefs = []gwapiv1.ParentReference{{Group: ptrTo(gatewayGroup), Kind: ptrTo(kindGateway), Name: gwapiv1.ObjectName(r.gwName)}}
-	for _, h := range route.Spec.Hosts {
-		hr.Spec.Hostnames = append(hr.Spec.Hostnames, gwapiv1.Hostname(h))
-	}
+	hr.Spec.Hostnames = hostnames(route)
 	hr.Spec.Rules = []gwapiv1.HTTPRouteRule{{
 		Filters: []gwapiv1.HTTPRouteFilter{{
 			Type:            gwapiv1.HTTPRouteFilterRequestRedirect,

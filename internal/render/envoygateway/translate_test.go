@@ -194,7 +194,10 @@ var (
 //   - every rule is exactly one Envoy cluster (no weighted split across
 //     clusters), holding each backend's tiers in order: tier 0 at priority 0
 //     (local endpoints when the service runs here), later tiers at priority
-//     1, each locality with its backend's weight;
+//     1, or at their tier number where the cluster sets
+//     spec.gateway.strictTiers and the rule has a service of more than two
+//     tiers (the EnvoyPatchPolicy, Accepted), each locality with its
+//     backend's weight;
 //   - remote tiers speak TLS with the service's SNI, the failover-upstream
 //     client certificate and a CA that checks the SNI; local ones do not;
 //   - the rule's active health check and outlier detection are the
@@ -230,6 +233,10 @@ type translation struct {
 	world *egWorld
 	objs  []*unstructured.Unstructured
 	out   map[string]any
+	// controller: the statuses are the real controller's, which reports
+	// whether an EnvoyPatchPolicy's patches applied (Programmed); egctl
+	// reports only the translation's Accepted.
+	controller bool
 }
 
 // statusOf finds an object of the translator's output by kind and name.
@@ -237,7 +244,7 @@ func (tr *translation) statusOf(kind, ns, name string) map[string]any {
 	key := map[string]string{
 		"HTTPRoute": "httpRoutes", "TLSRoute": "tlsRoutes", "Backend": "backends",
 		"BackendTrafficPolicy": "backendTrafficPolicies", "ClientTrafficPolicy": "clientTrafficPolicies",
-		"Gateway": "gateways",
+		"Gateway": "gateways", "EnvoyPatchPolicy": "envoyPatchPolicies",
 	}[kind]
 	for _, o := range list(tr.out, key) {
 		if str(o, "metadata", "namespace") == ns && str(o, "metadata", "name") == name {
@@ -274,11 +281,14 @@ func (tr *translation) assertStatuses() {
 		case "Backend":
 			groups = [][]any{list(st, "conditions")}
 			want = []string{"Accepted"}
-		case "BackendTrafficPolicy", "ClientTrafficPolicy":
+		case "BackendTrafficPolicy", "ClientTrafficPolicy", "EnvoyPatchPolicy":
 			for _, a := range list(st, "ancestors") {
 				groups = append(groups, list(a, "conditions"))
 			}
 			want = []string{"Accepted"}
+			if kind == "EnvoyPatchPolicy" && tr.controller {
+				want = append(want, "Programmed")
+			}
 		case "Gateway":
 			for _, l := range list(st, "listeners") {
 				groups = append(groups, list(l, "conditions"))
@@ -415,12 +425,16 @@ func (tr *translation) assertRules() {
 					}
 				}
 			}
+			strict := tr.strictTiers(route, &route.Spec.Rules[i])
 			for _, b := range rule.Backends {
 				p := tr.in.Used[route.BackendRef(b)]
 				for i, tier := range p.Tiers {
 					l := wantLocality{tier: tier.Cluster.Name(), weight: int(b.WeightOf())}
-					if i > 0 {
-						l.priority = 1
+					switch {
+					case strict:
+						l.priority = i // the EnvoyPatchPolicy's order
+					case i > 0:
+						l.priority = 1 // Envoy Gateway's one fallback priority
 					}
 					switch {
 					case tier.Local && byName:
@@ -446,6 +460,21 @@ func (tr *translation) assertRules() {
 			tr.assertHealth(label, cluster, services)
 		}
 	}
+}
+
+// strictTiers reports whether the cluster orders the rule's tiers strictly:
+// it sets spec.gateway.strictTiers and the rule sends to a service with more
+// than two tiers.
+func (tr *translation) strictTiers(route *fleet.GlobalRoute, rule *fleet.Rule) bool {
+	if !tr.in.Cluster.Spec.Gateway.StrictTiers {
+		return false
+	}
+	for _, b := range rule.Backends {
+		if len(tr.in.Used[route.BackendRef(b)].Tiers) > 2 && b.WeightOf() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (tr *translation) assertLocalities(label string, cluster, la any, want []wantLocality) {
@@ -559,8 +588,9 @@ func (tr *translation) assertHealth(label string, cluster any, services []*fleet
 		if od.Consecutive5xx > 0 && int32(num(o, "consecutive5xx")) != od.Consecutive5xx {
 			t.Errorf("%s: consecutive5xx %v, want %d", label, get(o, "consecutive5xx"), od.Consecutive5xx)
 		}
-		if od.MaxEjectionPercent > 0 && int32(num(o, "maxEjectionPercent")) != od.MaxEjectionPercent {
-			t.Errorf("%s: maxEjectionPercent %v, want %d", label, get(o, "maxEjectionPercent"), od.MaxEjectionPercent)
+		// Envoy's default is 10%: 100 unless the service sets it.
+		if got := int32(num(o, "maxEjectionPercent")); got != od.MaxEjection() {
+			t.Errorf("%s: maxEjectionPercent %v, want %d", label, get(o, "maxEjectionPercent"), od.MaxEjection())
 		}
 		if od.Interval != "" && envoyDuration(get(o, "interval")) != od.Interval.Std() {
 			t.Errorf("%s: outlier interval %v, want %s", label, get(o, "interval"), od.Interval)

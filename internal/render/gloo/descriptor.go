@@ -29,6 +29,7 @@ var Descriptor = &provider.Descriptor{
 		Namespace:   "gloo-system",
 		GatewayName: "gateway-proxy",
 	},
+	Options:     provider.Options{IPFamilies: true, Version: CheckVersion, VersionDeployment: ControllerDeployment},
 	CRDs:        []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	Kinds:       []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	StatusKinds: statusKinds(),
@@ -49,12 +50,19 @@ var Descriptor = &provider.Descriptor{
 		ExposePort: func(gatewayName string) string {
 			return "gatewayProxies." + gatewayName + ".service.extraPorts in Gloo's Helm values"
 		},
-		HealthSignals: provider.SignalsInUpstream,
+		HealthSignals:     provider.SignalsInUpstream,
+		DNSInControlPlane: true,
 		// Gloo turns an UpstreamSslConfig's Secret into Envoy's trusted CA
 		// (its ca.crt) and matches subject alt names only for
 		// verifySubjectAltName, which gatefed does not render: a Gloo source
 		// checks the target's chain, not its name.
 		SourceChecksName: false,
+		Edition: &provider.Edition{
+			Deployment: ControllerDeployment,
+			Accepts:    EnterpriseImage,
+			What:       "Gloo Edge Enterprise",
+			Hint:       "Upstream failover is a Gloo Edge Enterprise feature: open-source Gloo reports an error on an Upstream with failover. Install Gloo Edge Enterprise (helm chart glooe, image gloo-ee), or keep this cluster's routes to services that run here only",
+		},
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},

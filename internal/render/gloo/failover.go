@@ -54,7 +54,7 @@ func (r *renderer) failoverGateway() error {
 		TypeMeta:   metav1.TypeMeta{APIVersion: gloov1.GatewayGroupVersion, Kind: gloov1.KindGateway},
 		ObjectMeta: r.meta(FailoverGatewayName, nil),
 		Spec: gloov1.GatewaySpec{
-			BindAddress: "::",
+			BindAddress: bindAddress(c.Spec.Gateway),
 			BindPort:    uint32(c.FailoverPort()),
 			ProxyNames:  []string{c.Spec.Gateway.Name},
 			TCPGateway:  &gloov1.TCPGateway{TCPHosts: hosts},

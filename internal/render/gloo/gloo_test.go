@@ -217,12 +217,14 @@ baseEjectionTime: 60s
 maxEjectionPercent: 50
 `)
 
-	// Fields left empty stay unset so Envoy's defaults apply.
+	// Fields left empty stay unset so Envoy's defaults apply, except
+	// maxEjectionPercent: Envoy's 10% would keep a tier of many hosts from
+	// failing over.
 	f := shopFleet()
 	f.Service("shop/payments").Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 7}
 	objs, _ = renderCluster(t, f, "west", nil)
 	up = find(t, objs, "Upstream", "gatefed-shop-payments")
-	assertYAML(t, "partial outlierDetection", up.Object["spec"].(map[string]any)["outlierDetection"], `consecutive5xx: 7`)
+	assertYAML(t, "partial outlierDetection", up.Object["spec"].(map[string]any)["outlierDetection"], `{consecutive5xx: 7, maxEjectionPercent: 100}`)
 }
 
 func TestFailoverGatewayOnTarget(t *testing.T) {

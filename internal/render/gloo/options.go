@@ -62,12 +62,18 @@ func (r *renderer) shadowing(where string, route *fleet.GlobalRoute, m *fleet.Mi
 		r.Warnf("%s: mirror service %s has no cluster to serve it; no requests are mirrored", where, route.MirrorRef(m))
 		return nil
 	}
-	return &gloov1.RouteShadowing{
+	out := &gloov1.RouteShadowing{
 		Upstream:   gloov1.ResourceRef{Name: UpstreamName(sp.Service), Namespace: r.ns},
 		Percentage: float64(m.PercentOf()),
-		// Envoy Gateway sends copies with the Host unchanged; so does gatefed on Gloo.
-		DisableShadowHostSuffixAppend: true,
 	}
+	// Envoy Gateway sends copies with the Host unchanged; so does gatefed on
+	// a Gloo that can.
+	if g := r.In.Cluster.Spec.Gateway; atLeast(g, shadowHostVersion) {
+		out.DisableShadowHostSuffixAppend = true
+	} else {
+		r.Warnf("%s: Gloo %s appends -shadow to the Host of mirrored requests (disableShadowHostSuffixAppend needs Gloo %s or later)", where, g.Version, shadowHostVersion)
+	}
+	return out
 }
 
 // headerManipulation converts request and response header changes: set

@@ -96,10 +96,12 @@ func (r *renderer) sslConfig(route *fleet.GlobalRoute) *gloov1.DownstreamSslConf
 	if t == nil {
 		return nil
 	}
-	return &gloov1.DownstreamSslConfig{
-		SecretRef:  &gloov1.ResourceRef{Name: t.SecretName, Namespace: r.ns},
-		SniDomains: append([]string(nil), route.Spec.Hosts...),
+	ssl := &gloov1.DownstreamSslConfig{SecretRef: &gloov1.ResourceRef{Name: t.SecretName, Namespace: r.ns}}
+	// Without sniDomains the certificate serves every SNI: the catch-all.
+	if !route.CatchAll() {
+		ssl.SniDomains = append([]string(nil), route.Spec.Hosts...)
 	}
+	return ssl
 }
 
 // httpsRedirect renders the VirtualService, without sslConfig so the plain

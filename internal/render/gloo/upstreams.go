@@ -128,7 +128,8 @@ func healthChecks(hc *fleet.HealthCheck) []gloov1.HealthCheck {
 	return []gloov1.HealthCheck{out}
 }
 
-// outlierDetection copies the fields set; Envoy's defaults apply to the rest.
+// outlierDetection copies the fields set, and maxEjectionPercent (100 when
+// not set); Envoy's defaults apply to the rest.
 func outlierDetection(od *fleet.OutlierDetection) *gloov1.OutlierDetection {
 	if od == nil {
 		return nil
@@ -140,8 +141,6 @@ func outlierDetection(od *fleet.OutlierDetection) *gloov1.OutlierDetection {
 	if od.Consecutive5xx > 0 {
 		out.Consecutive5xx = ptr(uint32(od.Consecutive5xx))
 	}
-	if od.MaxEjectionPercent > 0 {
-		out.MaxEjectionPercent = ptr(uint32(od.MaxEjectionPercent))
-	}
+	out.MaxEjectionPercent = ptr(uint32(od.MaxEjection()))
 	return out
 }

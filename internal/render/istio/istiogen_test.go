@@ -501,6 +501,14 @@ func (c *istioConfig) assertBackend(w *istioWant, rule, name string, b istioWant
 		t.Errorf("%s: no outlier detection (Envoy never leaves priority 0 without it)", what)
 		return
 	}
+	// Envoy's default is 10%: 100 unless the service sets it.
+	wantEject := fleet.DefaultMaxEjectionPercent
+	if b.outlier != nil {
+		wantEject = b.outlier.MaxEjection()
+	}
+	if got := int32(num(od, "maxEjectionPercent")); got != wantEject {
+		t.Errorf("%s: max ejection percent %v, want %d", what, get(od, "maxEjectionPercent"), wantEject)
+	}
 	if o := b.outlier; o != nil {
 		if o.Consecutive5xx != 0 && int32(num(od, "consecutive5xx")) != o.Consecutive5xx {
 			t.Errorf("%s: consecutive5xx %v, want %d", what, get(od, "consecutive5xx"), o.Consecutive5xx)
@@ -510,9 +518,6 @@ func (c *istioConfig) assertBackend(w *istioWant, rule, name string, b istioWant
 		}
 		if o.BaseEjectionTime.Std() != 0 && envoyDuration(get(od, "baseEjectionTime")) != o.BaseEjectionTime.Std() {
 			t.Errorf("%s: base ejection time %v, want %s", what, get(od, "baseEjectionTime"), o.BaseEjectionTime.Std())
-		}
-		if o.MaxEjectionPercent != 0 && int32(num(od, "maxEjectionPercent")) != o.MaxEjectionPercent {
-			t.Errorf("%s: max ejection percent %v, want %d", what, get(od, "maxEjectionPercent"), o.MaxEjectionPercent)
 		}
 	}
 }

@@ -33,9 +33,6 @@ const (
 // <name>.<namespace>.tiers.gatefed.internal.
 const TiersDomain = "tiers.gatefed.internal"
 
-// DefaultMaxEjectionPercent is written when outlierDetection leaves
-// maxEjectionPercent out: Istio's 10% would eject only one tier at a time.
-const DefaultMaxEjectionPercent = 100
 
 // Ports of the routes' servers.
 const (

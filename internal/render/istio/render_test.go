@@ -120,8 +120,13 @@ func (down) Unavailable(s *fleet.GlobalService, _ string) string {
 
 func renderA(t *testing.T) (map[string]*unstructured.Unstructured, []string) {
 	t.Helper()
+	return renderAOf(t, testFleet)
+}
+
+func renderAOf(t *testing.T, text string) (map[string]*unstructured.Unstructured, []string) {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "fleet.yaml")
-	if err := os.WriteFile(p, []byte(testFleet), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f, err := fleet.Load([]string{p}, nil)
@@ -265,5 +270,18 @@ func TestRenderIstioCluster(t *testing.T) {
 	}
 	if got := fmt.Sprintf("%v %v", field(t, fvs, "spec", "hosts"), field(t, fvs, "spec", "gateways")); got != "["+sni+"] [istio-system/gatefed-failover]" {
 		t.Errorf("failover VirtualService %s", got)
+	}
+}
+
+// The catch-all host is Istio's host "*" on the Gateway's server and the
+// VirtualService.
+func TestCatchAllHost(t *testing.T) {
+	objs, _ := renderAOf(t, strings.Replace(testFleet, "hosts: [shop.example.com]", `hosts: ["*"]`, 1))
+	if got := fmt.Sprint(field(t, objs["VirtualService/gatefed-shop-shop"], "spec", "hosts")); got != "[*]" {
+		t.Errorf("VirtualService hosts %s", got)
+	}
+	servers := field(t, objs["Gateway/gatefed"], "spec", "servers").([]any)
+	if got := fmt.Sprint(servers[0].(map[string]any)["hosts"]); got != "[*]" {
+		t.Errorf("Gateway server hosts %s", got)
 	}
 }

@@ -126,16 +126,14 @@ func (r *renderer) destinationRule(p *render.ServicePlan) (*unstructured.Unstruc
 // after unhealthyThreshold consecutive errors (connection failures count),
 // checked every healthCheck.interval, and a warning.
 func (r *renderer) outlierDetection(s *fleet.GlobalService) *networking.OutlierDetection {
-	out := &networking.OutlierDetection{MaxEjectionPercent: DefaultMaxEjectionPercent}
+	out := &networking.OutlierDetection{MaxEjectionPercent: fleet.DefaultMaxEjectionPercent}
 	if od := s.Spec.OutlierDetection; od != nil {
 		if od.Consecutive5xx > 0 {
 			out.Consecutive_5XxErrors = wrapperspb.UInt32(uint32(od.Consecutive5xx))
 		}
 		out.Interval = duration(od.Interval)
 		out.BaseEjectionTime = duration(od.BaseEjectionTime)
-		if od.MaxEjectionPercent > 0 {
-			out.MaxEjectionPercent = od.MaxEjectionPercent
-		}
+		out.MaxEjectionPercent = od.MaxEjection()
 		return out
 	}
 	if hc := s.Spec.HealthCheck; hc != nil {

@@ -125,7 +125,7 @@ func TestFaultsEndToEnd(t *testing.T) {
 		t.Errorf("diff with c2 failing: exit %d, want 2 with c1 in sync", code)
 	}
 	oneError("diff", errOut, "the server is currently unable to handle the request")
-	checkArgs := []string{"check", "-x", "gateway-install,sizing,failover-readiness,service-presence"}
+	checkArgs := []string{"check", "-x", "gateway-install,sizing,failover-readiness,failover-trust,service-presence"}
 	code, out, _ = gatefed(checkArgs...)
 	if code != 1 || !regexp.MustCompile(`(?m)^c2\tfail\tskip\tskip$`).MatchString(out) ||
 		!regexp.MustCompile(`(?m)^c1\tpass\t`).MatchString(out) ||
@@ -243,7 +243,7 @@ func TestRejectedCredentials(t *testing.T) {
 		if lines := errorLines(errOut); code != 2 || len(lines) != 1 || lines[0] != rejected {
 			t.Errorf("%s: diff exit %d, errors %q", what, code, lines)
 		}
-		code, out, errOut = gatefed("check", "-x", "gateway-install,sizing,failover-readiness,service-presence")
+		code, out, errOut = gatefed("check", "-x", "gateway-install,sizing,failover-readiness,failover-trust,service-presence")
 		if lines := errorLines(errOut); code != 2 || len(lines) != 1 || lines[0] != rejected {
 			t.Errorf("%s: check exit %d, errors %q", what, code, lines)
 		}

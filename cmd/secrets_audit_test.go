@@ -659,6 +659,7 @@ spec:
 func TestNoTLSVerificationSkipped(t *testing.T) {
 	allowed := map[string]string{
 		"internal/check/failover.go: InsecureSkipVerify: true, // reachability only: the failover CA is not available here":               "the failover probe of check: a TLS handshake with a failover listener, never an API server; it sends nothing",
+		"internal/failovertls/probe.go: InsecureSkipVerify: true, // verified below, as the source's gateway verifies":                    "the mutual-TLS probe of a failover path, never an API server: VerifyConnection checks the chain against the source's ca.crt and the name the source's gateway checks",
 		"internal/cluster/serviceaccount.go: InsecureSkipTLSVerify:    entry.InsecureSkipTLSVerify,":                                      "the service-account kubeconfig keeps what the source kubeconfig says",
 		"internal/faultproxy/faultproxy.go: kc.InsecureSkipTLSVerify = false":                                                             "the fault proxy of the tests: its kubeconfig verifies the proxy",
 		"internal/faultproxy/faultproxy.go: base := &tls.Config{ServerName: up.Hostname(), InsecureSkipVerify: kc.InsecureSkipTLSVerify}": "the fault proxy keeps what the proxied kubeconfig says",

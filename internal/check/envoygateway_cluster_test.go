@@ -82,7 +82,7 @@ func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
 		}
 		rep, err := check.RunUntil(ctx, f, check.Options{
 			Clusters: []string{"eg"}, Timeout: time.Minute,
-			Exclude: []string{check.FailoverReadiness, check.Sizing},
+			Exclude: []string{check.FailoverReadiness, check.FailoverTrust, check.Sizing},
 			Differ:  applydiff.Differ{CacheDir: filepath.Join(dir, "differ")},
 		}, time.Minute, false, io.Discard)
 		if err != nil {

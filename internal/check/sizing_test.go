@@ -190,7 +190,7 @@ func TestSelected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{GatewayInstall, ConfigStatus, ServicePresence, FailoverReadiness}; !reflect.DeepEqual(got, want) {
+	if want := []string{GatewayInstall, ConfigStatus, ServicePresence, FailoverReadiness, FailoverTrust}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Selected = %v, want %v", got, want)
 	}
 	var ie *InputError

@@ -33,7 +33,6 @@ const (
 // <name>.<namespace>.tiers.gatefed.internal.
 const TiersDomain = "tiers.gatefed.internal"
 
-
 // Ports of the routes' servers.
 const (
 	httpPort  = 80

@@ -23,8 +23,10 @@ kube-bins-demo:
 	hack/build-kube.sh --demo
 
 # The hack/kube and hack/etcd wrapper modules are separate modules: ./... does not descend into them.
+# One package at a time (-p 1): several packages start a real Envoy Gateway
+# controller, and run side by side their GatewayClasses were seen left Pending.
 test: kube-bins
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) ./...
 
 vet:
 	$(GO) vet ./...

@@ -274,23 +274,7 @@ func setUpWaveClusters(ctx context.Context, t *testing.T, tf *testfleet.Fleet) {
 
 func createEnvoyGatewayParents(ctx context.Context, t *testing.T, sim *testfleet.Sim) {
 	t.Helper()
-	gc := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-		"metadata": map[string]any{"name": envoygateway.Descriptor.Defaults.ClassName},
-		"spec":     map[string]any{"controllerName": localfleet.EnvoyGatewayControllerName},
-	}}
-	if _, err := sim.Dynamic.Resource(localfleet.GatewayClassGVR).Create(ctx, gc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	gw := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-		"metadata": map[string]any{"name": "eg", "namespace": testfleet.EnvoyGatewayNamespace},
-		"spec": map[string]any{
-			"gatewayClassName": envoygateway.Descriptor.Defaults.ClassName,
-			"listeners":        []any{map[string]any{"name": "http", "protocol": "HTTP", "port": int64(80)}},
-		},
-	}}
-	if _, err := sim.Dynamic.Resource(localfleet.GatewayGVR).Namespace(testfleet.EnvoyGatewayNamespace).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
+	if err := sim.EnvoyGatewayParents(ctx, envoygateway.Descriptor.Defaults.ClassName, testfleet.EnvoyGatewayNamespace, "eg"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
@@ -57,33 +55,17 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 		return strings.Join(lines, "\n")
 	}
 
-	// The gateway gatefed routes through is the cluster's own.
-	dyn := e.dyn(c.Name)
-	for _, doc := range []string{`
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: eg}
-spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}`, `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: eg, namespace: envoy-gateway-system}
-spec:
-  gatewayClassName: eg
-  listeners: [{name: http, port: 80, protocol: HTTP}]`} {
-		var o unstructured.Unstructured
-		if err := yaml.Unmarshal([]byte(doc), &o.Object); err != nil {
-			t.Fatal(err)
-		}
-		var r dynamic.ResourceInterface = dyn.Resource(localfleet.GatewayClassGVR)
-		if o.GetKind() == "Gateway" {
-			r = dyn.Resource(localfleet.GatewayGVR).Namespace(ns)
-		}
-		if _, err := r.Create(ctx, &o, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create %s: %v", o.GetKind(), err)
-		}
-		// Leave the shared fleet's cluster without them for the next test.
-		t.Cleanup(func() { _ = r.Delete(context.Background(), o.GetName(), metav1.DeleteOptions{}) })
+	// The gateway gatefed routes through is the cluster's own; the shared
+	// fleet's cluster is left without it for the next test.
+	sim := c.Sim()
+	if err := sim.EnvoyGatewayParents(ctx, "eg", ns, "eg"); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := sim.DeleteEnvoyGatewayParents(context.Background(), "eg", ns, "eg"); err != nil {
+			t.Error(err)
+		}
+	})
 
 	// A fleet of two Envoy Gateway clusters; checkout runs in both, so each
 	// fails over to the other and serves failover traffic for it.

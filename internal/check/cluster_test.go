@@ -198,7 +198,7 @@ func buildScenario(tf *testfleet.Fleet) (*scenario, error) {
 	}
 
 	// West's GatewayClass and Gateway exist before gatefed's routes attach.
-	if err := createGatewayAPIParents(ctx, west); err != nil {
+	if err := west.EnvoyGatewayParents(ctx, "eg", "envoy-gateway-system", "eg"); err != nil {
 		return nil, err
 	}
 	// Apply the render to east and west as gatefed apply does.
@@ -340,27 +340,6 @@ var (
 	gatewayClassGVR = localfleet.GatewayClassGVR
 	gatewayGVR      = localfleet.GatewayGVR
 )
-
-func createGatewayAPIParents(ctx context.Context, sim *testfleet.Sim) error {
-	gc := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-		"metadata": map[string]any{"name": "eg"},
-		"spec":     map[string]any{"controllerName": localfleet.EnvoyGatewayControllerName},
-	}}
-	if _, err := sim.Dynamic.Resource(gatewayClassGVR).Create(ctx, gc, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	gw := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-		"metadata": map[string]any{"name": "eg", "namespace": "envoy-gateway-system"},
-		"spec": map[string]any{
-			"gatewayClassName": "eg",
-			"listeners":        []any{map[string]any{"name": "http", "protocol": "HTTP", "port": int64(80)}},
-		},
-	}}
-	_, err := sim.Dynamic.Resource(gatewayGVR).Namespace("envoy-gateway-system").Create(ctx, gw, metav1.CreateOptions{})
-	return err
-}
 
 func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim, objs []*unstructured.Unstructured) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(c.Config)

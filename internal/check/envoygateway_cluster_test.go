@@ -136,7 +136,7 @@ func startEnvoyGatewayCluster(ctx context.Context, t *testing.T, c *testfleet.Cl
 	if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "envoy-gateway-system", Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := createGatewayAPIParents(ctx, sim); err != nil {
+	if err := sim.EnvoyGatewayParents(ctx, "eg", "envoy-gateway-system", "eg"); err != nil {
 		t.Fatal(err)
 	}
 	return sim

@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -505,4 +506,61 @@ func (s *Sim) proxyInfraOnce(ctx context.Context, ip string, gateways []string) 
 		}
 	}
 	return len(deps.Items), nil
+}
+
+// EnvoyGatewayClassFinalizer is the finalizer Envoy Gateway puts on a
+// GatewayClass that has Gateways.
+//
+// Envoy Gateway v1.9.1 adds it on its first reconcile of the class with an
+// Update that overwrites its in-memory copy with the server's, whose status
+// is still Pending; its translator then publishes that Pending status over
+// the Accepted one it had just written. Such a class stays "Waiting for
+// controller" until something else makes the controller reconcile (seen in
+// five of six fresh starts). A class that already carries the finalizer, as
+// on any cluster where the controller has run, is left as Accepted.
+const EnvoyGatewayClassFinalizer = "gateway-exists-finalizer.gateway.networking.k8s.io"
+
+// EnvoyGatewayParents creates what a cluster's operator installs for the
+// real controller: Gateway namespace/gateway with one HTTP listener on port
+// 80, and its GatewayClass class carrying EnvoyGatewayClassFinalizer.
+func (s *Sim) EnvoyGatewayParents(ctx context.Context, class, namespace, gateway string) error {
+	// The Gateway comes first: a class without Gateways loses the finalizer.
+	gw := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+		"metadata": map[string]any{"name": gateway, "namespace": namespace},
+		"spec": map[string]any{
+			"gatewayClassName": class,
+			"listeners":        []any{map[string]any{"name": "http", "protocol": "HTTP", "port": int64(80)}},
+		},
+	}}
+	if _, err := s.Dynamic.Resource(localfleet.GatewayGVR).Namespace(namespace).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create Gateway %s/%s: %w", namespace, gateway, err)
+	}
+	gc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+		"metadata": map[string]any{"name": class, "finalizers": []any{EnvoyGatewayClassFinalizer}},
+		"spec":     map[string]any{"controllerName": localfleet.EnvoyGatewayControllerName},
+	}}
+	if _, err := s.Dynamic.Resource(localfleet.GatewayClassGVR).Create(ctx, gc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create GatewayClass %s: %w", class, err)
+	}
+	return nil
+}
+
+// DeleteEnvoyGatewayParents deletes what EnvoyGatewayParents created,
+// removing the class's finalizer first.
+func (s *Sim) DeleteEnvoyGatewayParents(ctx context.Context, class, namespace, gateway string) error {
+	err := s.Dynamic.Resource(localfleet.GatewayGVR).Namespace(namespace).Delete(ctx, gateway, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	patch := []byte(`{"metadata":{"finalizers":null}}`)
+	_, err = s.Dynamic.Resource(localfleet.GatewayClassGVR).Patch(ctx, class, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err == nil {
+		err = s.Dynamic.Resource(localfleet.GatewayClassGVR).Delete(ctx, class, metav1.DeleteOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

@@ -34,17 +34,19 @@ func TestEnvoyGatewayControllerWritesStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := EnvoyGatewayNamespace
+	// The Gateway before its class, and the class with the controller's
+	// finalizer: see EnvoyGatewayClassFinalizer.
 	docs := []string{`
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: eg-status-test}
-spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}`, `
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: status-test, namespace: envoy-gateway-system}
 spec:
   gatewayClassName: eg-status-test
   listeners: [{name: http, port: 80, protocol: HTTP}]`, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: eg-status-test, finalizers: [` + EnvoyGatewayClassFinalizer + `]}
+spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}`, `
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: status-test, namespace: envoy-gateway-system}

@@ -23,8 +23,8 @@ kube-bins-demo:
 	hack/build-kube.sh --demo
 
 # The hack/kube and hack/etcd wrapper modules are separate modules: ./... does not descend into them.
-# One package at a time (-p 1): several packages start a real Envoy Gateway
-# controller, and run side by side their GatewayClasses were seen left Pending.
+# One package at a time (-p 1): most packages start real API servers, and
+# several the Envoy Gateway controller, which runs one at a time per machine.
 test: kube-bins
 	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) ./...
 

@@ -2,7 +2,6 @@ package istio_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -221,7 +220,7 @@ func TestIstioRouteOptionsCatchMutations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, co := renderExampleCluster(t, "mixed-istio", "istio-east")
+	f, co := rendertest.ExampleCluster(t, "mixed-istio", "istio-east")
 	in := render.Input(f, co.Cluster, nil)
 	gw := co.Cluster.Spec.Gateway
 	world := writeObjects(t, "world.yaml", istioWorld(t, f, in, gw.Namespace, ca)...)
@@ -267,30 +266,6 @@ func TestIstioRouteOptionsCatchMutations(t *testing.T) {
 			}
 		})
 	}
-}
-
-// renderExampleCluster renders an example fleet and returns one cluster's output.
-func renderExampleCluster(t *testing.T, fleetName, cluster string) (*fleet.Fleet, *render.ClusterOutput) {
-	for _, dir := range rendertest.FleetDirs(t) {
-		if filepath.Base(dir) != fleetName {
-			continue
-		}
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := render.Render(f, render.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range res.Clusters {
-			if res.Clusters[i].Cluster.Name() == cluster {
-				return f, &res.Clusters[i]
-			}
-		}
-	}
-	t.Fatalf("no cluster %s in example fleet %s", cluster, fleetName)
-	return nil, nil
 }
 
 // mutateHTTPRoute returns a cluster's objects with set applied to the http

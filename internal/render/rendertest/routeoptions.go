@@ -195,14 +195,9 @@ func matchString(m any, s string) bool {
 	return false
 }
 
+// splitList splits an Envoy comma-separated list ("GET,POST" or "GET, POST").
 func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 func assertRateLimit(t Errorf, name string, limit any, l *fleet.RateLimit) {

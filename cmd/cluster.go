@@ -64,6 +64,13 @@ istio=ingressgateway, with a port named "failover" or its port 15443 named "tls"
 as Istio's istio-ingressgateway has). When there is none,
 the cluster is registered as no failover target, and register says so.
 
+It also records what the installed gateway decides: on gloo clusters the gateway
+proxy Service's IP families (spec.gateway.ipFamilies) and the gloo Deployment's
+image tag (spec.gateway.version); on envoy-gateway clusters spec.gateway.strictTiers,
+true when Envoy Gateway's configuration (ConfigMap envoy-gateway-system/
+envoy-gateway-config) enables extensionApis.enableEnvoyPatchPolicy, left out when
+it does not. What it cannot read it leaves as the document has it, with a note.
+
 An API server that another Cluster document already names is refused (one
 cluster, one name) unless --force. Bad input (an invalid name, an unknown context,
 an unreadable kubeconfig, an unknown provider, a bad label) is reported before

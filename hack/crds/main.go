@@ -1,7 +1,10 @@
 // Command crds derives the CustomResourceDefinitions the local fleet installs
 // (package internal/localfleet/crds, embedded in gatefed) from their sources:
 //
-//	gloo           ../shared/crds/gloo (the reference copy beside the repository)
+//	gloo           ../shared/crds/gloo (the reference copy beside the repository): Gloo 1.22.0,
+//	               the newest Gloo gatefed supports
+//	gloo-1.17      install/helm/gloo/crds of github.com/solo-io/gloo at tag v1.17.0 (-gloo-oldest):
+//	               the oldest Gloo gatefed supports
 //	gateway-api    sigs.k8s.io/gateway-api config/crd/experimental (the go.mod pin)
 //	envoy-gateway  github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated
 //
@@ -12,6 +15,7 @@
 //	go run ./hack/crds            write internal/localfleet/crds/<family>/*.yaml
 //	go run ./hack/crds -check     exit 1 when a file differs from its source
 //	go run ./hack/crds -gloo DIR  read the Gloo CRDs from DIR
+//	go run ./hack/crds -gloo-oldest DIR  read the oldest Gloo's CRDs from DIR
 package main
 
 import (
@@ -41,26 +45,43 @@ type family struct {
 	name string
 	// source returns the directory of the upstream YAML and how the
 	// derived files name it.
-	source func(root, glooDir string) (dir, label string, err error)
+	source func(root string, dirs sourceDirs) (dir, label string, err error)
 	// optional: the source may be absent (a clone has no ../shared).
 	optional bool
+}
+
+// sourceDirs are the source directories given on the command line.
+type sourceDirs struct {
+	gloo, glooOldest string
 }
 
 var families = []family{
 	{name: "gateway-api", source: moduleSource("sigs.k8s.io/gateway-api", "config/crd/experimental")},
 	{name: "envoy-gateway", source: moduleSource("github.com/envoyproxy/gateway", "charts/gateway-crds-helm/templates/generated")},
 	{name: "gloo", source: glooSource, optional: true},
+	{name: "gloo-1.17", source: glooOldestSource, optional: true},
 }
 
-func glooSource(root, glooDir string) (string, string, error) {
-	if glooDir != "" {
-		return glooDir, "../shared/crds/gloo", nil
+func glooSource(root string, dirs sourceDirs) (string, string, error) {
+	if dirs.gloo != "" {
+		return dirs.gloo, "../shared/crds/gloo", nil
 	}
 	return filepath.Join(root, "..", "shared", "crds", "gloo"), "../shared/crds/gloo", nil
 }
 
-func moduleSource(module, sub string) func(root, glooDir string) (string, string, error) {
-	return func(root, _ string) (string, string, error) {
+// glooOldestSource is a directory holding the five CRDs gatefed renders
+// (gloo.solo.io_v1_Upstream.yaml, ...) from install/helm/gloo/crds of
+// github.com/solo-io/gloo at tag v1.17.0.
+func glooOldestSource(root string, dirs sourceDirs) (string, string, error) {
+	const label = "github.com/solo-io/gloo@v1.17.0 install/helm/gloo/crds"
+	if dirs.glooOldest == "" {
+		return filepath.Join(root, "..", "shared", "crds", "gloo-1.17"), label, nil
+	}
+	return dirs.glooOldest, label, nil
+}
+
+func moduleSource(module, sub string) func(root string, dirs sourceDirs) (string, string, error) {
+	return func(root string, _ sourceDirs) (string, string, error) {
 		dir, version, err := moduleDir(root, module)
 		if err != nil {
 			return "", "", err
@@ -71,11 +92,13 @@ func moduleSource(module, sub string) func(root, glooDir string) (string, string
 
 func main() {
 	check := flag.Bool("check", false, "compare instead of write; exit 1 on a difference")
-	gloo := flag.String("gloo", "", "directory of the Gloo Edge CRDs (default ../shared/crds/gloo)")
+	var dirs sourceDirs
+	flag.StringVar(&dirs.gloo, "gloo", "", "directory of the Gloo Edge CRDs (default ../shared/crds/gloo)")
+	flag.StringVar(&dirs.glooOldest, "gloo-oldest", "", "directory of the oldest supported Gloo Edge's CRDs (v1.17.0; default ../shared/crds/gloo-1.17)")
 	flag.Parse()
 	root, err := repoRoot()
 	if err == nil {
-		err = run(os.Stdout, root, *gloo, *check)
+		err = run(os.Stdout, root, dirs, *check)
 	}
 	if errors.Is(err, errDiffers) {
 		fmt.Fprintln(os.Stderr, err)
@@ -89,16 +112,17 @@ func main() {
 
 var errDiffers = errors.New("derived CRDs differ from their sources; run: go run ./hack/crds")
 
-func run(out io.Writer, root, glooDir string, check bool) error {
+func run(out io.Writer, root string, dirs sourceDirs, check bool) error {
 	var differ []string
 	for _, f := range families {
-		src, label, err := f.source(root, glooDir)
+		src, label, err := f.source(root, dirs)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
 		if _, err := os.Stat(src); f.optional && errors.Is(err, os.ErrNotExist) {
 			if !check {
-				return fmt.Errorf("%s: no %s (pass -gloo DIR)", f.name, src)
+				fmt.Fprintf(out, "%s: kept as it is: %s is absent\n", f.name, src)
+				continue
 			}
 			fmt.Fprintf(out, "%s: compared nothing: %s is absent\n", f.name, src)
 			continue

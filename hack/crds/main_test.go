@@ -20,7 +20,7 @@ func TestDerivedCRDsMatchSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err = run(&out, root, os.Getenv("GATEFED_GLOO_CRD_DIR"), true)
+	err = run(&out, root, sourceDirs{gloo: os.Getenv("GATEFED_GLOO_CRD_DIR")}, true)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)

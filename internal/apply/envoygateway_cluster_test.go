@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -22,17 +23,18 @@ import (
 )
 
 // apply --wait against the real Envoy Gateway controller: what gatefed
-// renders for a service that fails over to another cluster (Backends with
-// TLS, a BackendTrafficPolicy, a TLSRoute, a ClientTrafficPolicy and the
-// failover Gateway) is accepted by the controller, and a missing failover
-// Secret is reported with the controller's own reason. No status here is
-// written by test code.
+// renders for a service that fails over to two other clusters in strict
+// tiers (Backends with TLS, a BackendTrafficPolicy, a TLSRoute, a
+// ClientTrafficPolicy, the failover Gateway and the tiers' EnvoyPatchPolicy)
+// is accepted by the controller, the patch policy only once Accepted and
+// Programmed on its Gateway, and a missing failover Secret is reported with
+// the controller's own reason. No status here is written by test code.
 func TestWaitEnvoyGatewayController(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // includes waiting for the one controller per machine
 	defer cancel()
 	c := tf.Clusters[0]
-	peer := tf.Clusters[1]
+	peer, third := tf.Clusters[1], tf.Clusters[2]
 	ns := testfleet.EnvoyGatewayNamespace
 
 	begin := time.Now()
@@ -67,13 +69,15 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 		}
 	})
 
-	// A fleet of two Envoy Gateway clusters; checkout runs in both, so each
-	// fails over to the other and serves failover traffic for it.
+	// A fleet of three Envoy Gateway clusters; checkout runs in all, so each
+	// fails over to the others and serves failover traffic for them; c
+	// orders its three tiers strictly, by an EnvoyPatchPolicy.
 	render.Register(gloo.New())
 	render.Register(envoygateway.New())
 	f := fleettest.Load(t, fleettest.YAML(
-		fleettest.Cluster(c.Name, "envoy-gateway").Kubeconfig(tf.Kubeconfig).Context(c.Context).Region("r1").Failover("192.0.2.1", 0),
+		fleettest.Cluster(c.Name, "envoy-gateway").Kubeconfig(tf.Kubeconfig).Context(c.Context).Region("r1").Failover("192.0.2.1", 0).Gateway("strictTiers", "true"),
 		fleettest.Cluster(peer.Name, "envoy-gateway").Kubeconfig(tf.Kubeconfig).Context(peer.Context).Region("r2").Failover("192.0.2.2", 0),
+		fleettest.Cluster(third.Name, "envoy-gateway").Kubeconfig(tf.Kubeconfig).Context(third.Context).Region("r3").Failover("192.0.2.3", 0),
 		fleettest.Service(e.svcNS, "checkout", 8080).Spec("healthCheck", "{path: /healthz}"),
 		fleettest.Route(e.svcNS, "shop", "shop.example.com").To("checkout"),
 	))
@@ -95,7 +99,7 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 			gateways = append(gateways, o.GetNamespace()+"/"+o.GetName())
 		}
 	}
-	for _, k := range []string{"Backend", "BackendTrafficPolicy", "HTTPRoute", "TLSRoute", "ClientTrafficPolicy", "Gateway", "ReferenceGrant"} {
+	for _, k := range []string{"Backend", "BackendTrafficPolicy", "HTTPRoute", "TLSRoute", "ClientTrafficPolicy", "Gateway", "ReferenceGrant", "EnvoyPatchPolicy"} {
 		if kinds[k] == 0 {
 			t.Fatalf("the render for %s has no %s: %v", c.Name, k, kinds)
 		}
@@ -169,8 +173,10 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 			expected++
 		}
 	}
-	if expected != 6 { // Backend, BackendTrafficPolicy, ClientTrafficPolicy, failover Gateway, HTTPRoute, TLSRoute
-		t.Fatalf("%d objects with a status rendered, want 6: %v", expected, kinds)
+	// Backends, BackendTrafficPolicy, ClientTrafficPolicy, failover Gateway,
+	// HTTPRoute, TLSRoute, EnvoyPatchPolicy.
+	if want := kinds["Backend"] + 6; expected != want {
+		t.Fatalf("%d objects with a status rendered, want %d: %v", expected, want, kinds)
 	}
 	start := time.Now()
 	wr := eng.Wait(ctx, p, res, 2*time.Minute)
@@ -199,6 +205,9 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 		if statusManagers == 0 {
 			t.Errorf("%s %s: no status writer in managedFields", o.GetKind(), o.GetName())
 		}
+		if o.GetKind() == "EnvoyPatchPolicy" {
+			assertAncestorsTrue(t, live, "Accepted", "Programmed")
+		}
 		if o.GetKind() == "HTTPRoute" || o.GetKind() == "TLSRoute" {
 			parents, _, _ := unstructured.NestedSlice(live.Object, "status", "parents")
 			for _, pa := range parents {
@@ -217,29 +226,60 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 
 	// Without the Secret the Backend presents and verifies with, the
 	// controller keeps the Backend but no longer resolves the HTTPRoute's
-	// reference to it; Wait says so with the controller's reason.
+	// reference to it, so the rule's cluster is gone and the patch policy,
+	// still Accepted, is no longer Programmed; Wait says both with the
+	// controller's reasons.
 	if err := cs.CoreV1().Secrets(ns).Delete(ctx, render.FailoverUpstreamSecret, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		wr = eng.Wait(ctx, p, res, 5*time.Second)
-		if !wr.OK() && !wr.TimedOut {
+		if len(wr.NotAccepted) == 2 && !wr.TimedOut {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the controller still accepts everything without %s: %+v\nlog:\n%s", render.FailoverUpstreamSecret, wr, logTail())
+			t.Fatalf("the controller still accepts the route or the patch policy without %s: %+v\nlog:\n%s", render.FailoverUpstreamSecret, wr, logTail())
 		}
 		time.Sleep(time.Second)
 	}
-	route := "gatefed-" + e.svcNS + "-shop"
-	if wr.Accepted != expected-1 || len(wr.NotAccepted) != 1 {
+	if wr.Accepted != expected-2 {
 		t.Fatalf("wait without %s: %+v", render.FailoverUpstreamSecret, wr)
 	}
-	it := wr.NotAccepted[0]
+	route := "gatefed-" + e.svcNS + "-shop"
+	patch, it := wr.NotAccepted[0], wr.NotAccepted[1] // sorted by kind
 	want := "eg: ResolvedRefs=False (InvalidBackendTLS): Failed to process route rule 0 backendRef 1: secret failover-upstream not found in namespace envoy-gateway-system"
 	if it.Cluster != c.Name || it.Kind != "HTTPRoute" || it.Name != route || it.Status.State != status.Rejected || !strings.HasPrefix(it.Status.Reason, want) {
 		t.Errorf("not accepted: %+v, want HTTPRoute %s rejected with %q", it, route, want)
+	}
+	wantPatch := ns + "/eg: Programmed=False (ResourceNotFound): Unable to find xds resources: type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment/httproute/" + ns + "/" + route + "/rule/0"
+	if patch.Kind != "EnvoyPatchPolicy" || patch.Status.State != status.Rejected || !strings.HasPrefix(patch.Status.Reason, wantPatch) {
+		t.Errorf("not accepted: %+v, want the EnvoyPatchPolicy rejected with %q", patch, wantPatch)
+	}
+	live := e.mustGet(c.Name, gvrOf(&unstructured.Unstructured{Object: map[string]any{"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyPatchPolicy"}}), patch.Namespace, patch.Name)
+	assertAncestorsTrue(t, live, "Accepted")
+}
+
+// assertAncestorsTrue checks that every ancestor in a policy's status has
+// the conditions True, and that there is one.
+func assertAncestorsTrue(t *testing.T, live *unstructured.Unstructured, conds ...string) {
+	t.Helper()
+	ancestors, _, _ := unstructured.NestedSlice(live.Object, "status", "ancestors")
+	if len(ancestors) == 0 {
+		t.Errorf("%s %s: no ancestor status", live.GetKind(), live.GetName())
+	}
+	for _, a := range ancestors {
+		got := map[string]string{}
+		cs, _ := a.(map[string]any)["conditions"].([]any)
+		for _, c := range cs {
+			m, _ := c.(map[string]any)
+			got[fmt.Sprint(m["type"])] = fmt.Sprint(m["status"])
+		}
+		for _, c := range conds {
+			if got[c] != "True" {
+				t.Errorf("%s %s: ancestor conditions %v, want %s True", live.GetKind(), live.GetName(), got, c)
+			}
+		}
 	}
 }
 

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
+	"github.com/gatefed/gatefed/internal/cluster"
 	"github.com/gatefed/gatefed/internal/provider"
 )
 
@@ -17,18 +16,13 @@ func strictTiersSetting(ctx context.Context, env *clusterEnv, res *result, title
 	s := st.Setting
 	ref := objRef("ConfigMap", s.Namespace, s.ConfigMap)
 	needs := fmt.Sprintf("spec.gateway.strictTiers needs %s's %s", title, s.What)
-	cm, err := env.kube.CoreV1().ConfigMaps(s.Namespace).Get(ctx, s.ConfigMap, metav1.GetOptions{})
+	text, missing, err := cluster.SettingText(ctx, env.kube, s)
 	switch {
-	case isNotFound(err):
-		res.objFail(ref, fmt.Sprintf("%s, and its configuration (%s) does not exist to show it", needs, ref), s.Hint)
-		return
 	case err != nil:
 		res.objFail(ref, fmt.Sprintf("%s: read %s: %v", needs, ref, err), rbacHint("get configmaps", s.Namespace))
 		return
-	}
-	text, ok := cm.Data[s.Key]
-	if !ok {
-		res.objFail(ref, fmt.Sprintf("%s, and %s has no key %s to show it", needs, ref, s.Key), s.Hint)
+	case missing != "":
+		res.objFail(ref, fmt.Sprintf("%s, and %s to show it", needs, missing), s.Hint)
 		return
 	}
 	on, err := s.Enabled(text)

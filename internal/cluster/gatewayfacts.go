@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -17,6 +18,9 @@ import (
 type gatewayFacts struct {
 	IPFamilies []string
 	Version    string
+	// StrictTiers is whether the gateway's configuration has the setting
+	// strict tiers need; nil when not read.
+	StrictTiers *bool
 }
 
 // readGatewayFacts reads the facts the provider takes; what it cannot read
@@ -38,7 +42,53 @@ func readGatewayFacts(ctx context.Context, cs kubernetes.Interface, d *provider.
 	if dep := d.Options.VersionDeployment; dep != "" {
 		f.Version, notes = readVersion(ctx, cs, d, ns, dep, notes)
 	}
+	if st := d.Options.StrictTiers; st != nil {
+		f.StrictTiers, notes = readStrictTiers(ctx, cs, d.Title, st.Setting, notes)
+	}
 	return f, notes
+}
+
+// readStrictTiers reads whether the gateway's configuration has the
+// setting strict tiers need.
+func readStrictTiers(ctx context.Context, cs kubernetes.Interface, title string, s provider.ConfigSetting, notes []string) (*bool, []string) {
+	text, missing, err := SettingText(ctx, cs, s)
+	switch {
+	case err != nil:
+		return nil, append(notes, fmt.Sprintf("strictTiers not recorded: read %s: %v", settingRef(s), err))
+	case missing != "":
+		return nil, append(notes, fmt.Sprintf("strictTiers not recorded: %s to show %s's %s", missing, title, s.What))
+	}
+	on, err := s.Enabled(text)
+	switch {
+	case err != nil:
+		return nil, append(notes, fmt.Sprintf("strictTiers not recorded: %s: %v", settingRef(s), err))
+	case on:
+		return &on, append(notes, fmt.Sprintf("strictTiers: %s has %s on (%s)", title, s.What, settingRef(s)))
+	}
+	return &on, append(notes, fmt.Sprintf("strictTiers off: %s has %s off (%s), so the tiers after the first share one fallback priority; %s", title, s.What, settingRef(s), s.Hint))
+}
+
+// SettingText reads the key of a gateway's configuration ConfigMap that
+// holds a setting. missing names what is absent (the ConfigMap or its key)
+// when the configuration cannot show the setting; err is a failure to read
+// the ConfigMap.
+func SettingText(ctx context.Context, cs kubernetes.Interface, s provider.ConfigSetting) (text, missing string, err error) {
+	cm, err := cs.CoreV1().ConfigMaps(s.Namespace).Get(ctx, s.ConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", fmt.Sprintf("its configuration (%s) does not exist", settingRef(s)), nil
+	case err != nil:
+		return "", "", err
+	}
+	text, ok := cm.Data[s.Key]
+	if !ok {
+		return "", fmt.Sprintf("%s has no key %s", settingRef(s), s.Key), nil
+	}
+	return text, "", nil
+}
+
+func settingRef(s provider.ConfigSetting) string {
+	return "ConfigMap " + s.Namespace + "/" + s.ConfigMap
 }
 
 // readVersion is the tag of the first container image of a Deployment, when

@@ -652,7 +652,14 @@ func (e docEdit) setFacts(gw *yaml.Node, set func(m *yaml.Node, key, value strin
 	case e.Facts.Version != "":
 		set(gw, "version", e.Facts.Version, gatewayOrder)
 	}
-	if opts.StrictTiers == nil {
+	switch {
+	case opts.StrictTiers == nil || (e.Facts.StrictTiers != nil && !*e.Facts.StrictTiers):
 		deleteKey(gw, "strictTiers")
+	case e.Facts.StrictTiers != nil:
+		had := lookup(gw, "strictTiers") != nil
+		setScalar(gw, "strictTiers", "true", "!!bool")
+		if !had {
+			placeKey(gw, "strictTiers", gatewayOrder)
+		}
 	}
 }

@@ -19,7 +19,7 @@ type ClusterDoc struct {
 	failoverAddress            string
 	failoverPort               int
 	failover                   bool
-	extra                      []string
+	gwExtra, extra             []string
 }
 
 // Cluster starts a Cluster document for a provider ("gloo", ...).
@@ -58,6 +58,12 @@ func (c *ClusterDoc) Failover(address string, port int) *ClusterDoc {
 	return c
 }
 
+// Gateway adds "key: value" to spec.gateway, value in YAML flow style.
+func (c *ClusterDoc) Gateway(key, value string) *ClusterDoc {
+	c.gwExtra = append(c.gwExtra, key+": "+value)
+	return c
+}
+
 // Spec adds "key: value" to spec, value in YAML flow style.
 func (c *ClusterDoc) Spec(key, value string) *ClusterDoc {
 	c.extra = append(c.extra, key+": "+value)
@@ -75,7 +81,7 @@ func (c *ClusterDoc) YAML() string {
 	gw = appendField(gw, "namespace", c.gwNamespace)
 	gw = appendField(gw, "name", c.gwName)
 	gw = appendField(gw, "className", c.class)
-	spec = append(spec, "gateway: "+flowMap(gw))
+	spec = append(spec, "gateway: "+flowMap(append(gw, c.gwExtra...)))
 	if c.failover {
 		fo := appendField(nil, "address", c.failoverAddress)
 		if c.failoverPort != 0 {

@@ -108,11 +108,19 @@ func (s CRDSet) String() string {
 
 var (
 	crdCacheMu sync.Mutex
-	crdCache   = map[CRDSet][]*apiextv1.CustomResourceDefinition{}
+	crdCache   = map[crdCacheKey][]*apiextv1.CustomResourceDefinition{}
 )
 
+// crdCacheKey is a family and, for Gloo's, $GATEFED_GLOO_CRD_DIR: a test
+// may install another Gloo version's CRDs by setting it.
+type crdCacheKey struct {
+	set CRDSet
+	dir string
+}
+
 // CRDs returns the CustomResourceDefinitions of a set as the fleet installs
-// them, read once per process and shared: copy one before changing it.
+// them, read once per process (and Gloo CRD directory) and shared: copy one
+// before changing it.
 func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 	set = set.families()
 	var out []*apiextv1.CustomResourceDefinition
@@ -120,8 +128,12 @@ func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 		if set&f.set == 0 {
 			continue
 		}
+		key := crdCacheKey{set: f.set}
+		if f.set == GlooCRDs {
+			key.dir = os.Getenv(EnvGlooCRDDir)
+		}
 		crdCacheMu.Lock()
-		crds, ok := crdCache[f.set]
+		crds, ok := crdCache[key]
 		crdCacheMu.Unlock()
 		if !ok {
 			var err error
@@ -132,7 +144,7 @@ func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 				return nil, fmt.Errorf("%s CRDs: none found", f.name)
 			}
 			crdCacheMu.Lock()
-			crdCache[f.set] = crds
+			crdCache[key] = crds
 			crdCacheMu.Unlock()
 		}
 		out = append(out, crds...)

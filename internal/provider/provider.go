@@ -33,6 +33,11 @@ type Descriptor struct {
 	// StatusKinds are the kinds whose controller writes an accepted or
 	// rejected verdict on the object: apply --wait waits for them.
 	StatusKinds []schema.GroupKind
+	// StatusConditions are, for status kinds whose verdict needs more than
+	// the default (Accepted, and ResolvedRefs on a route's parents), the
+	// conditions its controller must report True (on every parent or
+	// ancestor) before apply --wait counts the object accepted.
+	StatusConditions map[schema.GroupKind][]string
 	// Install says how to install the gateway and what shows it is running.
 	Install Install
 	// Limits are the route options and extensions it cannot run.

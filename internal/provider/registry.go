@@ -16,6 +16,7 @@ type registry struct {
 	order  []*Descriptor
 	ranks  map[string]int
 	status map[schema.GroupKind]bool
+	conds  map[schema.GroupKind][]string
 }
 
 var (
@@ -50,7 +51,7 @@ func Register(d *Descriptor) {
 	if !replaced {
 		order = append(order, d)
 	}
-	next := &registry{byName: map[string]*Descriptor{}, order: order, ranks: map[string]int{}, status: map[schema.GroupKind]bool{}}
+	next := &registry{byName: map[string]*Descriptor{}, order: order, ranks: map[string]int{}, status: map[schema.GroupKind]bool{}, conds: map[schema.GroupKind][]string{}}
 	for _, o := range order {
 		next.byName[o.Name] = o
 		for _, k := range o.Kinds {
@@ -61,6 +62,9 @@ func Register(d *Descriptor) {
 		}
 		for _, gk := range o.StatusKinds {
 			next.status[gk] = true
+		}
+		for gk, conds := range o.StatusConditions {
+			next.conds[gk] = conds
 		}
 	}
 	current.Store(next)
@@ -106,3 +110,7 @@ func KindRank(kind string) (int, bool) {
 // ExpectsStatus reports whether a provider's controller writes a verdict on
 // objects of this kind.
 func ExpectsStatus(gk schema.GroupKind) bool { return load().status[gk] }
+
+// StatusConditions returns the conditions a provider's controller must
+// report True on objects of this kind, or nil for the default.
+func StatusConditions(gk schema.GroupKind) []string { return load().conds[gk] }

@@ -7,7 +7,9 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	a := &Descriptor{Name: "a", Kinds: []Kind{{Kind: "Route", Rank: 6}}, StatusKinds: []schema.GroupKind{{Group: "a.example", Kind: "Route"}}}
+	route := schema.GroupKind{Group: "a.example", Kind: "Route"}
+	a := &Descriptor{Name: "a", Kinds: []Kind{{Kind: "Route", Rank: 6}}, StatusKinds: []schema.GroupKind{route},
+		StatusConditions: map[schema.GroupKind][]string{route: {"Accepted", "Programmed"}}}
 	b := &Descriptor{Name: "b", Kinds: []Kind{{Kind: "Route", Rank: 6}, {Kind: "Pool", Rank: 2}}}
 	c := &Descriptor{Name: "c", Defaults: Defaults{ClassName: "c"}}
 	Register(a)
@@ -28,6 +30,9 @@ func TestRegistry(t *testing.T) {
 	if !ExpectsStatus(schema.GroupKind{Group: "a.example", Kind: "Route"}) || ExpectsStatus(schema.GroupKind{Group: "b.example", Kind: "Route"}) {
 		t.Error("ExpectsStatus: want a.example Route only")
 	}
+	if got := StatusConditions(route); len(got) != 2 || got[1] != "Programmed" {
+		t.Errorf("StatusConditions(%s) = %v", route, got)
+	}
 
 	// Registering a name again replaces it in place.
 	a2 := &Descriptor{Name: "a", Title: "A"}
@@ -37,6 +42,9 @@ func TestRegistry(t *testing.T) {
 	}
 	if ExpectsStatus(schema.GroupKind{Group: "a.example", Kind: "Route"}) {
 		t.Error("the replaced descriptor's status kinds are still registered")
+	}
+	if got := StatusConditions(route); got != nil {
+		t.Errorf("the replaced descriptor's status conditions are still registered: %v", got)
 	}
 
 	// Two providers may not rank one kind differently.

@@ -32,14 +32,16 @@ func TestRenderedObjectsAcceptedByRealSchemas(t *testing.T) {
 	}
 }
 
-func acceptAll(t *testing.T, tc *testfleet.Cluster) {
+// strictApplier returns a server-side apply to a test cluster with strict
+// field validation (a dry run when dryRun), and a function that creates a
+// namespace if it is missing.
+func strictApplier(t *testing.T, tc *testfleet.Cluster) (apply func(o *unstructured.Unstructured, dryRun bool) error, namespace func(string)) {
 	cfg := tc.Config
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg)))
 	ctx := context.Background()
-
-	apply := func(o *unstructured.Unstructured, dryRun bool) error {
+	apply = func(o *unstructured.Unstructured, dryRun bool) error {
 		gvk := o.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
@@ -56,18 +58,27 @@ func acceptAll(t *testing.T, tc *testfleet.Cluster) {
 		_, err = dyn.Resource(m.Resource).Namespace(o.GetNamespace()).Patch(ctx, o.GetName(), types.ApplyPatchType, data, opts)
 		return err
 	}
+	namespace = func(ns string) {
+		if ns == "" {
+			return
+		}
+		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	return apply, namespace
+}
+
+func acceptAll(t *testing.T, tc *testfleet.Cluster) {
+	apply, namespace := strictApplier(t, tc)
 
 	applied := map[string]int{}
 	for _, dir := range fleetDirs(t) {
 		res, _ := renderDir(t, dir)
 		for _, c := range res.Clusters {
 			for _, o := range c.Objects {
-				if ns := o.GetNamespace(); ns != "" {
-					_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-					if err != nil && !apierrors.IsAlreadyExists(err) {
-						t.Fatal(err)
-					}
-				}
+				namespace(o.GetNamespace())
 				// Each example fleet is applied as if it were the only one:
 				// dry runs, so that fleets reusing a name do not meet.
 				if err := apply(o, true); err != nil {

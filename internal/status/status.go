@@ -51,7 +51,17 @@ var glooStates = map[string]State{
 // this kind (so that waiting for it makes sense): the providers'
 // StatusKinds, and cert-manager's Certificate (its Ready condition).
 func Expects(gk schema.GroupKind) bool {
-	return provider.ExpectsStatus(gk) || gk == schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}
+	return provider.ExpectsStatus(gk) || gk == certificateKind
+}
+
+var certificateKind = schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}
+
+// orDefault is the provider's conditions for a kind, or def.
+func orDefault(want []string, def ...string) []string {
+	if len(want) > 0 {
+		return want
+	}
+	return def
 }
 
 // Of returns the gateway's verdict on obj.
@@ -64,23 +74,21 @@ func Of(obj *unstructured.Unstructured) Result {
 	if _, ok := st["state"]; ok {
 		return glooStatus(st, gen)
 	}
+	gk := obj.GroupVersionKind().GroupKind()
+	want := provider.StatusConditions(gk)
 	if parents, ok := st["parents"].([]any); ok {
-		return fromParents(parents, gen, "parent", "parentRef", []string{"Accepted", "ResolvedRefs"})
+		return fromParents(parents, gen, "parent", "parentRef", orDefault(want, "Accepted", "ResolvedRefs"))
 	}
 	if ancestors, ok := st["ancestors"].([]any); ok {
-		return fromParents(ancestors, gen, "ancestor", "ancestorRef", []string{"Accepted"})
+		return fromParents(ancestors, gen, "ancestor", "ancestorRef", orDefault(want, "Accepted"))
 	}
 	if conds, ok := st["conditions"].([]any); ok {
-		want := []string{"Accepted"}
-		switch {
-		case obj.GetKind() == "Gateway" && strings.HasPrefix(obj.GetAPIVersion(), "gateway.networking."):
-			want = []string{"Accepted", "Programmed"}
-		case obj.GetKind() == "Certificate" && strings.HasPrefix(obj.GetAPIVersion(), "cert-manager.io/"):
+		if gk == certificateKind {
 			want = []string{"Ready"}
 		}
-		return fromConditions(conds, gen, want, "")
+		return fromConditions(conds, gen, orDefault(want, "Accepted"), "")
 	}
-	if Expects(obj.GroupVersionKind().GroupKind()) {
+	if Expects(gk) {
 		return Result{State: Pending, Reason: "no status yet"}
 	}
 	return Result{State: None}

@@ -93,6 +93,38 @@ func TestGatewayAPI(t *testing.T) {
 	}
 }
 
+// Envoy Gateway's descriptor asks an EnvoyPatchPolicy to be Programmed on
+// every ancestor as well as Accepted: Accepted alone only says the patch
+// API took it, not that its patches applied.
+func TestPatchPolicyNeedsProgrammed(t *testing.T) {
+	ancestor := func(conds ...any) map[string]any {
+		return map[string]any{"ancestors": []any{map[string]any{"ancestorRef": map[string]any{"namespace": "eg", "name": "gw"}, "conditions": conds}}}
+	}
+	for _, c := range []struct {
+		name   string
+		status map[string]any
+		want   State
+		reason string
+	}{
+		{"accepted and programmed", ancestor(cond("Accepted", "True", "Accepted", 2), cond("Programmed", "True", "Programmed", 2)), Accepted, ""},
+		{"accepted only", ancestor(cond("Accepted", "True", "Accepted", 2)), Pending, "eg/gw: Programmed not reported yet"},
+		{"patch target missing", ancestor(cond("Accepted", "True", "Accepted", 2), cond("Programmed", "False", "ResourceNotFound", 2)), Rejected, "eg/gw: Programmed=False (ResourceNotFound)"},
+		{"patch API disabled", ancestor(cond("Accepted", "False", "Disabled", 2)), Rejected, "eg/gw: Accepted=False (Disabled)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := Of(object("gateway.envoyproxy.io/v1alpha1", "EnvoyPatchPolicy", 2, c.status))
+			if got.State != c.want || !strings.Contains(got.Reason, c.reason) {
+				t.Errorf("Of = %+v, want %s with reason containing %q", got, c.want, c.reason)
+			}
+		})
+	}
+	// Other policies need only Accepted.
+	btp := object("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy", 2, ancestor(cond("Accepted", "True", "Accepted", 2)))
+	if got := Of(btp); got.State != Accepted {
+		t.Errorf("BackendTrafficPolicy accepted: %+v", got)
+	}
+}
+
 func TestExpects(t *testing.T) {
 	yes := []schema.GroupKind{{Group: "gloo.solo.io", Kind: "Upstream"}, {Group: "gateway.solo.io", Kind: "VirtualService"},
 		{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"}, {Group: "gateway.envoyproxy.io", Kind: "BackendTrafficPolicy"}}

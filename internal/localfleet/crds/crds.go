@@ -4,6 +4,7 @@
 // each with its full schema and without descriptions.
 //
 // The files are derived by hack/crds (go run ./hack/crds); do not edit them.
+// gloo-1.17 holds the oldest supported Gloo's CRDs for tests; it is not embedded.
 package crds
 
 import (

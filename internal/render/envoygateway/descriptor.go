@@ -80,6 +80,13 @@ var Descriptor = &provider.Descriptor{
 		backendKind, trafficPolicyKind, clientPolicyKind, extensionKind, routeFilterKind, patchPolicyKind,
 	},
 	StatusKinds: statusKinds(),
+	// A Gateway is ready once Programmed; a patch policy once its patches
+	// applied to the xDS it patches (Programmed on each ancestor).
+	StatusConditions: map[schema.GroupKind][]string{
+		{Group: groupGatewayAPI, Kind: "Gateway"}:              {"Accepted", "Programmed"},
+		{Group: groupGatewayAPIX, Kind: "Gateway"}:             {"Accepted", "Programmed"},
+		{Group: groupEnvoyGateway, Kind: patchPolicyKind.Kind}: {"Accepted", "Programmed"},
+	},
 	Install: provider.Install{
 		Hint: "install Envoy Gateway, which installs the Gateway API and Envoy Gateway CRDs: helm install eg oci://docker.io/envoyproxy/gateway-helm --namespace envoy-gateway-system --create-namespace; TLSRoute needs the Gateway API experimental channel (kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/experimental-install.yaml)",
 		Verdicts: []provider.Verdict{

@@ -2,7 +2,6 @@ package envoygateway_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -392,7 +390,7 @@ func (tr *translation) assertRules() {
 							continue
 						}
 						routes++
-						tr.assertOptions(label, r, &route.Spec.Rules[i])
+						rendertest.AssertRouteOptions(t, label, r, &route.Spec.Rules[i])
 						tr.assertMirror(label, r, route, &route.Spec.Rules[i], clusterName)
 						if len(rule.Backends) == 0 {
 							continue
@@ -687,159 +685,6 @@ func (tr *translation) assertFailoverListener() {
 	}
 }
 
-// Envoy's names for redirect status codes (RedirectAction.RedirectResponseCode);
-// MOVED_PERMANENTLY is the zero value, left out of JSON.
-var envoyRedirectCode = map[int32]string{301: "", 302: "FOUND", 303: "SEE_OTHER", 307: "TEMPORARY_REDIRECT", 308: "PERMANENT_REDIRECT"}
-
-// assertOptions checks one Envoy route against its rule's header changes,
-// rewrite, redirect and direct response.
-func (tr *translation) assertOptions(label string, r any, rule *fleet.Rule) {
-	t := tr.t
-	name := label + ": route " + str(r, "name")
-	headers := func(field string, h *fleet.HeaderModifier) {
-		added := map[string]string{} // key=value -> appendAction
-		for _, e := range list(r, field+"HeadersToAdd") {
-			added[str(e, "header", "key")+"="+str(e, "header", "value")] = str(e, "appendAction")
-		}
-		removed := map[string]bool{}
-		for _, n := range list(r, field+"HeadersToRemove") {
-			removed[fmt.Sprint(n)] = true
-		}
-		want := 0
-		if h != nil {
-			for _, k := range fleet.Sorted(h.Set) {
-				want++
-				if a, ok := added[k+"="+h.Set[k]]; !ok || a != "OVERWRITE_IF_EXISTS_OR_ADD" {
-					t.Errorf("%s: %s header %s=%s not set (overwriting): %v", name, field, k, h.Set[k], list(r, field+"HeadersToAdd"))
-				}
-			}
-			for _, k := range fleet.Sorted(h.Add) {
-				want++
-				if a, ok := added[k+"="+h.Add[k]]; !ok || (a != "" && a != "APPEND_IF_EXISTS_OR_ADD") {
-					t.Errorf("%s: %s header %s=%s not appended: %v", name, field, k, h.Add[k], list(r, field+"HeadersToAdd"))
-				}
-			}
-			for _, k := range h.Remove {
-				if !removed[k] {
-					t.Errorf("%s: %s header %s not removed: %v", name, field, k, list(r, field+"HeadersToRemove"))
-				}
-			}
-			if len(removed) != len(h.Remove) {
-				t.Errorf("%s: %s headers removed %v, want %v", name, field, list(r, field+"HeadersToRemove"), h.Remove)
-			}
-		}
-		if len(added) != want {
-			t.Errorf("%s: %s headers added %v, want %d", name, field, list(r, field+"HeadersToAdd"), want)
-		}
-	}
-	headers("request", rule.RequestHeaders)
-	headers("response", rule.ResponseHeaders)
-
-	var rw fleet.Rewrite
-	if rule.Rewrite != nil {
-		rw = *rule.Rewrite
-	}
-	if got := str(r, "route", "prefixRewrite"); got != rw.PathPrefix {
-		t.Errorf("%s: prefix rewrite %q, want %q", name, got, rw.PathPrefix)
-	}
-	if got := str(r, "route", "hostRewriteLiteral"); got != rw.Hostname {
-		t.Errorf("%s: host rewrite %q, want %q", name, got, rw.Hostname)
-	}
-
-	cors := get(r, "typedPerFilterConfig", "envoy.filters.http.cors")
-	switch c := rule.CORS; {
-	case c == nil && cors != nil:
-		t.Errorf("%s: a CORS policy (%v), the rule has none", name, cors)
-	case c != nil && cors == nil:
-		t.Errorf("%s: no CORS policy", name)
-	case c != nil:
-		for field, w := range map[string]string{
-			"allowMethods": strings.Join(c.AllowMethods, ", "), "allowHeaders": strings.Join(c.AllowHeaders, ", "),
-			"exposeHeaders": strings.Join(c.ExposeHeaders, ", "),
-		} {
-			if got := str(cors, field); got != w {
-				t.Errorf("%s: CORS %s %q, want %q", name, field, got, w)
-			}
-		}
-		if got, _ := get(cors, "allowCredentials").(bool); got != c.AllowCredentials {
-			t.Errorf("%s: CORS allowCredentials %v, want %v", name, got, c.AllowCredentials)
-		}
-		if age := c.MaxAge.Std(); age > 0 && str(cors, "maxAge") != fmt.Sprint(int(age/time.Second)) {
-			t.Errorf("%s: CORS maxAge %q, want %d", name, str(cors, "maxAge"), int(age/time.Second))
-		}
-		origins := list(cors, "allowOriginStringMatch")
-		if len(origins) != len(c.AllowOrigins) {
-			t.Errorf("%s: CORS origins %v, want %v", name, origins, c.AllowOrigins)
-		}
-		for i, o := range c.AllowOrigins {
-			if i < len(origins) && !strings.Contains(o, "*") && str(origins[i], "exact") != o {
-				t.Errorf("%s: CORS origin %d %v, want exactly %s", name, i, origins[i], o)
-			}
-		}
-	}
-	limit := get(r, "typedPerFilterConfig", "envoy.filters.http.local_ratelimit", "tokenBucket")
-	switch l := rule.RateLimit; {
-	case l == nil && limit != nil:
-		t.Errorf("%s: a rate limit (%v), the rule has none", name, limit)
-	case l != nil && limit == nil:
-		t.Errorf("%s: no local rate limit", name)
-	case l != nil:
-		if int32(num(limit, "maxTokens")) != l.Requests || int32(num(limit, "tokensPerFill")) != l.Requests ||
-			envoyDuration(get(limit, "fillInterval")) != fleet.RateLimitPeriod(l.Unit) {
-			t.Errorf("%s: token bucket %v, want %d requests per %s", name, limit, l.Requests, l.Unit)
-		}
-	}
-
-	rd := get(r, "redirect")
-	switch {
-	case rule.Redirect == nil && rd != nil:
-		t.Errorf("%s: redirects (%v), the rule does not", name, rd)
-	case rule.Redirect != nil:
-		want := rule.Redirect
-		if rd == nil || get(r, "route") != nil {
-			t.Errorf("%s: want a redirect and no upstream, got %v", name, r)
-			return
-		}
-		for field, w := range map[string]string{
-			"schemeRedirect": want.Scheme, "hostRedirect": want.Hostname, "pathRedirect": want.Path,
-			"prefixRewrite": want.PathPrefix, "responseCode": envoyRedirectCode[want.StatusOf()],
-		} {
-			if got := str(rd, field); got != w {
-				t.Errorf("%s: redirect %s %q, want %q", name, field, got, w)
-			}
-		}
-		if got := int32(num(rd, "portRedirect")); got != want.Port {
-			t.Errorf("%s: redirect port %d, want %d", name, got, want.Port)
-		}
-	}
-	dr := get(r, "directResponse")
-	switch {
-	case rule.DirectResponse == nil && dr != nil:
-		t.Errorf("%s: answers directly (%v), the rule does not", name, dr)
-	case rule.DirectResponse != nil:
-		if dr == nil || get(r, "route") != nil {
-			t.Errorf("%s: want a direct response and no upstream, got %v", name, r)
-			return
-		}
-		if got := int32(num(dr, "status")); got != rule.DirectResponse.Status {
-			t.Errorf("%s: direct response status %d, want %d", name, got, rule.DirectResponse.Status)
-		}
-		body, _ := base64.StdEncoding.DecodeString(str(dr, "bodyFormat", "textFormatSource", "inlineBytes"))
-		if string(body) != rule.DirectResponse.Body {
-			t.Errorf("%s: direct response body %q, want %q (%v)", name, body, rule.DirectResponse.Body, dr)
-		}
-	}
-}
-
-// envoyPercent reads an Envoy FractionalPercent as a percentage.
-func envoyPercent(v any) float64 {
-	per := map[string]float64{"": 100, "HUNDRED": 100, "TEN_THOUSAND": 10000, "MILLION": 1000000}[str(v, "denominator")]
-	if per == 0 {
-		return -1
-	}
-	return num(v, "numerator") * 100 / per
-}
-
 // assertMirror checks an Envoy route's request mirror policies against the
 // rule's mirror: one policy, the rule's percentage as its runtime fraction,
 // and a cluster of the rule whose one endpoint is the mirror service's first
@@ -860,7 +705,7 @@ func (tr *translation) assertMirror(label string, r any, route *fleet.GlobalRout
 		return
 	}
 	pol := policies[0]
-	if got := envoyPercent(get(pol, "runtimeFraction", "defaultValue")); got != float64(m.PercentOf()) {
+	if got := rendertest.EnvoyPercent(get(pol, "runtimeFraction", "defaultValue")); got != float64(m.PercentOf()) {
 		t.Errorf("%s: mirrors %v%% of requests (%v), want %d%%", name, got, get(pol, "runtimeFraction"), m.PercentOf())
 	}
 	cname := str(pol, "cluster")

@@ -173,9 +173,7 @@ type istioWantServed struct {
 }
 
 // errorf is where assertions report (a *testing.T, or a recorder).
-type errorf interface {
-	Errorf(format string, args ...any)
-}
+type errorf = rendertest.Errorf
 
 type recorder struct{ errs []string }
 
@@ -836,23 +834,7 @@ func istioWantFor(in *render.ClusterInput, gatewayNamespace string) *istioWant {
 		for i, rule := range route.Spec.Rules {
 			r := istioWantRule{label: fmt.Sprintf("GlobalRoute %s rule %d", route.Key(), i)}
 			for _, b := range rule.Backends {
-				p := in.Used[route.BackendRef(b)]
-				s := p.Service
-				wb := istioWantBackend{service: s.Key(), weight: int(b.WeightOf()), outlier: s.Spec.OutlierDetection}
-				if len(p.Tiers) == 1 && p.Tiers[0].Local {
-					wb.localHost = s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + c.Domain()
-					wb.localPort = int(s.Spec.Port)
-				} else {
-					wb.sni = render.FailoverSNI(s)
-					for _, tier := range p.Tiers {
-						wt := istioWantTier{cluster: tier.Cluster.Name(), port: int(tier.Cluster.FailoverPort())}
-						if tier.Cluster.Spec.Failover != nil {
-							wt.address = tier.Cluster.Spec.Failover.Address
-						}
-						wb.tiers = append(wb.tiers, wt)
-					}
-				}
-				r.backends = append(r.backends, wb)
+				r.backends = append(r.backends, wantBackend(c, in.Used[route.BackendRef(b)], int(b.WeightOf())))
 			}
 			wr.rules = append(wr.rules, r)
 		}
@@ -866,6 +848,28 @@ func istioWantFor(in *render.ClusterInput, gatewayNamespace string) *istioWant {
 		})
 	}
 	return w
+}
+
+// wantBackend is what a route reaching a planned service must send to: the
+// local Service when this cluster is its only tier, else its failover SNI
+// with one endpoint per tier at the tier's failover address.
+func wantBackend(c *fleet.Cluster, p *render.ServicePlan, weight int) istioWantBackend {
+	s := p.Service
+	wb := istioWantBackend{service: s.Key(), weight: weight, outlier: s.Spec.OutlierDetection}
+	if len(p.Tiers) == 1 && p.Tiers[0].Local {
+		wb.localHost = s.ServiceName() + "." + s.Metadata.Namespace + ".svc." + c.Domain()
+		wb.localPort = int(s.Spec.Port)
+		return wb
+	}
+	wb.sni = render.FailoverSNI(s)
+	for _, tier := range p.Tiers {
+		wt := istioWantTier{cluster: tier.Cluster.Name(), port: int(tier.Cluster.FailoverPort())}
+		if tier.Cluster.Spec.Failover != nil {
+			wt.address = tier.Cluster.Spec.Failover.Address
+		}
+		wb.tiers = append(wb.tiers, wt)
+	}
+	return wb
 }
 
 // assertGatewaysSelect checks that every rendered Istio Gateway is in the
@@ -910,7 +914,9 @@ func TestIstioGeneratedConfig(t *testing.T) {
 		}
 		files := []string{writeObjects(t, "rendered.yaml", objs...), writeObjects(t, "world.yaml", istioWorld(t, f, in, ns, ca)...)}
 		g := istioGen(t, ns, labels, files...)
-		t.Log((&istioConfig{t: t, g: g}).assert(istioWantFor(in, ns)))
+		ic, want := &istioConfig{t: t, g: g}, istioWantFor(in, ns)
+		t.Log(ic.assert(want))
+		t.Logf("route options checked on %d Envoy routes", ic.assertRouteOptions(in, want))
 		errs, others := istioAnalyze(t, files...)
 		if len(errs) > 0 {
 			t.Errorf("istioctl analyze:\n%s", strings.Join(errs, "\n"))

@@ -35,14 +35,7 @@ func ForExampleClusters(t *testing.T, provider string, skip func(*render.Cluster
 	t.Helper()
 	clusters := 0
 	for _, dir := range FleetDirs(t) {
-		f, err := fleet.Load([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := render.Render(f, render.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, res := renderFleet(t, dir)
 		for i := range res.Clusters {
 			co := &res.Clusters[i]
 			if co.Cluster.Spec.Gateway.Provider != provider || (skip != nil && skip(co)) {
@@ -55,6 +48,38 @@ func ForExampleClusters(t *testing.T, provider string, skip func(*render.Cluster
 	if clusters == 0 {
 		t.Fatalf("no %s cluster in the example fleets", provider)
 	}
+}
+
+// ExampleCluster renders the example fleet fleetName and returns it and
+// one cluster's output.
+func ExampleCluster(t testing.TB, fleetName, cluster string) (*fleet.Fleet, *render.ClusterOutput) {
+	t.Helper()
+	for _, dir := range FleetDirs(t) {
+		if filepath.Base(dir) != fleetName {
+			continue
+		}
+		f, res := renderFleet(t, dir)
+		for i := range res.Clusters {
+			if res.Clusters[i].Cluster.Name() == cluster {
+				return f, &res.Clusters[i]
+			}
+		}
+	}
+	t.Fatalf("no cluster %s in example fleet %s", cluster, fleetName)
+	return nil, nil
+}
+
+func renderFleet(t testing.TB, dir string) (*fleet.Fleet, *render.Result) {
+	t.Helper()
+	f, err := fleet.Load([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := render.Render(f, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, res
 }
 
 // Get walks a decoded JSON value by keys and list indexes.

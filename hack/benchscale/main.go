@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +35,14 @@ import (
 
 const namespace = "bench"
 
+// measureArg makes benchscale run the rest of its arguments as a command and
+// write that command's peak resident set to file descriptor 3 (see timed).
+const measureArg = "-measure-rss"
+
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == measureArg {
+		os.Exit(measureRSS(os.Args[2:]))
+	}
 	gatefed := flag.String("gatefed", "bin/gatefed", "gatefed binary")
 	sizes := flag.String("sizes", "5,10,20", "fleet sizes, comma-separated")
 	services := flag.Int("services", 32, "services placed on every cluster")
@@ -129,25 +137,58 @@ func benchSize(gatefed string, n, services, routes int) error {
 }
 
 // timed runs gatefed; exit status 1 (changes pending, a check failing) is a result, 2 an error.
+//
+// gatefed runs under a small copy of benchscale (measureArg) that reports its
+// peak resident set: Go starts a child with vfork, and Linux counts the
+// parent's resident set in a vforked child's peak, so gatefed's peak read
+// here would be at least this process's, which holds the whole fleet.
 func timed(gatefed string, env []string, args ...string) (run, error) {
-	cmd := exec.Command(gatefed, args...)
+	self, err := os.Executable()
+	if err != nil {
+		return run{}, err
+	}
+	rssR, rssW, err := os.Pipe()
+	if err != nil {
+		return run{}, err
+	}
+	defer rssR.Close()
+	cmd := exec.Command(self, append([]string{measureArg, gatefed}, args...)...)
 	cmd.Env = env
+	cmd.ExtraFiles = []*os.File{rssW}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	begin := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
+	rssW.Close()
 	r := run{wall: time.Since(begin)}
 	if cmd.ProcessState != nil {
 		r.code = cmd.ProcessState.ExitCode()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.maxRSS = ru.Maxrss << 10
-		}
 	}
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && r.code == 1) {
 		return r, fmt.Errorf("gatefed %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
+	reported, _ := io.ReadAll(rssR)
+	if r.maxRSS, err = strconv.ParseInt(strings.TrimSpace(string(reported)), 10, 64); err != nil {
+		return r, fmt.Errorf("gatefed %s: no peak resident set reported: %q", strings.Join(args, " "), reported)
+	}
 	return r, nil
+}
+
+// measureRSS runs args with this process's standard streams and writes its
+// peak resident set in bytes to file descriptor 3; it returns its exit status.
+func measureRSS(args []string) int {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintln(os.Stderr, "benchscale:", err)
+		return 2
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		fmt.Fprintln(os.NewFile(3, "rss"), ru.Maxrss<<10)
+	}
+	return cmd.ProcessState.ExitCode()
 }
 
 func countObjects(gatefed, fleetFile string) (int, error) {

@@ -236,7 +236,6 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	if len(crds) == 0 {
 		return nil
 	}
-	begin := time.Now()
 	// Creating a large CRD can take long on a busy machine: allow the whole start timeout.
 	cfg := rest.CopyConfig(c.Config)
 	cfg.Timeout = c.fleet.Options.StartTimeout
@@ -245,6 +244,12 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 		return err
 	}
 	api := client.ApiextensionsV1().CustomResourceDefinitions()
+	release, err := c.fleet.takeCRDSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	begin := time.Now()
 	errs := make([]error, len(crds))
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
@@ -253,13 +258,7 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			var err error
-			for attempt := 0; attempt < 3; attempt++ {
-				if err = createOrUpdateCRD(ctx, api, crd); err == nil || !transient(err) {
-					break
-				}
-			}
-			if err != nil {
+			if err := createCRDPatiently(ctx, api, crd); err != nil {
 				errs[i] = fmt.Errorf("install CRD %s: %w", crd.Name, err)
 			}
 		}()
@@ -273,6 +272,7 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 		return err
 	}
 	established := time.Since(begin)
+	release()
 	if err := c.waitCRDsServed(ctx); err != nil {
 		return err
 	}
@@ -280,6 +280,28 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 		created.Round(100*time.Millisecond), established.Round(100*time.Millisecond), time.Since(begin).Round(100*time.Millisecond))
 	return nil
 }
+
+// createCRDPatiently creates or updates crd, trying again after transient
+// errors (a busy machine's timeouts, a create whose answer was lost) with a
+// growing pause, up to crdAttempts times.
+func createCRDPatiently(ctx context.Context, api crdClient, crd *apiextv1.CustomResourceDefinition) error {
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		err := createOrUpdateCRD(ctx, api, crd)
+		if err == nil || !transient(err) || attempt == crdAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 15*time.Second)
+	}
+}
+
+// crdAttempts is how often createCRDPatiently tries.
+const crdAttempts = 8
 
 func createOrUpdateCRD(ctx context.Context, api crdClient, crd *apiextv1.CustomResourceDefinition) error {
 	obj := crd.DeepCopy()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -70,6 +71,8 @@ type Fleet struct {
 	ownsDir bool
 	mu      sync.Mutex
 	stopped bool
+	// crdSlots bounds the clusters creating CRDs at once (crdInstallSlots).
+	crdSlots chan struct{}
 }
 
 // Cluster is one kube-apiserver of the fleet.
@@ -191,7 +194,8 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 
 	errs := make([]error, len(f.Clusters))
 	slots := startSlots(len(f.Clusters), opts.StartParallel, memAvailable)
-	f.Progressf("starting %d kube-apiservers, %d at a time", len(f.Clusters), slots)
+	f.crdSlots = make(chan struct{}, crdInstallSlots(slots, runtime.NumCPU()))
+	f.Progressf("starting %d kube-apiservers, %d at a time, CRDs created on %d at a time", len(f.Clusters), slots, cap(f.crdSlots))
 	sem := make(chan struct{}, slots)
 	var wg sync.WaitGroup
 	for i, c := range f.Clusters {
@@ -561,4 +565,20 @@ func (f *Fleet) State() State {
 		})
 	}
 	return st
+}
+
+// takeCRDSlot waits for a turn to create CRDs; release ends it (once, however
+// often called). A fleet
+// without slots (not started by Start) gives turns at once.
+func (f *Fleet) takeCRDSlot(ctx context.Context) (release func(), err error) {
+	if f.crdSlots == nil {
+		return func() {}, nil
+	}
+	select {
+	case f.crdSlots <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-f.crdSlots }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

@@ -26,6 +26,14 @@ func startSlots(n, parallel int, available func() (uint64, bool)) int {
 	return max(1, min(slots, n))
 }
 
+// crdInstallSlots is how many of the clusters starting at once create their
+// CRDs at once: each API server builds the OpenAPI schema of every new CRD,
+// which takes a CPU for seconds, and all of them write to the one etcd. Past
+// two per CPU the creates only queue, and time out on a busy machine.
+func crdInstallSlots(startSlots, cpus int) int {
+	return max(1, min(startSlots, 2*cpus))
+}
+
 // memAvailable reads MemAvailable from /proc/meminfo, in bytes.
 func memAvailable() (uint64, bool) {
 	f, err := os.Open("/proc/meminfo")

@@ -37,3 +37,17 @@ func TestParseMemAvailable(t *testing.T) {
 		t.Error("no MemAvailable line read as known")
 	}
 }
+
+func TestCRDInstallSlots(t *testing.T) {
+	cases := []struct{ start, cpus, want int }{
+		{20, 2, 4}, // two per CPU
+		{3, 2, 3},  // never more than start at once
+		{20, 16, 20},
+		{1, 0, 1}, // at least one
+	}
+	for _, tc := range cases {
+		if got := crdInstallSlots(tc.start, tc.cpus); got != tc.want {
+			t.Errorf("crdInstallSlots(%d, %d) = %d, want %d", tc.start, tc.cpus, got, tc.want)
+		}
+	}
+}

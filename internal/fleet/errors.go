@@ -19,10 +19,15 @@ type FieldError struct {
 	doc int // line of the document's start, to match decode and validation errors
 }
 
-// Error formats FILE:LINE: KIND NAMESPACE/NAME: field.path: message.
+// Error formats FILE:LINE: KIND NAMESPACE/NAME: field.path: message, or
+// FILE: message for a whole file or path.
 func (e FieldError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	} else {
+		fmt.Fprintf(&b, "%s: ", e.File)
+	}
 	if e.Kind != "" {
 		b.WriteString(e.Kind)
 		b.WriteByte(' ')

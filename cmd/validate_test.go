@@ -51,7 +51,7 @@ func TestValidateInvalid(t *testing.T) {
 		want []string
 	}{
 		{"yaml syntax", "apiVersion: gatefed.dev/v1alpha1\nkind: [Cluster\n",
-			[]string{"fleet.yaml:2: invalid YAML: did not find expected ',' or ']'"}},
+			[]string{"fleet.yaml:2:7: invalid YAML: did not find expected ',' or ']': the [ opened here is not closed on this line\n  2 | kind: [Cluster\n    |       ^"}},
 		{"not a mapping", "- a\n- b\n",
 			[]string{"fleet.yaml:1: document 1: must be a mapping with apiVersion and kind, not a list"}},
 		{"missing apiVersion", "kind: Cluster\n",

@@ -139,7 +139,7 @@ func (v *validator) extensions(f *Fleet) {
 			listed[name] = true
 			r := f.Route(Ref(e.Metadata.Namespace, name))
 			if r == nil {
-				v.add(d, field, "unknown GlobalRoute %q in namespace %s%s", name, e.Metadata.Namespace, DidYouMean(name, routeNames))
+				v.addRef(d, field, "unknown GlobalRoute %q in namespace %s%s", name, e.Metadata.Namespace, DidYouMean(name, routeNames))
 				continue
 			}
 			for _, c := range f.Placed(r.Spec.Clusters) {

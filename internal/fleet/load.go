@@ -10,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -59,7 +57,7 @@ func LoadWith(paths []string, opts LoadOptions) (*Fleet, Counts, error) {
 	f.Index()
 	errs := append(l.errs, withoutDecoded(f.validate(), l.errs)...)
 	if len(errs) > 0 {
-		return nil, counts, errs.sorted()
+		return nil, counts, errs.sorted().withConsequences(l.lost)
 	}
 	f.sort()
 	return f, counts, nil
@@ -72,6 +70,9 @@ type loader struct {
 	aliases int // what is left of MaxAliasValues
 	skipped func(string)
 	docs    int // fleet documents read so far
+	// lost are the errors that kept documents out of the fleet: YAML syntax
+	// (the rest of the file), a document without apiVersion or kind.
+	lost []FieldError
 }
 
 // readPath reads one -f path. A path that yields no fleet document, and no
@@ -208,8 +209,6 @@ func readFile(name string) ([]byte, error) {
 	return readLimited(file)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseFile decodes the documents of one file into the fleet.
 func (l *loader) parseFile(file string, data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -220,29 +219,20 @@ func (l *loader) parseFile(file string, data []byte) {
 			break
 		}
 		if err != nil {
-			l.errs = append(l.errs, syntaxError(file, err))
+			e := syntaxError(file, data, err)
+			l.errs, l.lost = append(l.errs, e), append(l.lost, e)
 			break // the decoder cannot resync after a syntax error
 		}
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue // empty document
 		}
-		l.errs = append(l.errs, l.parseDocument(file, docIndex, doc.Content[0])...)
-	}
-}
-
-// syntaxError locates a YAML syntax error.
-func syntaxError(file string, err error) FieldError {
-	line, msg := 1, err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		// The YAML parser (unlike its scanner) reports the 0-based
-		// line of the construct it was parsing.
-		if strings.HasPrefix(msg, "did not find expected") {
-			line++
+		before := l.docs
+		errs := l.parseDocument(file, docIndex, doc.Content[0])
+		if l.docs == before && len(errs) > 0 {
+			l.lost = append(l.lost, errs[0])
 		}
+		l.errs = append(l.errs, errs...)
 	}
-	return FieldError{File: file, Line: line, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {

@@ -309,7 +309,7 @@ func (l *loader) parseDocument(file string, index int, n *yaml.Node) Errors {
 		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, DidYouMean(kind, kinds), strings.Join(kinds, ", "))
 	}
 	l.docs++
-	d := &decoder{lines: map[string]int{}, aliases: &l.aliases}
+	d := &decoder{lines: map[string]int{}, aliases: &l.aliases, root: reflect.TypeOf(target).Elem()}
 	d.decode(n, reflect.ValueOf(target), "")
 	*src = Source{File: file, Line: n.Line, lines: d.lines}
 

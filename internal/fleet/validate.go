@@ -103,7 +103,7 @@ func (f *Fleet) validate() Errors {
 		seenRoute[r.Key()] = r
 	}
 	v.hostConflicts(f)
-	v.extensions(f)
+	v.extensions(f, clusterNames)
 	v.failoverAddressMix(f)
 	v.localFailover(f)
 	return v.errs

@@ -53,10 +53,13 @@ type Options struct {
 // ClusterOutput is one cluster's rendered objects, in apply order, with
 // the warnings and discovery skips of that cluster.
 type ClusterOutput struct {
-	Cluster  *fleet.Cluster
-	Objects  []*unstructured.Unstructured
+	Cluster *fleet.Cluster
+	Objects []*unstructured.Unstructured
+	// Warnings are one line per cause, naming the objects it touches.
 	Warnings []string
 	Skips    []SkipReport
+
+	warnings warningSet
 }
 
 // SkipReport says which clusters a service's tiers left out, seen from one cluster.
@@ -154,15 +157,17 @@ func Input(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) *ClusterIn
 // Render renders every selected cluster and keeps the whole result in memory.
 func Render(f *fleet.Fleet, opts Options) (*Result, error) {
 	res := &Result{}
+	var warnings warningSet
 	err := Each(f, opts, func(out *ClusterOutput) error {
 		res.Clusters = append(res.Clusters, *out)
-		res.Warnings = append(res.Warnings, out.Warnings...)
+		warnings.merge(out.warnings)
 		res.Skips = append(res.Skips, out.Skips...)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	res.Warnings = warnings.lines()
 	return res, nil
 }
 
@@ -232,22 +237,24 @@ func renderCluster(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) (*
 	}
 	out := &ClusterOutput{Cluster: c}
 	in := Input(f, c, avail)
+	var warns []string
 	for _, key := range sortedPlanKeys(in.Used) {
 		sp := in.Used[key]
 		if len(sp.Skips) > 0 {
 			out.Skips = append(out.Skips, SkipReport{Cluster: name, Service: key, Skipped: sp.Skips})
 		}
 		if len(sp.Tiers) == 0 {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("cluster %s: GlobalService %s has no cluster left to serve it: its routes will fail", name, key))
+			warns = append(warns, fmt.Sprintf("GlobalService %s: no cluster left to serve it: its routes will fail", key))
 		}
 	}
-	objs, warns, err := p.Render(in)
+	objs, provWarns, err := p.Render(in)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	for _, w := range warns {
-		out.Warnings = append(out.Warnings, fmt.Sprintf("cluster %s: %s", name, w))
+	for _, w := range append(warns, provWarns...) {
+		out.warnings.add(name, w)
 	}
+	out.Warnings = out.warnings.lines()
 	objs = append(objs, failoverCertificates(in)...)
 	if err := sortUnique(objs); err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)

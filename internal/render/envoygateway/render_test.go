@@ -76,7 +76,7 @@ tls:
 	if n := len(ofKind(objs, "Backend")); n != 2 {
 		t.Errorf("%d Backends, want 2", n)
 	}
-	assertWarning(t, warnings, "GlobalService shop/checkout has 3 failover tiers (a > c > b)", "single fallback priority", "c, b share it")
+	assertWarning(t, warnings, "GlobalService shop/checkout: 3 failover tiers (a > c > b)", "single fallback priority", "c, b share it")
 	if len(warnings) != 1 {
 		t.Errorf("warnings %q, want exactly one", warnings)
 	}
@@ -127,7 +127,7 @@ func TestLocalityFailover(t *testing.T) {
 		assertField(t, be, `true`, "spec", "fallback")
 		assertField(t, be, `payments-api-9000.pay.failover.gatefed.internal`, "spec", "tls", "sni")
 	}
-	assertWarning(t, warnings, "pay/payments has 4 failover tiers", "use1-c, use1-b, euw1-a share it")
+	assertWarning(t, warnings, "GlobalService pay/payments: 4 failover tiers", "use1-c, use1-b, euw1-a share it")
 }
 
 func TestServiceMissingFromSource(t *testing.T) {

@@ -180,9 +180,8 @@ func newApplyCmd(g *GlobalOptions) *cobra.Command {
 		Long: `Apply renders the fleet and applies each cluster's objects with server-side apply
 (field manager "gatefed", strict field validation), clusters in parallel
 (--parallel) and requests in parallel within a cluster (--concurrency).
-Objects go in dependency order: ReferenceGrants and Secrets, then Upstreams and
-Backends, policies, Gateways, then routes; each phase in parallel.
-
+Objects go in dependency order, each phase in parallel:
+` + applyPhasesHelp() + `
 Objects already holding what gatefed would apply are not written at all: a
 second apply of the same input sends no write request. Before writing, apply
 prints the plan (to create, update, delete, unchanged) per cluster; on a
@@ -207,10 +206,9 @@ UNCHANGED, FAILED, TIME) and each failure with its cause. Rerunning after a
 fault converges. Progress goes to stderr: live lines on a terminal, one line
 per event otherwise.
 
---wait then polls until each object is accepted by its gateway (Gloo status
-Accepted; Gateway API Accepted and ResolvedRefs, and Programmed for Gateways)
-and lists those rejected or not accepted within --timeout.
-
+--wait then polls until each object is accepted by its gateway, and lists
+those rejected or not accepted within --timeout. It waits, on each provider, for:
+` + waitHelp() + `
 --dry-run prints the plan as gatefed diff does (same output and exit status:
 0 in sync, 1 changes pending, 2 error) and writes nothing.
 

@@ -38,8 +38,12 @@ func newDemoCmd(g *GlobalOptions) *cobra.Command {
 background, with the Gateway API, Envoy Gateway and Gloo Edge CRDs installed,
 a kubeconfig with one context per cluster, a fleet directory describing them,
 and seeded Services and EndpointSlices. No gateway controllers run: "demo
-reconcile" writes the statuses they would write.
+reconcile" writes the statuses they would write (refusing what they would
+refuse). The demo's clusters alternate the gloo and envoy-gateway providers;
+istio clusters are not part of the demo (see gatefed init for a fleet of
+every provider).
 
+` + providersHelp() + `
 Everything lives under the state directory (default
 $XDG_STATE_HOME/gatefed/demo): state.json, kubeconfig, fleet/, logs/ and data.
 The directory belongs to the demo: "demo down" removes what "demo up" made.

@@ -34,8 +34,9 @@ func newRenderCmd(g *GlobalOptions) *cobra.Command {
 		Use:   "render",
 		Short: "Render the fleet into per-cluster gateway manifests, offline",
 		Long: `Render turns the fleet's GlobalServices and GlobalRoutes into the gateway objects
-of every cluster (Gloo Edge or Envoy Gateway), with no cluster at all.
+of every cluster, for its provider, with no cluster at all.
 
+` + providersHelp() + `
 Output is deterministic: the same input gives byte-identical output. With -o yaml
 (the default) each object is preceded by a "# cluster: NAME" comment; -o json
 gives a v1 List. --out-dir writes DIR/<cluster>/<kind>-<namespace>-<name>.yaml

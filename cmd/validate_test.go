@@ -149,7 +149,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"order lists a cluster twice", clusters + service("  port: 80\n  failover: {policy: ordered, order: [us-east, us-east]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
 			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order[1]: cluster "us-east" listed twice`}},
 		{"no health signal", clusters + service("  port: 80\n"),
-			[]string{`fleet.yaml:20: GlobalService shop/checkout: spec: the service can fail over between clusters but has neither healthCheck nor outlierDetection: Gloo and Envoy Gateway need a health signal to fail over`}},
+			[]string{`fleet.yaml:20: GlobalService shop/checkout: spec: the service can fail over between clusters but has neither healthCheck nor outlierDetection: every provider needs a health signal to fail over (gloo and envoy-gateway use either; istio ejects by outlier detection, and turns a healthCheck into it)`}},
 		{"health check path", clusters + service("  port: 80\n  healthCheck: {path: healthz, interval: 5s, timeout: 1s}\n"),
 			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.healthCheck.path: must start with /`}},
 		{"bad duration", clusters + service("  port: 80\n  healthCheck: {path: /h, interval: 5 seconds, timeout: 1s}\n"),

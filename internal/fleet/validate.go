@@ -374,7 +374,7 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 		v.duration(d, "spec.outlierDetection.baseEjectionTime", od.BaseEjectionTime)
 	}
 	if s.MaxTiers() != 1 && canFailOver(placed) && !s.HasHealthSignal() {
-		v.add(d, "spec", "the service can fail over between clusters but has neither healthCheck nor outlierDetection: Gloo and Envoy Gateway need a health signal to fail over")
+		v.add(d, "spec", "the service can fail over between clusters but has neither healthCheck nor outlierDetection: every provider needs a health signal to fail over (gloo and envoy-gateway use either; istio ejects by outlier detection, and turns a healthCheck into it)")
 	}
 }
 

@@ -282,6 +282,37 @@ var kindRank = map[string]int{
 	"ConfigMap":   1,
 }
 
+// ApplyPhases are the kinds of each apply phase, in apply order: the
+// shared kinds and every registered provider's, by KindRank; each phase's
+// kinds sorted, empty phases left out.
+func ApplyPhases() [][]string {
+	ranks := map[string]int{}
+	for k, r := range kindRank {
+		ranks[k] = r
+	}
+	for _, d := range provider.All() {
+		for _, k := range d.Kinds {
+			ranks[k.Kind] = k.Rank
+		}
+	}
+	last := 0
+	for _, r := range ranks {
+		last = max(last, r)
+	}
+	phases := make([][]string, last+1)
+	for k, r := range ranks {
+		phases[r] = append(phases[r], k)
+	}
+	var out [][]string
+	for _, p := range phases {
+		if len(p) > 0 {
+			sort.Strings(p)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // KindRank is the apply phase of a kind; unknown kinds go last.
 func KindRank(kind string) int {
 	if r, ok := kindRank[kind]; ok {

@@ -22,7 +22,7 @@ func TestHelpNamesEveryProvider(t *testing.T) {
 	}
 	streams, _, _, _ := iostreams.Test()
 	root := cmd.NewRootCmd(streams)
-	for _, path := range [][]string{{}, {"render"}, {"check"}, {"apply"}, {"cluster", "register"}, {"demo"}} {
+	for _, path := range [][]string{{}, {"render"}, {"check"}, {"apply"}, {"cluster", "register"}, {"demo"}, {"init"}} {
 		c, _, err := root.Find(path)
 		if err != nil || (len(path) > 0 && c.Name() != path[len(path)-1]) {
 			t.Errorf("no command %q: %v", strings.Join(path, " "), err)

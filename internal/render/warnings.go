@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -95,4 +96,31 @@ func (s *warningSet) lines() []string {
 		out = append(out, b.String())
 	}
 	return out
+}
+
+// PrefixSlash is the warning for a prefix replacement that disagrees with
+// the prefix it replaces on a trailing slash, on a gateway (named gateway)
+// that replaces the matched characters as they are, as Envoy's
+// prefix_rewrite does: prefix /api replaced with / turns /api/x into //x,
+// and prefix / replaced with /v2 turns /x into /v2x. ("" when they agree.)
+// Envoy Gateway replaces whole path segments instead, giving /x and /v2/x.
+func PrefixSlash(gateway, field, replacement string, m *fleet.Match) string {
+	prefix := "/"
+	if m != nil {
+		if m.PathExact != "" || m.PathRegex != "" {
+			return "" // validation refuses a prefix replacement without a prefix match
+		}
+		if m.PathPrefix != "" {
+			prefix = m.PathPrefix
+		}
+	}
+	if strings.HasSuffix(prefix, "/") == strings.HasSuffix(replacement, "/") {
+		return ""
+	}
+	example := prefix + "/x"
+	if strings.HasSuffix(prefix, "/") {
+		example = prefix + "x"
+	}
+	return fmt.Sprintf("%s %q replaces the matched prefix %q character for character on %s, so %s becomes %s; end both with / or neither",
+		field, replacement, prefix, gateway, example, replacement+example[len(prefix):])
 }

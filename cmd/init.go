@@ -34,8 +34,9 @@ well, one per provider, to be replaced by registered ones.
 
 ` + providersHelp() + `
 The starter goes to fleet.yaml in the first -f directory (--file elsewhere,
---file - to stdout). An existing file is left alone unless --force; a fleet
-that already has GlobalServices or GlobalRoutes is refused.
+--file - to stdout). A file init wrote before is left alone unless --force;
+any other existing file always is. A fleet that already has GlobalServices or
+GlobalRoutes is refused.
 
 ` + exitStatusHelp,
 		Example: `  gatefed init                         # ./fleet.yaml, then: gatefed validate
@@ -45,7 +46,7 @@ that already has GlobalServices or GlobalRoutes is refused.
 		RunE: func(*cobra.Command, []string) error { return o.Run() },
 	}
 	c.Flags().StringVar(&o.File, "file", "", "where to write the starter fleet (default fleet.yaml in the first -f directory; - for stdout)")
-	c.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing file")
+	c.Flags().BoolVar(&o.Force, "force", false, "overwrite a file init wrote before")
 	return c
 }
 

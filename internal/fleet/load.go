@@ -184,6 +184,34 @@ func walk(p string) (found, skipped []string, err error) {
 	return found, skipped, nil
 }
 
+// TargetFile is the file a command that writes fleet documents writes to:
+// name in the first fleet directory (or in a first path that does not exist
+// yet and is not a *.yaml or *.yml file), else the first fleet file; name
+// itself when there is no path.
+func TargetFile(paths []string, name string) (string, error) {
+	if len(paths) == 0 {
+		return name, nil
+	}
+	p := paths[0]
+	if p == "-" {
+		return "", errors.New("the fleet is read from standard input (-f -): pass --file to say which file to write")
+	}
+	info, err := os.Stat(p)
+	switch {
+	case err == nil && info.IsDir():
+		return filepath.Join(p, name), nil
+	case err == nil:
+		return p, nil
+	case errors.Is(err, fs.ErrNotExist):
+		if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+			return p, nil
+		}
+		return filepath.Join(p, name), nil
+	default:
+		return "", fmt.Errorf("fleet %s: %w", p, err)
+	}
+}
+
 // MaxFileSize is the most Load reads from one fleet file or standard input.
 // A fleet of thousands of documents is a few megabytes; a larger file is
 // refused before it is parsed, so that parsing it cannot exhaust memory.

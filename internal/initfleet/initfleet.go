@@ -25,10 +25,10 @@ const DefaultFileName = "fleet.yaml"
 type Options struct {
 	// Paths are the fleet's -f paths; the registered clusters are read from them.
 	Paths []string
-	// File is where to write: "" for DefaultFileName in the first fleet
-	// directory, "-" for Out.
+	// File is where to write: "" for fleet.TargetFile (DefaultFileName in
+	// the first fleet directory), "-" for Out.
 	File string
-	// Force overwrites an existing File.
+	// Force overwrites a File init wrote before (never another file).
 	Force bool
 	Out   io.Writer
 }
@@ -45,12 +45,12 @@ func Run(opts Options) (*Result, error) {
 	res := &Result{File: opts.File}
 	var err error
 	if res.File == "" {
-		if res.File, err = defaultFile(opts.Paths); err != nil {
+		if res.File, err = fleet.TargetFile(opts.Paths, DefaultFileName); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := os.Stat(res.File); err == nil && !opts.Force && res.File != "-" {
-		return nil, fmt.Errorf("%s exists: pass --force to overwrite it, or --file to write elsewhere", res.File)
+	if err := overwritable(res.File, opts.Force); err != nil {
+		return nil, err
 	}
 	clusters, err := registered(opts.Paths, res.File)
 	if err != nil {
@@ -68,6 +68,26 @@ func Run(opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, os.WriteFile(res.File, []byte(text), 0o644)
+}
+
+// overwritable checks that file does not exist, or that init wrote it and
+// force says to write it again: init never overwrites another file.
+func overwritable(file string, force bool) error {
+	if file == "-" {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !strings.HasPrefix(string(data), header):
+		return fmt.Errorf("%s exists and was not written by gatefed init: pass --file to write elsewhere", file)
+	case !force:
+		return fmt.Errorf("%s exists: pass --force to overwrite it, or --file to write elsewhere", file)
+	}
+	return nil
 }
 
 // registered reads the Cluster documents of the fleet, leaving out those of
@@ -124,30 +144,6 @@ func onlyEmpty(errs fleet.Errors) bool {
 		}
 	}
 	return true
-}
-
-// defaultFile is DefaultFileName in the first fleet directory, or the first
-// fleet path when it names a YAML file that does not exist yet.
-func defaultFile(paths []string) (string, error) {
-	p := "."
-	if len(paths) > 0 {
-		p = paths[0]
-	}
-	if p == "-" {
-		return "", errors.New("the fleet is read from standard input (-f -): pass --file to say where to write")
-	}
-	info, err := os.Stat(p)
-	switch {
-	case err == nil && info.IsDir():
-		return filepath.Join(p, DefaultFileName), nil
-	case err == nil:
-		return filepath.Join(filepath.Dir(p), DefaultFileName), nil
-	case errors.Is(err, fs.ErrNotExist) && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")):
-		return p, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return filepath.Join(p, DefaultFileName), nil
-	}
-	return "", err
 }
 
 // exampleSites are where the example clusters are, one per provider.

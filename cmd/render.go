@@ -10,6 +10,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/gitops"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/rollout"
 )
 
 // RenderOptions are the flags of gatefed render.
@@ -210,6 +211,9 @@ func (o *RenderOptions) gitopsWaves(f *fleet.Fleet, selected []*fleet.Cluster) (
 	p, err := o.Rollout.plan(f, names)
 	if err != nil {
 		return nil, err
+	}
+	if err := rollout.WriteNotes(o.IO.ErrOut, p); err != nil {
+		return nil, &exitError{code: ExitError, err: err}
 	}
 	waves := map[string]int{}
 	for _, c := range names {

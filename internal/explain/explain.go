@@ -162,7 +162,10 @@ type Outage struct {
 	// Percent of the rule's requests that fail; 0 for a service outage,
 	// 100 for a route no cluster is left to serve.
 	Percent float64 `json:"percent,omitempty"`
-	Message string  `json:"message"`
+	// Clusters are, for a route no cluster is left to serve, the clusters
+	// that serve it, all down.
+	Clusters []string `json:"clusters,omitempty"`
+	Message  string   `json:"message"`
 }
 
 // Scenario is an Availability: down clusters, missing services, then
@@ -328,8 +331,12 @@ func unservedRoutes(f *fleet.Fleet, routes []*fleet.GlobalRoute, sc *Scenario) [
 		if names == nil {
 			continue
 		}
-		out = append(out, Outage{Route: r.Key(), Percent: 100,
-			Message: fmt.Sprintf("GlobalRoute %s: every cluster that serves it is down (%s): no gateway is left to receive its traffic", r.Key(), strings.Join(names, ", "))})
+		which := "every cluster that serves it is"
+		if len(names) == 1 {
+			which = "the only cluster that serves it is"
+		}
+		out = append(out, Outage{Route: r.Key(), Percent: 100, Clusters: names,
+			Message: fmt.Sprintf("GlobalRoute %s: %s down (%s): no gateway is left to receive its traffic", r.Key(), which, strings.Join(names, ", "))})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -251,6 +252,7 @@ func renderCluster(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) (*
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
+	warns = append(warns, loopbackTargets(in)...)
 	for _, w := range append(warns, provWarns...) {
 		out.warnings.add(name, w)
 	}
@@ -261,6 +263,29 @@ func renderCluster(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) (*
 	}
 	out.Objects = objs
 	return out, nil
+}
+
+// loopbackTargets warns, on a gateway whose descriptor says it refuses a
+// failover target at a loopback address, about each such target it uses.
+func loopbackTargets(in *ClusterInput) []string {
+	d := provider.Lookup(in.Cluster.Spec.Gateway.Provider)
+	if d == nil || d.Failover.LoopbackRefused == "" {
+		return nil
+	}
+	var out []string
+	for _, key := range in.UsedKeys() {
+		for _, t := range in.Used[key].Tiers {
+			fo := t.Cluster.Spec.Failover
+			if t.Local || fo == nil {
+				continue
+			}
+			if ip := net.ParseIP(fo.Address); ip != nil && ip.IsLoopback() {
+				out = append(out, fmt.Sprintf("GlobalService %s: failover target %s has the loopback address %s: %s %s, so the routes to it will not resolve",
+					key, t.Cluster.Name(), fo.Address, d.Title, d.Failover.LoopbackRefused))
+			}
+		}
+	}
+	return out
 }
 
 func sortedPlanKeys(m map[string]*ServicePlan) []string {

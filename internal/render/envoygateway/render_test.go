@@ -600,24 +600,6 @@ func TestSharedSNIKeepsFirstTLSRoute(t *testing.T) {
 	assertWarning(t, warnings, "GlobalServices shop/checkout and shop/checkout-alias name the same Service port (SNI checkout-8080.shop.failover.gatefed.internal)")
 }
 
-// Envoy Gateway refuses Backends with loopback addresses (its controller
-// reports "IP address 127.0.0.1 in the loopback range is only supported when
-// using the Host infrastructure"): render says so.
-func TestLoopbackFailoverAddressWarns(t *testing.T) {
-	checkout := fleettest.NewService("shop", "checkout", 8080)
-	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
-	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "127.0.0.1", 0)},
-		[]*fleet.GlobalService{checkout},
-		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
-	)
-	_, warnings := renderCluster(t, f, "a")
-	assertWarning(t, warnings, "failover target b has the loopback address 127.0.0.1", "Envoy Gateway refuses a Backend with a loopback address")
-	if _, warnings = renderCluster(t, f, "b"); len(warnings) != 0 {
-		t.Errorf("warnings on b %q, want none", warnings)
-	}
-}
-
 // A rule's options become HTTPRoute filters; a direct response an
 // HTTPRouteFilter the rule refers to.
 func TestRouteOptions(t *testing.T) {

@@ -117,7 +117,10 @@ func (o *DemoOptions) reconcileCmd() *cobra.Command {
 		Long: `reconcile stands in for the gateway controllers, which the demo does not run:
 on every object gatefed manages in each running cluster it writes an accepted
 status (Gloo status.statuses, Gateway API conditions, route parents and policy
-ancestors). Run it after apply, before check.
+ancestors), except where the controller would refuse: Envoy Gateway refuses a
+Backend with a loopback address (Accepted False), and a route referring to it
+does not resolve (ResolvedRefs False), so check fails them. Run it after
+apply, before check.
 
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,

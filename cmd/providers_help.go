@@ -38,7 +38,8 @@ func defaultGateway(def provider.Defaults) string {
 }
 
 // waitHelp lists what apply --wait waits for on each provider: the kinds
-// whose controller writes a verdict.
+// whose controller writes a verdict, with the conditions a kind needs
+// besides the usual ones.
 func waitHelp() string {
 	var b strings.Builder
 	for _, d := range provider.All() {
@@ -47,7 +48,11 @@ func waitHelp() string {
 		for _, gk := range d.StatusKinds {
 			if !seen[gk.Kind] {
 				seen[gk.Kind] = true
-				kinds = append(kinds, gk.Kind)
+				kind := gk.Kind
+				if conds := d.StatusConditions[gk]; len(conds) > 0 {
+					kind += " (" + strings.Join(conds, " and ") + ")"
+				}
+				kinds = append(kinds, kind)
 			}
 		}
 		waits := "nothing: its controller writes no verdict on gatefed's objects, so --wait only confirms they were applied"

@@ -180,9 +180,8 @@ func newApplyCmd(g *GlobalOptions) *cobra.Command {
 		Long: `Apply renders the fleet and applies each cluster's objects with server-side apply
 (field manager "gatefed", strict field validation), clusters in parallel
 (--parallel) and requests in parallel within a cluster (--concurrency).
-Objects go in dependency order: ReferenceGrants and Secrets, then Upstreams and
-Backends, policies, Gateways, then routes; each phase in parallel.
-
+Objects go in dependency order, each phase in parallel:
+` + applyPhasesHelp() + `
 Objects already holding what gatefed would apply are not written at all: a
 second apply of the same input sends no write request. Before writing, apply
 prints the plan (to create, update, delete, unchanged) per cluster; on a
@@ -207,10 +206,9 @@ UNCHANGED, FAILED, TIME) and each failure with its cause. Rerunning after a
 fault converges. Progress goes to stderr: live lines on a terminal, one line
 per event otherwise.
 
---wait then polls until each object is accepted by its gateway (Gloo status
-Accepted; Gateway API Accepted and ResolvedRefs, and Programmed for Gateways)
-and lists those rejected or not accepted within --timeout.
-
+--wait then polls until each object is accepted by its gateway, and lists
+those rejected or not accepted within --timeout. It waits, on each provider, for:
+` + waitHelp() + `
 --dry-run prints the plan as gatefed diff does (same output and exit status:
 0 in sync, 1 changes pending, 2 error) and writes nothing.
 
@@ -226,8 +224,9 @@ nothing written) unless --discover-unreachable is skip or keep.
 --waves applies in waves ordered from the failover topology: a cluster and
 the cluster it fails over to first (for any routed service) are never in the
 same wave, and no wave, failing entirely, may leave a routed service without
-a cluster to serve it (as explain --down would find); a plan that cannot keep
-to this is refused. --canary NAME (repeatable) or --canary-selector make the
+a cluster to serve it or a route without a gateway (as explain --down would
+find); a plan that cannot keep to this is refused, and a route one cluster
+alone serves is named in a note (no wave order protects it). --canary NAME (repeatable) or --canary-selector make the
 first wave; --max-wave-size bounds the waves. After each wave the gates run
 (--gates wait,check by default): the gateways' verdicts on what was written,
 then check's config-status, drift and failover-readiness on the wave's
@@ -236,7 +235,7 @@ clusters and failover-readiness on the clusters that fail over to them; then
 only. The first failure stops the rollout (exit 2, naming the wave, cluster,
 gate and finding) and leaves the later waves untouched; running the same
 command again continues (clusters in sync are not written; the gates run
-again). --waves --dry-run prints the plan (-o json: {"waves":[...]}) and
+again). --waves --dry-run prints the plan (-o json: {"waves":[...],"notes":[...]}) and
 writes nothing; with --waves, -o json streams one event a line.
 
 Exit status: 0 applied (and accepted, with --wait); 2 anything failed, was

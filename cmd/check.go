@@ -40,8 +40,9 @@ func newCheckCmd(g *GlobalOptions) *cobra.Command {
 parallel, each bounded by --timeout, and reports every finding with a hint:
 
   connectivity        the API answers; latency, server version, version skew in the fleet
-  gateway-install     the provider's CRDs; Gloo's Deployments or the Envoy Gateway
-                      GatewayClass and Gateway are ready
+  gateway-install     the provider's CRDs; Gloo's Deployments, the Envoy Gateway
+                      GatewayClass and Gateway, or Istio's ingress gateway
+                      Deployment are ready
   config-status       every object gatefed manages is accepted by its gateway
   drift               live objects against a fresh render (as gatefed diff)
   service-presence    each GlobalService's Service, port and ready endpoints
@@ -57,6 +58,7 @@ parallel, each bounded by --timeout, and reports every finding with a hint:
                       and control-plane memory against the proxy's limit; replicas;
                       what happens to each service if the cluster were lost (N-1)
 
+` + providersHelp() + `
 The result is a grid of clusters by checks (pass, warn, fail, skip), then each
 warning and failure with how to fix it. -o json gives
 {"clusters":[{"name":..,"checks":[{"name":..,"status":..,"findings":[..]}]}],"summary":{..}}.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatefed/gatefed/internal/cluster"
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 func init() { register(newClusterCmd) }
@@ -46,7 +48,7 @@ type ClusterRegisterOptions struct {
 func newClusterRegisterCmd(g *GlobalOptions) *cobra.Command {
 	o := &ClusterRegisterOptions{GlobalOptions: g}
 	c := &cobra.Command{
-		Use:   "register NAME --context CTX --provider gloo|envoy-gateway|istio",
+		Use:   "register NAME --context CTX --provider " + strings.Join(provider.Names(), "|"),
 		Short: "Add a cluster to the fleet, or update its Cluster document in place",
 		Long: `Register connects to the cluster through a context of your kubeconfig (within
 --timeout), reads its version, checks that the provider's CRDs exist (a missing
@@ -70,6 +72,8 @@ image tag (spec.gateway.version); on envoy-gateway clusters spec.gateway.strictT
 true when Envoy Gateway's configuration (ConfigMap envoy-gateway-system/
 envoy-gateway-config) enables extensionApis.enableEnvoyPatchPolicy, left out when
 it does not. What it cannot read it leaves as the document has it, with a note.
+
+` + providersHelp() + `--gateway-namespace and --gateway-name change the default.
 
 An API server that another Cluster document already names is refused (one
 cluster, one name) unless --force. Bad input (an invalid name, an unknown context,
@@ -96,11 +100,11 @@ and points the document at it. Re-run it to rotate the token.
 	}
 	f := c.Flags()
 	f.StringVar(&o.Register.Context, "context", "", "kubeconfig context of the cluster (default: NAME)")
-	f.StringVar(&o.Register.Provider, "provider", "", "gateway provider: gloo|envoy-gateway|istio (required for a new cluster)")
+	f.StringVar(&o.Register.Provider, "provider", "", "gateway provider: "+strings.Join(provider.Names(), "|")+" (required for a new cluster)")
 	f.StringVar(&o.Region, "region", "", "region, for locality failover")
 	f.StringVar(&o.Zone, "zone", "", "zone within the region")
-	f.StringVar(&o.GatewayNamespace, "gateway-namespace", "", "namespace of the gateway (default gloo-system or envoy-gateway-system)")
-	f.StringVar(&o.GatewayName, "gateway-name", "", "name of the gateway (default gateway-proxy or eg)")
+	f.StringVar(&o.GatewayNamespace, "gateway-namespace", "", "namespace of the gateway (default: the provider's, listed above)")
+	f.StringVar(&o.GatewayName, "gateway-name", "", "name of the gateway (default: the provider's, listed above)")
 	f.StringVar(&o.Register.FailoverAddress, "failover-address", "", "HOST[:PORT] other clusters fail over to (default: discovered from the gateway's Service)")
 	f.StringArrayVar(&o.Register.Labels, "label", nil, "label k=v to set, or k- to remove (repeatable)")
 	f.StringVar(&o.Register.File, "file", "", "file to write the Cluster document to (default: clusters.yaml in the first -f directory)")

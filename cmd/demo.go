@@ -38,8 +38,12 @@ func newDemoCmd(g *GlobalOptions) *cobra.Command {
 background, with the Gateway API, Envoy Gateway and Gloo Edge CRDs installed,
 a kubeconfig with one context per cluster, a fleet directory describing them,
 and seeded Services and EndpointSlices. No gateway controllers run: "demo
-reconcile" writes the statuses they would write.
+reconcile" writes the statuses they would write (refusing what they would
+refuse). The demo's clusters alternate the gloo and envoy-gateway providers;
+istio clusters are not part of the demo (see gatefed init for a fleet of
+every provider).
 
+` + providersHelp() + `
 Everything lives under the state directory (default
 $XDG_STATE_HOME/gatefed/demo): state.json, kubeconfig, fleet/, logs/ and data.
 The directory belongs to the demo: "demo down" removes what "demo up" made.
@@ -113,7 +117,10 @@ func (o *DemoOptions) reconcileCmd() *cobra.Command {
 		Long: `reconcile stands in for the gateway controllers, which the demo does not run:
 on every object gatefed manages in each running cluster it writes an accepted
 status (Gloo status.statuses, Gateway API conditions, route parents and policy
-ancestors). Run it after apply, before check.
+ancestors), except where the controller would refuse: Envoy Gateway refuses a
+Backend with a loopback address (Accepted False), and a route referring to it
+does not resolve (ResolvedRefs False), so check fails them. Run it after
+apply, before check.
 
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,

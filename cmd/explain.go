@@ -46,11 +46,16 @@ route the services it sends to.
 A failure scenario is a what-if: --down CLUSTER takes a cluster out (it neither
 serves nor sources traffic); --missing SERVICE@CLUSTER removes one service from
 one cluster. --discover adds what the clusters really run (see gatefed render
---help). Any routed service or route rule left without a cluster is an outage:
-it is listed, and the exit status is 1.
+--help). Any routed service or route rule left without a cluster, and any
+route whose every serving cluster is down, is an outage: it is listed, and the
+exit status is 1. A rule's mirror is shown too; losing it is a warning.
 
-Output is a table on a terminal, tab-separated text otherwise, and one JSON
-document with -o json.
+gatefed moves traffic between gateways, not clients: when a cluster is down,
+clients whose traffic enters through its gateway must be moved by DNS or a
+global load balancer; the report names the clusters still receiving traffic.
+
+Output is a table on a terminal, tab-separated text otherwise (with the
+scenario first and the verdict last), and one JSON document with -o json.
 
 ` + exitStatusHelp,
 		Example: `  gatefed explain -f fleet/

@@ -8,10 +8,11 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 )
 
-// loadFleet reads and validates the fleet named by -f. On bad input it
-// prints every problem to stderr and returns an error with exit status 2.
+// loadFleet reads and validates the fleet named by -f. It names on stderr
+// what it skips; on bad input it prints every problem to stderr and returns
+// an error with exit status 2.
 func (g *GlobalOptions) loadFleet() (*fleet.Fleet, error) {
-	f, err := fleet.Load(g.Filenames, g.IO.In)
+	f, _, err := fleet.LoadWith(g.Filenames, g.loadOptions())
 	var errs fleet.Errors
 	if errors.As(err, &errs) {
 		for _, e := range errs {
@@ -29,3 +30,8 @@ func (g *GlobalOptions) loadFleet() (*fleet.Fleet, error) {
 
 // plural is the one plural of every message.
 var plural = fleet.Plural
+
+// loadOptions read the fleet from -f, and name what is skipped on stderr.
+func (g *GlobalOptions) loadOptions() fleet.LoadOptions {
+	return fleet.LoadOptions{Stdin: g.IO.In, Skipped: func(line string) { fmt.Fprintln(g.IO.ErrOut, line) }}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/gitops"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/rollout"
 )
 
 // RenderOptions are the flags of gatefed render.
@@ -34,8 +35,9 @@ func newRenderCmd(g *GlobalOptions) *cobra.Command {
 		Use:   "render",
 		Short: "Render the fleet into per-cluster gateway manifests, offline",
 		Long: `Render turns the fleet's GlobalServices and GlobalRoutes into the gateway objects
-of every cluster (Gloo Edge or Envoy Gateway), with no cluster at all.
+of every cluster, for its provider, with no cluster at all.
 
+` + providersHelp() + `
 Output is deterministic: the same input gives byte-identical output. With -o yaml
 (the default) each object is preceded by a "# cluster: NAME" comment; -o json
 gives a v1 List. --out-dir writes DIR/<cluster>/<kind>-<namespace>-<name>.yaml
@@ -209,6 +211,9 @@ func (o *RenderOptions) gitopsWaves(f *fleet.Fleet, selected []*fleet.Cluster) (
 	p, err := o.Rollout.plan(f, names)
 	if err != nil {
 		return nil, err
+	}
+	if err := rollout.WriteNotes(o.IO.ErrOut, p); err != nil {
+		return nil, &exitError{code: ExitError, err: err}
 	}
 	waves := map[string]int{}
 	for _, c := range names {

@@ -106,7 +106,12 @@ func NewRootCmd(streams *iostreams.IOStreams) *cobra.Command {
 		Use:   "gatefed",
 		Short: "Run one API-gateway configuration across a fleet of Kubernetes clusters",
 		Long: `gatefed declares global services and routes once, renders them into per-cluster
-Gloo Edge and Envoy Gateway manifests, and diffs, applies and checks them across a fleet.
+gateway manifests for each cluster's provider, and diffs, applies and checks them
+across a fleet; clusters of different providers fail over into each other.
+
+` + providersHelp() + `
+A first fleet: gatefed init writes a commented starter fleet; gatefed demo runs
+a local one.
 
 ` + exitStatusHelp,
 		SilenceUsage:  true,

@@ -393,6 +393,8 @@ spec:
 		g(ok, "validate"),
 		g(ok, "validate", "-o", "json"),
 		onTerminal(ok, "validate"),
+		// A fleet with services is not one init starts: refused, naming the file.
+		g([]int{2}, "init", "--file", "-"),
 		g(ok, "render"),
 		g(ok, "render", "-o", "json"),
 		onTerminal(ok, "render"),

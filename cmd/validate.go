@@ -68,8 +68,10 @@ func (o *ValidateOptions) Run(context.Context) error {
 			len(f.Routes), plural(len(f.Routes), "route", "routes"), extensions)
 		return nil
 	default:
-		f, err := fleet.Load(o.Filenames, o.IO.In)
-		rep := validateReport{Errors: []fleet.FieldError{}}
+		_, n, err := fleet.LoadWith(o.Filenames, o.loadOptions())
+		// The counts are the documents read, valid or not.
+		rep := validateReport{Errors: []fleet.FieldError{},
+			Clusters: n.Clusters, Services: n.Services, Routes: n.Routes, Extensions: n.Extensions}
 		var errs fleet.Errors
 		switch {
 		case errors.As(err, &errs):
@@ -78,7 +80,6 @@ func (o *ValidateOptions) Run(context.Context) error {
 			return &exitError{code: ExitError, err: err}
 		default:
 			rep.Valid = true
-			rep.Clusters, rep.Services, rep.Routes, rep.Extensions = len(f.Clusters), len(f.Services), len(f.Routes), len(f.Extensions)
 		}
 		if err := writeJSON(o.IO.Out, rep); err != nil {
 			return err

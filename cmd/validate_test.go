@@ -51,7 +51,7 @@ func TestValidateInvalid(t *testing.T) {
 		want []string
 	}{
 		{"yaml syntax", "apiVersion: gatefed.dev/v1alpha1\nkind: [Cluster\n",
-			[]string{"fleet.yaml:2: invalid YAML: did not find expected ',' or ']'"}},
+			[]string{"fleet.yaml:2:7: invalid YAML: did not find expected ',' or ']': the [ opened here is not closed on this line\n  2 | kind: [Cluster\n    |       ^"}},
 		{"not a mapping", "- a\n- b\n",
 			[]string{"fleet.yaml:1: document 1: must be a mapping with apiVersion and kind, not a list"}},
 		{"missing apiVersion", "kind: Cluster\n",
@@ -63,9 +63,9 @@ func TestValidateInvalid(t *testing.T) {
 		{"unknown kind", hdr + "kind: GlobalServce\n",
 			[]string{`fleet.yaml:2: kind: document 1: unknown kind "GlobalServce" (did you mean "GlobalService"?) (want one of Cluster, GlobalService, GlobalRoute, GlobalExtension)`}},
 		{"unknown field with suggestion", cluster("a", "  gateway: {provider: gloo}\n  regoin: x\n"),
-			[]string{`fleet.yaml:6: Cluster a: spec.regoin: unknown field (did you mean "region"?)`}},
+			[]string{`fleet.yaml:6: Cluster a: spec.regoin: unknown field (did you mean "region"?) (fields here: clusterDomain, context, failover, failoverCertificates, gateway, kubeconfig, region, zone)`}},
 		{"unknown field far from any", cluster("a", "  gateway: {provider: gloo}\n  colour: blue\n"),
-			[]string{`fleet.yaml:6: Cluster a: spec.colour: unknown field`}},
+			[]string{`fleet.yaml:6: Cluster a: spec.colour: unknown field (fields here: clusterDomain, context, failover, failoverCertificates, gateway, kubeconfig, region, zone)`}},
 		{"duplicate key", cluster("a", "  gateway: {provider: gloo}\n  region: x\n  region: y\n"),
 			[]string{`fleet.yaml:7: Cluster a: spec.region: duplicate key`}},
 		{"string for int", clusters + service("  port: \"8080\"\n  outlierDetection: {consecutive5xx: 3}\n"),
@@ -149,7 +149,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"order lists a cluster twice", clusters + service("  port: 80\n  failover: {policy: ordered, order: [us-east, us-east]}\n  healthCheck: {path: /h, interval: 5s, timeout: 1s}\n"),
 			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.failover.order[1]: cluster "us-east" listed twice`}},
 		{"no health signal", clusters + service("  port: 80\n"),
-			[]string{`fleet.yaml:20: GlobalService shop/checkout: spec: the service can fail over between clusters but has neither healthCheck nor outlierDetection: Gloo and Envoy Gateway need a health signal to fail over`}},
+			[]string{`fleet.yaml:20: GlobalService shop/checkout: spec: the service can fail over between clusters but has neither healthCheck nor outlierDetection: every provider needs a health signal to fail over (gloo and envoy-gateway use either; istio ejects by outlier detection, and turns a healthCheck into it)`}},
 		{"health check path", clusters + service("  port: 80\n  healthCheck: {path: healthz, interval: 5s, timeout: 1s}\n"),
 			[]string{`fleet.yaml:22: GlobalService shop/checkout: spec.healthCheck.path: must start with /`}},
 		{"bad duration", clusters + service("  port: 80\n  healthCheck: {path: /h, interval: 5 seconds, timeout: 1s}\n"),
@@ -226,7 +226,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"bad redirect scheme and status", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {redirect: {scheme: ftp, statusCode: 399}}\n"),
 			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].redirect.scheme: unknown scheme "ftp" (want http or https)`, `fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].redirect.statusCode: 399 is not a redirect status (want 301, 302, 303, 307 or 308)`}},
 		{"redirect to http on gloo", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {redirect: {scheme: http}}\n"),
-			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].redirect.scheme: Gloo (cluster "us-east") redirects only to https`}},
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].redirect.scheme: Gloo (cluster "us-east") redirects only to https, or serve the route from other clusters only: leave "us-east" out of the route's spec.clusters (names or selector; see "Placement" in docs/policy.md)`}},
 		{"direct response status and a timeout", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {directResponse: {status: 700}, timeout: 5s}\n"),
 			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].timeout: only with backends: a directResponse answers without sending the request on`, `fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].directResponse.status: 700 is not a response status (200-599)`}},
 		{"bad header changes", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {backends: [{service: checkout}], requestHeaders: {set: {\"bad header\": x, host: y, \":path\": z}, add: {x-a: \"50%\"}, remove: [x-a]}}\n"),
@@ -234,7 +234,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"prefix rewrite on an exact match", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {match: {pathExact: /a}, backends: [{service: checkout}], rewrite: {pathPrefix: /b}}\n"),
 			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].rewrite.pathPrefix: replaces the matched path prefix, so the rule's match needs pathPrefix (or no path), not pathExact or pathRegex`}},
 		{"prefix rewrite with methods on envoy-gateway", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {match: {pathPrefix: /a, methods: [GET, POST]}, backends: [{service: checkout}], rewrite: {pathPrefix: /b}}\n"),
-			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].rewrite.pathPrefix: Envoy Gateway (cluster "eu-west") replaces a prefix only for a rule with exactly one match, and this rule has one per method (2): give each method its own rule`}},
+			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].rewrite.pathPrefix: Envoy Gateway (cluster "eu-west") replaces a prefix only for a rule with exactly one match, and this rule has one per method (2): give each method its own rule, or serve the route from other clusters only: leave "eu-west" out of the route's spec.clusters (names or selector; see "Placement" in docs/policy.md)`}},
 		{"empty rewrite", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {backends: [{service: checkout}], rewrite: {}}\n"),
 			[]string{`fleet.yaml:30: GlobalRoute shop/shop: spec.rules[0].rewrite: set pathPrefix, hostname or both`}},
 		{"bad CORS policy", clusters + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {backends: [{service: checkout}], cors: {allowOrigins: [\"*\", \"ftp://x.example.com\", \"https://Shop.example.com/path\"], allowMethods: [GETT], allowHeaders: [\"bad header\"], maxAge: 1500ms, allowCredentials: true}}\n"),
@@ -266,7 +266,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"extension on an istio cluster", clusters + cluster("mesh", "  gateway: {provider: istio}\n  failover: {address: 203.0.113.30}\n") + "---\n" + svc + "---\n" + route("  hosts: [a.example.com]\n  rules:\n  - {backends: [{service: checkout}]}\n") + "---\n" + extension("  wasm: {url: \"oci://r.example.com/f:1\", sha256: "+digest+"}\n  clusters: {selector: {matchExpressions: [{key: env, operator: DoesNotExist}]}}\n  routes: [shop]\n"),
 			[]string{`fleet.yaml:45: GlobalExtension shop/geo: spec.routes[0]: provider istio (cluster "mesh" serves GlobalRoute shop/shop) cannot run it: Istio's WasmPlugin attaches to the gateway's workloads, so it would run on every route of the gateway, not on this one. Leave istio clusters out with spec.clusters.selector`}},
 		{"extension without digest and routes", clusters + svc + "---\n" + route(westOnly) + "---\n" + extension("  wasm: {url: \"https://m.example.com/f.wasm\", failopen: true}\n"),
-			[]string{`fleet.yaml:36: GlobalExtension shop/geo: spec.routes: required: at least one GlobalRoute in namespace shop`, `fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.failopen: unknown field (did you mean "failOpen"?)`, `fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.sha256: required: a module is pinned by its digest (64 lowercase hex digits: sha256 of the module file for https://, of the image manifest for oci://)`}},
+			[]string{`fleet.yaml:36: GlobalExtension shop/geo: spec.routes: required: at least one GlobalRoute in namespace shop`, `fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.failopen: unknown field (did you mean "failOpen"?) (fields here: config, failOpen, sha256, url)`, `fleet.yaml:37: GlobalExtension shop/geo: spec.wasm.sha256: required: a module is pinned by its digest (64 lowercase hex digits: sha256 of the module file for https://, of the image manifest for oci://)`}},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))

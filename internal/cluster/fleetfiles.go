@@ -166,27 +166,7 @@ func defaultTarget(paths []string, file string) (string, error) {
 	if file != "" {
 		return file, nil
 	}
-	if len(paths) == 0 {
-		return DefaultFileName, nil
-	}
-	p := paths[0]
-	if p == "-" {
-		return "", errors.New("the fleet is read from standard input (-f -): pass --file to say which file to write")
-	}
-	info, err := os.Stat(p)
-	switch {
-	case err == nil && info.IsDir():
-		return filepath.Join(p, DefaultFileName), nil
-	case err == nil:
-		return p, nil
-	case errors.Is(err, fs.ErrNotExist):
-		if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
-			return p, nil
-		}
-		return filepath.Join(p, DefaultFileName), nil
-	default:
-		return "", fmt.Errorf("fleet %s: %w", p, err)
-	}
+	return fleet.TargetFile(paths, DefaultFileName)
 }
 
 func samePath(a, b string) bool {

@@ -105,6 +105,21 @@ func expandHome(p string) string {
 	return p
 }
 
+// absoluteKubeconfig is the kubeconfig path a Cluster document stores: made
+// absolute, since a relative path would be read from wherever gatefed runs
+// later, and written ~/... under the home directory; "" stays "" (the
+// default kubeconfig).
+func absoluteKubeconfig(p string) string {
+	if p == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(expandHome(p))
+	if err != nil {
+		return p
+	}
+	return withHome(abs)
+}
+
 // withHome writes a path under the home directory as ~/..., so that a fleet
 // kept in git does not carry one user's home directory.
 func withHome(p string) string {

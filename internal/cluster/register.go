@@ -351,7 +351,7 @@ func (r *registration) inspectCluster(ctx context.Context) error {
 	var err error
 	res.Version, _, err = ServerVersion(cctx, cfg)
 	if err != nil {
-		return fmt.Errorf("cannot reach cluster %s at %s (context %s) within %s: %w", o.Name, r.src.Server, r.src.Context, o.Timeout, err)
+		return fmt.Errorf("cannot reach cluster %s at %s (context %s) within %s: %w\n(is the context's server right, and the cluster up? To register it now and check it later, pass --offline)", o.Name, r.src.Server, r.src.Context, o.Timeout, err)
 	}
 	missing, err := missingCRDs(cctx, cfg, r.provider)
 	if err != nil {
@@ -394,7 +394,7 @@ func (r *registration) discoverFailover(ctx context.Context) error {
 func (r *registration) editDocument(context.Context) error {
 	edit := docEdit{
 		Name: r.o.Name, Labels: r.labelOps,
-		Kubeconfig: r.o.Kubeconfig, Context: r.src.Context,
+		Kubeconfig: absoluteKubeconfig(r.o.Kubeconfig), Context: r.src.Context,
 		Region: r.region, Zone: r.zone,
 		Provider: r.provider, GatewayNamespace: r.gwNamespace, GatewayName: r.gwName,
 		Facts: r.facts, Failover: r.failover,
@@ -426,7 +426,7 @@ func (r *registration) chooseCredentials(edit *docEdit) {
 	case o.ServiceAccount:
 		res.Credentials = CredentialsPath(o.CredentialsDir, o.Name)
 		edit.Kubeconfig, edit.Context = withHome(res.Credentials), o.Name
-		edit.AdminContext, edit.AdminKubeconfig = r.src.Context, o.Kubeconfig
+		edit.AdminContext, edit.AdminKubeconfig = r.src.Context, absoluteKubeconfig(o.Kubeconfig)
 	case wasServiceAccount && !o.DropServiceAccount:
 		edit.Kubeconfig, edit.Context = old.Spec.Kubeconfig, old.Spec.Context
 		edit.AdminContext, edit.AdminKubeconfig = old.Metadata.Annotations[AnnotationAdminContext], old.Metadata.Annotations[AnnotationAdminKubeconfig]

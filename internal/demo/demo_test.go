@@ -30,6 +30,7 @@ import (
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/plan"
 	"github.com/gatefed/gatefed/internal/providers"
+	"github.com/gatefed/gatefed/internal/render"
 )
 
 // TestMain lets the test binary stand in for "gatefed demo failover-listener",
@@ -48,6 +49,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// The demo's fleet loads and renders without a warning at every size: its
+// failover addresses are all 127.0.0.1, and no gateway that refuses a
+// loopback failover target (Envoy Gateway's) is a failover source.
 func TestFleetDocumentsLoadForEverySize(t *testing.T) {
 	for n := 1; n <= MaxClusters; n++ {
 		dir := t.TempDir()
@@ -59,8 +63,25 @@ func TestFleetDocumentsLoadForEverySize(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d clusters: %v", n, err)
 		}
-		if len(f.Clusters) != n || len(f.Services) != 4 || len(f.Routes) != 2 {
+		// One cluster is a Gloo one: no inventory, no api route.
+		services, routes := 5, 2
+		if n == 1 {
+			services, routes = 4, 1
+		}
+		if len(f.Clusters) != n || len(f.Services) != services || len(f.Routes) != routes {
 			t.Fatalf("%d clusters: loaded %d clusters, %d services, %d routes", n, len(f.Clusters), len(f.Services), len(f.Routes))
+		}
+		res, err := render.Render(f, render.Options{})
+		if err != nil {
+			t.Fatalf("%d clusters: %v", n, err)
+		}
+		if len(res.Warnings) > 0 {
+			t.Errorf("%d clusters: render warns:\n%s", n, strings.Join(res.Warnings, "\n"))
+		}
+		for _, c := range res.Clusters {
+			if len(c.Objects) == 0 {
+				t.Errorf("%d clusters: nothing rendered for %s", n, c.Cluster.Name())
+			}
 		}
 		ports := map[int32]bool{}
 		for _, c := range f.Clusters {

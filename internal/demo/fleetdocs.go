@@ -5,9 +5,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/render/gloo"
 )
@@ -72,6 +74,8 @@ func clustersYAML(clusters []clusterPlan) string {
 	b.WriteString(`# The demo fleet's clusters: local kube-apiservers started by "gatefed demo up".
 # Their contexts (named after the clusters) are in the demo kubeconfig: pass it
 # with --kubeconfig. Clusters in the same region come first in locality failover.
+# Every failover address is 127.0.0.1, where the demo's failover listener stands
+# in for the gateways' failover ports.
 `)
 	for _, c := range clusters {
 		fmt.Fprintf(&b, `---
@@ -82,15 +86,16 @@ metadata:
   labels:
     env: demo
     region: %s
+    provider: %s
 spec:
   region: %s
   zone: %s
   gateway:
     provider: %s
   failover:
-    address: 127.0.0.1
+    address: %s
     port: %d
-`, fleet.APIVersion, c.Name, c.Region, c.Region, c.Zone, c.Provider, c.FailoverPort)
+`, fleet.APIVersion, c.Name, c.Region, c.Provider, c.Region, c.Zone, c.Provider, loopback, c.FailoverPort)
 	}
 	return b.String()
 }
@@ -168,7 +173,48 @@ spec:
     unhealthyThreshold: 2
 `, fleet.APIVersion, ServiceNamespace, yamlList(placed), yamlList(order)) +
 		catalogYAML("catalog", "catalog is placed by label selector and ejects failing endpoints passively.", regions) +
-		catalogYAML("catalog-v2", "catalog-v2 is the canary of catalog: the storefront sends it 10% of the traffic.", regions)
+		catalogYAML("catalog-v2", "catalog-v2 is the canary of catalog: the storefront sends it 10% of the traffic.", regions) +
+		inventoryYAML(clusters)
+}
+
+// inventoryYAML is a GlobalService that runs in the clusters whose gateways
+// refuse a loopback failover target, each serving its own: "" when there
+// are none.
+func inventoryYAML(clusters []clusterPlan) string {
+	_, local := splitByLoopback(clusters)
+	if len(local) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(`---
+# inventory runs in %[3]s and each serves its own: maxTiers 1 keeps
+# the first tier only, so no failover traffic leaves them.
+apiVersion: %[1]s
+kind: GlobalService
+metadata:
+  name: inventory
+  namespace: %[2]s
+spec:
+  port: 8080
+  clusters:
+    names: %[4]s
+  failover:
+    maxTiers: 1
+`, fleet.APIVersion, ServiceNamespace, strings.Join(local, ", "), yamlList(local))
+}
+
+// splitByLoopback splits the clusters by their gateway: failover sends the
+// clusters whose gateway accepts a failover target at the demo's loopback
+// failover address, and local the others (their provider's descriptor says
+// it refuses one).
+func splitByLoopback(clusters []clusterPlan) (failover, local []string) {
+	for _, c := range clusters {
+		if d := provider.Lookup(c.Provider); d != nil && d.Failover.LoopbackRefused != "" {
+			local = append(local, c.Name)
+		} else {
+			failover = append(failover, c.Name)
+		}
+	}
+	return failover, local
 }
 
 // catalogYAML is a GlobalService placed by region that ejects failing
@@ -198,13 +244,13 @@ spec:
 }
 
 func routesYAML(clusters []clusterPlan) string {
-	apiClusters := names(clusters)
-	if len(apiClusters) > 2 {
-		apiClusters = apiClusters[:2]
-	}
-	return fmt.Sprintf(`# Routes served by the clusters' gateways.
+	failover, local := splitByLoopback(clusters)
+	return fmt.Sprintf(`# Routes served by the clusters' gateways. Every failover address in the demo
+# is 127.0.0.1, where the demo's failover listener answers: only the gateways
+# that accept a failover target at a loopback address send failover traffic.
 ---
-# storefront is served by every gateway.
+# storefront is served by %[3]s: its services fail over through up to
+# three tiers (same zone, same region, the rest).
 apiVersion: %[1]s
 kind: GlobalRoute
 metadata:
@@ -212,6 +258,12 @@ metadata:
   namespace: %[2]s
 spec:
   hosts: [shop.demo.gatefed.dev]
+  clusters:
+    selector:
+      matchExpressions:
+      - key: provider
+        operator: In
+        values: %[4]s
   rules:
   - name: checkout
     match:
@@ -234,8 +286,21 @@ spec:
       weight: 90
     - service: catalog-v2
       weight: 10
----
-# api is served by the first clusters' gateways only.
+`, fleet.APIVersion, ServiceNamespace, strings.Join(failover, ", "), yamlList(providersOf(clusters, failover))) + apiRouteYAML(local)
+}
+
+// apiRouteYAML is a GlobalRoute the local clusters' gateways serve from
+// their own inventory ("" when there are none): their gateways refuse a
+// failover target at a loopback address, so they send no failover traffic,
+// though they receive it from the others.
+func apiRouteYAML(local []string) string {
+	if len(local) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(`---
+# api is served by %[3]s, each from its own inventory: their gateways
+# refuse a failover target at a loopback address, so they send no failover
+# traffic (they receive it from the storefront's gateways).
 apiVersion: %[1]s
 kind: GlobalRoute
 metadata:
@@ -244,18 +309,31 @@ metadata:
 spec:
   hosts: [api.demo.gatefed.dev]
   clusters:
-    names: %[3]s
+    names: %[4]s
   rules:
-  - name: payments
+  - name: stock
     match:
-      pathExact: /v1/pay
+      pathExact: /v1/stock
       headers:
       - name: x-api-version
         value: "1"
     backends:
-    - service: payments
-`, fleet.APIVersion, ServiceNamespace, yamlList(apiClusters))
+    - service: inventory
+`, fleet.APIVersion, ServiceNamespace, strings.Join(local, ", "), yamlList(local))
 }
+
+// providersOf are the providers of the named clusters, in layout order.
+func providersOf(clusters []clusterPlan, names []string) []string {
+	var out []string
+	for _, c := range clusters {
+		if slices.Contains(names, c.Name) && !slices.Contains(out, c.Provider) {
+			out = append(out, c.Provider)
+		}
+	}
+	return out
+}
+
+const loopback = "127.0.0.1"
 
 // pickFailoverPorts keeps each cluster's port when it is free on 127.0.0.1
 // and otherwise takes a free one, so demos and tests running side by side
@@ -268,9 +346,9 @@ func pickFailoverPorts(plans []clusterPlan) error {
 		}
 	}()
 	for i := range plans {
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(plans[i].FailoverPort)))
+		l, err := net.Listen("tcp", net.JoinHostPort(loopback, fmt.Sprint(plans[i].FailoverPort)))
 		if err != nil {
-			if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			if l, err = net.Listen("tcp", net.JoinHostPort(loopback, "0")); err != nil {
 				return err
 			}
 			plans[i].FailoverPort = int32(l.Addr().(*net.TCPAddr).Port)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -87,21 +89,35 @@ func Reconcile(ctx context.Context, opts Options) error {
 	return errors.Join(errs...)
 }
 
+// refusedPrefix marks the counts of objects reconcile refused.
+const refusedPrefix = "refused "
+
 func describeCounts(counts map[string]int) string {
 	if len(counts) == 0 {
 		return "no managed objects (run apply first)"
 	}
-	var parts []string
+	var parts, refused []string
 	for k, n := range counts {
-		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		if kind, ok := strings.CutPrefix(k, refusedPrefix); ok {
+			refused = append(refused, fmt.Sprintf("%d %s", n, kind))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
 	}
 	sort.Strings(parts)
-	return "accepted " + strings.Join(parts, ", ")
+	sort.Strings(refused)
+	out := "accepted " + strings.Join(parts, ", ")
+	if len(refused) > 0 {
+		out += "; refused, as the gateway's controller would: " + strings.Join(refused, ", ")
+	}
+	return out
 }
 
 func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster) (map[string]int, error) {
 	counts := map[string]int{}
+	refused := map[string]string{} // Backend namespace/name -> why the controller refuses it
 	gw := c.Spec.Gateway
+	desc := provider.Lookup(gw.Provider)
 	selector := render.LabelManagedBy + "=" + render.ManagedByValue
 	for _, k := range reconciledKinds {
 		list, err := sim.Dynamic.Resource(k.gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
@@ -122,9 +138,13 @@ func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster
 				if k.gvr == localfleet.GatewayGVR {
 					conds = append(conds, localfleet.True("Programmed", ""))
 				}
+				if why := backendRefusal(desc, k.gvr, obj); why != "" {
+					refused[ns+"/"+name] = why
+					conds = []localfleet.Condition{refusal("Accepted", "Invalid", why)}
+				}
 				err = sim.Conditions(ctx, k.gvr, ns, name, conds...)
 			case routeParents:
-				err = sim.RouteStatus(ctx, k.gvr, ns, name, parentsOf(obj, ns)...)
+				err = sim.RouteStatus(ctx, k.gvr, ns, name, parentsOf(obj, ns, refusedRef(obj, ns, refused))...)
 			case ancestors:
 				err = sim.PolicyStatus(ctx, k.gvr, ns, name, localfleet.ParentStatus{
 					Gateway: gw.Namespace + "/" + gw.Name, Conditions: []localfleet.Condition{localfleet.True("Accepted", "")},
@@ -133,14 +153,65 @@ func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster
 			if err != nil {
 				return counts, err
 			}
-			counts[obj.GetKind()]++
+			if refused[ns+"/"+name] != "" && k.gvr == localfleet.BackendGVR {
+				counts[refusedPrefix+obj.GetKind()]++
+			} else {
+				counts[obj.GetKind()]++
+			}
 		}
 	}
 	return counts, nil
 }
 
-// parentsOf returns an accepted, resolved status for each Gateway in spec.parentRefs.
-func parentsOf(route *unstructured.Unstructured, namespace string) []localfleet.ParentStatus {
+// backendRefusal is why the controller of a gateway whose descriptor says
+// it refuses a loopback failover target refuses a Backend, or "": Envoy
+// Gateway refuses a loopback address (outside its Host infrastructure).
+func backendRefusal(desc *provider.Descriptor, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) string {
+	if desc == nil || desc.Failover.LoopbackRefused == "" || gvr != localfleet.BackendGVR {
+		return ""
+	}
+	endpoints, _, _ := unstructured.NestedSlice(obj.Object, "spec", "endpoints")
+	for _, e := range endpoints {
+		addr, _, _ := unstructured.NestedString(e.(map[string]any), "ip", "address")
+		if ip := net.ParseIP(addr); ip != nil && ip.IsLoopback() {
+			return fmt.Sprintf("IP address %s in the loopback range is only supported when using the Host infrastructure", addr)
+		}
+	}
+	return ""
+}
+
+// refusal is a condition with status False, as a controller that refuses writes it.
+func refusal(typ, reason, message string) localfleet.Condition {
+	return localfleet.Condition{Type: typ, Status: metav1.ConditionFalse, Reason: reason, Message: message}
+}
+
+// refusedRef is why a route's reference to a refused Backend does not
+// resolve, or "".
+func refusedRef(route *unstructured.Unstructured, namespace string, refused map[string]string) string {
+	rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
+	for _, r := range rules {
+		refs, _, _ := unstructured.NestedSlice(r.(map[string]any), "backendRefs")
+		for _, ref := range refs {
+			m := ref.(map[string]any)
+			if kind, _ := m["kind"].(string); kind != "Backend" {
+				continue
+			}
+			ns, _ := m["namespace"].(string)
+			if ns == "" {
+				ns = namespace
+			}
+			name, _ := m["name"].(string)
+			if why := refused[ns+"/"+name]; why != "" {
+				return why
+			}
+		}
+	}
+	return ""
+}
+
+// parentsOf returns an accepted status for each Gateway in spec.parentRefs,
+// resolved unless unresolved says why not.
+func parentsOf(route *unstructured.Unstructured, namespace, unresolved string) []localfleet.ParentStatus {
 	refs, _, _ := unstructured.NestedSlice(route.Object, "spec", "parentRefs")
 	var out []localfleet.ParentStatus
 	for _, r := range refs {
@@ -157,9 +228,13 @@ func parentsOf(route *unstructured.Unstructured, namespace string) []localfleet.
 		}
 		name, _ := m["name"].(string)
 		section, _ := m["sectionName"].(string)
+		resolved := localfleet.True("ResolvedRefs", "")
+		if unresolved != "" {
+			resolved = refusal("ResolvedRefs", "InvalidBackendRef", unresolved)
+		}
 		out = append(out, localfleet.ParentStatus{
 			Gateway: ns + "/" + name, SectionName: section,
-			Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("ResolvedRefs", "")},
+			Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), resolved},
 		})
 	}
 	return out

@@ -55,9 +55,16 @@ type Report struct {
 	Missing  []MissingRef   `json:"missing"`
 	Services []ServiceTiers `json:"services"`
 	Routes   []RouteTraffic `json:"routes"`
-	// Outages are the routed services and route rules with no tier left.
+	// Outages are the routed services and route rules with no tier left,
+	// and the routes whose every serving cluster is down.
 	Outages  []Outage `json:"outages"`
 	Warnings []string `json:"warnings"`
+	// Receiving are the clusters up whose gateway serves a route: where
+	// clients may still enter. Set when a cluster is down.
+	Receiving []string `json:"receiving"`
+	// Entry says what becomes of the clients that enter through a down
+	// cluster's gateway; empty when no cluster is down.
+	Entry string `json:"entry,omitempty"`
 }
 
 // MissingRef is one --missing SERVICE@CLUSTER.
@@ -107,6 +114,19 @@ type RuleTraffic struct {
 	// Answer is what the gateway itself answers a rule without backends:
 	// "redirect 301" or "direct response 503".
 	Answer string `json:"answer,omitempty"`
+	// Mirror is where the rule's copies go, if it mirrors.
+	Mirror *MirrorTraffic `json:"mirror,omitempty"`
+}
+
+// MirrorTraffic is a rule's mirror: the share of requests copied, and the
+// cluster that receives the copies (empty when none is left: copies are
+// dropped, the requests themselves are served as before).
+type MirrorTraffic struct {
+	Service string  `json:"service"`
+	Percent float64 `json:"percent"`
+	Cluster string  `json:"cluster"`
+	Local   bool    `json:"local"`
+	Usual   string  `json:"usual"`
 }
 
 // BackendTraffic is one backend's share and the cluster that serves it.
@@ -139,9 +159,13 @@ type Outage struct {
 	Service string `json:"service"`
 	Route   string `json:"route,omitempty"`
 	Rule    string `json:"rule,omitempty"`
-	// Percent of the rule's requests that fail; 0 for a service outage.
+	// Percent of the rule's requests that fail; 0 for a service outage,
+	// 100 for a route no cluster is left to serve.
 	Percent float64 `json:"percent,omitempty"`
-	Message string  `json:"message"`
+	// Clusters are, for a route no cluster is left to serve, the clusters
+	// that serve it, all down.
+	Clusters []string `json:"clusters,omitempty"`
+	Message  string   `json:"message"`
 }
 
 // Scenario is an Availability: down clusters, missing services, then
@@ -169,7 +193,7 @@ func (s *Scenario) Unavailable(svc *fleet.GlobalService, cluster string) string 
 // Explain computes the report.
 func Explain(f *fleet.Fleet, opts Options) (*Report, error) {
 	rep := &Report{Sources: []string{}, Down: []string{}, Missing: []MissingRef{}, Services: []ServiceTiers{},
-		Routes: []RouteTraffic{}, Outages: []Outage{}, Warnings: []string{}}
+		Routes: []RouteTraffic{}, Outages: []Outage{}, Warnings: []string{}, Receiving: []string{}}
 	sc := &Scenario{Down: map[string]bool{}, Missing: map[string]map[string]bool{}, Discovered: opts.Availability}
 
 	for _, n := range opts.Down {
@@ -215,57 +239,134 @@ func Explain(f *fleet.Fleet, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	for _, src := range sources {
 		if sc.Down[src.Name()] {
+			if len(opts.From) > 0 {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("--from %s: the cluster is down in this scenario, so no traffic enters there", src.Name()))
+			}
 			continue
 		}
 		rep.Sources = append(rep.Sources, src.Name())
-		tiersOf := func(s *fleet.GlobalService) (now, usual []plan.Tier) {
-			now, _ = plan.Tiers(f, s, src, sc)
-			usual, _ = plan.Tiers(f, s, src, nil)
-			return now, usual
-		}
-		routed := routedServices(f, src)
-
-		for _, s := range services {
-			t, skips := plan.Tiers(f, s, src, sc)
-			row := ServiceTiers{Source: src.Name(), Service: s.Key(), Policy: s.Policy(), Routed: routed[s.Key()],
-				Tiers: tierList(t, sharedFallback(src)), Skipped: skips}
-			if row.Skipped == nil {
-				row.Skipped = []plan.Skip{}
-			}
-			rep.Services = append(rep.Services, row)
-			if row.Routed && len(t) == 0 {
-				rep.Outages = append(rep.Outages, Outage{Source: src.Name(), Service: s.Key(),
-					Message: fmt.Sprintf("from %s: GlobalService %s has no cluster left to serve it%s", src.Name(), s.Key(), skipSuffix(skips))})
-			}
-		}
-
-		for _, r := range routes {
-			if !r.Spec.Clusters.Matches(src) {
-				continue
-			}
-			rt := RouteTraffic{Source: src.Name(), Route: r.Key()}
-			for i, rule := range r.Spec.Rules {
-				rr := ruleTraffic(f, r, i, rule, tiersOf, sharedFallback(src))
-				if rr.Failing > 0 {
-					var dead []string
-					for _, b := range rr.Backends {
-						if b.Cluster == "" && b.Weight > 0 {
-							dead = append(dead, b.Service)
-						}
-					}
-					rep.Outages = append(rep.Outages, Outage{Source: src.Name(), Service: strings.Join(dead, ","), Route: r.Key(), Rule: rr.Rule, Percent: rr.Failing,
-						Message: fmt.Sprintf("from %s: GlobalRoute %s %s: %s %s no cluster left: %s%% of its requests fail with HTTP 500",
-							src.Name(), r.Key(), rr.Rule, strings.Join(dead, ", "), fleet.Plural(len(dead), "has", "have"), FormatPercent(rr.Failing))})
-				}
-				rt.Rules = append(rt.Rules, rr)
-			}
-			rep.Routes = append(rep.Routes, rt)
-		}
+		explainSource(rep, f, src, sc, routes, services)
+	}
+	rep.Outages = append(rep.Outages, unservedRoutes(f, routes, sc)...)
+	if len(rep.Down) > 0 {
+		rep.Receiving = receiving(f, sc)
+		rep.Entry = entryNote(rep.Down, rep.Receiving)
 	}
 	return rep, nil
+}
+
+// explainSource adds the tiers, traffic and outages seen from one source.
+func explainSource(rep *Report, f *fleet.Fleet, src *fleet.Cluster, sc *Scenario, routes []*fleet.GlobalRoute, services []*fleet.GlobalService) {
+	tiersOf := func(s *fleet.GlobalService) (now, usual []plan.Tier) {
+		now, _ = plan.Tiers(f, s, src, sc)
+		usual, _ = plan.Tiers(f, s, src, nil)
+		return now, usual
+	}
+	routed := routedServices(f, src)
+	for _, s := range services {
+		t, skips := plan.Tiers(f, s, src, sc)
+		row := ServiceTiers{Source: src.Name(), Service: s.Key(), Policy: s.Policy(), Routed: routed[s.Key()],
+			Tiers: tierList(t, sharedFallback(src)), Skipped: skips}
+		if row.Skipped == nil {
+			row.Skipped = []plan.Skip{}
+		}
+		rep.Services = append(rep.Services, row)
+		if row.Routed && len(t) == 0 {
+			rep.Outages = append(rep.Outages, Outage{Source: src.Name(), Service: s.Key(),
+				Message: fmt.Sprintf("from %s: GlobalService %s has no cluster left to serve it%s", src.Name(), s.Key(), skipSuffix(skips))})
+		}
+	}
+	for _, r := range routes {
+		if !r.Spec.Clusters.Matches(src) {
+			continue
+		}
+		rt := RouteTraffic{Source: src.Name(), Route: r.Key()}
+		for i, rule := range r.Spec.Rules {
+			rr := ruleTraffic(f, r, i, rule, tiersOf, sharedFallback(src))
+			if rr.Failing > 0 {
+				rep.Outages = append(rep.Outages, ruleOutage(src, r, rr))
+			}
+			if m := rr.Mirror; m != nil && m.Cluster == "" && m.Usual != "" {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("from %s: GlobalRoute %s %s: mirror %s has no cluster left: its copies of %s%% of the requests are dropped (the requests themselves are served as before)",
+					src.Name(), r.Key(), rr.Rule, m.Service, FormatPercent(m.Percent)))
+			}
+			rt.Rules = append(rt.Rules, rr)
+		}
+		rep.Routes = append(rep.Routes, rt)
+	}
+}
+
+// ruleOutage is the outage of a rule some of whose backends have no cluster left.
+func ruleOutage(src *fleet.Cluster, r *fleet.GlobalRoute, rr RuleTraffic) Outage {
+	var dead []string
+	for _, b := range rr.Backends {
+		if b.Cluster == "" && b.Weight > 0 {
+			dead = append(dead, b.Service)
+		}
+	}
+	return Outage{Source: src.Name(), Service: strings.Join(dead, ","), Route: r.Key(), Rule: rr.Rule, Percent: rr.Failing,
+		Message: fmt.Sprintf("from %s: GlobalRoute %s %s: %s %s no cluster left: %s%% of its requests fail with HTTP 500",
+			src.Name(), r.Key(), rr.Rule, strings.Join(dead, ", "), fleet.Plural(len(dead), "has", "have"), FormatPercent(rr.Failing))}
+}
+
+// unservedRoutes are outages of the routes whose every serving cluster is
+// down: no gateway is left to receive their traffic.
+func unservedRoutes(f *fleet.Fleet, routes []*fleet.GlobalRoute, sc *Scenario) []Outage {
+	var out []Outage
+	for _, r := range routes {
+		placed := f.RouteClusters(r)
+		if len(placed) == 0 {
+			continue
+		}
+		names := make([]string, 0, len(placed))
+		for _, c := range placed {
+			if !sc.Down[c.Name()] {
+				names = nil
+				break
+			}
+			names = append(names, c.Name())
+		}
+		if names == nil {
+			continue
+		}
+		which := "every cluster that serves it is"
+		if len(names) == 1 {
+			which = "the only cluster that serves it is"
+		}
+		out = append(out, Outage{Route: r.Key(), Percent: 100, Clusters: names,
+			Message: fmt.Sprintf("GlobalRoute %s: %s down (%s): no gateway is left to receive its traffic", r.Key(), which, strings.Join(names, ", "))})
+	}
+	return out
+}
+
+// receiving are the clusters up that serve at least one route, sorted.
+func receiving(f *fleet.Fleet, sc *Scenario) []string {
+	out := []string{}
+	for _, c := range f.Placed(nil) {
+		if sc.Down[c.Name()] {
+			continue
+		}
+		for _, r := range f.Routes {
+			if r.Spec.Clusters.Matches(c) {
+				out = append(out, c.Name())
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// entryNote says that gatefed moves no client off a down cluster's gateway.
+func entryNote(down, receiving []string) string {
+	to := "none is left"
+	if len(receiving) > 0 {
+		to = "still receiving traffic: " + strings.Join(receiving, ", ")
+	}
+	return fmt.Sprintf("clients whose traffic enters through the gateway of %s are not moved by gatefed: DNS or a global load balancer must send them to another cluster (%s)",
+		strings.Join(down, ", "), to)
 }
 
 // Outage reports whether the scenario leaves any routed traffic without a cluster.
@@ -278,6 +379,9 @@ func ruleTraffic(f *fleet.Fleet, r *fleet.GlobalRoute, i int, rule fleet.Rule, t
 		rr.Answer = fmt.Sprintf("redirect %d", rule.Redirect.StatusOf())
 	case rule.DirectResponse != nil:
 		rr.Answer = fmt.Sprintf("direct response %d", rule.DirectResponse.Status)
+	}
+	if rule.Mirror != nil {
+		rr.Mirror = mirrorTraffic(f, r, rule.Mirror, tiersOf)
 	}
 	if rr.Answer != "" {
 		// The gateway answers itself, whatever clusters are down.
@@ -340,6 +444,21 @@ func ruleTraffic(f *fleet.Fleet, r *fleet.GlobalRoute, i int, rule fleet.Rule, t
 		return a.Cluster < b.Cluster
 	})
 	return rr
+}
+
+// mirrorTraffic is where a rule's mirror copies go.
+func mirrorTraffic(f *fleet.Fleet, r *fleet.GlobalRoute, m *fleet.Mirror, tiersOf func(*fleet.GlobalService) (now, usual []plan.Tier)) *MirrorTraffic {
+	mt := &MirrorTraffic{Service: r.MirrorRef(m), Percent: float64(m.PercentOf())}
+	if s := f.Service(mt.Service); s != nil {
+		now, usual := tiersOf(s)
+		if len(now) > 0 {
+			mt.Cluster, mt.Local = now[0].Cluster.Name(), now[0].Local
+		}
+		if len(usual) > 0 {
+			mt.Usual = usual[0].Cluster.Name()
+		}
+	}
+	return mt
 }
 
 // routedServices are the services the source's gateway sends to.

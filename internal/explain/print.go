@@ -68,6 +68,9 @@ func RouteRows(rep *Report) [][]string {
 			for _, b := range rule.Backends {
 				rows = append(rows, []string{r.Source, r.Route, rule.Rule, rule.Match, b.Service, FormatPercent(b.Percent) + "%", servedBy(b)})
 			}
+			if m := rule.Mirror; m != nil {
+				rows = append(rows, []string{r.Source, r.Route, rule.Rule, rule.Match, "mirror " + m.Service, "copy of " + FormatPercent(m.Percent) + "%", mirroredBy(m)})
+			}
 		}
 	}
 	return rows
@@ -92,6 +95,14 @@ func servedBy(b BackendTraffic) string {
 	default:
 		return b.Cluster + " (remote)"
 	}
+}
+
+// mirroredBy is the cluster that receives a mirror's copies.
+func mirroredBy(m *MirrorTraffic) string {
+	if m.Cluster == "" {
+		return "NONE: copies dropped"
+	}
+	return servedBy(BackendTraffic{Weight: 1, Cluster: m.Cluster, Local: m.Local, Usual: m.Usual})
 }
 
 func yesNo(b bool) string {
@@ -133,7 +144,9 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 				})
 			b.WriteString(t.Render() + "\n\n")
 		}
-		b.WriteString(head.Render("Scenario: ") + scenario(rep) + "\n\n")
+		b.WriteString(head.Render("Scenario: ") + scenario(rep) + "\n")
+		writeEntry(&b, rep)
+		b.WriteString("\n")
 		draw("Service tiers by source cluster", serviceHeader, ServiceRows(rep))
 		draw("Route traffic by source cluster", routeHeader, RouteRows(rep))
 		if rep.Outage() {
@@ -142,7 +155,7 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 				b.WriteString("  " + o.Message + "\n")
 			}
 		} else {
-			b.WriteString("No outage: every routed service has a cluster left.\n")
+			b.WriteString(noOutage + "\n")
 		}
 	} else {
 		tsv := func(header []string, rows [][]string) {
@@ -151,18 +164,31 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 				b.WriteString(strings.Join(row, "\t") + "\n")
 			}
 		}
+		b.WriteString("Scenario: " + scenario(rep) + "\n")
+		writeEntry(&b, rep)
+		b.WriteString("\n")
 		tsv(serviceHeader, ServiceRows(rep))
 		b.WriteString("\n")
 		tsv(routeHeader, RouteRows(rep))
-		if rep.Outage() {
-			b.WriteString("\n")
-			for _, o := range rep.Outages {
-				b.WriteString("OUTAGE: " + o.Message + "\n")
-			}
+		b.WriteString("\n")
+		for _, o := range rep.Outages {
+			b.WriteString("OUTAGE: " + o.Message + "\n")
+		}
+		if !rep.Outage() {
+			b.WriteString(noOutage + "\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+const noOutage = "No outage: every routed service has a cluster left."
+
+// writeEntry says, when clusters are down, where clients still enter.
+func writeEntry(b *strings.Builder, rep *Report) {
+	if rep.Entry != "" {
+		b.WriteString("Entry: " + rep.Entry + "\n")
+	}
 }
 
 func scenario(rep *Report) string {

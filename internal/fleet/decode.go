@@ -23,6 +23,8 @@ type decoder struct {
 	aliases *int
 	alias   *yaml.Node
 	tooMany bool
+	// root is the type of the document, to say where a misplaced field belongs.
+	root reflect.Type
 }
 
 type pathError struct {
@@ -264,11 +266,107 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[key] = true
 		f, ok := byName[key]
 		if !ok {
-			d.fail(k, fp, "unknown field%s", DidYouMean(key, names))
+			d.fail(k, fp, "%s", d.unknownField(key, fp, names))
 			continue
 		}
 		d.lines[fp] = k.Line
 		d.decode(val, v.FieldByIndex(f.index), fp)
 		d.lines[fp] = k.Line
 	}
+}
+
+// unknownField says what a key that is no field here is: where it belongs
+// when it is a field elsewhere in the document (unless a field here is one
+// letter away), else the fields allowed here.
+func (d *decoder) unknownField(key, path string, names []string) string {
+	near := Nearest(key, names)
+	if d.root != nil && (near == "" || EditDistance(key, near) > 1) {
+		if where := fieldPaths(d.root, key, genericPath(path)); len(where) > 0 {
+			parents := make([]string, len(where))
+			for i, w := range where {
+				parents[i] = mappingOf(w)
+			}
+			return fmt.Sprintf("unknown field here: it belongs in %s (as %s)", strings.Join(parents, " or "), strings.Join(where, " or "))
+		}
+	}
+	return fmt.Sprintf("unknown field%s (fields here: %s)", DidYouMean(key, names), strings.Join(names, ", "))
+}
+
+// maxFieldPaths is how many places fieldPaths names at most.
+const maxFieldPaths = 3
+
+// fieldPaths are the generic paths (spec.rules[].name) in documents of type
+// t where a field named key is allowed, other than not, shallowest first.
+func fieldPaths(t reflect.Type, key, not string) []string {
+	type node struct {
+		t    reflect.Type
+		path string
+	}
+	var out []string
+	queue := []node{{t, ""}}
+	for depth := 0; depth < 8 && len(queue) > 0 && len(out) < maxFieldPaths; depth++ {
+		var next []node
+		for _, n := range queue {
+			for _, f := range fieldsOf(n.t) {
+				fp := join(n.path, f.name)
+				if f.name == key && fp != not && len(out) < maxFieldPaths {
+					out = append(out, fp)
+				}
+				if ft, suffix := structBehind(n.t.FieldByIndex(f.index).Type); ft != nil {
+					next = append(next, node{ft, fp + suffix})
+				}
+			}
+		}
+		queue = next
+	}
+	return out
+}
+
+// structBehind is the struct type a field holds, through pointers and
+// slices ("[]" added to the path), or nil.
+func structBehind(t reflect.Type) (reflect.Type, string) {
+	suffix := ""
+	for {
+		switch t.Kind() {
+		case reflect.Pointer:
+			t = t.Elem()
+		case reflect.Slice:
+			t, suffix = t.Elem(), suffix+"[]"
+		case reflect.Struct:
+			if t == durationType {
+				return nil, ""
+			}
+			return t, suffix
+		default:
+			return nil, ""
+		}
+	}
+}
+
+// genericPath drops the indexes of a field path: spec.rules[0].name is
+// spec.rules[].name.
+func genericPath(path string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range path {
+		switch {
+		case r == '[':
+			skip = true
+			b.WriteString("[]")
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mappingOf is the path of the mapping a field is in.
+func mappingOf(path string) string {
+	i := strings.LastIndex(path, ".")
+	if i < 0 {
+		return "the document's top level"
+	}
+	return path[:i]
 }

@@ -8,21 +8,37 @@ import (
 
 // FieldError is one problem in the fleet's input, located by file, line and field.
 type FieldError struct {
-	File      string `json:"file"`
-	Line      int    `json:"line"`
+	File string `json:"file"`
+	Line int    `json:"line"`
+	// Column and Text locate a YAML syntax error: the 1-based column on the
+	// line, and the line itself.
+	Column    int    `json:"column,omitempty"`
+	Text      string `json:"text,omitempty"`
 	Kind      string `json:"kind,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name,omitempty"`
 	Field     string `json:"field,omitempty"`
 	Message   string `json:"message"`
 
-	doc int // line of the document's start, to match decode and validation errors
+	// ConsequenceOf is, for an error about a name no document defines, the
+	// FILE:LINE of a document that could not be read and may define it.
+	ConsequenceOf string `json:"consequenceOf,omitempty"`
+
+	doc int  // line of the document's start, to match decode and validation errors
+	ref bool // about a name no document defines
 }
 
-// Error formats FILE:LINE: KIND NAMESPACE/NAME: field.path: message.
+// Error formats FILE:LINE: KIND NAMESPACE/NAME: field.path: message, or
+// FILE: message for a whole file or path.
 func (e FieldError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	if e.Column > 0 {
+		fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Column)
+	} else if e.Line > 0 {
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	} else {
+		fmt.Fprintf(&b, "%s: ", e.File)
+	}
 	if e.Kind != "" {
 		b.WriteString(e.Kind)
 		b.WriteByte(' ')
@@ -41,6 +57,12 @@ func (e FieldError) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Message)
+	if e.ConsequenceOf != "" {
+		fmt.Fprintf(&b, " (perhaps because %s could not be read)", e.ConsequenceOf)
+	}
+	if e.Column > 0 {
+		b.WriteString("\n" + quoted(e.Line, e.Column, e.Text))
+	}
 	return b.String()
 }
 
@@ -53,6 +75,25 @@ func (es Errors) Error() string {
 		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// withConsequences marks the errors about undefined names as possible
+// consequences of the first document that could not be read, and puts them
+// after every other error.
+func (es Errors) withConsequences(lost []FieldError) Errors {
+	if len(lost) == 0 {
+		return es
+	}
+	var causes, consequences Errors
+	for _, e := range es {
+		if e.ref {
+			e.ConsequenceOf = fmt.Sprintf("%s:%d", lost[0].File, lost[0].Line)
+			consequences = append(consequences, e)
+		} else {
+			causes = append(causes, e)
+		}
+	}
+	return append(causes, consequences...)
 }
 
 func (es Errors) sorted() Errors {

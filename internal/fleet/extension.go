@@ -29,15 +29,11 @@ type GlobalExtension struct {
 // GlobalExtensionSpec is the module, the clusters and the routes of an extension.
 type GlobalExtensionSpec struct {
 	Wasm WasmModule `json:"wasm"`
-	// Clusters picks clusters by label selector; absent means all.
-	Clusters *ExtensionClusters `json:"clusters,omitempty"`
+	// Clusters picks clusters by name or label selector, as on every kind;
+	// absent means all.
+	Clusters *Placement `json:"clusters,omitempty"`
 	// Routes are GlobalRoute names in the extension's namespace.
 	Routes []string `json:"routes"`
-}
-
-// ExtensionClusters picks the clusters an extension is placed on.
-type ExtensionClusters struct {
-	Selector *LabelSelector `json:"selector,omitempty"`
 }
 
 // WasmModule is where a module comes from, its digest and its configuration.
@@ -62,10 +58,7 @@ func (w WasmModule) IsOCI() bool { return strings.HasPrefix(w.URL, "oci://") }
 
 // Matches reports whether the extension is placed on the cluster.
 func (e *GlobalExtension) Matches(c *Cluster) bool {
-	if e.Spec.Clusters == nil || e.Spec.Clusters.Selector == nil {
-		return true
-	}
-	return e.Spec.Clusters.Selector.Matches(c.Metadata.Labels)
+	return e.Spec.Clusters.Matches(c)
 }
 
 // RouteKeys returns the keys of the extension's routes.
@@ -105,7 +98,7 @@ var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // extensions validates every GlobalExtension: a pinned module from oci://
 // or https://, its clusters and routes, and a provider that runs it on each
 // selected cluster serving a listed route.
-func (v *validator) extensions(f *Fleet) {
+func (v *validator) extensions(f *Fleet, clusterNames []string) {
 	seen := map[string]*GlobalExtension{}
 	for _, e := range f.Extensions {
 		d := extensionRef(e)
@@ -116,9 +109,7 @@ func (v *validator) extensions(f *Fleet) {
 			seen[e.Key()] = e
 		}
 		v.wasm(d, "spec.wasm", e.Spec.Wasm)
-		if cs := e.Spec.Clusters; cs != nil && cs.Selector != nil {
-			v.placement(f, d, "spec.clusters", &Placement{Selector: cs.Selector}, nil)
-		}
+		v.placement(f, d, "spec.clusters", e.Spec.Clusters, clusterNames)
 		if len(e.Spec.Routes) == 0 {
 			v.add(d, "spec.routes", "required: at least one GlobalRoute in namespace %s", e.Metadata.Namespace)
 		}
@@ -139,7 +130,7 @@ func (v *validator) extensions(f *Fleet) {
 			listed[name] = true
 			r := f.Route(Ref(e.Metadata.Namespace, name))
 			if r == nil {
-				v.add(d, field, "unknown GlobalRoute %q in namespace %s%s", name, e.Metadata.Namespace, DidYouMean(name, routeNames))
+				v.addRef(d, field, "unknown GlobalRoute %q in namespace %s%s", name, e.Metadata.Namespace, DidYouMean(name, routeNames))
 				continue
 			}
 			for _, c := range f.Placed(r.Spec.Clusters) {

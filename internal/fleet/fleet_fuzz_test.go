@@ -87,11 +87,15 @@ func yamlLines(data []byte) int {
 }
 
 // checkPositions fails unless every error names file and a line of data
-// (or the line just past its end, where the parser ran out of input).
+// (or the line just past its end, where the parser ran out of input); only
+// the error of an input with no fleet document names no line.
 func checkPositions(t *testing.T, errs Errors, file string, data []byte) {
 	t.Helper()
 	lines := yamlLines(data)
 	for _, e := range errs {
+		if e.Line == 0 && len(errs) == 1 && e.File == file && strings.HasPrefix(e.Message, "no fleet documents") {
+			continue
+		}
 		if e.File != file || e.Line < 1 || e.Line > lines+1 {
 			t.Fatalf("error without a position in %s (%d lines): %q at %s:%d", file, lines, e.Message, e.File, e.Line)
 		}
@@ -106,9 +110,9 @@ func checkPositions(t *testing.T, errs Errors, file string, data []byte) {
 func FuzzParse(f *testing.F) {
 	fleetSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fl := &Fleet{}
-		aliases := MaxAliasValues
-		errs := parseFile(fl, "fleet.yaml", data, &aliases)
+		l := &loader{f: &Fleet{}, aliases: MaxAliasValues, skipped: func(string) {}}
+		l.parseFile("fleet.yaml", data)
+		errs, fl := l.errs, l.f
 		checkPositions(t, errs, "fleet.yaml", data)
 		lines := yamlLines(data)
 		for _, c := range fl.Clusters {

@@ -10,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -24,81 +22,194 @@ import (
 // and *.yml) and "-" (stdin), decodes every document strictly, fills
 // defaults and validates. Bad input returns Errors listing every problem.
 func Load(paths []string, stdin io.Reader) (*Fleet, error) {
-	f := &Fleet{}
-	var errs Errors
-	files, err := Files(paths)
-	if err != nil {
-		return nil, err
+	f, _, err := LoadWith(paths, LoadOptions{Stdin: stdin})
+	return f, err
+}
+
+// LoadOptions are what LoadWith reads besides the paths.
+type LoadOptions struct {
+	Stdin io.Reader
+	// Skipped hears one line for every file a directory walk passes over
+	// and every document of another API group; nil discards them.
+	Skipped func(string)
+}
+
+// Counts are the documents of each kind a load decoded.
+type Counts struct {
+	Clusters, Services, Routes, Extensions int
+}
+
+// LoadWith is Load that also tells what it skipped, and returns the counts
+// of documents it decoded even when the fleet is invalid.
+func LoadWith(paths []string, opts LoadOptions) (*Fleet, Counts, error) {
+	l := &loader{f: &Fleet{}, aliases: MaxAliasValues, skipped: opts.Skipped}
+	if l.skipped == nil {
+		l.skipped = func(string) {}
 	}
-	aliases := MaxAliasValues
-	for _, file := range files {
-		var data []byte
-		if file == "-" {
-			if stdin == nil {
-				return nil, errors.New("-: no standard input")
-			}
-			data, err = readLimited(stdin)
-		} else {
-			data, err = readFile(file)
+	for _, p := range paths {
+		if err := l.readPath(p, opts.Stdin); err != nil {
+			return nil, Counts{}, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", file, err)
-		}
-		if len(data) > MaxFileSize {
-			errs = append(errs, FieldError{File: file, Line: bytes.Count(data[:MaxFileSize], []byte("\n")) + 1,
-				Message: fmt.Sprintf("the file goes past %d MiB here, the most a fleet file may hold: split it", MaxFileSize>>20)})
-			continue
-		}
-		errs = append(errs, parseFile(f, file, data, &aliases)...)
 	}
+	f := l.f
+	counts := Counts{len(f.Clusters), len(f.Services), len(f.Routes), len(f.Extensions)}
 	f.setDefaults()
 	f.Index()
-	errs = append(errs, withoutDecoded(f.validate(), errs)...)
+	errs := append(l.errs, withoutDecoded(f.validate(), l.errs)...)
 	if len(errs) > 0 {
-		return nil, errs.sorted()
+		return nil, counts, errs.sorted().withConsequences(l.lost)
 	}
 	f.sort()
-	return f, nil
+	return f, counts, nil
+}
+
+// loader is one Load under way.
+type loader struct {
+	f       *Fleet
+	errs    Errors
+	aliases int // what is left of MaxAliasValues
+	skipped func(string)
+	docs    int // fleet documents read so far
+	// lost are the errors that kept documents out of the fleet: YAML syntax
+	// (the rest of the file), a document without apiVersion or kind.
+	lost []FieldError
+}
+
+// readPath reads one -f path. A path that yields no fleet document, and no
+// error to explain why, is an error itself: a fleet is never silently empty.
+func (l *loader) readPath(p string, stdin io.Reader) error {
+	files, skipped, err := walk(p)
+	if err != nil {
+		return err
+	}
+	for _, s := range skipped {
+		l.skipped(fmt.Sprintf("%s: skipped: a directory is read for *.yaml and *.yml files only (name the file with -f to read it)", s))
+	}
+	docs, errs := l.docs, len(l.errs)
+	for _, file := range files {
+		if err := l.readFile(file, stdin); err != nil {
+			return err
+		}
+	}
+	if l.docs == docs && len(l.errs) == errs {
+		l.errs = append(l.errs, FieldError{File: p, Message: noDocuments(p, len(files))})
+	}
+	return nil
+}
+
+// noDocuments says why path p gave no fleet document.
+func noDocuments(p string, files int) string {
+	switch {
+	case p == "-":
+		return "no fleet documents on standard input"
+	case files == 0:
+		return "no fleet documents: the directory has no *.yaml or *.yml file"
+	case files == 1:
+		return fmt.Sprintf("no fleet documents (apiVersion %s) in the 1 file read", APIVersion)
+	}
+	return fmt.Sprintf("no fleet documents (apiVersion %s) in the %d files read", APIVersion, files)
+}
+
+// readFile reads and decodes one file, or stdin for "-".
+func (l *loader) readFile(file string, stdin io.Reader) error {
+	var data []byte
+	var err error
+	if file == "-" {
+		if stdin == nil {
+			return errors.New("-: no standard input")
+		}
+		data, err = readLimited(stdin)
+	} else {
+		data, err = readFile(file)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	if len(data) > MaxFileSize {
+		l.errs = append(l.errs, FieldError{File: file, Line: bytes.Count(data[:MaxFileSize], []byte("\n")) + 1,
+			Message: fmt.Sprintf("the file goes past %d MiB here, the most a fleet file may hold: split it", MaxFileSize>>20)})
+		return nil
+	}
+	l.parseFile(file, data)
+	return nil
 }
 
 // Files turns fleet paths into the files to read, in a stable order: "-" as
 // is, a file as is, a directory's *.yaml and *.yml files recursively (sorted,
-// skipping directories whose name starts with a dot).
+// skipping directories and files whose name starts with a dot).
 func Files(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
-		if p == "-" {
-			files = append(files, p)
-			continue
-		}
-		info, err := os.Stat(p)
+		found, _, err := walk(p)
 		if err != nil {
-			return nil, fmt.Errorf("fleet %s: %w", p, errors.Unwrap(err))
+			return nil, err
 		}
-		if !info.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
-				found = append(found, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("fleet %s: %w", p, err)
-		}
-		sort.Strings(found)
 		files = append(files, found...)
 	}
 	return files, nil
+}
+
+// walk lists the files one fleet path names, and the files of a directory
+// that are not read (not *.yaml or *.yml; hidden ones are left unsaid).
+func walk(p string) (found, skipped []string, err error) {
+	if p == "-" {
+		return []string{p}, nil, nil
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fleet %s: %w", p, errors.Unwrap(err))
+	}
+	if !info.IsDir() {
+		return []string{p}, nil, nil
+	}
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && path != p && strings.HasPrefix(d.Name(), "."):
+			return filepath.SkipDir
+		case d.IsDir():
+		case strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml"):
+			found = append(found, path)
+		case !strings.HasPrefix(d.Name(), "."):
+			skipped = append(skipped, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("fleet %s: %w", p, err)
+	}
+	sort.Strings(found)
+	sort.Strings(skipped)
+	return found, skipped, nil
+}
+
+// TargetFile is the file a command that writes fleet documents writes to:
+// name in the first fleet directory (or in a first path that does not exist
+// yet and is not a *.yaml or *.yml file), else the first fleet file; name
+// itself when there is no path.
+func TargetFile(paths []string, name string) (string, error) {
+	if len(paths) == 0 {
+		return name, nil
+	}
+	p := paths[0]
+	if p == "-" {
+		return "", errors.New("the fleet is read from standard input (-f -): pass --file to say which file to write")
+	}
+	info, err := os.Stat(p)
+	switch {
+	case err == nil && info.IsDir():
+		return filepath.Join(p, name), nil
+	case err == nil:
+		return p, nil
+	case errors.Is(err, fs.ErrNotExist):
+		if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+			return p, nil
+		}
+		return filepath.Join(p, name), nil
+	default:
+		return "", fmt.Errorf("fleet %s: %w", p, err)
+	}
 }
 
 // MaxFileSize is the most Load reads from one fleet file or standard input.
@@ -126,12 +237,8 @@ func readFile(name string) ([]byte, error) {
 	return readLimited(file)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parseFile decodes the documents of one file into f. aliases is what is
-// left of the load's MaxAliasValues.
-func parseFile(f *Fleet, file string, data []byte, aliases *int) Errors {
-	var errs Errors
+// parseFile decodes the documents of one file into the fleet.
+func (l *loader) parseFile(file string, data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for docIndex := 1; ; docIndex++ {
 		var doc yaml.Node
@@ -140,25 +247,20 @@ func parseFile(f *Fleet, file string, data []byte, aliases *int) Errors {
 			break
 		}
 		if err != nil {
-			line, msg := 1, err.Error()
-			if m := yamlLine.FindStringSubmatch(msg); m != nil {
-				line, _ = strconv.Atoi(m[1])
-				msg = m[2]
-				// The YAML parser (unlike its scanner) reports the 0-based
-				// line of the construct it was parsing.
-				if strings.HasPrefix(msg, "did not find expected") {
-					line++
-				}
-			}
-			errs = append(errs, FieldError{File: file, Line: line, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+			e := syntaxError(file, data, err)
+			l.errs, l.lost = append(l.errs, e), append(l.lost, e)
 			break // the decoder cannot resync after a syntax error
 		}
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue // empty document
 		}
-		errs = append(errs, parseDocument(f, file, docIndex, doc.Content[0], aliases)...)
+		before := l.docs
+		errs := l.parseDocument(file, docIndex, doc.Content[0])
+		if l.docs == before && len(errs) > 0 {
+			l.lost = append(l.lost, errs[0])
+		}
+		l.errs = append(l.errs, errs...)
 	}
-	return errs
 }
 
 func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {
@@ -172,7 +274,26 @@ func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {
 
 var kinds = []string{KindCluster, KindGlobalService, KindGlobalRoute, KindGlobalExtension}
 
-func parseDocument(f *Fleet, file string, index int, n *yaml.Node, aliases *int) Errors {
+// foreign reports whether apiVersion belongs to another API group than the
+// fleet's (a Kustomization, a Namespace): such documents are skipped. A group
+// one typo away from gatefed.dev is not foreign but a mistake.
+func foreign(apiVersion string) bool {
+	group, _, found := strings.Cut(apiVersion, "/")
+	if !found {
+		group = "" // the core group: "v1"
+	}
+	return group != APIGroup && Nearest(group, []string{APIGroup}) == ""
+}
+
+func orUnknown(kind string) string {
+	if kind == "" {
+		return "(no kind)"
+	}
+	return kind
+}
+
+func (l *loader) parseDocument(file string, index int, n *yaml.Node) Errors {
+	f := l.f
 	docErr := func(line int, field, format string, args ...any) Errors {
 		return Errors{{File: file, Line: line, Field: field, Message: fmt.Sprintf("document %d: ", index) + fmt.Sprintf(format, args...)}}
 	}
@@ -184,6 +305,9 @@ func parseDocument(f *Fleet, file string, index int, n *yaml.Node, aliases *int)
 	switch {
 	case avNode == nil:
 		return docErr(n.Line, "apiVersion", "required (want %s)", APIVersion)
+	case foreign(apiVersion):
+		l.skipped(fmt.Sprintf("%s:%d: skipped %s %s: not a %s document", file, n.Line, apiVersion, orUnknown(kind), APIGroup))
+		return nil
 	case apiVersion != APIVersion:
 		return docErr(avNode.Line, "apiVersion", "unsupported %q (want %s)", apiVersion, APIVersion)
 	case kindNode == nil:
@@ -212,7 +336,8 @@ func parseDocument(f *Fleet, file string, index int, n *yaml.Node, aliases *int)
 	default:
 		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, DidYouMean(kind, kinds), strings.Join(kinds, ", "))
 	}
-	d := &decoder{lines: map[string]int{}, aliases: aliases}
+	l.docs++
+	d := &decoder{lines: map[string]int{}, aliases: &l.aliases, root: reflect.TypeOf(target).Elem()}
 	d.decode(n, reflect.ValueOf(target), "")
 	*src = Source{File: file, Line: n.Line, lines: d.lines}
 

@@ -56,6 +56,12 @@ func (r *GlobalRoute) MirrorRef(m *Mirror) string {
 	return r.BackendRef(Backend{Service: m.Service})
 }
 
+// elsewhere is the documented way to serve a route without a cluster that
+// cannot run one of its options: placement (docs/policy.md, "Placement").
+func elsewhere(cluster string) string {
+	return fmt.Sprintf(", or serve the route from other clusters only: leave %q out of the route's spec.clusters (names or selector; see \"Placement\" in docs/policy.md)", cluster)
+}
+
 // StatusOf returns the redirect's status code.
 func (r *Redirect) StatusOf() int32 {
 	if r.StatusCode == 0 {
@@ -140,7 +146,7 @@ func servingProviders(placed []*Cluster) []server {
 func (v *validator) limits(d docRef, field string, servers []server, limit func(provider.Limits) string) {
 	for _, s := range servers {
 		if why := limit(s.desc.Limits); why != "" {
-			v.add(d, field, "%s (cluster %q) %s", s.desc.Title, s.cluster, why)
+			v.add(d, field, "%s (cluster %q) %s%s", s.desc.Title, s.cluster, why, elsewhere(s.cluster))
 		}
 	}
 }

@@ -3,7 +3,10 @@
 package fleet
 
 // APIVersion is the apiVersion of every fleet document.
-const APIVersion = "gatefed.dev/v1alpha1"
+const APIVersion = APIGroup + "/v1alpha1"
+
+// APIGroup is the API group of every fleet document.
+const APIGroup = "gatefed.dev"
 
 // Document kinds.
 const (

@@ -24,11 +24,23 @@ type docRef struct {
 }
 
 func (v *validator) add(d docRef, field, format string, args ...any) {
-	v.errs = append(v.errs, FieldError{
+	v.errs = append(v.errs, v.err(d, field, format, args...))
+}
+
+// addRef adds an error about a name that no document defines: when a
+// document could not be read, it may be the consequence of that.
+func (v *validator) addRef(d docRef, field, format string, args ...any) {
+	e := v.err(d, field, format, args...)
+	e.ref = true
+	v.errs = append(v.errs, e)
+}
+
+func (v *validator) err(d docRef, field, format string, args ...any) FieldError {
+	return FieldError{
 		File: d.src.File, Line: d.src.LineOf(field),
 		Kind: d.kind, Namespace: d.namespace, Name: d.name,
 		Field: field, Message: fmt.Sprintf(format, args...), doc: d.src.Line,
-	})
+	}
 }
 
 func clusterRef(c *Cluster) docRef {
@@ -52,7 +64,7 @@ func (f *Fleet) validate() Errors {
 		} else {
 			first = f.Routes[0].Source
 		}
-		v.errs = append(v.errs, FieldError{File: first.File, Line: first.Line, Message: "the fleet has no Cluster documents"})
+		v.errs = append(v.errs, FieldError{File: first.File, Line: first.Line, Message: "the fleet has no Cluster documents", ref: true})
 	}
 	clusterNames := make([]string, 0, len(f.Clusters))
 	seenCluster := map[string]*Cluster{}
@@ -91,7 +103,7 @@ func (f *Fleet) validate() Errors {
 		seenRoute[r.Key()] = r
 	}
 	v.hostConflicts(f)
-	v.extensions(f)
+	v.extensions(f, clusterNames)
 	v.failoverAddressMix(f)
 	v.localFailover(f)
 	return v.errs
@@ -222,7 +234,7 @@ func (v *validator) placement(f *Fleet, d docRef, field string, p *Placement, cl
 	}
 	for i, n := range p.Names {
 		if f.Cluster(n) == nil {
-			v.add(d, fmt.Sprintf("%s.names[%d]", field, i), "unknown cluster %q%s", n, DidYouMean(n, clusterNames))
+			v.addRef(d, fmt.Sprintf("%s.names[%d]", field, i), "unknown cluster %q%s", n, DidYouMean(n, clusterNames))
 		}
 	}
 	if p.Selector != nil {
@@ -328,7 +340,7 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 			case seen[n]:
 				v.add(d, field, "cluster %q listed twice", n)
 			case f.Cluster(n) == nil:
-				v.add(d, field, "unknown cluster %q%s", n, DidYouMean(n, clusterNames))
+				v.addRef(d, field, "unknown cluster %q%s", n, DidYouMean(n, clusterNames))
 			case !s.Spec.Clusters.Matches(f.Cluster(n)):
 				v.add(d, field, "cluster %q does not run this service (see spec.clusters)", n)
 			}
@@ -362,7 +374,7 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 		v.duration(d, "spec.outlierDetection.baseEjectionTime", od.BaseEjectionTime)
 	}
 	if s.MaxTiers() != 1 && canFailOver(placed) && !s.HasHealthSignal() {
-		v.add(d, "spec", "the service can fail over between clusters but has neither healthCheck nor outlierDetection: Gloo and Envoy Gateway need a health signal to fail over")
+		v.add(d, "spec", "the service can fail over between clusters but has neither healthCheck nor outlierDetection: every provider needs a health signal to fail over (gloo and envoy-gateway use either; istio ejects by outlier detection, and turns a healthCheck into it)")
 	}
 }
 
@@ -480,7 +492,7 @@ func (v *validator) route(f *Fleet, r *GlobalRoute, clusterNames, serviceKeys []
 func (v *validator) serviceRef(f *Fleet, d docRef, field, key string, from []*Cluster, serviceKeys []string) {
 	svc := f.Service(key)
 	if svc == nil {
-		v.add(d, field, "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
+		v.addRef(d, field, "unknown GlobalService %q%s", key, DidYouMean(key, serviceKeys))
 		return
 	}
 	for _, c := range from {

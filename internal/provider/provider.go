@@ -274,6 +274,10 @@ type Failover struct {
 	// SourceChecksName: as a failover source, the gateway checks that the
 	// target's serving certificate carries the SNI it sent, besides the CA.
 	SourceChecksName bool
+	// LoopbackRefused, when set, says why the gateway, as a failover
+	// source, refuses a target at a loopback address (after its Title):
+	// render warns about each such target. Empty: loopback targets work.
+	LoopbackRefused string
 }
 
 // Discovery is how the failover address is discovered.

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -53,10 +54,13 @@ type Options struct {
 // ClusterOutput is one cluster's rendered objects, in apply order, with
 // the warnings and discovery skips of that cluster.
 type ClusterOutput struct {
-	Cluster  *fleet.Cluster
-	Objects  []*unstructured.Unstructured
+	Cluster *fleet.Cluster
+	Objects []*unstructured.Unstructured
+	// Warnings are one line per cause, naming the objects it touches.
 	Warnings []string
 	Skips    []SkipReport
+
+	warnings warningSet
 }
 
 // SkipReport says which clusters a service's tiers left out, seen from one cluster.
@@ -154,15 +158,17 @@ func Input(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) *ClusterIn
 // Render renders every selected cluster and keeps the whole result in memory.
 func Render(f *fleet.Fleet, opts Options) (*Result, error) {
 	res := &Result{}
+	var warnings warningSet
 	err := Each(f, opts, func(out *ClusterOutput) error {
 		res.Clusters = append(res.Clusters, *out)
-		res.Warnings = append(res.Warnings, out.Warnings...)
+		warnings.merge(out.warnings)
 		res.Skips = append(res.Skips, out.Skips...)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	res.Warnings = warnings.lines()
 	return res, nil
 }
 
@@ -232,28 +238,54 @@ func renderCluster(f *fleet.Fleet, c *fleet.Cluster, avail plan.Availability) (*
 	}
 	out := &ClusterOutput{Cluster: c}
 	in := Input(f, c, avail)
+	var warns []string
 	for _, key := range sortedPlanKeys(in.Used) {
 		sp := in.Used[key]
 		if len(sp.Skips) > 0 {
 			out.Skips = append(out.Skips, SkipReport{Cluster: name, Service: key, Skipped: sp.Skips})
 		}
 		if len(sp.Tiers) == 0 {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("cluster %s: GlobalService %s has no cluster left to serve it: its routes will fail", name, key))
+			warns = append(warns, fmt.Sprintf("GlobalService %s: no cluster left to serve it: its routes will fail", key))
 		}
 	}
-	objs, warns, err := p.Render(in)
+	objs, provWarns, err := p.Render(in)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	for _, w := range warns {
-		out.Warnings = append(out.Warnings, fmt.Sprintf("cluster %s: %s", name, w))
+	warns = append(warns, loopbackTargets(in)...)
+	for _, w := range append(warns, provWarns...) {
+		out.warnings.add(name, w)
 	}
+	out.Warnings = out.warnings.lines()
 	objs = append(objs, failoverCertificates(in)...)
 	if err := sortUnique(objs); err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
 	out.Objects = objs
 	return out, nil
+}
+
+// loopbackTargets warns, on a gateway whose descriptor says it refuses a
+// failover target at a loopback address, about each such target it uses.
+func loopbackTargets(in *ClusterInput) []string {
+	d := provider.Lookup(in.Cluster.Spec.Gateway.Provider)
+	if d == nil || d.Failover.LoopbackRefused == "" {
+		return nil
+	}
+	var out []string
+	for _, key := range in.UsedKeys() {
+		for _, t := range in.Used[key].Tiers {
+			fo := t.Cluster.Spec.Failover
+			if t.Local || fo == nil {
+				continue
+			}
+			if ip := net.ParseIP(fo.Address); ip != nil && ip.IsLoopback() {
+				out = append(out, fmt.Sprintf("GlobalService %s: failover target %s has the loopback address %s: %s %s, so the routes to it will not resolve",
+					key, t.Cluster.Name(), fo.Address, d.Title, d.Failover.LoopbackRefused))
+			}
+		}
+	}
+	return out
 }
 
 func sortedPlanKeys(m map[string]*ServicePlan) []string {
@@ -273,6 +305,37 @@ var kindRank = map[string]int{
 	"Secret":      1,
 	"Certificate": 1,
 	"ConfigMap":   1,
+}
+
+// ApplyPhases are the kinds of each apply phase, in apply order: the
+// shared kinds and every registered provider's, by KindRank; each phase's
+// kinds sorted, empty phases left out.
+func ApplyPhases() [][]string {
+	ranks := map[string]int{}
+	for k, r := range kindRank {
+		ranks[k] = r
+	}
+	for _, d := range provider.All() {
+		for _, k := range d.Kinds {
+			ranks[k.Kind] = k.Rank
+		}
+	}
+	last := 0
+	for _, r := range ranks {
+		last = max(last, r)
+	}
+	phases := make([][]string, last+1)
+	for k, r := range ranks {
+		phases[r] = append(phases[r], k)
+	}
+	var out [][]string
+	for _, p := range phases {
+		if len(p) > 0 {
+			sort.Strings(p)
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // KindRank is the apply phase of a kind; unknown kinds go last.

@@ -1,7 +1,9 @@
 // Package rollout orders an apply into waves from the failover topology:
 // a cluster and the cluster its traffic fails over to first are never
 // changed in the same wave, and no wave, failing entirely, leaves a routed
-// service without a cluster to serve it. The planner is a pure computation
+// service without a cluster to serve it or a route without a gateway (a
+// route one cluster alone serves is noted: no wave order protects it). The
+// planner is a pure computation
 // on the fleet (tiers from plan.Tiers, outages as explain finds them); the
 // runner applies wave by wave with gates in between.
 package rollout
@@ -34,6 +36,9 @@ type PlanOptions struct {
 // Plan is the rollout's waves, in order.
 type Plan struct {
 	Waves []*Wave `json:"waves"`
+	// Notes name the routes one cluster alone serves: waves cannot keep
+	// them up while that cluster is applied.
+	Notes []string `json:"notes"`
 }
 
 // Wave is a group of clusters applied together.
@@ -51,17 +56,23 @@ type Wave struct {
 type Apart struct {
 	Cluster string `json:"cluster"`
 	// Relation is "fails over to" (Other serves Cluster's traffic when
-	// Cluster cannot) or "is the failover of" (the other way round).
+	// Cluster cannot), "is the failover of" (the other way round) or
+	// "serves routes with" (with Other, Cluster would have made a wave
+	// holding every cluster that serves Routes).
 	Relation  string   `json:"relation"`
 	Other     string   `json:"other"`
 	OtherWave int      `json:"otherWave"`
 	Services  []string `json:"services"`
+	// Routes are, for "serves routes with", the routes Cluster and Other
+	// serve that no other cluster does: one of them stays up.
+	Routes []string `json:"routes,omitempty"`
 }
 
 // Relations of an Apart.
 const (
-	FailsOverTo   = "fails over to"
-	IsFailoverFor = "is the failover of"
+	FailsOverTo      = "fails over to"
+	IsFailoverFor    = "is the failover of"
+	ServesRoutesWith = "serves routes with"
 )
 
 // Error is a plan that cannot be made safe; nothing is written.
@@ -100,7 +111,7 @@ func Make(f *fleet.Fleet, opts PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{g: g, max: opts.MaxWaveSize}
+	b := &builder{g: g, max: opts.MaxWaveSize, tied: map[string][]routeTie{}, notes: map[string]string{}}
 	if len(canary) > 0 {
 		if err := b.canaryWave(canary); err != nil {
 			return nil, err

@@ -57,7 +57,7 @@ func noSharedFirstTier(t *testing.T, f *fleet.Fleet, p *Plan) {
 		}
 	}
 	for _, w := range p.Waves {
-		if msg, _ := g.outageIfDown(w.Clusters); msg != "" {
+		if msg, _, _ := g.outageIfDown(w.Clusters); msg != "" {
 			t.Errorf("wave %d failing entirely: %s", w.Wave, msg)
 		}
 	}
@@ -174,19 +174,96 @@ func asError(err error, target **Error) bool {
 	return ok
 }
 
-// A fleet where nobody fails over: one wave holds every cluster.
+// A fleet where nobody fails over: the clusters share waves, except that
+// no wave holds every cluster serving a route, so that one gateway of the
+// route stays up whichever wave fails.
 func TestPlanWithoutFailover(t *testing.T) {
+	cases := []struct {
+		name     string
+		clusters []string
+		want     [][]string
+		apart    []string
+	}{
+		{"two clusters serve the route", []string{"a", "b"}, [][]string{{"a"}, {"b"}},
+			[]string{"b serves routes with a (wave 1): default/web"}},
+		{"three clusters serve the route", []string{"a", "b", "c"}, [][]string{{"a", "b"}, {"c"}},
+			[]string{"c serves routes with a (wave 1): default/web", "c serves routes with b (wave 1): default/web"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			docs := []fleettest.Doc{fleettest.Service("", "api", 80), fleettest.Route("", "web", "example.com").To("api")}
+			for _, c := range tc.clusters {
+				docs = append(docs, fleettest.Cluster(c, gloo.Name))
+			}
+			p, err := Make(fleettest.Load(t, fleettest.YAML(docs...)), PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := waves(p); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("waves %v, want %v", got, tc.want)
+			}
+			last := p.Waves[len(p.Waves)-1]
+			var lines []string
+			for _, a := range last.Apart {
+				lines = append(lines, a.String())
+			}
+			if !reflect.DeepEqual(lines, tc.apart) || len(p.Notes) != 0 {
+				t.Errorf("apart %q, notes %q; want apart %q and no note", lines, p.Notes, tc.apart)
+			}
+		})
+	}
+}
+
+// A route one cluster serves cannot be kept up by waves: the plan holds,
+// with a note naming the route, its cluster and that cluster's wave.
+func TestPlanRouteOneClusterServes(t *testing.T) {
 	f := fleettest.Load(t, fleettest.YAML(
 		fleettest.Cluster("a", gloo.Name),
 		fleettest.Cluster("b", gloo.Name),
 		fleettest.Service("", "api", 80),
 		fleettest.Route("", "web", "example.com").To("api"),
+		fleettest.Route("", "admin", "admin.example.com").On("b").To("api"),
 	))
 	p, err := Make(f, PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := waves(p); !reflect.DeepEqual(got, [][]string{{"a", "b"}}) {
+	if got := waves(p); !reflect.DeepEqual(got, [][]string{{"a"}, {"b"}}) {
+		t.Errorf("waves %v", got)
+	}
+	want := []string{"GlobalRoute default/admin is served by b alone: waves cannot keep it up while wave 2 is applied; serve it from a second cluster to protect it"}
+	if !reflect.DeepEqual(p.Notes, want) {
+		t.Errorf("notes %q, want %q", p.Notes, want)
+	}
+	var out strings.Builder
+	if err := WritePlanText(&out, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.String(), "\nNote: "+want[0]+"\n") {
+		t.Errorf("plan text does not end with the note:\n%s", out.String())
+	}
+}
+
+// Canary clusters that are together every cluster serving a route are
+// refused, as canary clusters failing over to each other are.
+func TestPlanCanaryHoldingARoute(t *testing.T) {
+	f := fleettest.Load(t, fleettest.YAML(
+		fleettest.Cluster("a", gloo.Name),
+		fleettest.Cluster("b", gloo.Name),
+		fleettest.Cluster("c", gloo.Name),
+		fleettest.Service("", "api", 80),
+		fleettest.Route("", "web", "example.com").On("a", "b").To("api"),
+	))
+	_, err := Make(f, PlanOptions{Canary: []string{"a", "b"}})
+	want := "the canary wave cannot hold a, b: they are every cluster that serves GlobalRoute default/web; leave one of them out of the canary"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	p, err := Make(f, PlanOptions{Canary: []string{"a", "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := waves(p); !reflect.DeepEqual(got, [][]string{{"a", "c"}, {"b"}}) {
 		t.Errorf("waves %v", got)
 	}
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // WritePlanText prints the waves: WAVE, CLUSTERS, WHY APART, one line for
-// each pair that keeps a cluster of the wave out of another wave.
+// each pair that keeps a cluster of the wave out of another wave; then the
+// plan's notes.
 func WritePlanText(w io.Writer, p *Plan) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WAVE\tCLUSTERS\tWHY APART")
@@ -22,7 +23,7 @@ func WritePlanText(w io.Writer, p *Plan) error {
 		if len(wv.Apart) > 0 {
 			why = why[:0]
 			for _, a := range wv.Apart {
-				if a.Relation == FailsOverTo {
+				if a.Relation != IsFailoverFor {
 					why = append(why, a.String())
 				}
 			}
@@ -41,10 +42,23 @@ func WritePlanText(w io.Writer, p *Plan) error {
 			}
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return WriteNotes(w, p)
 }
 
-// WritePlanJSON prints {"waves":[{"wave":1,"clusters":[...],"apart":[...]}]}.
+// WriteNotes prints the plan's notes, "Note: ..." one a line.
+func WriteNotes(w io.Writer, p *Plan) error {
+	for _, n := range p.Notes {
+		if _, err := fmt.Fprintf(w, "Note: %s\n", n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WritePlanJSON prints {"waves":[{"wave":1,"clusters":[...],"apart":[...]}],"notes":[...]}.
 func WritePlanJSON(w io.Writer, p *Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

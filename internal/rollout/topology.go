@@ -23,6 +23,10 @@ type topology struct {
 	baseline map[string]bool
 	// routed are the routed services' tiers from every source.
 	routed []explain.ServiceTiers
+	// serving[r] are the clusters whose gateways serve route r, for the
+	// routes served by two clusters or more, all of them selected: no wave
+	// may hold every one of them.
+	serving map[string][]string
 }
 
 func newTopology(f *fleet.Fleet, selected []string, avail plan.Availability) (*topology, error) {
@@ -34,7 +38,8 @@ func newTopology(f *fleet.Fleet, selected []string, avail plan.Availability) (*t
 	for _, n := range selected {
 		in[n] = true
 	}
-	g := &topology{f: f, avail: avail, first: map[string]map[string][]string{}, baseline: map[string]bool{}}
+	g := &topology{f: f, avail: avail, first: map[string]map[string][]string{}, baseline: map[string]bool{},
+		serving: servingClusters(f, in)}
 	for _, row := range rep.Services {
 		if row.Routed {
 			g.routed = append(g.routed, row)
@@ -52,6 +57,53 @@ func newTopology(f *fleet.Fleet, selected []string, avail plan.Availability) (*t
 		g.baseline[outageKey(o)] = true
 	}
 	return g, nil
+}
+
+// servingClusters are the clusters serving each route that two selected
+// clusters or more serve and no unselected cluster does.
+func servingClusters(f *fleet.Fleet, selected map[string]bool) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range f.Routes {
+		var names []string
+		for _, c := range f.RouteClusters(r) {
+			if !selected[c.Name()] {
+				names = nil
+				break
+			}
+			names = append(names, c.Name())
+		}
+		if len(names) > 1 {
+			out[r.Key()] = names
+		}
+	}
+	return out
+}
+
+// heldBy returns the routes whose every serving cluster is in wave.
+func (g *topology) heldBy(wave []string) []string {
+	var out []string
+	for _, r := range sortedKeys(g.serving) {
+		all := true
+		for _, n := range g.serving[r] {
+			all = all && slices.Contains(wave, n)
+		}
+		if all {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// completes returns the routes of c whose every other serving cluster is
+// in wave: with c added, the wave would hold all of them.
+func (g *topology) completes(c string, wave []string) []string {
+	var out []string
+	for _, r := range g.heldBy(append(slices.Clone(wave), c)) {
+		if slices.Contains(g.serving[r], c) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // firstFailover is the first cluster other than the source in a source's
@@ -127,18 +179,24 @@ func (g *topology) byDegree(selected, skip []string) []string {
 
 // outageIfDown returns how the fleet would fail if every cluster of down
 // failed at once, as explain --down says it: the first outage the fleet
-// does not already have, or "".
-func (g *topology) outageIfDown(down []string) (string, error) {
+// does not already have, or "". The routes one cluster alone serves are
+// returned apart: no order of waves keeps them up while that cluster is
+// applied, so they are noted, not refused.
+func (g *topology) outageIfDown(down []string) (msg string, alone []explain.Outage, err error) {
 	rep, err := explain.Explain(g.f, explain.Options{Down: down, Availability: g.avail})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for _, o := range rep.Outages {
-		if !g.baseline[outageKey(o)] {
-			return o.Message, nil
+		switch {
+		case g.baseline[outageKey(o)]:
+		case o.Route != "" && o.Source == "" && len(o.Clusters) == 1:
+			alone = append(alone, o)
+		case msg == "":
+			msg = o.Message
 		}
 	}
-	return "", nil
+	return msg, alone, nil
 }
 
 // apart lists the pairs that keep c out of other clusters' waves.
@@ -155,8 +213,12 @@ func (g *topology) apart(c string, waveOf func(string) int) []Apart {
 	return out
 }
 
-// String is "a fails over to b (wave 2) for shop/checkout".
+// String is "a fails over to b (wave 2) for shop/checkout", or "a serves
+// routes with b (wave 2): shop/web".
 func (a Apart) String() string {
+	if len(a.Routes) > 0 {
+		return fmt.Sprintf("%s %s %s (wave %d): %s", a.Cluster, a.Relation, a.Other, a.OtherWave, strings.Join(a.Routes, ", "))
+	}
 	return fmt.Sprintf("%s %s %s (wave %d) for %s", a.Cluster, a.Relation, a.Other, a.OtherWave, strings.Join(a.Services, ", "))
 }
 

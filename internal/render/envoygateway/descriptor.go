@@ -117,6 +117,9 @@ var Descriptor = &provider.Descriptor{
 		// A Backend's tls.sni is also the name its certificate is checked for.
 		SourceChecksName: true,
 		SharedFallback:   true,
+		// Its controller: "IP address 127.0.0.1 in the loopback range is
+		// only supported when using the Host infrastructure".
+		LoopbackRefused: "refuses a Backend with a loopback address unless it runs on the host",
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{gatewayKind, httpRouteKind, tlsRouteKind, backendKind},

@@ -180,7 +180,7 @@ func (r *renderer) checkPlans() {
 			for _, t := range p.Tiers[1:] {
 				shared = append(shared, t.Cluster.Name())
 			}
-			r.Warnf("GlobalService %s has %d failover tiers (%s) but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order (set spec.gateway.strictTiers to order them with an EnvoyPatchPolicy)",
+			r.Warnf("GlobalService %s: %d failover tiers (%s), but Envoy Gateway has a single fallback priority: %s share it and split fallback traffic between them instead of failing over in order (set spec.gateway.strictTiers to order them with an EnvoyPatchPolicy)",
 				key, len(p.Tiers), strings.Join(render.TierNames(p), " > "), strings.Join(shared, ", "))
 		}
 	}

@@ -76,7 +76,7 @@ tls:
 	if n := len(ofKind(objs, "Backend")); n != 2 {
 		t.Errorf("%d Backends, want 2", n)
 	}
-	assertWarning(t, warnings, "GlobalService shop/checkout has 3 failover tiers (a > c > b)", "single fallback priority", "c, b share it")
+	assertWarning(t, warnings, "GlobalService shop/checkout: 3 failover tiers (a > c > b)", "single fallback priority", "c, b share it")
 	if len(warnings) != 1 {
 		t.Errorf("warnings %q, want exactly one", warnings)
 	}
@@ -127,7 +127,7 @@ func TestLocalityFailover(t *testing.T) {
 		assertField(t, be, `true`, "spec", "fallback")
 		assertField(t, be, `payments-api-9000.pay.failover.gatefed.internal`, "spec", "tls", "sni")
 	}
-	assertWarning(t, warnings, "pay/payments has 4 failover tiers", "use1-c, use1-b, euw1-a share it")
+	assertWarning(t, warnings, "GlobalService pay/payments: 4 failover tiers", "use1-c, use1-b, euw1-a share it")
 }
 
 func TestServiceMissingFromSource(t *testing.T) {
@@ -598,24 +598,6 @@ func TestSharedSNIKeepsFirstTLSRoute(t *testing.T) {
 		t.Fatalf("TLSRoutes:\n%s", listObjects(objs))
 	}
 	assertWarning(t, warnings, "GlobalServices shop/checkout and shop/checkout-alias name the same Service port (SNI checkout-8080.shop.failover.gatefed.internal)")
-}
-
-// Envoy Gateway refuses Backends with loopback addresses (its controller
-// reports "IP address 127.0.0.1 in the loopback range is only supported when
-// using the Host infrastructure"): render says so.
-func TestLoopbackFailoverAddressWarns(t *testing.T) {
-	checkout := fleettest.NewService("shop", "checkout", 8080)
-	checkout.Spec.OutlierDetection = &fleet.OutlierDetection{Consecutive5xx: 3}
-	f := fleettest.NewFleet(
-		[]*fleet.Cluster{fleettest.NewCluster("a", "envoy-gateway", "", "", "10.0.0.1", 0), fleettest.NewCluster("b", "envoy-gateway", "", "", "127.0.0.1", 0)},
-		[]*fleet.GlobalService{checkout},
-		fleettest.NewRoute("shop", "storefront", []string{"shop.example.com"}, fleettest.To("checkout")),
-	)
-	_, warnings := renderCluster(t, f, "a")
-	assertWarning(t, warnings, "failover target b has the loopback address 127.0.0.1", "Envoy Gateway refuses a Backend with a loopback address")
-	if _, warnings = renderCluster(t, f, "b"); len(warnings) != 0 {
-		t.Errorf("warnings on b %q, want none", warnings)
-	}
 }
 
 // A rule's options become HTTPRoute filters; a direct response an

@@ -225,10 +225,6 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 	case ip == nil:
 		ep.FQDN = &egv1a1.FQDNEndpoint{Hostname: addr, Port: port}
 	default:
-		if ip.IsLoopback() {
-			r.Warnf("GlobalService %s: failover target %s has the loopback address %s: Envoy Gateway refuses a Backend with a loopback address unless it runs on the host, so the routes to it will not resolve",
-				p.Service.Key(), t.Cluster.Name(), addr)
-		}
 		ep.IP = &egv1a1.IPEndpoint{Address: addr, Port: port}
 	}
 	secretRef := gwapiv1.LocalObjectReference{Group: coreGroup, Kind: kindSecret, Name: render.FailoverUpstreamSecret}

@@ -161,27 +161,9 @@ func localRateLimit(l *fleet.RateLimit) *gloov1.RateLimitRouteExtension {
 }
 
 // prefixSlash warns when a prefix replacement and the prefix it replaces
-// disagree on a trailing slash. Envoy replaces the matched characters as they
-// are, so prefix /api replaced with / turns /api/x into //x, and prefix /
-// replaced with /v2 turns /x into /v2x; Envoy Gateway replaces whole path
-// segments, giving /x and /v2/x.
+// disagree on a trailing slash (see render.PrefixSlash).
 func (r *renderer) prefixSlash(where, field, replacement string, m *fleet.Match) {
-	prefix := "/"
-	if m != nil {
-		if m.PathExact != "" || m.PathRegex != "" {
-			return // validation refuses a prefix replacement without a prefix match
-		}
-		if m.PathPrefix != "" {
-			prefix = m.PathPrefix
-		}
+	if w := render.PrefixSlash("Gloo", field, replacement, m); w != "" {
+		r.Warnf("%s: %s", where, w)
 	}
-	if strings.HasSuffix(prefix, "/") == strings.HasSuffix(replacement, "/") {
-		return
-	}
-	example := prefix + "/x"
-	if strings.HasSuffix(prefix, "/") {
-		example = prefix + "x"
-	}
-	r.Warnf("%s: %s %q replaces the matched prefix %q character for character on Gloo, so %s becomes %s; end both with / or neither",
-		where, field, replacement, prefix, example, replacement+example[len(prefix):])
 }

@@ -36,7 +36,7 @@ var Descriptor = &provider.Descriptor{
 		Hint: "install Istio with an ingress gateway, which installs the networking.istio.io CRDs: istioctl install (profile default), or the base, istiod and gateway charts of https://istio-release.storage.googleapis.com/charts",
 	},
 	Limits: provider.Limits{
-		RateLimit:   "has no local rate-limit API: serve the route from gloo or envoy-gateway clusters, or leave rateLimit out",
+		RateLimit:   "has no local rate-limit API: leave rateLimit out",
 		NoRouteWasm: "Istio's WasmPlugin attaches to the gateway's workloads, so it would run on every route of the gateway, not on this one. Leave istio clusters out with spec.clusters.selector",
 	},
 	Failover: provider.Failover{

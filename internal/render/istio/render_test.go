@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/render"
 )
 
@@ -283,5 +284,29 @@ func TestCatchAllHost(t *testing.T) {
 	servers := field(t, objs["Gateway/gatefed"], "spec", "servers").([]any)
 	if got := fmt.Sprint(servers[0].(map[string]any)["hosts"]); got != "[*]" {
 		t.Errorf("Gateway server hosts %s", got)
+	}
+}
+
+// A prefix rewrite that would give // on Istio (which replaces the matched
+// characters as Gloo does) is warned about, as on Gloo.
+func TestPrefixRewriteSlashWarns(t *testing.T) {
+	route := fleettest.NewRoute("shop", "web", []string{"shop.example.com"}, fleettest.To("checkout"))
+	route.Spec.Rules[0].Match = &fleet.Match{PathPrefix: "/api"}
+	route.Spec.Rules[0].Rewrite = &fleet.Rewrite{PathPrefix: "/"}
+	f := fleettest.NewFleet(
+		[]*fleet.Cluster{fleettest.NewCluster("a", Name, "", "", "10.0.0.1", 0)},
+		[]*fleet.GlobalService{fleettest.NewService("shop", "checkout", 8080)},
+		route,
+	)
+	_, warnings, err := New().Render(render.Input(f, f.Cluster("a"), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range warnings {
+		found = found || strings.Contains(w, `rewrite.pathPrefix "/" replaces the matched prefix "/api" character for character on Istio, so /api/x becomes //x`)
+	}
+	if !found {
+		t.Errorf("no // warning among %q", warnings)
 	}
 }

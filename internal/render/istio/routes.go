@@ -146,6 +146,9 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute, i int, use func(*render.S
 	switch {
 	case rule.Redirect != nil:
 		hr.Redirect = redirect(rule.Redirect)
+		if rule.Redirect.PathPrefix != "" {
+			r.prefixSlash(where, "redirect.pathPrefix", rule.Redirect.PathPrefix, rule.Match)
+		}
 	case rule.DirectResponse != nil:
 		hr.DirectResponse = directResponse(uint32(rule.DirectResponse.Status), rule.DirectResponse.Body)
 	default:
@@ -209,6 +212,9 @@ func (r *renderer) forwardOptions(route *fleet.GlobalRoute, where string, rule *
 	}
 	if rw := rule.Rewrite; rw != nil {
 		hr.Rewrite = &networking.HTTPRewrite{Uri: rw.PathPrefix, Authority: rw.Hostname}
+		if rw.PathPrefix != "" {
+			r.prefixSlash(where, "rewrite.pathPrefix", rw.PathPrefix, rule.Match)
+		}
 	}
 	if h := headerOps(rule.RequestHeaders); h != nil {
 		hr.Headers = &networking.Headers{Request: h}
@@ -355,4 +361,13 @@ func corsPolicy(c *fleet.CORS) *networking.CorsPolicy {
 		out.AllowCredentials = wrapperspb.Bool(true)
 	}
 	return out
+}
+
+// prefixSlash warns when a prefix replacement and the prefix it replaces
+// disagree on a trailing slash: Istio's rewrite.uri and redirect
+// prefixRewrite replace the matched characters (see render.PrefixSlash).
+func (r *renderer) prefixSlash(where, field, replacement string, m *fleet.Match) {
+	if w := render.PrefixSlash("Istio", field, replacement, m); w != "" {
+		r.Warnf("%s: %s", where, w)
+	}
 }

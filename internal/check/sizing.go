@@ -299,8 +299,7 @@ func proxyLoad(ctx context.Context, env *clusterEnv, live liveConfig) ProxyLoad 
 	if count == nil {
 		return ProxyLoad{}
 	}
-	gw := env.cluster.Spec.Gateway
-	return count(objs, provider.Gateway{Namespace: gw.Namespace, Name: gw.Name, ClassName: gw.ClassName, Selector: gw.Selector}, endpointsOf)
+	return count(objs, env.cluster.Spec.Gateway.Gateway(), endpointsOf)
 }
 
 // configBytes is the size of the rendered objects as JSON.

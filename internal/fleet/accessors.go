@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // Duration is a Go duration string such as "5s"; validation checks it parses.
@@ -46,6 +48,11 @@ func (c *Cluster) FailoverPort() int32 {
 		return DefaultFailoverPort
 	}
 	return c.Spec.Failover.Port
+}
+
+// Gateway is spec.gateway as its provider reads it.
+func (g *GatewaySpec) Gateway() provider.Gateway {
+	return provider.Gateway{Namespace: g.Namespace, Name: g.Name, ClassName: g.ClassName, Selector: g.Selector}
 }
 
 // Ref is "namespace/name" of a namespaced document.

@@ -56,9 +56,9 @@ var Descriptor = &provider.Descriptor{
 	Name:  Name,
 	Title: "Envoy Gateway",
 	Defaults: provider.Defaults{
-		Namespace:   defaultGatewayNamespace,
-		GatewayName: defaultGatewayName,
-		ClassName:   defaultClassName,
+		Namespace:   "envoy-gateway-system",
+		GatewayName: "eg",
+		ClassName:   "eg",
 	},
 	Options: provider.Options{
 		StrictTiers: &provider.StrictTiers{
@@ -145,6 +145,3 @@ func statusKinds() []schema.GroupKind {
 	}
 	return out
 }
-
-// Descriptor returns the provider's descriptor.
-func (*Provider) Descriptor() *provider.Descriptor { return Descriptor }

@@ -88,6 +88,3 @@ func statusKinds() []schema.GroupKind {
 	}
 	return out
 }
-
-// Descriptor returns the provider's descriptor.
-func (Provider) Descriptor() *provider.Descriptor { return Descriptor }

@@ -131,11 +131,9 @@ func ServeFailover(ctx context.Context, opts Options) error {
 	}
 	var wg sync.WaitGroup
 	for _, l := range listeners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			failovertls.Serve(l, cfg, http.StatusOK)
-		}()
+		})
 	}
 	fmt.Fprintf(opts.IO.Out, "failover listener serving %d ports\n", len(listeners))
 	<-ctx.Done()

@@ -1,9 +1,10 @@
 package envoygateway
 
 import (
+	"cmp"
 	"fmt"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -327,11 +328,8 @@ func (r *renderer) grantModels() []*grantModel {
 	for _, g := range byKey {
 		out = append(out, g)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].namespace != out[j].namespace {
-			return out[i].namespace < out[j].namespace
-		}
-		return out[i].service < out[j].service
+	slices.SortFunc(out, func(a, b *grantModel) int {
+		return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.service, b.service))
 	})
 	return out
 }

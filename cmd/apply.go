@@ -170,8 +170,6 @@ type ApplyOptions struct {
 	Rollout    waveFlags
 }
 
-func init() { register(newApplyCmd) }
-
 func newApplyCmd(g *GlobalOptions) *cobra.Command {
 	o := &ApplyOptions{GlobalOptions: g}
 	c := &cobra.Command{

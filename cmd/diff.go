@@ -15,8 +15,6 @@ type DiffOptions struct {
 	fleetRunFlags
 }
 
-func init() { register(newDiffCmd) }
-
 func newDiffCmd(g *GlobalOptions) *cobra.Command {
 	o := &DiffOptions{GlobalOptions: g}
 	c := &cobra.Command{

@@ -55,6 +55,11 @@ func (g *GatewaySpec) Gateway() provider.Gateway {
 	return provider.Gateway{Namespace: g.Namespace, Name: g.Name, ClassName: g.ClassName, Selector: g.Selector}
 }
 
+func (c *Cluster) source() *Source         { return &c.Source }
+func (s *GlobalService) source() *Source   { return &s.Source }
+func (r *GlobalRoute) source() *Source     { return &r.Source }
+func (e *GlobalExtension) source() *Source { return &e.Source }
+
 // Ref is "namespace/name" of a namespaced document.
 func Ref(namespace, name string) string { return namespace + "/" + name }
 

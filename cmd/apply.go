@@ -131,6 +131,17 @@ func progressFor(g *GlobalOptions, targets []apply.Target, plain bool) *apply.Pr
 	return apply.NewProgress(g.IO.ErrOut, live, names)
 }
 
+// planningEngine is an engine for planning and diffing: its events drive
+// the live progress lines on a terminal and print only retries elsewhere.
+// stop ends the progress lines.
+func planningEngine(g *GlobalOptions, targets []apply.Target, opts apply.Options) (eng *apply.Engine, stop func()) {
+	progress := progressFor(g, targets, false)
+	if progress == nil {
+		return apply.New(withEvents(opts, retryLines(g.IO.ErrOut))), func() {}
+	}
+	return apply.New(withEvents(opts, progress.Event)), progress.Stop
+}
+
 // retryLines prints the retry events only, one line each: off a terminal,
 // planning and diffing show no other progress (their failures are listed
 // at the end).
@@ -169,8 +180,6 @@ type ApplyOptions struct {
 	Timeout    time.Duration
 	Rollout    waveFlags
 }
-
-func init() { register(newApplyCmd) }
 
 func newApplyCmd(g *GlobalOptions) *cobra.Command {
 	o := &ApplyOptions{GlobalOptions: g}
@@ -296,17 +305,9 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 
 	// Plan (reads only), show it, confirm.
-	progress := progressFor(o.GlobalOptions, targets, false)
-	if progress != nil {
-		opts.Events = progress.Event
-	} else {
-		opts.Events = retryLines(o.IO.ErrOut)
-	}
-	eng := apply.New(opts)
+	eng, stop := planningEngine(o.GlobalOptions, targets, opts)
 	plan := eng.Plan(ctx, targets)
-	if progress != nil {
-		progress.Stop()
-	}
+	stop()
 	apply.WriteSummary(o.IO.ErrOut, plan)
 	if plan.Failed() && o.FailFast {
 		apply.WriteErrors(o.IO.ErrOut, plan)
@@ -322,7 +323,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 
 	// Apply.
-	progress = progressFor(o.GlobalOptions, targets, true)
+	progress := progressFor(o.GlobalOptions, targets, true)
 	if progress != nil {
 		eng = apply.New(withEvents(opts, progress.Event))
 	}

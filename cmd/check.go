@@ -29,8 +29,6 @@ type CheckOptions struct {
 	certWarnDaysSet bool
 }
 
-func init() { register(newCheckCmd) }
-
 func newCheckCmd(g *GlobalOptions) *cobra.Command {
 	o := &CheckOptions{GlobalOptions: g}
 	c := &cobra.Command{

@@ -13,8 +13,6 @@ import (
 	"github.com/gatefed/gatefed/internal/provider"
 )
 
-func init() { register(newClusterCmd) }
-
 func newClusterCmd(g *GlobalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "cluster",

@@ -18,8 +18,6 @@ import (
 	"github.com/gatefed/gatefed/internal/demo"
 )
 
-func init() { register(newDemoCmd) }
-
 // DemoOptions are the flags of gatefed demo and its subcommands.
 type DemoOptions struct {
 	*GlobalOptions

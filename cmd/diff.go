@@ -15,8 +15,6 @@ type DiffOptions struct {
 	fleetRunFlags
 }
 
-func init() { register(newDiffCmd) }
-
 func newDiffCmd(g *GlobalOptions) *cobra.Command {
 	o := &DiffOptions{GlobalOptions: g}
 	c := &cobra.Command{
@@ -83,18 +81,10 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 // runDiff plans and diffs, prints the result and returns the exit status:
 // 0 in sync, 1 changes pending, 2 any error. Shared by diff and apply --dry-run.
 func runDiff(ctx context.Context, g *GlobalOptions, r *fleetRunFlags, opts apply.Options, targets []apply.Target) error {
-	progress := progressFor(g, targets, false)
-	if progress != nil {
-		opts.Events = progress.Event
-	} else {
-		opts.Events = retryLines(g.IO.ErrOut)
-	}
-	eng := apply.New(opts)
+	eng, stop := planningEngine(g, targets, opts)
 	plan := eng.Plan(ctx, targets)
 	eng.Diff(ctx, plan)
-	if progress != nil {
-		progress.Stop()
-	}
+	stop()
 	if r.Output == "json" {
 		if err := apply.WriteDiffJSON(g.IO.Out, plan); err != nil {
 			return &exitError{code: ExitError, err: err}

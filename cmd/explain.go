@@ -19,8 +19,6 @@ type ExplainOptions struct {
 	Discover discoverFlags
 }
 
-func init() { register(newExplainCmd) }
-
 func newExplainCmd(g *GlobalOptions) *cobra.Command {
 	o := &ExplainOptions{GlobalOptions: g}
 	c := &cobra.Command{

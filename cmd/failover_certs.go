@@ -13,8 +13,6 @@ import (
 	"github.com/gatefed/gatefed/internal/failovertls"
 )
 
-func init() { register(newFailoverCertsCmd) }
-
 func newFailoverCertsCmd(g *GlobalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "failover-certs",

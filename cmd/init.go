@@ -16,8 +16,6 @@ type InitOptions struct {
 	Force bool
 }
 
-func init() { register(newInitCmd) }
-
 func newInitCmd(g *GlobalOptions) *cobra.Command {
 	o := &InitOptions{GlobalOptions: g}
 	c := &cobra.Command{

@@ -27,8 +27,6 @@ type RenderOptions struct {
 	Rollout   waveFlags
 }
 
-func init() { register(newRenderCmd) }
-
 func newRenderCmd(g *GlobalOptions) *cobra.Command {
 	o := &RenderOptions{GlobalOptions: g}
 	c := &cobra.Command{

@@ -136,17 +136,19 @@ a local one.
 	root.AddCommand(
 		newVersionCmd(g),
 		newCompletionCmd(),
+		newApplyCmd(g),
+		newCheckCmd(g),
+		newClusterCmd(g),
+		newDemoCmd(g),
+		newDiffCmd(g),
+		newExplainCmd(g),
+		newFailoverCertsCmd(g),
+		newInitCmd(g),
+		newRenderCmd(g),
+		newValidateCmd(g),
 	)
-	for _, add := range extraCommands {
-		root.AddCommand(add(g))
-	}
 	return root
 }
-
-// extraCommands lets each command file register itself.
-var extraCommands []func(*GlobalOptions) *cobra.Command
-
-func register(f func(*GlobalOptions) *cobra.Command) { extraCommands = append(extraCommands, f) }
 
 // complete reads the config file and environment, and fills defaults.
 func (g *GlobalOptions) complete(c *cobra.Command) error {

@@ -227,7 +227,7 @@ func TestSecretsStayOut(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		pair, err := ca.FailoverSecrets(c.Name, gw, "*.failover.gatefed.internal")
+		pair, err := testfleet.FailoverSecrets(ca, c.Name, gw, "*.failover.gatefed.internal")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +239,7 @@ func TestSecretsStayOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range append(pair, ca.TLSSecret(gw, "shop-tls", cert, key)) {
+		for _, s := range append(pair, testfleet.TLSSecret(ca, gw, "shop-tls", cert, key)) {
 			if _, err := cs.CoreV1().Secrets(gw).Create(ctx, s, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}

@@ -16,8 +16,6 @@ type ValidateOptions struct {
 	Output string
 }
 
-func init() { register(newValidateCmd) }
-
 func newValidateCmd(g *GlobalOptions) *cobra.Command {
 	o := &ValidateOptions{GlobalOptions: g}
 	c := &cobra.Command{

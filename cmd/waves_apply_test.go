@@ -244,7 +244,7 @@ func setUpWaveClusters(ctx context.Context, t *testing.T, tf *testfleet.Fleet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := ca.FailoverSecrets("west-a", ns, render.FailoverDomain, "*.shop."+render.FailoverDomain)
+	secrets, err := testfleet.FailoverSecrets(ca, "west-a", ns, render.FailoverDomain, "*.shop."+render.FailoverDomain)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,9 +50,7 @@ func (e *Engine) diffCluster(parent context.Context, cp *ClusterPlan) {
 	done := 0
 	var wg sync.WaitGroup
 	for _, c := range todo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			var merged *unstructured.Unstructured
 			err := cl.do(ctx, func() error {
 				var err error
@@ -83,7 +81,7 @@ func (e *Engine) diffCluster(parent context.Context, cp *ClusterPlan) {
 				c.Diff = objectDiff(before, after, isSecret(c.desired))
 			}
 			e.emit(Event{Cluster: cp.Name, Stage: StageDiffing, Done: done, Total: len(todo)})
-		}()
+		})
 	}
 	wg.Wait()
 	if cp.Err == nil && parent.Err() != nil {

@@ -257,9 +257,7 @@ func (e *Engine) forEachCluster(ctx context.Context, plans []*ClusterPlan, f fun
 	sem := make(chan struct{}, e.opts.Parallel)
 	var wg sync.WaitGroup
 	for _, p := range plans {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -268,7 +266,7 @@ func (e *Engine) forEachCluster(ctx context.Context, plans []*ClusterPlan, f fun
 			}
 			defer func() { <-sem }()
 			f(ctx, p)
-		}()
+		})
 	}
 	wg.Wait()
 }

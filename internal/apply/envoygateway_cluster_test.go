@@ -110,7 +110,7 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := ca.FailoverSecrets(c.Name, ns, render.FailoverDomain, "*."+e.svcNS+"."+render.FailoverDomain)
+	secrets, err := testfleet.FailoverSecrets(ca, c.Name, ns, render.FailoverDomain, "*."+e.svcNS+"."+render.FailoverDomain)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,9 +174,7 @@ func (e *Engine) renewLock(ctx context.Context, cp *ClusterPlan, lost func(error
 	set := cp.set
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		t := time.NewTicker(lockRenewEvery)
 		defer t.Stop()
 		for {
@@ -196,7 +194,7 @@ func (e *Engine) renewLock(ctx context.Context, cp *ClusterPlan, lost func(error
 				return
 			}
 		}
-	}()
+	})
 	return func() { close(done); wg.Wait() }
 }
 

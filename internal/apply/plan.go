@@ -263,9 +263,7 @@ func (e *Engine) listMembers(ctx context.Context, cl *clusterClient, set *applyS
 	var firstErr error
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			err := cl.do(ctx, func() error {
 				items, err := cl.listLabelled(ctx, j.m, j.ns, selector)
 				if apierrors.IsForbidden(err) && !set.desiredAt[listKey{j.m.GroupVersionKind.GroupKind(), j.ns}] {
@@ -291,7 +289,7 @@ func (e *Engine) listMembers(ctx context.Context, cl *clusterClient, set *applyS
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return out, firstErr
@@ -323,9 +321,7 @@ func (e *Engine) findUnlabelled(ctx context.Context, cl *clusterClient, missing 
 	for _, k := range order {
 		changes := groups[k]
 		m := changes[0].mapping
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			var names map[string]bool
 			err := cl.do(ctx, func() error {
 				r := cl.meta.Resource(m.Resource)
@@ -374,7 +370,7 @@ func (e *Engine) findUnlabelled(ctx context.Context, cl *clusterClient, missing 
 				}()
 			}
 			inner.Wait()
-		}()
+		})
 	}
 	wg.Wait()
 	return firstErr

@@ -99,9 +99,7 @@ func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for lk, sample := range groups {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				_ = cp.client.do(ctx, func() error {
 					list, err := cp.client.resource(sample.mapping, lk.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 					mu.Lock()
@@ -133,7 +131,7 @@ func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int
 					}
 					return nil
 				})
-			}()
+			})
 		}
 		wg.Wait()
 		final := true

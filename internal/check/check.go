@@ -349,13 +349,11 @@ func (r *runner) run(ctx context.Context) *Report {
 	envs := make([]*clusterEnv, len(r.rendered.Clusters))
 	var wg sync.WaitGroup
 	for i, out := range r.rendered.Clusters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			env := newClusterEnv(r, out)
 			envs[i] = env
 			rep.Clusters[i] = r.runCluster(ctx, env)
-		}()
+		})
 	}
 	wg.Wait()
 	if r.enabled(Connectivity) {
@@ -439,9 +437,7 @@ func (r *runner) runCluster(ctx context.Context, env *clusterEnv) *ClusterReport
 			results[i] = conn
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results[i] = r.timed(ctx, name, false, func(ctx context.Context, res *result) {
 				if env.apiErr != nil && needsAPI[name] {
 					if r.enabled(Connectivity) {
@@ -454,7 +450,7 @@ func (r *runner) runCluster(ctx context.Context, env *clusterEnv) *ClusterReport
 				}
 				checkFuncs[name](ctx, env, res)
 			})
-		}()
+		})
 	}
 	wg.Wait()
 	rep.Checks = results
@@ -532,11 +528,9 @@ func (r *result) inParallel(steps ...func(*result)) {
 	var wg sync.WaitGroup
 	for i, step := range steps {
 		subs[i] = &result{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			step(subs[i])
-		}()
+		})
 	}
 	wg.Wait()
 	for _, sub := range subs {

@@ -61,9 +61,7 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 			missing = append(missing, gk)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			var found []*liveObject
 			var err error
 			switch {
@@ -88,7 +86,7 @@ func listManaged(ctx context.Context, env *clusterEnv, kinds []schema.GroupKind)
 					objs = append(objs, o.Unstructured)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	render.SortObjects(objs)

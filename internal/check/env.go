@@ -165,11 +165,9 @@ func (e *clusterEnv) probe(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	var discErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		e.mappings, discErr = e.discover(ctx)
-	}()
+	})
 	start := time.Now()
 	body, err := e.kube.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	e.latency = time.Since(start)
@@ -239,9 +237,7 @@ func (e *clusterEnv) discover(ctx context.Context) (map[schema.GroupKind]*meta.R
 	fetch := func(gvList []schema.GroupVersion) {
 		var wg sync.WaitGroup
 		for _, gv := range gvList {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				list, err := e.resourcesOf(ctx, gv)
 				mu.Lock()
 				defer mu.Unlock()
@@ -269,7 +265,7 @@ func (e *clusterEnv) discover(ctx context.Context) (map[schema.GroupKind]*meta.R
 						Scope:            scope,
 					}
 				}
-			}()
+			})
 		}
 		wg.Wait()
 	}
@@ -520,11 +516,9 @@ func (e *clusterEnv) listNamespaces(ctx context.Context, m *meta.RESTMapping, na
 	errs := make([]error, len(namespaces))
 	var wg sync.WaitGroup
 	for i, ns := range namespaces {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			lists[i], errs[i] = e.listKind(ctx, m, ns, selector)
-		}()
+		})
 	}
 	wg.Wait()
 	var out []*liveObject

@@ -52,7 +52,7 @@ func TestCheckReadsTheEnvoyGatewayControllersVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := ca.FailoverSecrets("eg", "envoy-gateway-system", "*.shop."+render.FailoverDomain)
+	secrets, err := testfleet.FailoverSecrets(ca, "eg", "envoy-gateway-system", "*.shop."+render.FailoverDomain)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,13 +45,11 @@ func checkServices(ctx context.Context, env *clusterEnv, res *result, services [
 	sem := make(chan struct{}, perClusterRequests)
 	var wg sync.WaitGroup
 	for i, s := range services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			counts[i] = env.readyEndpoints(ctx, s.Metadata.Namespace, s.ServiceName(), s.Spec.Port)
-		}()
+		})
 	}
 	wg.Wait()
 	ok := 0

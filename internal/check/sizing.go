@@ -1,9 +1,11 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -72,11 +74,9 @@ func checkSizing(ctx context.Context, env *clusterEnv, res *result) {
 	var wg sync.WaitGroup
 	var live liveConfig
 	if env.apiErr == nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			proxyDeployment(ctx, env, deployment, d)
-		}()
+		})
 		live = readLiveConfig(ctx, env)
 		for _, err := range live.errs {
 			res.warn("sizing could not read live objects: "+err.Error(), rbacHint("list", ""))
@@ -234,9 +234,7 @@ func readLiveConfig(ctx context.Context, env *clusterEnv) liveConfig {
 		if m == nil {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			l, err := env.listAll(ctx, m)
 			mu.Lock()
 			defer mu.Unlock()
@@ -253,7 +251,7 @@ func readLiveConfig(ctx context.Context, env *clusterEnv) liveConfig {
 				}
 				out.objects[objKey(o.Unstructured)] = o
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	sort.Strings(out.partial)
@@ -299,8 +297,7 @@ func proxyLoad(ctx context.Context, env *clusterEnv, live liveConfig) ProxyLoad 
 	if count == nil {
 		return ProxyLoad{}
 	}
-	gw := env.cluster.Spec.Gateway
-	return count(objs, provider.Gateway{Namespace: gw.Namespace, Name: gw.Name, ClassName: gw.ClassName, Selector: gw.Selector}, endpointsOf)
+	return count(objs, env.cluster.Spec.Gateway.Gateway(), endpointsOf)
 }
 
 // configBytes is the size of the rendered objects as JSON.
@@ -361,11 +358,8 @@ func ifLost(r *runner, lost *fleet.Cluster) []LossImpact {
 			out = append(out, impact)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Service != out[j].Service {
-			return out[i].Service < out[j].Service
-		}
-		return out[i].From < out[j].From
+	slices.SortStableFunc(out, func(a, b LossImpact) int {
+		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.From, b.From))
 	})
 	return out
 }

@@ -131,13 +131,11 @@ func (r *runner) probePaths(ctx context.Context, paths []path) map[string][]Path
 	timeout := min(r.opts.Timeout, maxProbeTimeout)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			pctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			j.out.ProbeResult = failovertls.Probe(pctx, j.req)
-		}()
+		})
 	}
 	wg.Wait()
 	out := map[string][]PathProbe{}
@@ -172,21 +170,30 @@ func probeFinding(src string, p PathProbe) Finding {
 	case failovertls.Unhealthy:
 		return Finding{Severity: Warning, Message: fmt.Sprintf("%s: accepted, health status %s (%d ms)", what, statusText(p.ProbeResult), p.LatencyMS),
 			Hint: "mutual TLS works; the service behind the target answers its health path with an error: see service-presence on " + p.Target}
-	case failovertls.NotReachable:
-		return Finding{Severity: Warning, Message: fmt.Sprintf("%s: not reachable from this host: %s", what, p.Detail),
-			Hint: "run check where the failover addresses are routable, or turn the probe off with --failover-probe=false"}
-	case failovertls.ServerNotTrusted:
-		return Finding{Severity: Failure, Message: fmt.Sprintf("%s: server not trusted: %s", what, p.Detail),
-			Hint: "the target's serving certificate must be signed by a CA in the source's failover-upstream ca.crt and carry the SNI; see the findings above"}
-	case failovertls.NoClientCertificate:
-		return Finding{Severity: Failure, Message: fmt.Sprintf("%s: the client certificate is unusable: %s", what, p.Detail),
-			Hint: "the source's failover-upstream Secret needs tls.crt and the tls.key that belongs to it; see the findings above"}
-	case failovertls.ClientRefused:
-		return Finding{Severity: Failure, Message: fmt.Sprintf("%s: client refused: %s", what, p.Detail),
-			Hint: "the target's failover-downstream ca.crt must hold the CA of the source's client certificate, which must be valid and allow clientAuth"}
+	}
+	if v, ok := probeVerdicts[p.Outcome]; ok {
+		return Finding{Severity: v.severity, Message: fmt.Sprintf("%s: %s: %s", what, v.says, p.Detail), Hint: v.hint}
 	}
 	return Finding{Severity: Failure, Message: fmt.Sprintf("%s: SNI not served: %s", what, p.Detail),
 		Hint: "the target's failover listener has no route for this SNI: check config-status and drift on " + p.Target}
+}
+
+// probeVerdict is the finding on a probe outcome: its severity, what the
+// message says before the probe's detail, and the hint.
+type probeVerdict struct {
+	severity   Severity
+	says, hint string
+}
+
+var probeVerdicts = map[failovertls.Outcome]probeVerdict{
+	failovertls.NotReachable: {Warning, "not reachable from this host",
+		"run check where the failover addresses are routable, or turn the probe off with --failover-probe=false"},
+	failovertls.ServerNotTrusted: {Failure, "server not trusted",
+		"the target's serving certificate must be signed by a CA in the source's failover-upstream ca.crt and carry the SNI; see the findings above"},
+	failovertls.NoClientCertificate: {Failure, "the client certificate is unusable",
+		"the source's failover-upstream Secret needs tls.crt and the tls.key that belongs to it; see the findings above"},
+	failovertls.ClientRefused: {Failure, "client refused",
+		"the target's failover-downstream ca.crt must hold the CA of the source's client certificate, which must be valid and allow clientAuth"},
 }
 
 func statusText(p failovertls.ProbeResult) string {

@@ -60,11 +60,9 @@ func Probe(ctx context.Context, clusters []*fleet.Cluster, o ProbeOptions) []Sta
 		if o.Offline {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			probeOne(ctx, c, o, &out[i])
-		}()
+		})
 	}
 	wg.Wait()
 	return out

@@ -101,22 +101,9 @@ func ServeFailover(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	files := opts.failoverFiles()
-	cert, err := tls.LoadX509KeyPair(files.serverCert, files.serverKey)
+	cfg, err := opts.listenerTLS()
 	if err != nil {
 		return err
-	}
-	caPEM, err := os.ReadFile(files.caCert)
-	if err != nil {
-		return err
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pool,
-		MinVersion:   tls.VersionTLS12,
 	}
 	var listeners []net.Listener
 	for _, c := range st.Clusters {
@@ -131,11 +118,9 @@ func ServeFailover(ctx context.Context, opts Options) error {
 	}
 	var wg sync.WaitGroup
 	for _, l := range listeners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			failovertls.Serve(l, cfg, http.StatusOK)
-		}()
+		})
 	}
 	fmt.Fprintf(opts.IO.Out, "failover listener serving %d ports\n", len(listeners))
 	<-ctx.Done()
@@ -144,6 +129,22 @@ func ServeFailover(ctx context.Context, opts Options) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// listenerTLS is the failover listener's TLS, as a gateway's failover
+// listener serves it: the demo's serving certificate, and client
+// certificates from its failover CA required.
+func (o *Options) listenerTLS() (*tls.Config, error) {
+	files := o.failoverFiles()
+	data := map[string][]byte{}
+	for key, file := range map[string]string{failovertls.CertKey: files.serverCert, failovertls.KeyKey: files.serverKey, failovertls.CAKey: files.caCert} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		data[key] = b
+	}
+	return failovertls.ServerConfig(failovertls.Parse("failover-listener", "kubernetes.io/tls", data), nil)
 }
 
 // startFailoverListener runs "gatefed demo failover-listener" detached and

@@ -7,19 +7,17 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
-	"github.com/gatefed/gatefed/internal/render/envoygateway"
-	"github.com/gatefed/gatefed/internal/render/gloo"
-	corev1 "k8s.io/api/core/v1"
+	"github.com/gatefed/gatefed/internal/provider"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // seed writes into every cluster what a real one would hold: the Service and
 // ready endpoints of each GlobalService placed there, and the gateway install
-// (Deployments Available; for Envoy Gateway, an Accepted GatewayClass and a
-// Programmed Gateway).
+// its provider describes (Deployments Available; for Envoy Gateway, an
+// Accepted GatewayClass and a Programmed Gateway).
 func seed(ctx context.Context, tf *localfleet.Fleet, f *fleet.Fleet) error {
 	errs := make([]error, len(f.Clusters))
 	var wg sync.WaitGroup
@@ -62,70 +60,51 @@ func seedCluster(ctx context.Context, sim *localfleet.Sim, f *fleet.Fleet, c *fl
 	if err := sim.EnsureNamespace(ctx, gw.Namespace); err != nil {
 		return err
 	}
-	switch gw.Provider {
-	case gloo.Name:
-		// Failover on Gloo is Gloo Edge Enterprise's: its image is gloo-ee.
-		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gloo.ControllerDeployment, Available: true, Container: "gloo", Image: "quay.io/solo-io/gloo-ee:" + gloo.NewestVersion + ".0"}); err != nil {
+	desc := provider.Lookup(gw.Provider)
+	if desc == nil || desc.Install.StandIn == nil {
+		return nil
+	}
+	return installStandIn(ctx, sim, gw.Namespace, desc.Install.StandIn(gw.Gateway(), c.FailoverPort()))
+}
+
+// installStandIn writes what a running gateway install holds, as its
+// provider describes it.
+func installStandIn(ctx context.Context, sim *localfleet.Sim, namespace string, in provider.StandIn) error {
+	for _, d := range in.Deployments {
+		dep := localfleet.Deployment{Namespace: namespace, Name: d.Name, Replicas: d.Replicas, Available: true,
+			Container: d.Container, Image: d.Image, Labels: d.Labels}
+		if err := sim.Deployment(ctx, dep); err != nil {
 			return err
 		}
-		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: gw.Name, Replicas: 2, Available: true, Container: "gateway-proxy"}); err != nil {
+	}
+	for _, o := range in.Objects {
+		if err := apply(ctx, sim, o.Kind.GroupVersionResource(), o.Object); err != nil {
 			return err
 		}
-		// The proxy's Service exposes the failover port, as Gloo's Helm
-		// values (gatewayProxies.<name>.service.extraPorts) would.
-		proxySvc := &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: gw.Name, Labels: map[string]string{"gloo": "gateway-proxy"}},
-			Spec: corev1.ServiceSpec{
-				Type:     corev1.ServiceTypeLoadBalancer,
-				Selector: map[string]string{"app": gw.Name},
-				Ports: []corev1.ServicePort{
-					{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP},
-					{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443), Protocol: corev1.ProtocolTCP},
-					{Name: "failover", Port: c.FailoverPort(), TargetPort: intstr.FromInt32(c.FailoverPort()), Protocol: corev1.ProtocolTCP},
-				},
-			},
+	}
+	for _, c := range in.Conditions {
+		var conds []localfleet.Condition
+		for _, typ := range c.Types {
+			conds = append(conds, localfleet.True(typ, ""))
 		}
-		if _, err := sim.Kube.CoreV1().Services(gw.Namespace).Create(ctx, proxySvc, metav1.CreateOptions{FieldManager: "gatefed-demo"}); err != nil {
-			return fmt.Errorf("service %s/%s: %w", gw.Namespace, gw.Name, err)
-		}
-	case envoygateway.Name:
-		if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: gw.Namespace, Name: "envoy-gateway", Available: true, Container: "envoy-gateway"}); err != nil {
-			return err
-		}
-		proxy := localfleet.Deployment{
-			Namespace: gw.Namespace, Name: "envoy-" + gw.Namespace + "-" + gw.Name, Replicas: 2, Available: true, Container: "envoy",
-			Labels: map[string]string{envoygateway.OwningGatewayNameLabel: gw.Name, envoygateway.OwningGatewayNamespaceLabel: gw.Namespace},
-		}
-		if err := sim.Deployment(ctx, proxy); err != nil {
-			return err
-		}
-		class := fmt.Sprintf(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"GatewayClass","metadata":{"name":%q},"spec":{"controllerName":%q}}`,
-			gw.ClassName, localfleet.EnvoyGatewayControllerName)
-		if err := applyJSON(ctx, sim, localfleet.GatewayClassGVR, "", gw.ClassName, class); err != nil {
-			return err
-		}
-		gateway := fmt.Sprintf(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway","metadata":{"name":%q,"namespace":%q},"spec":{"gatewayClassName":%q,"listeners":[{"name":"http","port":80,"protocol":"HTTP","allowedRoutes":{"namespaces":{"from":"All"}}}]}}`,
-			gw.Name, gw.Namespace, gw.ClassName)
-		if err := applyJSON(ctx, sim, localfleet.GatewayGVR, gw.Namespace, gw.Name, gateway); err != nil {
-			return err
-		}
-		if err := sim.Conditions(ctx, localfleet.GatewayClassGVR, "", gw.ClassName, localfleet.True("Accepted", "")); err != nil {
-			return err
-		}
-		if err := sim.Conditions(ctx, localfleet.GatewayGVR, gw.Namespace, gw.Name, localfleet.True("Accepted", ""), localfleet.True("Programmed", "")); err != nil {
+		if err := sim.Conditions(ctx, c.Kind.GroupVersionResource(), c.Namespace, c.Name, conds...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// applyJSON server-side applies an object as the demo's installer.
-func applyJSON(ctx context.Context, sim *localfleet.Sim, gvr schema.GroupVersionResource, namespace, name, obj string) error {
+// apply server-side applies an object as the demo's installer.
+func apply(ctx context.Context, sim *localfleet.Sim, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) error {
+	data, err := obj.MarshalJSON()
+	if err != nil {
+		return err
+	}
 	force := true
-	_, err := sim.Dynamic.Resource(gvr).Namespace(namespace).Patch(ctx, name, types.ApplyPatchType, []byte(obj),
+	_, err = sim.Dynamic.Resource(gvr).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
 		metav1.PatchOptions{FieldManager: "gatefed-demo", Force: &force, FieldValidation: metav1.FieldValidationStrict})
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvr.Resource, name, err)
+		return fmt.Errorf("%s %s: %w", gvr.Resource, obj.GetName(), err)
 	}
 	return nil
 }

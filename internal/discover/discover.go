@@ -204,9 +204,7 @@ func Discover(ctx context.Context, f *fleet.Fleet, opts Options) (*Result, error
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			c := f.Cluster(name)
@@ -214,7 +212,7 @@ func Discover(ctx context.Context, f *fleet.Fleet, opts Options) (*Result, error
 			defer cancel()
 			reasons, err := readCluster(cctx, c, needed[name], config, timeout)
 			outcomes[i] = outcome{cluster: name, reasons: reasons, checked: len(needed[name]), err: err}
-		}()
+		})
 	}
 	wg.Wait()
 

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // Duration is a Go duration string such as "5s"; validation checks it parses.
@@ -47,6 +49,16 @@ func (c *Cluster) FailoverPort() int32 {
 	}
 	return c.Spec.Failover.Port
 }
+
+// Gateway is spec.gateway as its provider reads it.
+func (g *GatewaySpec) Gateway() provider.Gateway {
+	return provider.Gateway{Namespace: g.Namespace, Name: g.Name, ClassName: g.ClassName, Selector: g.Selector}
+}
+
+func (c *Cluster) source() *Source         { return &c.Source }
+func (s *GlobalService) source() *Source   { return &s.Source }
+func (r *GlobalRoute) source() *Source     { return &r.Source }
+func (e *GlobalExtension) source() *Source { return &e.Source }
 
 // Ref is "namespace/name" of a namespaced document.
 func Ref(namespace, name string) string { return namespace + "/" + name }

@@ -274,6 +274,19 @@ func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {
 
 var kinds = []string{KindCluster, KindGlobalService, KindGlobalRoute, KindGlobalExtension}
 
+// document is a fleet document: it records where it was read.
+type document[T any] interface {
+	*T
+	source() *Source
+}
+
+// addDocument appends a new document to list and returns it and its Source.
+func addDocument[T any, D document[T]](list *[]D) (any, *Source) {
+	d := D(new(T))
+	*list = append(*list, d)
+	return d, d.source()
+}
+
 // foreign reports whether apiVersion belongs to another API group than the
 // fleet's (a Kustomization, a Namespace): such documents are skipped. A group
 // one typo away from gatefed.dev is not foreign but a mistake.
@@ -314,28 +327,17 @@ func (l *loader) parseDocument(file string, index int, n *yaml.Node) Errors {
 		return docErr(n.Line, "kind", "required (want one of %s)", strings.Join(kinds, ", "))
 	}
 
-	var target any
-	var src *Source
-	switch kind {
-	case KindCluster:
-		c := &Cluster{}
-		f.Clusters = append(f.Clusters, c)
-		target, src = c, &c.Source
-	case KindGlobalService:
-		s := &GlobalService{}
-		f.Services = append(f.Services, s)
-		target, src = s, &s.Source
-	case KindGlobalRoute:
-		r := &GlobalRoute{}
-		f.Routes = append(f.Routes, r)
-		target, src = r, &r.Source
-	case KindGlobalExtension:
-		e := &GlobalExtension{}
-		f.Extensions = append(f.Extensions, e)
-		target, src = e, &e.Source
-	default:
+	adders := map[string]func() (any, *Source){
+		KindCluster:         func() (any, *Source) { return addDocument(&f.Clusters) },
+		KindGlobalService:   func() (any, *Source) { return addDocument(&f.Services) },
+		KindGlobalRoute:     func() (any, *Source) { return addDocument(&f.Routes) },
+		KindGlobalExtension: func() (any, *Source) { return addDocument(&f.Extensions) },
+	}
+	add, ok := adders[kind]
+	if !ok {
 		return docErr(kindNode.Line, "kind", "unknown kind %q%s (want one of %s)", kind, DidYouMean(kind, kinds), strings.Join(kinds, ", "))
 	}
+	target, src := add()
 	l.docs++
 	d := &decoder{lines: map[string]int{}, aliases: &l.aliases, root: reflect.TypeOf(target).Elem()}
 	d.decode(n, reflect.ValueOf(target), "")

@@ -338,24 +338,25 @@ func (f *Fleet) newCluster(o ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: pki: %w", o.Name, err)
 	}
+	ca := &CertAuthority{ca: authority}
 	c := &Cluster{
 		Name:       o.Name,
 		Context:    o.Name,
 		Kubeconfig: f.Kubeconfig,
 		CRDs:       o.CRDs.or(f.Options.CRDs),
-		CACert:     authority.certPEM,
+		CACert:     ca.CertPEM(),
 		fleet:      f,
 		Dir:        dir,
-		CA:         &CertAuthority{ca: authority},
+		CA:         ca,
 	}
 	if err := c.pickPort(); err != nil {
 		return nil, err
 	}
-	admin, err := authority.issue(AdminUser, []string{AdminGroup}, nil)
+	adminCert, adminKey, err := ca.ClientCert(AdminUser, AdminGroup)
 	if err != nil {
 		return nil, err
 	}
-	c.Config = c.restConfig(admin)
+	c.Config = c.restConfig(adminCert, adminKey)
 	return c, nil
 }
 
@@ -372,13 +373,13 @@ func (c *Cluster) pickPort() error {
 	return nil
 }
 
-func (c *Cluster) restConfig(kp keyPair) *rest.Config {
+func (c *Cluster) restConfig(certPEM, keyPEM []byte) *rest.Config {
 	return &rest.Config{
 		Host: c.URL,
 		TLSClientConfig: rest.TLSClientConfig{
 			CAData:   c.CACert,
-			CertData: kp.certPEM,
-			KeyData:  kp.keyPEM,
+			CertData: certPEM,
+			KeyData:  keyPEM,
 		},
 		QPS:       -1,
 		UserAgent: "gatefed-testfleet",

@@ -1,9 +1,6 @@
 package localfleet
 
 import (
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -215,38 +212,4 @@ func (a *CertAuthority) ServerCert(hosts ...string) (certPEM, keyPEM []byte, err
 func (a *CertAuthority) ClientCert(commonName string, groups ...string) (certPEM, keyPEM []byte, err error) {
 	kp, err := a.ca.issue(commonName, groups, nil)
 	return kp.certPEM, kp.keyPEM, err
-}
-
-// Names of the failover wire contract's Secrets (render.FailoverUpstreamSecret
-// and render.FailoverDownstreamSecret, repeated so this package needs no render).
-const (
-	failoverUpstreamSecret   = "failover-upstream"
-	failoverDownstreamSecret = "failover-downstream"
-)
-
-// FailoverSecrets are the two Secrets of the failover wire contract for one
-// cluster, in namespace: failover-upstream, the client certificate it
-// presents (common name cluster), and failover-downstream, the serving
-// certificate of its failover listener for hosts; each of type
-// kubernetes.io/tls with the CA in ca.crt.
-func (a *CertAuthority) FailoverSecrets(cluster, namespace string, hosts ...string) ([]*corev1.Secret, error) {
-	clientCert, clientKey, err := a.ClientCert(cluster)
-	if err != nil {
-		return nil, err
-	}
-	serverCert, serverKey, err := a.ServerCert(hosts...)
-	if err != nil {
-		return nil, err
-	}
-	return []*corev1.Secret{a.TLSSecret(namespace, failoverUpstreamSecret, clientCert, clientKey), a.TLSSecret(namespace, failoverDownstreamSecret, serverCert, serverKey)}, nil
-}
-
-// TLSSecret is a kubernetes.io/tls Secret holding cert, key and the CA in ca.crt.
-func (a *CertAuthority) TLSSecret(namespace, name string, cert, key []byte) *corev1.Secret {
-	return &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key, "ca.crt": a.CertPEM()},
-	}
 }

@@ -145,6 +145,11 @@ type Kind struct {
 // CRDName is the kind's CustomResourceDefinition name, resource.group.
 func (k Kind) CRDName() string { return k.Resource + "." + k.Group }
 
+// GroupVersionResource is the kind's resource at Version.
+func (k Kind) GroupVersionResource() schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}
+}
+
 // GroupKind is the kind's group and kind.
 func (k Kind) GroupKind() schema.GroupKind { return schema.GroupKind{Group: k.Group, Kind: k.Kind} }
 
@@ -157,6 +162,46 @@ type Install struct {
 	Deployments []Deployment
 	// Verdicts are objects whose controller must report a condition True.
 	Verdicts []Verdict
+	// StandIn, when set, is what a running install holds on a cluster with
+	// this gateway and failover port: gatefed demo writes it into clusters
+	// that run no gateway controller.
+	StandIn func(gw Gateway, failoverPort int32) StandIn
+}
+
+// StandIn is what a running install of a gateway holds: its Deployments,
+// the objects it creates and the conditions its controller sets.
+type StandIn struct {
+	// Deployments are written Available in the gateway namespace.
+	Deployments []StandInDeployment
+	// Objects are applied as they are, in order.
+	Objects []StandInObject
+	// Conditions are set True through the objects' status, after Objects.
+	Conditions []StandInConditions
+}
+
+// StandInDeployment is a Deployment of a running install.
+type StandInDeployment struct {
+	Name     string
+	Replicas int32
+	// Container names its one container; Image is that container's image
+	// ("" for a placeholder).
+	Container, Image string
+	// Labels are the Deployment's labels besides app=<name>.
+	Labels map[string]string
+}
+
+// StandInObject is an object a running install creates.
+type StandInObject struct {
+	Kind   Kind
+	Object *unstructured.Unstructured
+}
+
+// StandInConditions are conditions a running controller sets True on one
+// object (namespace "" for a cluster-scoped one).
+type StandInConditions struct {
+	Kind            Kind
+	Namespace, Name string
+	Types           []string
 }
 
 // Deployment is a Deployment of the gateway's install.

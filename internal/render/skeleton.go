@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/fleet"
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // What every provider's renderer does the same way: defaults, warnings,
@@ -32,10 +33,12 @@ func (w *Warnings) Warnf(format string, args ...any) {
 }
 
 // Base is what every provider's renderer holds: its input, the cluster's
-// name and the warnings it collects.
+// name, its spec.gateway with the provider's defaults filled in (so a
+// hand-built fleet renders too) and the warnings it collects.
 type Base struct {
 	In      *ClusterInput
 	Cluster string
+	Gateway provider.Gateway
 	Warnings
 }
 
@@ -48,19 +51,44 @@ type Renderer interface {
 	base() *Base
 }
 
-// Run is the frame of every provider's Render: it refuses an input without
-// a cluster, builds the provider's renderer on a new Base and returns what
-// it renders and warns about.
-func Run[R Renderer](provider string, in *ClusterInput, newRenderer func(Base) R) ([]*unstructured.Unstructured, []string, error) {
+// NewProvider is a provider made of its descriptor and the renderer it
+// builds for each cluster.
+func NewProvider[R Renderer](d *provider.Descriptor, newRenderer func(Base) R) Provider {
+	return skeleton[R]{descriptor: d, newRenderer: newRenderer}
+}
+
+type skeleton[R Renderer] struct {
+	descriptor  *provider.Descriptor
+	newRenderer func(Base) R
+}
+
+func (s skeleton[R]) Descriptor() *provider.Descriptor { return s.descriptor }
+
+// Render is the frame of every provider's render: it refuses an input
+// without a cluster, builds the provider's renderer on a new Base and
+// returns what it renders and warns about.
+func (s skeleton[R]) Render(in *ClusterInput) ([]*unstructured.Unstructured, []string, error) {
 	if in == nil || in.Cluster == nil {
-		return nil, nil, fmt.Errorf("%s: no cluster to render", provider)
+		return nil, nil, fmt.Errorf("%s: no cluster to render", s.descriptor.Name)
 	}
-	r := newRenderer(Base{In: in, Cluster: in.Cluster.Name()})
+	r := s.newRenderer(Base{In: in, Cluster: in.Cluster.Name(), Gateway: s.gateway(in.Cluster)})
 	objs, err := r.Run()
 	if err != nil {
 		return nil, nil, err
 	}
 	return objs, r.base().Warnings, nil
+}
+
+// gateway is the cluster's spec.gateway with the provider's defaults.
+func (s skeleton[R]) gateway(c *fleet.Cluster) provider.Gateway {
+	gw, d := c.Spec.Gateway.Gateway(), s.descriptor.Defaults
+	gw.Namespace = OrDefault(gw.Namespace, d.Namespace)
+	gw.Name = OrDefault(gw.Name, d.GatewayName)
+	gw.ClassName = OrDefault(gw.ClassName, d.ClassName)
+	if len(gw.Selector) == 0 {
+		gw.Selector = d.Selector
+	}
+	return gw
 }
 
 // UsedKeys returns the keys of in.Used, sorted.

@@ -56,9 +56,9 @@ var Descriptor = &provider.Descriptor{
 	Name:  Name,
 	Title: "Envoy Gateway",
 	Defaults: provider.Defaults{
-		Namespace:   defaultGatewayNamespace,
-		GatewayName: defaultGatewayName,
-		ClassName:   defaultClassName,
+		Namespace:   "envoy-gateway-system",
+		GatewayName: "eg",
+		ClassName:   "eg",
 	},
 	Options: provider.Options{
 		StrictTiers: &provider.StrictTiers{
@@ -91,10 +91,11 @@ var Descriptor = &provider.Descriptor{
 		Hint: "install Envoy Gateway, which installs the Gateway API and Envoy Gateway CRDs: helm install eg oci://docker.io/envoyproxy/gateway-helm --namespace envoy-gateway-system --create-namespace; TLSRoute needs the Gateway API experimental channel (kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/experimental-install.yaml)",
 		Verdicts: []provider.Verdict{
 			{Kind: gatewayClassKind, Of: provider.ObjectClass, Condition: "Accepted",
-				Hint: "check the Envoy Gateway controller's logs and that the GatewayClass's spec.controllerName is gateway.envoyproxy.io/gatewayclass-controller; if the class's Gateways are Programmed, the controller lost the class's status on its first reconcile (Envoy Gateway v1.9): kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system"},
+				Hint: "check the Envoy Gateway controller's logs and that the GatewayClass's spec.controllerName is " + ControllerName + "; if the class's Gateways are Programmed, the controller lost the class's status on its first reconcile (Envoy Gateway v1.9): kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system"},
 			{Kind: gatewayKind, Of: provider.ObjectGateway, Condition: "Programmed",
 				Hint: "describe the Gateway (kubectl describe gateway) and check that its class is accepted and its listeners are valid"},
 		},
+		StandIn: standIn,
 	},
 	Limits: provider.Limits{
 		PercentInDirectResponse: "reads %...% in a direct response body as a command operator: leave out %",
@@ -144,6 +145,3 @@ func statusKinds() []schema.GroupKind {
 	}
 	return out
 }
-
-// Descriptor returns the provider's descriptor.
-func (*Provider) Descriptor() *provider.Descriptor { return Descriptor }

@@ -42,7 +42,7 @@ func (r *renderer) extensionNameRequests() []render.NameRequest {
 	routes, _ := r.routeExtensions()
 	reqs := make([]render.NameRequest, 0, len(routes))
 	for _, route := range routes {
-		reqs = append(reqs, render.NameOf(kindExtensionPolicy, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}))
+		reqs = append(reqs, render.NameOf(kindExtensionPolicy, r.Gateway.Namespace, []string{route.Metadata.Namespace, route.Metadata.Name}))
 	}
 	return reqs
 }
@@ -59,8 +59,8 @@ func (r *renderer) extensionPolicies() ([]*unstructured.Unstructured, error) {
 		eep := &egv1a1.EnvoyExtensionPolicy{
 			TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindEnvoyExtensionPolicy},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      r.names.Name(kindExtensionPolicy, r.gwNs, route.Metadata.Namespace, route.Metadata.Name),
-				Namespace: r.gwNs,
+				Name:      r.names.Name(kindExtensionPolicy, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name),
+				Namespace: r.Gateway.Namespace,
 			},
 		}
 		eep.Spec.TargetRefs = []gwapiv1.LocalPolicyTargetReferenceWithSectionName{{

@@ -30,10 +30,10 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 		TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: string(kindGateway)},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      FailoverGatewayName,
-			Namespace: r.gwNs,
+			Namespace: r.Gateway.Namespace,
 		},
 		Spec: gwapiv1.GatewaySpec{
-			GatewayClassName: gwapiv1.ObjectName(r.className),
+			GatewayClassName: gwapiv1.ObjectName(r.Gateway.ClassName),
 			Listeners: []gwapiv1.Listener{{
 				Name:     FailoverListenerName,
 				Port:     gwapiv1.PortNumber(c.FailoverPort()),
@@ -57,7 +57,7 @@ func (r *renderer) failoverGateway() (ctp, gw *unstructured.Unstructured, err er
 		TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindClientTrafficPolicy},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      FailoverPolicyName,
-			Namespace: r.gwNs,
+			Namespace: r.Gateway.Namespace,
 		},
 	}
 	p.Spec.TargetRefs = []gwapiv1.LocalPolicyTargetReferenceWithSectionName{{
@@ -89,8 +89,8 @@ func (r *renderer) tlsRoutes() ([]*unstructured.Unstructured, error) {
 		tr := &gwapiv1.TLSRoute{
 			TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindTLSRoute},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      r.names.Name(kindTLSRoute, r.gwNs, s.Metadata.Namespace, s.Metadata.Name),
-				Namespace: r.gwNs,
+				Name:      r.names.Name(kindTLSRoute, r.Gateway.Namespace, s.Metadata.Namespace, s.Metadata.Name),
+				Namespace: r.Gateway.Namespace,
 			},
 		}
 		tr.Spec.ParentRefs = []gwapiv1.ParentReference{{

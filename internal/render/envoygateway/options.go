@@ -81,7 +81,7 @@ func (r *renderer) ruleFilters(route *fleet.GlobalRoute, m *ruleModel) []gwapiv1
 	if rule.DirectResponse != nil {
 		out = append(out, gwapiv1.HTTPRouteFilter{Type: gwapiv1.HTTPRouteFilterExtensionRef, ExtensionRef: &gwapiv1.LocalObjectReference{
 			Group: egGroup, Kind: kindRouteFilter,
-			Name: gwapiv1.ObjectName(r.names.Name(kindRouteFilter, r.gwNs, route.Metadata.Namespace, route.Metadata.Name, m.name)),
+			Name: gwapiv1.ObjectName(r.names.Name(kindRouteFilter, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name, m.name)),
 		}})
 	}
 	return out
@@ -129,8 +129,8 @@ func (r *renderer) routeFilters(route *fleet.GlobalRoute) ([]*unstructured.Unstr
 		f := &egv1a1.HTTPRouteFilter{
 			TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: kindRouteFilter},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      r.names.Name(kindRouteFilter, r.gwNs, route.Metadata.Namespace, route.Metadata.Name, m.name),
-				Namespace: r.gwNs,
+				Name:      r.names.Name(kindRouteFilter, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name, m.name),
+				Namespace: r.Gateway.Namespace,
 			},
 			Spec: egv1a1.HTTPRouteFilterSpec{DirectResponse: &egv1a1.HTTPDirectResponseFilter{StatusCode: ptrTo(int(dr.Status))}},
 		}

@@ -162,8 +162,8 @@ func (r *renderer) trafficPolicies(route *fleet.GlobalRoute) ([]*unstructured.Un
 		btp := &egv1a1.BackendTrafficPolicy{
 			TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindBackendTrafficPolicy},
 			ObjectMeta: metav1.ObjectMeta{
-				Name:      r.names.Name(kindPolicy, r.gwNs, route.Metadata.Namespace, route.Metadata.Name, m.name),
-				Namespace: r.gwNs,
+				Name:      r.names.Name(kindPolicy, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name, m.name),
+				Namespace: r.Gateway.Namespace,
 			},
 		}
 		btp.Spec.TargetRefs = []gwapiv1.LocalPolicyTargetReferenceWithSectionName{{

@@ -23,36 +23,16 @@ const (
 	FailoverPolicyName   = "gatefed-failover"
 )
 
-// Defaults the fleet loader applies; repeated so a hand-built fleet renders too.
-const (
-	defaultGatewayNamespace = "envoy-gateway-system"
-	defaultGatewayName      = "eg"
-	defaultClassName        = "eg"
-)
-
-// Provider renders Envoy Gateway objects.
-type Provider struct{}
-
-// New returns the envoy-gateway provider.
-func New() *Provider { return &Provider{} }
-
-var _ render.Provider = (*Provider)(nil)
-
-// Render returns the cluster's objects in a fixed order: ReferenceGrants,
-// Backends, BackendTrafficPolicies, EnvoyExtensionPolicies, the tiers'
-// EnvoyPatchPolicy, the failover
-// ClientTrafficPolicy and Gateway, HTTPRoutes, TLSRoutes; each group sorted by
-// namespace and name.
-func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
-	return render.Run(Name, in, newRenderer)
-}
+// New returns the envoy-gateway provider. It renders a cluster's objects
+// in a fixed order: ReferenceGrants, Backends, BackendTrafficPolicies,
+// EnvoyExtensionPolicies, the tiers' EnvoyPatchPolicy, the failover
+// ClientTrafficPolicy and Gateway, HTTPRoutes, TLSRoutes; each group sorted
+// by namespace and name.
+func New() render.Provider { return render.NewProvider(Descriptor, newRenderer) }
 
 type renderer struct {
 	render.Base
-	gwNs      string
-	gwName    string
-	className string
-	names     *render.Namer
+	names *render.Namer
 
 	// rules holds, per route key, what each rule renders to.
 	rules map[string][]*ruleModel
@@ -75,17 +55,7 @@ type ruleModel struct {
 }
 
 func newRenderer(base render.Base) *renderer {
-	gw := base.In.Cluster.Spec.Gateway
-	r := &renderer{
-		Base:      base,
-		gwNs:      render.OrDefault(gw.Namespace, defaultGatewayNamespace),
-		gwName:    render.OrDefault(gw.Name, defaultGatewayName),
-		className: render.OrDefault(gw.ClassName, defaultClassName),
-		rules:     map[string][]*ruleModel{},
-		byName:    map[string]bool{},
-		byService: map[string]bool{},
-	}
-	return r
+	return &renderer{Base: base, rules: map[string][]*ruleModel{}, byName: map[string]bool{}, byService: map[string]bool{}}
 }
 
 // Run renders the cluster.
@@ -238,19 +208,19 @@ func (r *renderer) nameRequests() []render.NameRequest {
 	var reqs []render.NameRequest
 	for _, route := range r.In.Routes {
 		ns, name := route.Metadata.Namespace, route.Metadata.Name
-		reqs = append(reqs, render.NameOf(kindHTTPRoute, r.gwNs, []string{ns, name}))
+		reqs = append(reqs, render.NameOf(kindHTTPRoute, r.Gateway.Namespace, []string{ns, name}))
 		if t := route.Spec.TLS; t != nil {
-			reqs = append(reqs, render.NameOf(kindListenerSet, r.gwNs, []string{ns, name}))
+			reqs = append(reqs, render.NameOf(kindListenerSet, r.Gateway.Namespace, []string{ns, name}))
 			if t.HTTPSRedirect {
-				reqs = append(reqs, render.NameOf(kindHTTPRoute, r.gwNs, []string{ns, name, httpsRedirectSuffix}))
+				reqs = append(reqs, render.NameOf(kindHTTPRoute, r.Gateway.Namespace, []string{ns, name, httpsRedirectSuffix}))
 			}
 		}
 		for _, m := range r.rules[route.Key()] {
 			if m.policy != nil {
-				reqs = append(reqs, render.NameOf(kindPolicy, r.gwNs, []string{ns, name, m.name}))
+				reqs = append(reqs, render.NameOf(kindPolicy, r.Gateway.Namespace, []string{ns, name, m.name}))
 			}
 			if m.rule.DirectResponse != nil {
-				reqs = append(reqs, render.NameOf(kindRouteFilter, r.gwNs, []string{ns, name, m.name}))
+				reqs = append(reqs, render.NameOf(kindRouteFilter, r.Gateway.Namespace, []string{ns, name, m.name}))
 			}
 		}
 	}
@@ -258,13 +228,13 @@ func (r *renderer) nameRequests() []render.NameRequest {
 		p := r.In.Used[key]
 		for _, t := range p.Tiers {
 			if !t.Local || r.byName[key] {
-				reqs = append(reqs, render.NameOf(kindBackend, r.gwNs, backendParts(p.Service, t.Cluster)))
+				reqs = append(reqs, render.NameOf(kindBackend, r.Gateway.Namespace, backendParts(p.Service, t.Cluster)))
 			}
 		}
 	}
 	if r.servesFailover() {
 		for _, s := range r.served {
-			reqs = append(reqs, render.NameOf(kindTLSRoute, r.gwNs, []string{s.Metadata.Namespace, s.Metadata.Name}))
+			reqs = append(reqs, render.NameOf(kindTLSRoute, r.Gateway.Namespace, []string{s.Metadata.Namespace, s.Metadata.Name}))
 		}
 	}
 	for _, g := range r.grantModels() {
@@ -279,11 +249,11 @@ func backendParts(s *fleet.GlobalService, target *fleet.Cluster) []string {
 }
 
 func (r *renderer) backendName(s *fleet.GlobalService, target *fleet.Cluster) string {
-	return r.names.Name(kindBackend, r.gwNs, backendParts(s, target)...)
+	return r.names.Name(kindBackend, r.Gateway.Namespace, backendParts(s, target)...)
 }
 
 func (r *renderer) httpRouteName(route *fleet.GlobalRoute) string {
-	return r.names.Name(kindHTTPRoute, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)
+	return r.names.Name(kindHTTPRoute, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name)
 }
 
 func (r *renderer) servesFailover() bool {

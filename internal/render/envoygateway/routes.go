@@ -1,9 +1,10 @@
 package envoygateway
 
 import (
+	"cmp"
 	"fmt"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,7 +48,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 		TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindHTTPRoute},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      r.httpRouteName(route),
-			Namespace: r.gwNs,
+			Namespace: r.Gateway.Namespace,
 		},
 	}
 	hr.Spec.ParentRefs = r.routeParents(route)
@@ -232,7 +233,7 @@ func (r *renderer) backend(p *render.ServicePlan, i int) (*unstructured.Unstruct
 		TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindBackend},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      r.backendName(p.Service, t.Cluster),
-			Namespace: r.gwNs,
+			Namespace: r.Gateway.Namespace,
 		},
 		Spec: egv1a1.BackendSpec{
 			Type:      ptrTo(egv1a1.BackendTypeEndpoints),
@@ -267,7 +268,7 @@ func (r *renderer) localBackend(p *render.ServicePlan) (*unstructured.Unstructur
 		TypeMeta: metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindBackend},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      r.backendName(p.Service, r.In.Cluster),
-			Namespace: r.gwNs,
+			Namespace: r.Gateway.Namespace,
 		},
 		Spec: egv1a1.BackendSpec{
 			Type: ptrTo(egv1a1.BackendTypeEndpoints),
@@ -298,7 +299,7 @@ type grantModel struct {
 func (r *renderer) grantModels() []*grantModel {
 	byKey := map[string]*grantModel{}
 	add := func(s *fleet.GlobalService, fromKind string) {
-		if s.Metadata.Namespace == r.gwNs {
+		if s.Metadata.Namespace == r.Gateway.Namespace {
 			return
 		}
 		k := s.Metadata.Namespace + "/" + s.ServiceName()
@@ -327,11 +328,8 @@ func (r *renderer) grantModels() []*grantModel {
 	for _, g := range byKey {
 		out = append(out, g)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].namespace != out[j].namespace {
-			return out[i].namespace < out[j].namespace
-		}
-		return out[i].service < out[j].service
+	slices.SortFunc(out, func(a, b *grantModel) int {
+		return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.service, b.service))
 	})
 	return out
 }
@@ -351,7 +349,7 @@ func (r *renderer) referenceGrants() ([]*unstructured.Unstructured, error) {
 				rg.Spec.From = append(rg.Spec.From, gwapiv1.ReferenceGrantFrom{
 					Group:     gatewayGroup,
 					Kind:      gwapiv1.Kind(kind),
-					Namespace: gwapiv1.Namespace(r.gwNs),
+					Namespace: gwapiv1.Namespace(r.Gateway.Namespace),
 				})
 			}
 		}

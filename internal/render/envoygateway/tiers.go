@@ -51,7 +51,7 @@ func (r *renderer) needsStrictTiers(route *fleet.GlobalRoute, m *ruleModel) bool
 // sharing one fallback priority. Backends of weight 0 are left out, as
 // Envoy Gateway leaves them out of the cluster.
 func (r *renderer) tierPatches(route *fleet.GlobalRoute, m *ruleModel) []egv1a1.EnvoyJSONPatchConfig {
-	cluster := ruleClusterName(r.gwNs, r.httpRouteName(route), m.index)
+	cluster := ruleClusterName(r.Gateway.Namespace, r.httpRouteName(route), m.index)
 	typ, endpoints := egv1a1.ClusterLoadAssignmentEnvoyResourceType, "$.endpoints"
 	if m.byName {
 		// A DNS cluster holds its endpoints itself: there is no EDS.
@@ -100,14 +100,14 @@ func (r *renderer) tiersPolicy() (*unstructured.Unstructured, error) {
 	}
 	epp := &egv1a1.EnvoyPatchPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindEnvoyPatchPolicy},
-		ObjectMeta: metav1.ObjectMeta{Name: TiersPolicyName, Namespace: r.gwNs},
+		ObjectMeta: metav1.ObjectMeta{Name: TiersPolicyName, Namespace: r.Gateway.Namespace},
 		Spec: egv1a1.EnvoyPatchPolicySpec{
 			Type:        egv1a1.JSONPatchEnvoyPatchType,
 			JSONPatches: patches,
 			TargetRef: gwapiv1.LocalPolicyTargetReference{
 				Group: gatewayGroup,
 				Kind:  kindGateway,
-				Name:  gwapiv1.ObjectName(r.gwName),
+				Name:  gwapiv1.ObjectName(r.Gateway.Name),
 			},
 		},
 	}

@@ -25,7 +25,7 @@ const httpsRedirectSuffix = "https-redirect"
 // namespace (spec.allowedListeners).
 
 func (r *renderer) listenerSetName(route *fleet.GlobalRoute) string {
-	return r.names.Name(kindListenerSet, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)
+	return r.names.Name(kindListenerSet, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name)
 }
 
 // routeParents are an HTTPRoute's parents: the route's ListenerSet when it
@@ -41,7 +41,7 @@ func (r *renderer) routeParents(route *fleet.GlobalRoute) []gwapiv1.ParentRefere
 	return []gwapiv1.ParentReference{{
 		Group: ptrTo(gatewayGroup),
 		Kind:  ptrTo(kindGateway),
-		Name:  gwapiv1.ObjectName(r.gwName),
+		Name:  gwapiv1.ObjectName(r.Gateway.Name),
 	}}
 }
 
@@ -54,12 +54,12 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 	}
 	ls := &gwapiv1.ListenerSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindListenerSet},
-		ObjectMeta: metav1.ObjectMeta{Name: r.listenerSetName(route), Namespace: r.gwNs},
+		ObjectMeta: metav1.ObjectMeta{Name: r.listenerSetName(route), Namespace: r.Gateway.Namespace},
 	}
 	ls.Spec.ParentRef = gwapiv1.ParentGatewayReference{
 		Group: ptrTo(gatewayGroup),
 		Kind:  ptrTo(kindGateway),
-		Name:  gwapiv1.ObjectName(r.gwName),
+		Name:  gwapiv1.ObjectName(r.Gateway.Name),
 	}
 	for i, h := range route.Spec.Hosts {
 		var hostname *gwapiv1.Hostname
@@ -88,11 +88,11 @@ func (r *renderer) tlsObjects(route *fleet.GlobalRoute) (listenerSet, redirect *
 	hr := &gwapiv1.HTTPRoute{
 		TypeMeta: metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: kindHTTPRoute},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      r.names.Name(kindHTTPRoute, r.gwNs, route.Metadata.Namespace, route.Metadata.Name, httpsRedirectSuffix),
-			Namespace: r.gwNs,
+			Name:      r.names.Name(kindHTTPRoute, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name, httpsRedirectSuffix),
+			Namespace: r.Gateway.Namespace,
 		},
 	}
-	hr.Spec.ParentRefs = []gwapiv1.ParentReference{{Group: ptrTo(gatewayGroup), Kind: ptrTo(kindGateway), Name: gwapiv1.ObjectName(r.gwName)}}
+	hr.Spec.ParentRefs = []gwapiv1.ParentReference{{Group: ptrTo(gatewayGroup), Kind: ptrTo(kindGateway), Name: gwapiv1.ObjectName(r.Gateway.Name)}}
 	hr.Spec.Hostnames = hostnames(route)
 	hr.Spec.Rules = []gwapiv1.HTTPRouteRule{{
 		Filters: []gwapiv1.HTTPRouteFilter{{

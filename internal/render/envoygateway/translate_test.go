@@ -89,7 +89,7 @@ func newEGWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, ca *local
 		hosts = append(hosts, "*."+s.Metadata.Namespace+"."+render.FailoverDomain)
 	}
 	sort.Strings(hosts)
-	secrets, err := ca.FailoverSecrets(c.Name(), gw.Namespace, hosts...)
+	secrets, err := testfleet.FailoverSecrets(ca, c.Name(), gw.Namespace, hosts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func newEGWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, ca *local
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.objects = append(w.objects, ca.TLSSecret(gw.Namespace, r.Spec.TLS.SecretName, cert, key))
+		w.objects = append(w.objects, testfleet.TLSSecret(ca, gw.Namespace, r.Spec.TLS.SecretName, cert, key))
 	}
 
 	var nsNames []string

@@ -39,6 +39,7 @@ var Descriptor = &provider.Descriptor{
 			{Name: ControllerDeployment, What: "Gloo's control plane"},
 			{What: "the gateway proxy"},
 		},
+		StandIn: standIn,
 	},
 	Limits: provider.Limits{
 		HTTPRedirect: "redirects only to https",
@@ -87,6 +88,3 @@ func statusKinds() []schema.GroupKind {
 	}
 	return out
 }
-
-// Descriptor returns the provider's descriptor.
-func (Provider) Descriptor() *provider.Descriptor { return Descriptor }

@@ -15,19 +15,9 @@ import (
 	"github.com/gatefed/gatefed/internal/render"
 )
 
-// Provider renders Gloo Edge objects.
-type Provider struct{}
-
-var _ render.Provider = Provider{}
-
-// New returns the Gloo Edge provider.
-func New() Provider { return Provider{} }
-
-// Render returns the cluster's Upstreams, VirtualServices, local-only
-// Upstreams and failover Gateway, in that order.
-func (Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
-	return render.Run(Name, in, newRenderer)
-}
+// New returns the Gloo Edge provider. It renders a cluster's Upstreams,
+// VirtualServices, local-only Upstreams and failover Gateway, in that order.
+func New() render.Provider { return render.NewProvider(Descriptor, newRenderer) }
 
 func newRenderer(base render.Base) *renderer {
 	return &renderer{Base: base, ns: base.In.Cluster.Spec.Gateway.Namespace, names: map[string]string{}}

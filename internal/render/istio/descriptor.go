@@ -25,9 +25,9 @@ var Descriptor = &provider.Descriptor{
 	Name:  Name,
 	Title: "Istio",
 	Defaults: provider.Defaults{
-		Namespace:   defaultGatewayNamespace,
-		GatewayName: defaultGatewayName,
-		Selector:    defaultSelector,
+		Namespace:   "istio-system",
+		GatewayName: "gatefed",
+		Selector:    map[string]string{"istio": "ingressgateway"},
 	},
 	CRDs:  kinds,
 	Kinds: kinds,
@@ -57,6 +57,3 @@ var Descriptor = &provider.Descriptor{
 		ProxyHint:      "the proxy Deployment is the one in the gateway namespace whose pods carry spec.gateway.selector",
 	},
 }
-
-// Descriptor returns the provider's descriptor.
-func (*Provider) Descriptor() *provider.Descriptor { return Descriptor }

@@ -17,9 +17,9 @@ import (
 func (r *renderer) failoverGateway() (*unstructured.Unstructured, error) {
 	c := r.In.Cluster
 	gw := &networkingv1.Gateway{
-		ObjectMeta: meta(r.gwNs, FailoverGatewayName),
+		ObjectMeta: meta(r.Gateway.Namespace, FailoverGatewayName),
 	}
-	gw.Spec.Selector = r.selector
+	gw.Spec.Selector = r.Gateway.Selector
 	for _, s := range r.served {
 		gw.Spec.Servers = append(gw.Spec.Servers, &networking.Server{
 			Port: &networking.Port{
@@ -43,10 +43,10 @@ func (r *renderer) failoverGateway() (*unstructured.Unstructured, error) {
 // never to a ServiceEntry of tiers, so failover traffic cannot fail over again.
 func (r *renderer) failoverVirtualService(s *fleet.GlobalService) (*unstructured.Unstructured, error) {
 	vs := &networkingv1.VirtualService{
-		ObjectMeta: meta(r.gwNs, r.names.Name(KindVirtualService, r.gwNs, failoverParts(s)...)),
+		ObjectMeta: meta(r.Gateway.Namespace, r.names.Name(KindVirtualService, r.Gateway.Namespace, failoverParts(s)...)),
 	}
 	vs.Spec.Hosts = []string{render.FailoverSNI(s)}
-	vs.Spec.Gateways = []string{r.gwNs + "/" + FailoverGatewayName}
+	vs.Spec.Gateways = []string{r.Gateway.Namespace + "/" + FailoverGatewayName}
 	vs.Spec.ExportTo = []string{"."}
 	vs.Spec.Tcp = []*networking.TCPRoute{{
 		Route: []*networking.RouteDestination{{

@@ -642,7 +642,7 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := ca.FailoverSecrets("east", "istio-system", "*.shop."+render.FailoverDomain)
+	secrets, err := testfleet.FailoverSecrets(ca, "east", "istio-system", "*.shop."+render.FailoverDomain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -796,7 +796,7 @@ func istioWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, gatewayNa
 		hosts = append(hosts, "*."+s.Metadata.Namespace+"."+render.FailoverDomain)
 	}
 	sort.Strings(hosts)
-	secrets, err := ca.FailoverSecrets(c.Name(), gatewayNamespace, hosts...)
+	secrets, err := testfleet.FailoverSecrets(ca, c.Name(), gatewayNamespace, hosts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -811,7 +811,7 @@ func istioWorld(t testing.TB, f *fleet.Fleet, in *render.ClusterInput, gatewayNa
 		if err != nil {
 			t.Fatal(err)
 		}
-		objs = append(objs, ca.TLSSecret(gatewayNamespace, r.Spec.TLS.SecretName, cert, key))
+		objs = append(objs, testfleet.TLSSecret(ca, gatewayNamespace, r.Spec.TLS.SecretName, cert, key))
 	}
 	var names []string
 	for ns := range namespaces {

@@ -39,49 +39,18 @@ const (
 	httpsPort = 443
 )
 
-// Defaults the fleet loader applies; repeated so a hand-built fleet renders too.
-const (
-	defaultGatewayNamespace = "istio-system"
-	defaultGatewayName      = "gatefed"
-)
-
-var defaultSelector = map[string]string{"istio": "ingressgateway"}
-
-// Provider renders Istio objects.
-type Provider struct{}
-
 // New returns the istio provider.
-func New() *Provider { return &Provider{} }
-
-var _ render.Provider = (*Provider)(nil)
-
-// Render returns the cluster's objects.
-func (*Provider) Render(in *render.ClusterInput) ([]*unstructured.Unstructured, []string, error) {
-	return render.Run(Name, in, newRenderer)
-}
+func New() render.Provider { return render.NewProvider(Descriptor, newRenderer) }
 
 type renderer struct {
 	render.Base
-	gwNs     string
-	gwName   string
-	selector map[string]string
-	names    *render.Namer
+	names *render.Namer
 	// served are the services the failover Gateway accepts, one per SNI.
 	served []*fleet.GlobalService
 }
 
 func newRenderer(base render.Base) *renderer {
-	gw := base.In.Cluster.Spec.Gateway
-	r := &renderer{
-		Base:     base,
-		gwNs:     render.OrDefault(gw.Namespace, defaultGatewayNamespace),
-		gwName:   render.OrDefault(gw.Name, defaultGatewayName),
-		selector: gw.Selector,
-	}
-	if len(r.selector) == 0 {
-		r.selector = defaultSelector
-	}
-	return r
+	return &renderer{Base: base}
 }
 
 // Run renders the cluster.
@@ -143,17 +112,17 @@ func throughTiers(p *render.ServicePlan) bool {
 func (r *renderer) nameRequests() []render.NameRequest {
 	var reqs []render.NameRequest
 	for _, route := range r.In.Routes {
-		reqs = append(reqs, render.NameOf(KindVirtualService, r.gwNs, []string{route.Metadata.Namespace, route.Metadata.Name}))
+		reqs = append(reqs, render.NameOf(KindVirtualService, r.Gateway.Namespace, []string{route.Metadata.Namespace, route.Metadata.Name}))
 	}
 	for _, key := range r.In.UsedKeys() {
 		p := r.In.Used[key]
 		if throughTiers(p) {
 			parts := []string{p.Service.Metadata.Namespace, p.Service.Metadata.Name}
-			reqs = append(reqs, render.NameOf(KindServiceEntry, r.gwNs, parts), render.NameOf(KindDestinationRule, r.gwNs, parts))
+			reqs = append(reqs, render.NameOf(KindServiceEntry, r.Gateway.Namespace, parts), render.NameOf(KindDestinationRule, r.Gateway.Namespace, parts))
 		}
 	}
 	for _, s := range r.served {
-		reqs = append(reqs, render.NameOf(KindVirtualService, r.gwNs, failoverParts(s)))
+		reqs = append(reqs, render.NameOf(KindVirtualService, r.Gateway.Namespace, failoverParts(s)))
 	}
 	return reqs
 }

@@ -24,9 +24,9 @@ func itoa(n int32) string { return strconv.Itoa(int(n)) }
 // httpsRedirect, a port 80 server answering its hosts with a redirect.
 func (r *renderer) routesGateway() (*unstructured.Unstructured, error) {
 	gw := &networkingv1.Gateway{
-		ObjectMeta: meta(r.gwNs, r.gwName),
+		ObjectMeta: meta(r.Gateway.Namespace, r.Gateway.Name),
 	}
-	gw.Spec.Selector = r.selector
+	gw.Spec.Selector = r.Gateway.Selector
 	var plain []string
 	seen := map[string]bool{}
 	var secure []*networking.Server
@@ -73,10 +73,10 @@ func (r *renderer) routesGateway() (*unstructured.Unstructured, error) {
 // one http route per rule, in order (Istio takes the first that matches).
 func (r *renderer) virtualService(route *fleet.GlobalRoute) (*unstructured.Unstructured, error) {
 	vs := &networkingv1.VirtualService{
-		ObjectMeta: meta(r.gwNs, r.names.Name(KindVirtualService, r.gwNs, route.Metadata.Namespace, route.Metadata.Name)),
+		ObjectMeta: meta(r.Gateway.Namespace, r.names.Name(KindVirtualService, r.Gateway.Namespace, route.Metadata.Namespace, route.Metadata.Name)),
 	}
 	vs.Spec.Hosts = append([]string(nil), route.Spec.Hosts...)
-	vs.Spec.Gateways = []string{r.gwNs + "/" + r.gwName}
+	vs.Spec.Gateways = []string{r.Gateway.Namespace + "/" + r.Gateway.Name}
 	vs.Spec.ExportTo = []string{"."}
 	var plans []*render.ServicePlan
 	seen := map[string]bool{}

@@ -27,7 +27,7 @@ const tiersPortName = "http"
 func (r *renderer) serviceEntry(p *render.ServicePlan) (*unstructured.Unstructured, error) {
 	s := p.Service
 	se := &networkingv1.ServiceEntry{
-		ObjectMeta: meta(r.gwNs, r.names.Name(KindServiceEntry, r.gwNs, s.Metadata.Namespace, s.Metadata.Name)),
+		ObjectMeta: meta(r.Gateway.Namespace, r.names.Name(KindServiceEntry, r.Gateway.Namespace, s.Metadata.Namespace, s.Metadata.Name)),
 	}
 	se.Spec.Hosts = []string{tiersHost(s)}
 	se.Spec.Location = networking.ServiceEntry_MESH_EXTERNAL
@@ -89,7 +89,7 @@ func (r *renderer) destinationRule(p *render.ServicePlan) (*unstructured.Unstruc
 	s := p.Service
 	sni := render.FailoverSNI(s)
 	dr := &networkingv1.DestinationRule{
-		ObjectMeta: meta(r.gwNs, r.names.Name(KindDestinationRule, r.gwNs, s.Metadata.Namespace, s.Metadata.Name)),
+		ObjectMeta: meta(r.Gateway.Namespace, r.names.Name(KindDestinationRule, r.Gateway.Namespace, s.Metadata.Namespace, s.Metadata.Name)),
 	}
 	dr.Spec.Host = tiersHost(s)
 	dr.Spec.ExportTo = []string{"."}

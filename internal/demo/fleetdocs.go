@@ -100,14 +100,6 @@ spec:
 	return b.String()
 }
 
-func names(clusters []clusterPlan) []string {
-	out := make([]string, len(clusters))
-	for i, c := range clusters {
-		out[i] = c.Name
-	}
-	return out
-}
-
 // paymentsClusters are the first and the last cluster: payments runs in two
 // places and fails over in a fixed order, last cluster first.
 func paymentsClusters(clusters []clusterPlan) (placed, order []string) {

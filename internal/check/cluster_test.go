@@ -310,7 +310,7 @@ var (
 // certificate (failover-upstream) or a serving one for every shop service.
 func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) error {
 	scenarioCAOnce.Do(func() {
-		scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 10*365*24*time.Hour)
+		scenarioCA, _, scenarioCAErr = failovertls.NewAuthorityPEM("scenario-failover-ca", 10*365*24*time.Hour)
 	})
 	if scenarioCAErr != nil {
 		return scenarioCAErr

@@ -107,10 +107,10 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 			t.Errorf("%s: the ApplySet parent exists after a refused apply (err %v)", c.Name, err)
 		}
 	}
-	if objs := gatefedObjects(t, c1, localfleet.UpstreamGVR, gatewayNS); len(objs) != 0 {
+	if objs := gatefedObjects(t, c1, testfleet.UpstreamGVR, gatewayNS); len(objs) != 0 {
 		t.Errorf("c1: %d Upstreams written by a refused apply", len(objs))
 	}
-	if objs := gatefedObjects(t, c2, localfleet.HTTPRouteGVR, gatewayNS); len(objs) != 0 {
+	if objs := gatefedObjects(t, c2, testfleet.HTTPRouteGVR, gatewayNS); len(objs) != 0 {
 		t.Errorf("c2: %d HTTPRoutes written by a refused apply", len(objs))
 	}
 
@@ -145,7 +145,7 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 		}
 	}
 	// c1's Upstream for checkout has c1 as its only tier.
-	ups := skippedIn(gatefedObjects(t, c1, localfleet.UpstreamGVR, gatewayNS))
+	ups := skippedIn(gatefedObjects(t, c1, testfleet.UpstreamGVR, gatewayNS))
 	wantSkipped := fmt.Sprintf("c2: service %s/checkout not found; c9: unreachable", shopNS)
 	if len(ups) != 1 {
 		t.Fatalf("c1: %d Upstreams with %s, want 1", len(ups), render.AnnotationSkipped)
@@ -155,7 +155,7 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 			ann[render.AnnotationSkipped], ann[render.AnnotationTiers], wantSkipped, "c1")
 	}
 	// c2's HTTPRoute sends checkout to c1 alone.
-	routes := skippedIn(gatefedObjects(t, c2, localfleet.HTTPRouteGVR, gatewayNS))
+	routes := skippedIn(gatefedObjects(t, c2, testfleet.HTTPRouteGVR, gatewayNS))
 	if len(routes) != 1 {
 		t.Fatalf("c2: %d HTTPRoutes with %s, want 1", len(routes), render.AnnotationSkipped)
 	}
@@ -183,7 +183,7 @@ contexts: [{name: c9, context: {cluster: c9, user: c9}}]
 	if code != 0 || strings.Contains(stderr, "c2 (service") || !strings.Contains(stderr, fmt.Sprintf("Skipped: cluster c1: GlobalService %s/checkout: c9 (unreachable)\n", shopNS)) {
 		t.Errorf("apply --discover with checkout on c2: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	ups = skippedIn(gatefedObjects(t, c1, localfleet.UpstreamGVR, gatewayNS))
+	ups = skippedIn(gatefedObjects(t, c1, testfleet.UpstreamGVR, gatewayNS))
 	if len(ups) != 1 || ups[0].GetAnnotations()[render.AnnotationSkipped] != "c9: unreachable" || ups[0].GetAnnotations()[render.AnnotationTiers] != "c1,c2" {
 		for _, u := range ups {
 			t.Logf("c1: Upstream %s: %v", u.GetName(), u.GetAnnotations())

@@ -29,7 +29,6 @@ import (
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/faultproxy"
 	"github.com/gatefed/gatefed/internal/iostreams"
-	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -515,13 +514,13 @@ func (e *faultEnv) addBystanders() {
 			var obj *unstructured.Unstructured
 			var gvr schema.GroupVersionResource
 			if c.Name == "c2" {
-				gvr = localfleet.HTTPRouteGVR
+				gvr = testfleet.HTTPRouteGVR
 				obj = &unstructured.Unstructured{Object: map[string]any{
 					"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
 					"spec": map[string]any{"hostnames": []any{"bystander.example.com"}},
 				}}
 			} else {
-				gvr = localfleet.UpstreamGVR
+				gvr = testfleet.UpstreamGVR
 				obj = &unstructured.Unstructured{Object: map[string]any{
 					"apiVersion": "gloo.solo.io/v1", "kind": "Upstream",
 					"spec": map[string]any{"static": map[string]any{"hosts": []any{map[string]any{"addr": "192.0.2.9", "port": int64(80)}}}},
@@ -572,9 +571,9 @@ func TestKillApply(t *testing.T) {
 	lockWrite := faultproxy.Fault{Action: faultproxy.Stall, Method: "PUT", Path: parent, Times: 1}
 	unlockWrite := faultproxy.Fault{Action: faultproxy.Stall, Method: "PUT", Path: parent, Share: 0.5, Times: 1}
 	forwarded := func(f faultproxy.Fault) faultproxy.Fault { f.Forward = true; return f }
-	vsInC1 := func() int { return e.members("c1", localfleet.VirtualServiceGVR, e.ff.gw) }
-	upstreams := func(c string) int { return e.members(c, localfleet.UpstreamGVR, e.ff.gw) }
-	backendsInC2 := func() int { return e.members("c2", localfleet.BackendGVR, e.ff.gw) }
+	vsInC1 := func() int { return e.members("c1", testfleet.VirtualServiceGVR, e.ff.gw) }
+	upstreams := func(c string) int { return e.members(c, testfleet.UpstreamGVR, e.ff.gw) }
+	backendsInC2 := func() int { return e.members("c2", testfleet.BackendGVR, e.ff.gw) }
 
 	cases := []struct {
 		name string
@@ -588,7 +587,7 @@ func TestKillApply(t *testing.T) {
 	}{
 		{name: "first apply, after 20 members of c1", to: v1, then: v1,
 			faults: []faultproxy.Fault{{Action: faultproxy.Stall, Hold: 100 * time.Millisecond, Method: "PATCH", Path: members}},
-			killAt: func(*faultproxy.Proxy) bool { return vsInC1()+e.members("c1", localfleet.UpstreamGVR, e.ff.gw) >= 20 }},
+			killAt: func(*faultproxy.Proxy) bool { return vsInC1()+e.members("c1", testfleet.UpstreamGVR, e.ff.gw) >= 20 }},
 		{name: "the server widened the parent, gatefed had no answer", from: v1, to: v2, then: v2,
 			faults: []faultproxy.Fault{forwarded(lockWrite)},
 			killAt: func(p *faultproxy.Proxy) bool { return injected(p, 1, "c1", "c2", "c3")() }},

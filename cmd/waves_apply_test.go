@@ -297,8 +297,8 @@ func keepProxiesUp(ctx context.Context, sim *testfleet.Sim, gateways ...string) 
 // is tried again.
 func acceptGlooObjects(ctx context.Context, c *testfleet.Cluster) {
 	sim := c.Sim()
-	gvrs := []schema.GroupVersionResource{localfleet.UpstreamGVR, localfleet.UpstreamGroupGVR,
-		localfleet.VirtualServiceGVR, localfleet.RouteTableGVR, localfleet.GlooGatewayGVR}
+	gvrs := []schema.GroupVersionResource{testfleet.UpstreamGVR, testfleet.UpstreamGroupGVR,
+		testfleet.VirtualServiceGVR, testfleet.RouteTableGVR, testfleet.GlooGatewayGVR}
 	for ctx.Err() == nil {
 		for _, gvr := range gvrs {
 			list, err := sim.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})

@@ -149,7 +149,7 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 		var last status.Result
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			last = status.Of(e.mustGet(c.Name, localfleet.GatewayGVR, gns, name))
+			last = status.Of(e.mustGet(c.Name, testfleet.GatewayGVR, gns, name))
 			if last.State == status.Accepted || time.Now().After(deadline) {
 				break
 			}

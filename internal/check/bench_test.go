@@ -113,12 +113,12 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 	for i, c := range res.Clusters {
 		sim := tf.Clusters[i].Sim()
 		for _, o := range c.Objects {
-			gvr := localfleet.UpstreamGVR
+			gvr := testfleet.UpstreamGVR
 			switch o.GetKind() {
 			case "VirtualService":
-				gvr = localfleet.VirtualServiceGVR
+				gvr = testfleet.VirtualServiceGVR
 			case "Gateway":
-				gvr = localfleet.GlooGatewayGVR
+				gvr = testfleet.GlooGatewayGVR
 			}
 			if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), localfleet.GlooStatus{State: localfleet.GlooAccepted}); err != nil {
 				b.Fatal(err)

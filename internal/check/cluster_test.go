@@ -271,15 +271,15 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 		return err
 	}
 	for _, o := range objs {
-		gvr := localfleet.UpstreamGVR
+		gvr := testfleet.UpstreamGVR
 		st := localfleet.GlooStatus{State: localfleet.GlooAccepted}
 		switch o.GetKind() {
 		case "VirtualService":
-			gvr = localfleet.VirtualServiceGVR
+			gvr = testfleet.VirtualServiceGVR
 			st = localfleet.GlooStatus{State: localfleet.GlooRejected, StateAsString: true,
 				Reason: "domain shop.example.com is already used by VirtualService gloo-system/legacy"}
 		case "Gateway":
-			gvr = localfleet.GlooGatewayGVR
+			gvr = testfleet.GlooGatewayGVR
 			st = localfleet.GlooStatus{State: localfleet.GlooAccepted, Flat: true}
 		}
 		if o.GetName() == "gatefed-local-shop-ledger" {
@@ -291,7 +291,7 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 	}
 	// Someone edits the checkout Upstream's health check path by hand.
 	patch := []byte(`{"spec":{"healthChecks":[{"timeout":"1s","interval":"5s","healthyThreshold":1,"unhealthyThreshold":3,"httpHealthCheck":{"path":"/edited-by-hand"}}]}}`)
-	_, err := sim.Dynamic.Resource(localfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout",
+	_, err := sim.Dynamic.Resource(testfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout",
 		types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"})
 	return err
 }
@@ -310,7 +310,7 @@ var (
 // certificate (failover-upstream) or a serving one for every shop service.
 func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) error {
 	scenarioCAOnce.Do(func() {
-		scenarioCA, scenarioCAErr = failovertls.NewAuthority("scenario-failover-ca", 10*365*24*time.Hour)
+		scenarioCA, _, scenarioCAErr = failovertls.NewAuthorityPEM("scenario-failover-ca", 10*365*24*time.Hour)
 	})
 	if scenarioCAErr != nil {
 		return scenarioCAErr
@@ -337,8 +337,8 @@ func createSecret(ctx context.Context, sim *testfleet.Sim, ns, name string) erro
 }
 
 var (
-	gatewayClassGVR = localfleet.GatewayClassGVR
-	gatewayGVR      = localfleet.GatewayGVR
+	gatewayClassGVR = testfleet.GatewayClassGVR
+	gatewayGVR      = testfleet.GatewayGVR
 )
 
 func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim, objs []*unstructured.Unstructured) error {

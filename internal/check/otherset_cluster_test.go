@@ -93,13 +93,13 @@ func TestCheckLeavesOtherApplySetsOut(t *testing.T) {
 		obj *unstructured.Unstructured
 	}
 	others := []placed{
-		{east, localfleet.UpstreamGVR, otherSetObject("gloo.solo.io/v1", "Upstream", otherNamespace, "gatefed-shop-checkout", "east", map[string]any{
+		{east, testfleet.UpstreamGVR, otherSetObject("gloo.solo.io/v1", "Upstream", otherNamespace, "gatefed-shop-checkout", "east", map[string]any{
 			"static": map[string]any{"hosts": []any{
 				map[string]any{"addr": "10.9.0.1", "port": int64(8080)},
 				map[string]any{"addr": "10.9.0.2", "port": int64(8080)},
 			}},
 		})},
-		{east, localfleet.VirtualServiceGVR, otherSetObject("gateway.solo.io/v1", "VirtualService", otherNamespace, "gatefed-shop-web", "east", map[string]any{
+		{east, testfleet.VirtualServiceGVR, otherSetObject("gateway.solo.io/v1", "VirtualService", otherNamespace, "gatefed-shop-web", "east", map[string]any{
 			"virtualHost": map[string]any{
 				"domains": []any{"other.example.com"},
 				"routes": []any{map[string]any{
@@ -108,14 +108,14 @@ func TestCheckLeavesOtherApplySetsOut(t *testing.T) {
 				}},
 			},
 		})},
-		{west, localfleet.HTTPRouteGVR, otherSetObject("gateway.networking.k8s.io/v1", "HTTPRoute", otherNamespace, "gatefed-shop-web", "west", map[string]any{
+		{west, testfleet.HTTPRouteGVR, otherSetObject("gateway.networking.k8s.io/v1", "HTTPRoute", otherNamespace, "gatefed-shop-web", "west", map[string]any{
 			"parentRefs": []any{map[string]any{"name": "eg", "namespace": otherNamespace}},
 			"hostnames":  []any{"other.example.com"},
 			"rules": []any{map[string]any{
 				"backendRefs": []any{map[string]any{"name": "checkout", "namespace": "shop", "port": int64(8080)}},
 			}},
 		})},
-		{west, localfleet.ReferenceGrantGVR, otherSetObject("gateway.networking.k8s.io/v1", "ReferenceGrant", "shop", "gatefed-other-gateway", "west", map[string]any{
+		{west, testfleet.ReferenceGrantGVR, otherSetObject("gateway.networking.k8s.io/v1", "ReferenceGrant", "shop", "gatefed-other-gateway", "west", map[string]any{
 			"from": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": otherNamespace}},
 			"to":   []any{map[string]any{"group": "", "kind": "Service"}},
 		})},
@@ -135,7 +135,7 @@ func TestCheckLeavesOtherApplySetsOut(t *testing.T) {
 			}
 		})
 	}
-	if err := east.GlooStatus(ctx, localfleet.VirtualServiceGVR, otherNamespace, "gatefed-shop-web",
+	if err := east.GlooStatus(ctx, testfleet.VirtualServiceGVR, otherNamespace, "gatefed-shop-web",
 		localfleet.GlooStatus{State: localfleet.GlooRejected, Reason: "the other fleet's route is broken"}); err != nil {
 		t.Fatal(err)
 	}

@@ -195,7 +195,7 @@ func TestServiceAccountIstio(t *testing.T) {
 		u.SetNamespace("shop")
 		wantForbidden(t, "apply "+o.kind+" in a service namespace", serverSideApply(dyn, o.gvr, u))
 	}
-	wantForbidden(t, "apply an Upstream (not this provider's)", serverSideApply(dyn, gvrUpstream, obj("gloo.solo.io/v1", "Upstream", "istio-system", "x", nil)))
+	wantForbidden(t, "apply an Upstream (not this provider's)", serverSideApply(dyn, testfleet.UpstreamGVR, obj("gloo.solo.io/v1", "Upstream", "istio-system", "x", nil)))
 	_, err = sacs.CoreV1().Secrets("istio-system").Get(ctx, FailoverUpstreamSecret, metav1.GetOptions{})
 	wantAllowed(t, "get Secret failover-upstream", err)
 	_, err = sacs.CoreV1().Secrets("istio-system").Get(ctx, "other", metav1.GetOptions{})

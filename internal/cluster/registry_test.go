@@ -341,14 +341,7 @@ func TestRegisterDryRunWritesNothing(t *testing.T) {
 
 // --- service accounts ---
 
-var (
-	gvrHTTPRoute      = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
-	gvrReferenceGrant = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "referencegrants"}
-	gvrBackend        = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
-	gvrUpstream       = schema.GroupVersionResource{Group: "gloo.solo.io", Version: "v1", Resource: "upstreams"}
-	gvrVirtualService = schema.GroupVersionResource{Group: "gateway.solo.io", Version: "v1", Resource: "virtualservices"}
-	gvrConfigMap      = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-)
+var gvrConfigMap = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 func obj(apiVersion, kind, ns, name string, spec map[string]any) *unstructured.Unstructured {
 	o := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name, "namespace": ns}}}
@@ -478,8 +471,8 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 		"parentRefs": []any{map[string]any{"name": "eg"}},
 		"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "checkout", "namespace": "shop", "port": int64(8080)}}}},
 	})
-	wantAllowed(t, "apply HTTPRoute in the gateway namespace", serverSideApply(dyn, gvrHTTPRoute, route))
-	wantAllowed(t, "apply Backend in the gateway namespace", serverSideApply(dyn, gvrBackend, obj("gateway.envoyproxy.io/v1alpha1", "Backend", "eg-sa", "checkout-us", map[string]any{
+	wantAllowed(t, "apply HTTPRoute in the gateway namespace", serverSideApply(dyn, testfleet.HTTPRouteGVR, route))
+	wantAllowed(t, "apply Backend in the gateway namespace", serverSideApply(dyn, testfleet.BackendGVR, obj("gateway.envoyproxy.io/v1alpha1", "Backend", "eg-sa", "checkout-us", map[string]any{
 		"endpoints": []any{map[string]any{"fqdn": map[string]any{"hostname": "us.example.net", "port": int64(15443)}}},
 	})))
 	grant := func(ns string) *unstructured.Unstructured {
@@ -488,8 +481,8 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 			"to":   []any{map[string]any{"group": "", "kind": "Service"}},
 		})
 	}
-	wantAllowed(t, "apply ReferenceGrant in service namespace shop", serverSideApply(dyn, gvrReferenceGrant, grant("shop")))
-	wantAllowed(t, "apply ReferenceGrant in service namespace pay", serverSideApply(dyn, gvrReferenceGrant, grant("pay")))
+	wantAllowed(t, "apply ReferenceGrant in service namespace shop", serverSideApply(dyn, testfleet.ReferenceGrantGVR, grant("shop")))
+	wantAllowed(t, "apply ReferenceGrant in service namespace pay", serverSideApply(dyn, testfleet.ReferenceGrantGVR, grant("pay")))
 	parent := obj("v1", "ConfigMap", "eg-sa", ApplySetParentName, nil)
 	parent.SetLabels(map[string]string{"applyset.kubernetes.io/id": "applyset-test-v1"})
 	wantAllowed(t, "apply the ApplySet parent (create)", serverSideApply(dyn, gvrConfigMap, parent))
@@ -526,8 +519,8 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 	_, err = sacs.CoreV1().Secrets("eg-sa").Get(ctx, "tls-cert", metav1.GetOptions{})
 	wantForbidden(t, "get another Secret", err)
 	route.SetNamespace("elsewhere")
-	wantForbidden(t, "apply HTTPRoute in another namespace", serverSideApply(dyn, gvrHTTPRoute, route))
-	wantForbidden(t, "apply ReferenceGrant in a namespace without services", serverSideApply(dyn, gvrReferenceGrant, grant("elsewhere")))
+	wantForbidden(t, "apply HTTPRoute in another namespace", serverSideApply(dyn, testfleet.HTTPRouteGVR, route))
+	wantForbidden(t, "apply ReferenceGrant in a namespace without services", serverSideApply(dyn, testfleet.ReferenceGrantGVR, grant("elsewhere")))
 	wantForbidden(t, "apply another ConfigMap", serverSideApply(dyn, gvrConfigMap, obj("v1", "ConfigMap", "eg-sa", "other", nil)))
 	_, err = sacs.CoreV1().ConfigMaps("eg-sa").List(ctx, metav1.ListOptions{})
 	wantForbidden(t, "list ConfigMaps", err)
@@ -554,8 +547,8 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 		t.Fatalf("want pay's Role removed, got %q", res.Warnings)
 	}
 	_, _, dyn, _ = identity(t, loadFleet(t, dir).Cluster("eu-sa"))
-	wantForbidden(t, "apply ReferenceGrant in pay after it left the fleet", serverSideApply(dyn, gvrReferenceGrant, grant("pay")))
-	wantAllowed(t, "apply ReferenceGrant in shop with the new token", serverSideApply(dyn, gvrReferenceGrant, grant("shop")))
+	wantForbidden(t, "apply ReferenceGrant in pay after it left the fleet", serverSideApply(dyn, testfleet.ReferenceGrantGVR, grant("pay")))
+	wantAllowed(t, "apply ReferenceGrant in shop with the new token", serverSideApply(dyn, testfleet.ReferenceGrantGVR, grant("shop")))
 
 	// A second registration of the same server (--force) shares gatefed-system.
 	opts2 := opts
@@ -722,14 +715,14 @@ func TestServiceAccountGloo(t *testing.T) {
 	up := obj("gloo.solo.io/v1", "Upstream", "gloo-sa", "gatefed-checkout", map[string]any{
 		"static": map[string]any{"hosts": []any{map[string]any{"addr": "10.0.0.1", "port": int64(8080)}}},
 	})
-	wantAllowed(t, "apply Upstream in the gateway namespace", serverSideApply(dyn, gvrUpstream, up))
+	wantAllowed(t, "apply Upstream in the gateway namespace", serverSideApply(dyn, testfleet.UpstreamGVR, up))
 	vs := obj("gateway.solo.io/v1", "VirtualService", "gloo-sa", "gatefed-shop", map[string]any{
 		"virtualHost": map[string]any{"domains": []any{"shop.example.com"}},
 	})
-	wantAllowed(t, "apply VirtualService in the gateway namespace", serverSideApply(dyn, gvrVirtualService, vs))
+	wantAllowed(t, "apply VirtualService in the gateway namespace", serverSideApply(dyn, testfleet.VirtualServiceGVR, vs))
 	up.SetNamespace("team-a")
-	wantForbidden(t, "apply Upstream in another namespace", serverSideApply(dyn, gvrUpstream, up))
-	wantForbidden(t, "apply HTTPRoute (not this provider's)", serverSideApply(dyn, gvrHTTPRoute, obj("gateway.networking.k8s.io/v1", "HTTPRoute", "gloo-sa", "x", nil)))
+	wantForbidden(t, "apply Upstream in another namespace", serverSideApply(dyn, testfleet.UpstreamGVR, up))
+	wantForbidden(t, "apply HTTPRoute (not this provider's)", serverSideApply(dyn, testfleet.HTTPRouteGVR, obj("gateway.networking.k8s.io/v1", "HTTPRoute", "gloo-sa", "x", nil)))
 	_, err = sacs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})
 	wantForbidden(t, "list Secrets cluster-wide", err)
 	_, err = sacs.RbacV1().Roles("team-a").List(ctx, metav1.ListOptions{})

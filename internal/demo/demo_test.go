@@ -31,6 +31,7 @@ import (
 	"github.com/gatefed/gatefed/internal/plan"
 	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // TestMain lets the test binary stand in for "gatefed demo failover-listener",
@@ -316,7 +317,7 @@ func checkSeeded(t *testing.T, f *fleet.Fleet, clients map[string]kubernetes.Int
 			}
 		case "envoy-gateway":
 			available("envoy-gateway")
-			gwObj, err := dyns[c.Name()].Resource(localfleet.GatewayGVR).Namespace(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
+			gwObj, err := dyns[c.Name()].Resource(testfleet.GatewayGVR).Namespace(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -365,14 +366,14 @@ func checkReconcile(t *testing.T, opts Options, f *fleet.Fleet, dyns map[string]
 	upstream := []byte(`{"apiVersion":"gloo.solo.io/v1","kind":"Upstream","metadata":{"name":"gatefed-shop-checkout","namespace":"gloo-system",
 		"labels":{"app.kubernetes.io/managed-by":"gatefed","gatefed.dev/cluster":"east-1"}},
 		"spec":{"kube":{"serviceName":"checkout","serviceNamespace":"shop","servicePort":8080}}}`)
-	if _, err := dyns["east-1"].Resource(localfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout", types.ApplyPatchType, upstream,
+	if _, err := dyns["east-1"].Resource(testfleet.UpstreamGVR).Namespace("gloo-system").Patch(ctx, "gatefed-shop-checkout", types.ApplyPatchType, upstream,
 		metav1.PatchOptions{FieldManager: "gatefed", Force: &force}); err != nil {
 		t.Fatal(err)
 	}
 	route := []byte(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","metadata":{"name":"gatefed-shop-storefront","namespace":"envoy-gateway-system",
 		"labels":{"app.kubernetes.io/managed-by":"gatefed","gatefed.dev/cluster":"east-2"}},
 		"spec":{"parentRefs":[{"name":"eg"}],"rules":[{"backendRefs":[{"name":"checkout","namespace":"shop","port":8080}]}]}}`)
-	if _, err := dyns["east-2"].Resource(localfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Patch(ctx, "gatefed-shop-storefront", types.ApplyPatchType, route,
+	if _, err := dyns["east-2"].Resource(testfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Patch(ctx, "gatefed-shop-storefront", types.ApplyPatchType, route,
 		metav1.PatchOptions{FieldManager: "gatefed", Force: &force}); err != nil {
 		t.Fatal(err)
 	}
@@ -385,14 +386,14 @@ func checkReconcile(t *testing.T, opts Options, f *fleet.Fleet, dyns map[string]
 	if !strings.Contains(buf.String(), "east-1: accepted 1 Upstream") || !strings.Contains(buf.String(), "east-2: accepted 1 HTTPRoute") {
 		t.Errorf("reconcile output:\n%s", buf.String())
 	}
-	u, err := dyns["east-1"].Resource(localfleet.UpstreamGVR).Namespace("gloo-system").Get(ctx, "gatefed-shop-checkout", metav1.GetOptions{})
+	u, err := dyns["east-1"].Resource(testfleet.UpstreamGVR).Namespace("gloo-system").Get(ctx, "gatefed-shop-checkout", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st := u.Object["status"].(map[string]any)["statuses"].(map[string]any)["gloo-system"].(map[string]any)["state"]; st != int64(1) {
 		t.Errorf("upstream state %v, want 1 (Accepted)", st)
 	}
-	r, err := dyns["east-2"].Resource(localfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Get(ctx, "gatefed-shop-storefront", metav1.GetOptions{})
+	r, err := dyns["east-2"].Resource(testfleet.HTTPRouteGVR).Namespace("envoy-gateway-system").Get(ctx, "gatefed-shop-storefront", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

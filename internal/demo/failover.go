@@ -33,7 +33,7 @@ func (o *Options) failoverFiles() failoverFiles {
 // failoverHosts are the names a failover serving certificate covers: the
 // SNIs of the fleet's services (<service>-<port>.<namespace>.<domain>).
 func failoverHosts(f *fleet.Fleet) []string {
-	hosts := []string{render.FailoverDomain, "127.0.0.1"}
+	hosts := []string{render.FailoverDomain}
 	seen := map[string]bool{}
 	for _, s := range f.Services {
 		if ns := s.Metadata.Namespace; !seen[ns] {
@@ -44,27 +44,37 @@ func failoverHosts(f *fleet.Fleet) []string {
 	return hosts
 }
 
-// newFailoverCA creates the fleet's failover CA and the listener's certificate.
+// failoverCAValidity is how long the demo's failover CA lasts.
+const failoverCAValidity = 10 * 365 * 24 * time.Hour
+
+// newFailoverCA creates the fleet's failover CA and the listener's serving
+// certificate, as failover-certs issue signs a target's, and keeps them in
+// the demo's state directory.
 func (o *Options) newFailoverCA(f *fleet.Fleet) error {
 	files := o.failoverFiles()
 	if err := os.MkdirAll(filepath.Dir(files.caCert), 0o700); err != nil {
 		return err
 	}
-	ca, err := localfleet.NewCertAuthority("gatefed-demo-failover")
+	ca, caKey, err := failovertls.NewAuthorityPEM("gatefed-demo-failover-ca", failoverCAValidity)
 	if err != nil {
 		return err
 	}
-	if err := ca.Save(files.caCert, files.caKey); err != nil {
-		return err
-	}
-	cert, key, err := ca.ServerCert(failoverHosts(f)...)
+	hosts := failoverHosts(f)
+	server, err := ca.Issue("failover-listener", failovertls.Server, hosts[0], hosts, failoverCAValidity)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(files.serverCert, cert, 0o644); err != nil {
-		return err
+	data := server.Data()
+	for _, w := range []struct {
+		file string
+		data []byte
+		perm os.FileMode
+	}{{files.caCert, ca.CertPEM(), 0o644}, {files.caKey, caKey, 0o600}, {files.serverCert, data[failovertls.CertKey], 0o644}, {files.serverKey, data[failovertls.KeyKey], 0o600}} {
+		if err := os.WriteFile(w.file, w.data, w.perm); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(files.serverKey, key, 0o600)
+	return nil
 }
 
 // issueFailoverSecrets issues both failover Secrets of every cluster from

@@ -1,52 +1,22 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 )
-
-// How reconcile reports on each kind, as its controller would.
-type statusKind int
-
-const (
-	glooStatus   statusKind = iota // status.statuses[<gloo namespace>] Accepted
-	conditions                     // status.conditions Accepted (and Programmed for Gateways)
-	routeParents                   // status.parents[] per spec.parentRefs
-	ancestors                      // status.ancestors[] for the cluster's Gateway
-)
-
-var reconciledKinds = []struct {
-	gvr  schema.GroupVersionResource
-	kind statusKind
-}{
-	{localfleet.UpstreamGVR, glooStatus},
-	{localfleet.UpstreamGroupGVR, glooStatus},
-	{localfleet.VirtualServiceGVR, glooStatus},
-	{localfleet.RouteTableGVR, glooStatus},
-	{localfleet.GlooGatewayGVR, glooStatus},
-	{localfleet.GatewayGVR, conditions},
-	{localfleet.BackendGVR, conditions},
-	{localfleet.HTTPRouteGVR, routeParents},
-	{localfleet.TLSRouteGVR, routeParents},
-	{localfleet.GRPCRouteGVR, routeParents},
-	{localfleet.BackendTrafficPolicyGVR, ancestors},
-	{schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "clienttrafficpolicies"}, ancestors},
-	{schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "securitypolicies"}, ancestors},
-}
 
 // Reconcile writes, on every object gatefed manages in each running demo
 // cluster, the status its controller would write once it accepted it. No
@@ -115,45 +85,33 @@ func describeCounts(counts map[string]int) string {
 
 func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster) (map[string]int, error) {
 	counts := map[string]int{}
-	refused := map[string]string{} // Backend namespace/name -> why the controller refuses it
-	gw := c.Spec.Gateway
-	desc := provider.Lookup(gw.Provider)
+	desc := provider.Lookup(c.Spec.Gateway.Provider)
+	if desc == nil || desc.Install.StandIn == nil {
+		return counts, nil
+	}
+	gw := c.Spec.Gateway.Gateway()
+	refused := map[string]string{} // Kind namespace/name -> why the controller refuses it
 	selector := render.LabelManagedBy + "=" + render.ManagedByValue
-	for _, k := range reconciledKinds {
-		list, err := sim.Dynamic.Resource(k.gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	for _, a := range desc.Install.StandIn(gw, c.FailoverPort()).Accepts {
+		gvr := a.Kind.GroupVersionResource()
+		list, err := sim.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if apierrors.IsNotFound(err) {
 			continue // kind not served in this cluster
 		}
 		if err != nil {
-			return counts, fmt.Errorf("list %s: %w", k.gvr.Resource, err)
+			return counts, fmt.Errorf("list %s: %w", gvr.Resource, err)
 		}
 		for i := range list.Items {
 			obj := &list.Items[i]
-			ns, name := obj.GetNamespace(), obj.GetName()
-			switch k.kind {
-			case glooStatus:
-				err = sim.GlooStatus(ctx, k.gvr, ns, name, localfleet.GlooStatus{State: localfleet.GlooAccepted, Namespace: gw.Namespace})
-			case conditions:
-				conds := []localfleet.Condition{localfleet.True("Accepted", "")}
-				if k.gvr == localfleet.GatewayGVR {
-					conds = append(conds, localfleet.True("Programmed", ""))
-				}
-				if why := backendRefusal(desc, k.gvr, obj); why != "" {
-					refused[ns+"/"+name] = why
-					conds = []localfleet.Condition{refusal("Accepted", "Invalid", why)}
-				}
-				err = sim.Conditions(ctx, k.gvr, ns, name, conds...)
-			case routeParents:
-				err = sim.RouteStatus(ctx, k.gvr, ns, name, parentsOf(obj, ns, refusedRef(obj, ns, refused))...)
-			case ancestors:
-				err = sim.PolicyStatus(ctx, k.gvr, ns, name, localfleet.ParentStatus{
-					Gateway: gw.Namespace + "/" + gw.Name, Conditions: []localfleet.Condition{localfleet.True("Accepted", "")},
-				})
+			why := ""
+			if a.Refuses != nil {
+				why = a.Refuses(obj)
 			}
-			if err != nil {
+			if err := accept(ctx, sim, gw, a, obj, why, refused); err != nil {
 				return counts, err
 			}
-			if refused[ns+"/"+name] != "" && k.gvr == localfleet.BackendGVR {
+			if why != "" {
+				refused[objectKey(obj.GetKind(), obj.GetNamespace(), obj.GetName())] = why
 				counts[refusedPrefix+obj.GetKind()]++
 			} else {
 				counts[obj.GetKind()]++
@@ -163,29 +121,38 @@ func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster
 	return counts, nil
 }
 
-// backendRefusal is why the controller of a gateway whose descriptor says
-// it refuses a loopback failover target refuses a Backend, or "": Envoy
-// Gateway refuses a loopback address (outside its Host infrastructure).
-func backendRefusal(desc *provider.Descriptor, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) string {
-	if desc == nil || desc.Failover.LoopbackRefused == "" || gvr != localfleet.BackendGVR {
-		return ""
-	}
-	endpoints, _, _ := unstructured.NestedSlice(obj.Object, "spec", "endpoints")
-	for _, e := range endpoints {
-		addr, _, _ := unstructured.NestedString(e.(map[string]any), "ip", "address")
-		if ip := net.ParseIP(addr); ip != nil && ip.IsLoopback() {
-			return fmt.Sprintf("IP address %s in the loopback range is only supported when using the Host infrastructure", addr)
+// accept writes the status the controller writes on an object it accepts,
+// or refuses for why; a route's references resolve unless refused holds them.
+func accept(ctx context.Context, sim *localfleet.Sim, gw provider.Gateway, a provider.Acceptance, obj *unstructured.Unstructured, why string, refused map[string]string) error {
+	gvr, ns, name := a.Kind.GroupVersionResource(), obj.GetNamespace(), obj.GetName()
+	switch a.Style {
+	case provider.StyleGloo:
+		return sim.GlooStatus(ctx, gvr, ns, name, localfleet.GlooStatus{State: localfleet.GlooAccepted, Namespace: gw.Namespace})
+	case provider.StyleConditions:
+		conds := trueConditions(a.Conditions)
+		if why != "" {
+			conds = []localfleet.Condition{refusal("Accepted", "Invalid", why)}
 		}
+		return sim.Conditions(ctx, gvr, ns, name, conds...)
+	case provider.StyleRouteParents:
+		return sim.RouteStatus(ctx, gvr, ns, name, parentsOf(obj, ns, refusedRef(obj, ns, refused))...)
+	case provider.StylePolicyAncestors:
+		return sim.PolicyStatus(ctx, gvr, ns, name, localfleet.ParentStatus{
+			Gateway: gw.Namespace + "/" + gw.Name, Conditions: trueConditions([]string{"Accepted"}),
+		})
 	}
-	return ""
+	return fmt.Errorf("%s %s/%s: unknown status style %d", a.Kind.Kind, ns, name, a.Style)
 }
+
+// objectKey names an object of a kind.
+func objectKey(kind, namespace, name string) string { return kind + " " + namespace + "/" + name }
 
 // refusal is a condition with status False, as a controller that refuses writes it.
 func refusal(typ, reason, message string) localfleet.Condition {
 	return localfleet.Condition{Type: typ, Status: metav1.ConditionFalse, Reason: reason, Message: message}
 }
 
-// refusedRef is why a route's reference to a refused Backend does not
+// refusedRef is why a route's reference to a refused object does not
 // resolve, or "".
 func refusedRef(route *unstructured.Unstructured, namespace string, refused map[string]string) string {
 	rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
@@ -193,15 +160,13 @@ func refusedRef(route *unstructured.Unstructured, namespace string, refused map[
 		refs, _, _ := unstructured.NestedSlice(r.(map[string]any), "backendRefs")
 		for _, ref := range refs {
 			m := ref.(map[string]any)
-			if kind, _ := m["kind"].(string); kind != "Backend" {
-				continue
-			}
+			kind, _ := m["kind"].(string)
 			ns, _ := m["namespace"].(string)
 			if ns == "" {
 				ns = namespace
 			}
 			name, _ := m["name"].(string)
-			if why := refused[ns+"/"+name]; why != "" {
+			if why := refused[objectKey(cmp.Or(kind, "Service"), ns, name)]; why != "" {
 				return why
 			}
 		}

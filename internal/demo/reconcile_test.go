@@ -5,7 +5,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/render/gloo"
@@ -21,15 +20,24 @@ func TestStandInStatusesRefuseLoopbackBackends(t *testing.T) {
 			"spec": map[string]any{"endpoints": []any{map[string]any{"ip": map[string]any{"address": addr, "port": int64(15443)}}}},
 		}}
 	}
-	eg := provider.Lookup(envoygateway.Name)
-	why := backendRefusal(eg, localfleet.BackendGVR, backend("127.0.0.1"))
+	refuses := func(name, kind string) func(*unstructured.Unstructured) string {
+		desc := provider.Lookup(name)
+		for _, a := range desc.Install.StandIn(provider.Gateway{Namespace: desc.Defaults.Namespace, Name: desc.Defaults.GatewayName}, 15443).Accepts {
+			if a.Kind.Kind == kind && a.Refuses != nil {
+				return a.Refuses
+			}
+		}
+		return func(*unstructured.Unstructured) string { return "" }
+	}
+	eg := refuses(envoygateway.Name, "Backend")
+	why := eg(backend("127.0.0.1"))
 	if why != "IP address 127.0.0.1 in the loopback range is only supported when using the Host infrastructure" {
 		t.Errorf("loopback Backend: %q", why)
 	}
-	if why := backendRefusal(eg, localfleet.BackendGVR, backend("192.0.2.10")); why != "" {
+	if why := eg(backend("192.0.2.10")); why != "" {
 		t.Errorf("Backend at 192.0.2.10 refused: %q", why)
 	}
-	if why := backendRefusal(provider.Lookup(gloo.Name), localfleet.BackendGVR, backend("127.0.0.1")); why != "" {
+	if why := refuses(gloo.Name, "Backend")(backend("127.0.0.1")); why != "" {
 		t.Errorf("refused on a gateway that takes loopback targets: %q", why)
 	}
 	route := &unstructured.Unstructured{Object: map[string]any{
@@ -39,7 +47,7 @@ func TestStandInStatusesRefuseLoopbackBackends(t *testing.T) {
 			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"group": "gateway.envoyproxy.io", "kind": "Backend", "name": "b"}}}},
 		},
 	}}
-	unresolved := refusedRef(route, "envoy-gateway-system", map[string]string{"envoy-gateway-system/b": why})
+	unresolved := refusedRef(route, "envoy-gateway-system", map[string]string{objectKey("Backend", "envoy-gateway-system", "b"): why})
 	parents := parentsOf(route, "envoy-gateway-system", unresolved)
 	if len(parents) != 1 || len(parents[0].Conditions) != 2 {
 		t.Fatalf("parents: %+v", parents)

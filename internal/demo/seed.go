@@ -83,15 +83,20 @@ func installStandIn(ctx context.Context, sim *localfleet.Sim, namespace string, 
 		}
 	}
 	for _, c := range in.Conditions {
-		var conds []localfleet.Condition
-		for _, typ := range c.Types {
-			conds = append(conds, localfleet.True(typ, ""))
-		}
-		if err := sim.Conditions(ctx, c.Kind.GroupVersionResource(), c.Namespace, c.Name, conds...); err != nil {
+		if err := sim.Conditions(ctx, c.Kind.GroupVersionResource(), c.Namespace, c.Name, trueConditions(c.Types)...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// trueConditions are conditions of these types, True.
+func trueConditions(types []string) []localfleet.Condition {
+	var out []localfleet.Condition
+	for _, typ := range types {
+		out = append(out, localfleet.True(typ, ""))
+	}
+	return out
 }
 
 // apply server-side applies an object as the demo's installer.

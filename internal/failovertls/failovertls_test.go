@@ -217,7 +217,7 @@ func TestPairTrust(t *testing.T) {
 }
 
 func TestNeverPrintsKeys(t *testing.T) {
-	a, err := NewAuthority("fleet-ca", 24*time.Hour)
+	a, _, err := NewAuthorityPEM("fleet-ca", 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

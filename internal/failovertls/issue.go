@@ -28,19 +28,10 @@ func (a *Authority) Cert() *x509.Certificate { return a.cert }
 // CertPEM is the CA's certificate in PEM (what goes into ca.crt).
 func (a *Authority) CertPEM() []byte { return pemBlock("CERTIFICATE", a.cert.Raw) }
 
-// NewAuthority creates a self-signed ECDSA P-256 CA valid for validity.
-func NewAuthority(commonName string, validity time.Duration) (*Authority, error) {
-	a, _, err := newAuthority(commonName, validity, false)
-	return a, err
-}
-
-// NewAuthorityPEM creates a CA as NewAuthority does and also returns its
-// key in PEM, for a CA its owner keeps in files (the demo's).
+// NewAuthorityPEM creates a self-signed ECDSA P-256 CA valid for validity
+// and also returns its key in PEM, for a CA its owner keeps in files (the
+// demo's).
 func NewAuthorityPEM(commonName string, validity time.Duration) (*Authority, []byte, error) {
-	return newAuthority(commonName, validity, true)
-}
-
-func newAuthority(commonName string, validity time.Duration, withPEM bool) (*Authority, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -60,8 +51,8 @@ func newAuthority(commonName string, validity time.Duration, withPEM bool) (*Aut
 		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
-	if err != nil || !withPEM {
-		return &Authority{cert: cert, key: key}, nil, err
+	if err != nil {
+		return nil, nil, err
 	}
 	kd, err := x509.MarshalPKCS8PrivateKey(key)
 	return &Authority{cert: cert, key: key}, pemBlock("PRIVATE KEY", kd), err

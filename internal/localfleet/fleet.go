@@ -334,11 +334,10 @@ func WaitHTTP(ctx context.Context, p *Process, client *http.Client, url string, 
 
 func (f *Fleet) newCluster(o ClusterOptions) (*Cluster, error) {
 	dir := filepath.Join(f.Dir, "clusters", o.Name)
-	authority, err := writePKI(filepath.Join(dir, "pki"), o.Name)
+	ca, err := writePKI(filepath.Join(dir, "pki"), o.Name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: pki: %w", o.Name, err)
 	}
-	ca := &CertAuthority{ca: authority}
 	c := &Cluster{
 		Name:       o.Name,
 		Context:    o.Name,

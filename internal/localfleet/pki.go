@@ -127,20 +127,19 @@ func pkiPaths(dir string) pkiFiles {
 
 // writePKI creates a cluster's CA, serving certificate and service-account
 // signing key in dir, and returns the CA.
-func writePKI(dir, name string) (*ca, error) {
+func writePKI(dir, name string) (*CertAuthority, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	files := pkiPaths(dir)
-	authority, err := newCA(name)
+	authority, err := NewCertAuthority(name)
 	if err != nil {
 		return nil, err
 	}
-	caKey, err := ecKeyPEM(authority.key.(*ecdsa.PrivateKey))
-	if err != nil {
+	if err := authority.Save(files.CACert, files.CAKey); err != nil {
 		return nil, err
 	}
-	serving, err := authority.issue(name+"-apiserver", nil, []string{"127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"})
+	servingCert, servingKey, err := authority.ServerCert("127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
 	if err != nil {
 		return nil, err
 	}
@@ -157,10 +156,8 @@ func writePKI(dir, name string) (*ca, error) {
 		return nil, err
 	}
 	for path, data := range map[string][]byte{
-		files.CACert:      authority.certPEM,
-		files.CAKey:       caKey,
-		files.ServingCert: serving.certPEM,
-		files.ServingKey:  serving.keyPEM,
+		files.ServingCert: servingCert,
+		files.ServingKey:  servingKey,
 		files.SAKey:       saKeyPEM,
 		files.SAPub:       pemBlock("PUBLIC KEY", saPubDER),
 	} {

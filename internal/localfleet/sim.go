@@ -41,23 +41,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Resources the helpers and tests use.
-var (
-	UpstreamGVR             = schema.GroupVersionResource{Group: "gloo.solo.io", Version: "v1", Resource: "upstreams"}
-	UpstreamGroupGVR        = schema.GroupVersionResource{Group: "gloo.solo.io", Version: "v1", Resource: "upstreamgroups"}
-	VirtualServiceGVR       = schema.GroupVersionResource{Group: "gateway.solo.io", Version: "v1", Resource: "virtualservices"}
-	RouteTableGVR           = schema.GroupVersionResource{Group: "gateway.solo.io", Version: "v1", Resource: "routetables"}
-	GlooGatewayGVR          = schema.GroupVersionResource{Group: "gateway.solo.io", Version: "v1", Resource: "gateways"}
-	GatewayClassGVR         = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"}
-	GatewayGVR              = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
-	HTTPRouteGVR            = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
-	GRPCRouteGVR            = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "grpcroutes"}
-	TLSRouteGVR             = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "tlsroutes"}
-	ReferenceGrantGVR       = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "referencegrants"}
-	BackendGVR              = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
-	BackendTrafficPolicyGVR = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backendtrafficpolicies"}
-)
-
 // Controller names written into route and policy status.
 const (
 	EnvoyGatewayControllerName = "gateway.envoyproxy.io/gatewayclass-controller"

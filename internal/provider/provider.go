@@ -177,7 +177,39 @@ type StandIn struct {
 	Objects []StandInObject
 	// Conditions are set True through the objects' status, after Objects.
 	Conditions []StandInConditions
+	// Accepts are how its controller marks the objects it accepts, in
+	// order: gatefed demo reconcile writes them on the objects gatefed
+	// applied (a route reads the refusals of the kinds before it).
+	Accepts []Acceptance
 }
+
+// Acceptance is the status a controller writes on an object of Kind.
+type Acceptance struct {
+	Kind  Kind
+	Style StatusStyle
+	// Conditions are the condition types set True, for StyleConditions.
+	Conditions []string
+	// Refuses, when set, says why the controller refuses an object ("" when
+	// it accepts it): a refused object has Accepted False (reason Invalid)
+	// with that message instead, and a route referring to it does not resolve.
+	Refuses func(obj *unstructured.Unstructured) string
+}
+
+// StatusStyle is where a controller writes its verdict.
+type StatusStyle int
+
+// Status styles.
+const (
+	// StyleGloo: Gloo's status.statuses[<gateway namespace>], Accepted.
+	StyleGloo StatusStyle = iota
+	// StyleConditions: status.conditions, Acceptance.Conditions True.
+	StyleConditions
+	// StyleRouteParents: status.parents[], one per Gateway of
+	// spec.parentRefs, Accepted and ResolvedRefs.
+	StyleRouteParents
+	// StylePolicyAncestors: status.ancestors[], the cluster's Gateway, Accepted.
+	StylePolicyAncestors
+)
 
 // StandInDeployment is a Deployment of a running install.
 type StandInDeployment struct {

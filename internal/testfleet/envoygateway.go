@@ -424,7 +424,7 @@ func (s *Sim) ProxyInfra(ctx context.Context, ip string, gateways ...string) (in
 func (s *Sim) gatewaysProgrammed(ctx context.Context, gateways []string) (bool, error) {
 	for _, g := range gateways {
 		ns, name, _ := strings.Cut(g, "/")
-		gw, err := s.Dynamic.Resource(localfleet.GatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		gw, err := s.Dynamic.Resource(GatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -533,7 +533,7 @@ func (s *Sim) EnvoyGatewayParents(ctx context.Context, class, namespace, gateway
 			"listeners":        []any{map[string]any{"name": "http", "protocol": "HTTP", "port": int64(80)}},
 		},
 	}}
-	if _, err := s.Dynamic.Resource(localfleet.GatewayGVR).Namespace(namespace).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
+	if _, err := s.Dynamic.Resource(GatewayGVR).Namespace(namespace).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create Gateway %s/%s: %w", namespace, gateway, err)
 	}
 	gc := &unstructured.Unstructured{Object: map[string]any{
@@ -541,7 +541,7 @@ func (s *Sim) EnvoyGatewayParents(ctx context.Context, class, namespace, gateway
 		"metadata": map[string]any{"name": class, "finalizers": []any{EnvoyGatewayClassFinalizer}},
 		"spec":     map[string]any{"controllerName": localfleet.EnvoyGatewayControllerName},
 	}}
-	if _, err := s.Dynamic.Resource(localfleet.GatewayClassGVR).Create(ctx, gc, metav1.CreateOptions{}); err != nil {
+	if _, err := s.Dynamic.Resource(GatewayClassGVR).Create(ctx, gc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create GatewayClass %s: %w", class, err)
 	}
 	return nil
@@ -550,14 +550,14 @@ func (s *Sim) EnvoyGatewayParents(ctx context.Context, class, namespace, gateway
 // DeleteEnvoyGatewayParents deletes what EnvoyGatewayParents created,
 // removing the class's finalizer first.
 func (s *Sim) DeleteEnvoyGatewayParents(ctx context.Context, class, namespace, gateway string) error {
-	err := s.Dynamic.Resource(localfleet.GatewayGVR).Namespace(namespace).Delete(ctx, gateway, metav1.DeleteOptions{})
+	err := s.Dynamic.Resource(GatewayGVR).Namespace(namespace).Delete(ctx, gateway, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
 	patch := []byte(`{"metadata":{"finalizers":null}}`)
-	_, err = s.Dynamic.Resource(localfleet.GatewayClassGVR).Patch(ctx, class, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = s.Dynamic.Resource(GatewayClassGVR).Patch(ctx, class, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err == nil {
-		err = s.Dynamic.Resource(localfleet.GatewayClassGVR).Delete(ctx, class, metav1.DeleteOptions{})
+		err = s.Dynamic.Resource(GatewayClassGVR).Delete(ctx, class, metav1.DeleteOptions{})
 	}
 	if apierrors.IsNotFound(err) {
 		return nil

@@ -183,7 +183,7 @@ func TestStopAndStartClusterKeepsPortAndData(t *testing.T) {
 		t.Fatalf("data after restart: %v", got.Data)
 	}
 	// CRDs are served again at once.
-	if _, err := c.Sim().Dynamic.Resource(localfleet.UpstreamGVR).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
+	if _, err := c.Sim().Dynamic.Resource(UpstreamGVR).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("list upstreams after restart: %v", err)
 	}
 }
@@ -296,10 +296,10 @@ func TestCRDOptionsLeaveFamiliesOutAndStopLeavesNoProcesses(t *testing.T) {
 		t.Fatalf("CRDs %s", c.CRDs)
 	}
 	sim := c.Sim()
-	if _, err := sim.Dynamic.Resource(localfleet.HTTPRouteGVR).Namespace("default").List(ctx, metav1.ListOptions{}); err != nil {
+	if _, err := sim.Dynamic.Resource(HTTPRouteGVR).Namespace("default").List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("httproutes: %v", err)
 	}
-	_, err = sim.Dynamic.Resource(localfleet.UpstreamGVR).Namespace("default").List(ctx, metav1.ListOptions{})
+	_, err = sim.Dynamic.Resource(UpstreamGVR).Namespace("default").List(ctx, metav1.ListOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Fatalf("upstreams without Gloo CRDs: %v, want NotFound", err)
 	}

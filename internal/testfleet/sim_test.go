@@ -120,18 +120,18 @@ metadata: {name: ` + name + `}
 spec:
   kube: {serviceName: checkout, serviceNamespace: shop, servicePort: 8080}
 `
-		if err := strictApply(ctx, dyn, localfleet.UpstreamGVR, ns, obj); err != nil {
+		if err := strictApply(ctx, dyn, UpstreamGVR, ns, obj); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	if err := s.GlooStatus(ctx, localfleet.UpstreamGVR, ns, "numeric", localfleet.GlooStatus{State: localfleet.GlooRejected, Reason: "port 8080 not found"}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "numeric", localfleet.GlooStatus{State: localfleet.GlooRejected, Reason: "port 8080 not found"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.GlooStatus(ctx, localfleet.UpstreamGVR, ns, "numeric", localfleet.GlooStatus{State: localfleet.GlooAccepted, Namespace: "gloo-east"}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "numeric", localfleet.GlooStatus{State: localfleet.GlooAccepted, Namespace: "gloo-east"}); err != nil {
 		t.Fatal(err)
 	}
-	u := get(t, s, localfleet.UpstreamGVR, ns, "numeric")
+	u := get(t, s, UpstreamGVR, ns, "numeric")
 	if got := field(t, u, "status", "statuses", "gloo-system", "state"); got != int64(2) {
 		t.Errorf("gloo-system state %v (%T), want 2", got, got)
 	}
@@ -142,17 +142,17 @@ spec:
 		t.Errorf("gloo-east state %v, want 1 (statuses of other namespaces kept)", got)
 	}
 
-	if err := s.GlooStatus(ctx, localfleet.UpstreamGVR, ns, "text", localfleet.GlooStatus{State: localfleet.GlooWarning, StateAsString: true, Reason: "deprecated field"}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "text", localfleet.GlooStatus{State: localfleet.GlooWarning, StateAsString: true, Reason: "deprecated field"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := field(t, get(t, s, localfleet.UpstreamGVR, ns, "text"), "status", "statuses", "gloo-system", "state"); got != "Warning" {
+	if got := field(t, get(t, s, UpstreamGVR, ns, "text"), "status", "statuses", "gloo-system", "state"); got != "Warning" {
 		t.Errorf("string state %v", got)
 	}
 
-	if err := s.GlooStatus(ctx, localfleet.UpstreamGVR, ns, "flat", localfleet.GlooStatus{State: localfleet.GlooPending, Flat: true}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "flat", localfleet.GlooStatus{State: localfleet.GlooPending, Flat: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := field(t, get(t, s, localfleet.UpstreamGVR, ns, "flat"), "status", "state"); got != int64(0) {
+	if got := field(t, get(t, s, UpstreamGVR, ns, "flat"), "status", "state"); got != int64(0) {
 		t.Errorf("flat state %v", got)
 	}
 
@@ -164,10 +164,10 @@ metadata: {name: numeric}
 spec:
   kube: {serviceName: checkout, serviceNamespace: shop, servicePort: 9090}
 `
-	if err := strictApply(ctx, dyn, localfleet.UpstreamGVR, ns, again); err != nil {
+	if err := strictApply(ctx, dyn, UpstreamGVR, ns, again); err != nil {
 		t.Fatal(err)
 	}
-	if got := field(t, get(t, s, localfleet.UpstreamGVR, ns, "numeric"), "status", "statuses", "gloo-system", "state"); got != int64(2) {
+	if got := field(t, get(t, s, UpstreamGVR, ns, "numeric"), "status", "statuses", "gloo-system", "state"); got != int64(2) {
 		t.Errorf("state after re-apply %v, want 2", got)
 	}
 }
@@ -195,13 +195,13 @@ func TestSimGatewayAPIConditions(t *testing.T) {
 		ns       string
 		manifest string
 	}{
-		{localfleet.GatewayClassGVR, "", `
+		{GatewayClassGVR, "", `
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: sim-eg}
 spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}
 `},
-		{localfleet.GatewayGVR, ns, `
+		{GatewayGVR, ns, `
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: edge}
@@ -209,7 +209,7 @@ spec:
   gatewayClassName: sim-eg
   listeners: [{name: http, port: 80, protocol: HTTP}]
 `},
-		{localfleet.HTTPRouteGVR, ns, `
+		{HTTPRouteGVR, ns, `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: shop}
@@ -217,7 +217,7 @@ spec:
   parentRefs: [{name: edge}]
   rules: [{backendRefs: [{name: checkout, port: 8080}]}]
 `},
-		{localfleet.TLSRouteGVR, ns, `
+		{TLSRouteGVR, ns, `
 apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
 metadata: {name: failover}
@@ -226,14 +226,14 @@ spec:
   hostnames: [checkout-8080.shop.failover.gatefed.internal]
   rules: [{backendRefs: [{name: checkout, port: 8080}]}]
 `},
-		{localfleet.BackendGVR, ns, `
+		{BackendGVR, ns, `
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: west}
 spec:
   endpoints: [{ip: {address: 127.0.0.1, port: 15443}}]
 `},
-		{localfleet.BackendTrafficPolicyGVR, ns, `
+		{BackendTrafficPolicyGVR, ns, `
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: BackendTrafficPolicy
 metadata: {name: shop}
@@ -247,26 +247,26 @@ spec:
 		}
 	}
 
-	if err := s.Conditions(ctx, localfleet.GatewayClassGVR, "", "sim-eg", localfleet.True("Accepted", "")); err != nil {
+	if err := s.Conditions(ctx, GatewayClassGVR, "", "sim-eg", localfleet.True("Accepted", "")); err != nil {
 		t.Fatal(err)
 	}
-	if got := conditionStatus(t, field(t, get(t, s, localfleet.GatewayClassGVR, "", "sim-eg"), "status", "conditions"), "Accepted"); got != "True" {
+	if got := conditionStatus(t, field(t, get(t, s, GatewayClassGVR, "", "sim-eg"), "status", "conditions"), "Accepted"); got != "True" {
 		t.Errorf("GatewayClass Accepted %s", got)
 	}
 
-	if err := s.Conditions(ctx, localfleet.GatewayGVR, ns, "edge", localfleet.True("Accepted", ""), False("Programmed", "AddressNotAssigned", "no address yet")); err != nil {
+	if err := s.Conditions(ctx, GatewayGVR, ns, "edge", localfleet.True("Accepted", ""), False("Programmed", "AddressNotAssigned", "no address yet")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Conditions(ctx, localfleet.GatewayGVR, ns, "edge", localfleet.True("Programmed", "")); err != nil {
+	if err := s.Conditions(ctx, GatewayGVR, ns, "edge", localfleet.True("Programmed", "")); err != nil {
 		t.Fatal(err)
 	}
-	gw := field(t, get(t, s, localfleet.GatewayGVR, ns, "edge"), "status", "conditions")
+	gw := field(t, get(t, s, GatewayGVR, ns, "edge"), "status", "conditions")
 	if a, p := conditionStatus(t, gw, "Accepted"), conditionStatus(t, gw, "Programmed"); a != "True" || p != "True" {
 		t.Errorf("Gateway Accepted %s Programmed %s, want localfleet.True localfleet.True", a, p)
 	}
 
-	for _, gvr := range []schema.GroupVersionResource{localfleet.HTTPRouteGVR, localfleet.TLSRouteGVR} {
-		name := map[schema.GroupVersionResource]string{localfleet.HTTPRouteGVR: "shop", localfleet.TLSRouteGVR: "failover"}[gvr]
+	for _, gvr := range []schema.GroupVersionResource{HTTPRouteGVR, TLSRouteGVR} {
+		name := map[schema.GroupVersionResource]string{HTTPRouteGVR: "shop", TLSRouteGVR: "failover"}[gvr]
 		if err := s.RouteStatus(ctx, gvr, ns, name,
 			localfleet.ParentStatus{Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), False("ResolvedRefs", "BackendNotFound", "service checkout not found")}},
 			localfleet.ParentStatus{Gateway: "other/edge", ControllerName: localfleet.GlooGatewayControllerName, Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}},
@@ -290,17 +290,17 @@ spec:
 		}
 	}
 
-	if err := s.Conditions(ctx, localfleet.BackendGVR, ns, "west", False("Accepted", "Invalid", "bad endpoint")); err != nil {
+	if err := s.Conditions(ctx, BackendGVR, ns, "west", False("Accepted", "Invalid", "bad endpoint")); err != nil {
 		t.Fatal(err)
 	}
-	if got := conditionStatus(t, field(t, get(t, s, localfleet.BackendGVR, ns, "west"), "status", "conditions"), "Accepted"); got != "False" {
+	if got := conditionStatus(t, field(t, get(t, s, BackendGVR, ns, "west"), "status", "conditions"), "Accepted"); got != "False" {
 		t.Errorf("Backend Accepted %s", got)
 	}
 
-	if err := s.PolicyStatus(ctx, localfleet.BackendTrafficPolicyGVR, ns, "shop", localfleet.ParentStatus{Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}}); err != nil {
+	if err := s.PolicyStatus(ctx, BackendTrafficPolicyGVR, ns, "shop", localfleet.ParentStatus{Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}}); err != nil {
 		t.Fatal(err)
 	}
-	anc := field(t, get(t, s, localfleet.BackendTrafficPolicyGVR, ns, "shop"), "status", "ancestors").([]any)
+	anc := field(t, get(t, s, BackendTrafficPolicyGVR, ns, "shop"), "status", "ancestors").([]any)
 	if len(anc) != 1 || conditionStatus(t, anc[0].(map[string]any)["conditions"], "Accepted") != "True" {
 		t.Errorf("policy ancestors %v", anc)
 	}

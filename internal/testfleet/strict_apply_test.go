@@ -13,8 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
 // strictApply server-side applies a YAML object as gatefed does: field
@@ -40,7 +38,7 @@ var familyObjects = []struct {
 	gvr      schema.GroupVersionResource
 	manifest string
 }{
-	{localfleet.UpstreamGVR, `
+	{UpstreamGVR, `
 apiVersion: gloo.solo.io/v1
 kind: Upstream
 metadata: {name: shop-checkout-8080}
@@ -53,7 +51,7 @@ spec:
     unhealthyThreshold: 3
     httpHealthCheck: {path: /healthz}
 `},
-	{localfleet.VirtualServiceGVR, `
+	{VirtualServiceGVR, `
 apiVersion: gateway.solo.io/v1
 kind: VirtualService
 metadata: {name: shop}
@@ -66,7 +64,7 @@ spec:
         single:
           upstream: {name: shop-checkout-8080, namespace: gloo-system}
 `},
-	{localfleet.HTTPRouteGVR, `
+	{HTTPRouteGVR, `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: shop}
@@ -77,7 +75,7 @@ spec:
   - matches: [{path: {type: PathPrefix, value: /}}]
     backendRefs: [{name: checkout, port: 8080}]
 `},
-	{localfleet.BackendGVR, `
+	{BackendGVR, `
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: checkout-failover-west}
@@ -124,7 +122,7 @@ func TestStrictApplyRejectsMisspeltFieldsWithTheServersMessage(t *testing.T) {
 		manifest string
 		want     string
 	}{
-		{localfleet.VirtualServiceGVR, `
+		{VirtualServiceGVR, `
 apiVersion: gateway.solo.io/v1
 kind: VirtualService
 metadata: {name: typo}
@@ -132,21 +130,21 @@ spec:
   virtualHost:
     domainz: [shop.example.com]
 `, `.spec.virtualHost.domainz: field not declared in schema`},
-		{localfleet.UpstreamGVR, `
+		{UpstreamGVR, `
 apiVersion: gloo.solo.io/v1
 kind: Upstream
 metadata: {name: typo}
 spec:
   kube: {serviceName: checkout, serviceNamespace: shop, servicePort: 8080, servicePortz: 1}
 `, `.spec.kube.servicePortz: field not declared in schema`},
-		{localfleet.HTTPRouteGVR, `
+		{HTTPRouteGVR, `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: typo}
 spec:
   hostnamez: [shop.example.com]
 `, `.spec.hostnamez: field not declared in schema`},
-		{localfleet.BackendGVR, `
+		{BackendGVR, `
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: typo}

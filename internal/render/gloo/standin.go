@@ -11,7 +11,8 @@ var serviceKind = provider.Kind{Version: "v1", Kind: "Service", Resource: "servi
 // standIn is a running Gloo Edge Enterprise install (failover on Gloo is
 // Enterprise's: its image is gloo-ee) whose proxy Service exposes the
 // failover port, as Gloo's Helm values
-// (gatewayProxies.<name>.service.extraPorts) would.
+// (gatewayProxies.<name>.service.extraPorts) would, and Gloo accepts what
+// gatefed renders.
 func standIn(gw provider.Gateway, failoverPort int32) provider.StandIn {
 	port := func(name string, port, target int32) map[string]any {
 		return map[string]any{"name": name, "port": int64(port), "targetPort": int64(target), "protocol": "TCP"}
@@ -31,5 +32,10 @@ func standIn(gw provider.Gateway, failoverPort int32) provider.StandIn {
 			{Name: gw.Name, Replicas: 2, Container: "gateway-proxy"},
 		},
 		Objects: []provider.StandInObject{{Kind: serviceKind, Object: proxyService}},
+		Accepts: []provider.Acceptance{
+			{Kind: upstreamKind, Style: provider.StyleGloo},
+			{Kind: virtualServiceKind, Style: provider.StyleGloo},
+			{Kind: gatewayKind, Style: provider.StyleGloo},
+		},
 	}
 }

@@ -78,8 +78,10 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 				b.Fatal(err)
 			}
 		}
+		// Failover needs Gloo Edge Enterprise, told by the gloo Deployment's image.
+		images := map[string]string{"gloo": "quay.io/solo-io/gloo-ee:1.22.0"}
 		for _, d := range []string{"gloo", "gateway-proxy"} {
-			if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: d, Replicas: 2, Available: true}); err != nil {
+			if err := sim.Deployment(ctx, localfleet.Deployment{Namespace: "gloo-system", Name: d, Replicas: 2, Available: true, Image: images[d]}); err != nil {
 				b.Fatal(err)
 			}
 		}

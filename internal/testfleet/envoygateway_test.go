@@ -34,19 +34,10 @@ func TestEnvoyGatewayControllerWritesStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := EnvoyGatewayNamespace
-	// The Gateway before its class, and the class with the controller's
-	// finalizer: see EnvoyGatewayClassFinalizer.
+	if err := c.Sim().EnvoyGatewayParents(ctx, "eg-status-test", ns, "status-test"); err != nil {
+		t.Fatal(err)
+	}
 	docs := []string{`
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: status-test, namespace: envoy-gateway-system}
-spec:
-  gatewayClassName: eg-status-test
-  listeners: [{name: http, port: 80, protocol: HTTP}]`, `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: eg-status-test, finalizers: [` + EnvoyGatewayClassFinalizer + `]}
-spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}`, `
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: status-test, namespace: envoy-gateway-system}
@@ -61,24 +52,14 @@ spec:
   rules:
   - backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: status-test}]`}
 	gvr := map[string]schema.GroupVersionResource{
-		"GatewayClass": {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"},
-		"Gateway":      {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"},
-		"HTTPRoute":    {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
-		"Backend":      {Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"},
+		"GatewayClass": GatewayClassGVR, "Gateway": GatewayGVR, "HTTPRoute": HTTPRouteGVR, "Backend": BackendGVR,
 	}
 	for _, d := range docs {
 		var o unstructured.Unstructured
 		if err := yaml.Unmarshal([]byte(d), &o.Object); err != nil {
 			t.Fatal(err)
 		}
-		r := dyn.Resource(gvr[o.GetKind()])
-		var err error
-		if o.GetNamespace() != "" {
-			_, err = r.Namespace(o.GetNamespace()).Create(ctx, &o, metav1.CreateOptions{})
-		} else {
-			_, err = r.Create(ctx, &o, metav1.CreateOptions{})
-		}
-		if err != nil {
+		if _, err := dyn.Resource(gvr[o.GetKind()]).Namespace(o.GetNamespace()).Create(ctx, &o, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("create %s: %v", o.GetKind(), err)
 		}
 	}

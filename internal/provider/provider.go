@@ -1,6 +1,7 @@
 // Package provider describes a gateway provider: its name and defaults, the
-// CRDs and kinds it needs, how its objects are applied and accepted, how to
-// install it, what it cannot run and where its failover port and proxy are.
+// CRDs and kinds it needs (and their manifests), how its objects are applied
+// and accepted, how to install it, what it cannot run and where its
+// failover port and proxy are.
 // Each provider package fills one Descriptor; everything else asks it
 // instead of naming a provider. The package imports nothing of gatefed's,
 // so the fleet model and every command can read it.

@@ -35,8 +35,10 @@ vet:
 funclen:
 	$(GO) run ./hack/funclen -max 120
 
-# Derive internal/localfleet/crds from ../shared/crds/gloo and the pinned
-# Gateway API and Envoy Gateway modules (go test ./hack/crds checks them).
+# Derive the CRDs local fleets install (the Gateway API's in
+# internal/localfleet/crds, each gateway's in its provider package) from
+# ../shared/crds/gloo and the pinned Gateway API and Envoy Gateway modules
+# (go test ./hack/crds checks them).
 crds:
 	$(GO) run ./hack/crds
 
@@ -74,5 +76,5 @@ help:
 	@echo "make demo       start a 3-cluster demo fleet, run gatefed against it, stop it"
 	@echo "make vet        go vet ./..."
 	@echo "make funclen    list non-test functions longer than 120 lines (hack/funclen)"
-	@echo "make crds       derive the CRDs the local fleet installs into internal/localfleet/crds"
+	@echo "make crds       derive the CRDs local fleets install (internal/localfleet/crds, the provider packages)"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 5m) each, one after another"

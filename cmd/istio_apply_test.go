@@ -15,6 +15,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/istio"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -22,7 +23,7 @@ import (
 // every Istio kind is created, the fleet is then in sync, and a route taken
 // out of the fleet is pruned.
 func TestApplyIstioCluster(t *testing.T) {
-	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "mesh", CRDs: localfleet.IstioCRDs}}})
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "mesh", CRDs: localfleet.Families(istio.Name)}}})
 	if err := tf.Cluster("mesh").Sim().EnsureNamespace(context.Background(), "istio-system"); err != nil {
 		t.Fatal(err)
 	}

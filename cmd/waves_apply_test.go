@@ -40,9 +40,9 @@ var waveClusters = []struct{ name, region, zone string }{
 // waveCRDs are the CRDs a cluster's provider needs, and no more.
 func waveCRDs(cluster string) localfleet.CRDSet {
 	if cluster == "west-a" {
-		return localfleet.GatewayAPICRDs | localfleet.EnvoyGatewayCRDs
+		return localfleet.Families(localfleet.GatewayAPI, envoygateway.Name)
 	}
-	return localfleet.GlooCRDs
+	return localfleet.Families(gloo.Name)
 }
 
 // waveFleet is the fleet: checkout everywhere with locality failover,

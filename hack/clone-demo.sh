@@ -13,7 +13,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export GATEFED_CACHE=${GATEFED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatefed}
 export GOTOOLCHAIN=local
 # Nothing may point back into this checkout or beside it.
-unset GATEFED_ROOT GATEFED_GLOO_CRD_DIR GATEFED_KUBE_BIN_DIR GATEFED_ETCD_BIN
+unset GATEFED_ROOT GATEFED_KUBE_BIN_DIR GATEFED_ETCD_BIN
+# and no CRD family's override directory (GATEFED_<FAMILY>_CRD_DIR).
+for v in $(compgen -e | grep -E '^GATEFED_.+_CRD_DIR$' || true); do unset "$v"; done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gatefed-clone.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -1,18 +1,20 @@
-// Command crds derives the CustomResourceDefinitions the local fleet installs
-// (package internal/localfleet/crds, embedded in gatefed) from their sources:
+// Command crds derives the CustomResourceDefinitions a local fleet installs,
+// embedded in gatefed beside their owners, from their sources:
 //
 //	gloo           ../shared/crds/gloo (the reference copy beside the repository): Gloo 1.22.0,
-//	               the newest Gloo gatefed supports
+//	               the newest Gloo gatefed supports; into internal/render/gloo/crds
 //	gloo-1.17      install/helm/gloo/crds of github.com/solo-io/gloo at tag v1.17.0 (-gloo-oldest):
-//	               the oldest Gloo gatefed supports
-//	gateway-api    sigs.k8s.io/gateway-api config/crd/experimental (the go.mod pin)
-//	envoy-gateway  github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated
+//	               the oldest Gloo gatefed supports, for tests; into internal/render/gloo/testdata/crds-1.17
+//	gateway-api    sigs.k8s.io/gateway-api config/crd/experimental (the go.mod pin), shared by the
+//	               providers built on it; into internal/localfleet/crds/gateway-api
+//	envoy-gateway  github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated;
+//	               into internal/render/envoygateway/crds
 //
 // Each CRD keeps its names, versions, printer columns and schema (structure,
 // field names, types, formats, enums, required lists, defaults, validation
 // rules and x-kubernetes-* markers) and loses every description.
 //
-//	go run ./hack/crds            write internal/localfleet/crds/<family>/*.yaml
+//	go run ./hack/crds            write each family's *.yaml into its directory
 //	go run ./hack/crds -check     exit 1 when a file differs from its source
 //	go run ./hack/crds -gloo DIR  read the Gloo CRDs from DIR
 //	go run ./hack/crds -gloo-oldest DIR  read the oldest Gloo's CRDs from DIR
@@ -37,12 +39,13 @@ import (
 	"github.com/gatefed/gatefed/internal/localfleet"
 )
 
-// outDir is where the derived CRDs live, relative to the repository root.
-const outDir = "internal/localfleet/crds"
-
 // family is one directory of derived CRDs and where its sources are.
 type family struct {
 	name string
+	// dir is where its derived CRDs live, relative to the repository root:
+	// a provider's own in its package, the shared Gateway API's in the
+	// local fleet's.
+	dir string
 	// source returns the directory of the upstream YAML and how the
 	// derived files name it.
 	source func(root string, dirs sourceDirs) (dir, label string, err error)
@@ -56,10 +59,10 @@ type sourceDirs struct {
 }
 
 var families = []family{
-	{name: "gateway-api", source: moduleSource("sigs.k8s.io/gateway-api", "config/crd/experimental")},
-	{name: "envoy-gateway", source: moduleSource("github.com/envoyproxy/gateway", "charts/gateway-crds-helm/templates/generated")},
-	{name: "gloo", source: glooSource, optional: true},
-	{name: "gloo-1.17", source: glooOldestSource, optional: true},
+	{name: "gateway-api", dir: "internal/localfleet/crds/gateway-api", source: moduleSource("sigs.k8s.io/gateway-api", "config/crd/experimental")},
+	{name: "envoy-gateway", dir: "internal/render/envoygateway/crds", source: moduleSource("github.com/envoyproxy/gateway", "charts/gateway-crds-helm/templates/generated")},
+	{name: "gloo", dir: "internal/render/gloo/crds", source: glooSource, optional: true},
+	{name: "gloo-1.17", dir: "internal/render/gloo/testdata/crds-1.17", source: glooOldestSource, optional: true},
 }
 
 func glooSource(root string, dirs sourceDirs) (string, string, error) {
@@ -131,7 +134,7 @@ func run(out io.Writer, root string, dirs sourceDirs, check bool) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
-		dir := filepath.Join(root, outDir, f.name)
+		dir := filepath.Join(root, filepath.FromSlash(f.dir))
 		if check {
 			d, err := compare(dir, want)
 			if err != nil {

@@ -8,10 +8,11 @@ import (
 	"testing"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 )
 
-// The derived CRDs in internal/localfleet/crds are what hack/crds derives
-// from their sources now. The Gloo sources ($GATEFED_GLOO_CRD_DIR, else
+// The derived CRDs (the Gateway API's in internal/localfleet/crds, each
+// provider's in its package) are what hack/crds derives from their sources now. The Gloo sources ($GATEFED_GLOO_CRD_DIR, else
 // ../shared/crds/gloo) are only beside the team's checkout: without them the
 // test says it compared nothing for gloo.
 func TestDerivedCRDsMatchSources(t *testing.T) {
@@ -20,7 +21,7 @@ func TestDerivedCRDsMatchSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err = run(&out, root, sourceDirs{gloo: os.Getenv("GATEFED_GLOO_CRD_DIR")}, true)
+	err = run(&out, root, sourceDirs{gloo: os.Getenv(localfleet.CRDDirEnv(gloo.Name))}, true)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)

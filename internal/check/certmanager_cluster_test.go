@@ -16,6 +16,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -26,7 +27,7 @@ var certificatesGVR = schema.GroupVersionResource{Group: "cert-manager.io", Vers
 // CRDs; config-status fails a Certificate that is not Ready.
 func TestCheckFailoverCertificates(t *testing.T) {
 	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
-		{Name: "cm", CRDs: localfleet.GatewayAPICRDs | localfleet.EnvoyGatewayCRDs | localfleet.CertManagerCRDs},
+		{Name: "cm", CRDs: localfleet.Families(localfleet.GatewayAPI, envoygateway.Name, localfleet.CertManager)},
 	}})
 	ctx := context.Background()
 	const ns = "cm-edge"

@@ -37,6 +37,7 @@ import (
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -89,7 +90,7 @@ func sharedFleet(t testing.TB) *testfleet.Fleet {
 		shared, sharedErr = testfleet.Start(context.Background(), localfleet.Options{Clusters: []localfleet.ClusterOptions{
 			{Name: "east"},
 			{Name: "west"},
-			{Name: "north", CRDs: localfleet.GatewayAPICRDs | localfleet.EnvoyGatewayCRDs},
+			{Name: "north", CRDs: localfleet.Families(localfleet.GatewayAPI, envoygateway.Name)},
 		}})
 	})
 	if sharedErr != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/gatefed/gatefed/internal/check"
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/istio"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -14,7 +15,7 @@ import (
 // renders must be served. "mesh" serves the real Istio CRDs, "bare" none.
 func TestCheckIstioInstall(t *testing.T) {
 	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
-		{Name: "mesh", CRDs: localfleet.IstioCRDs},
+		{Name: "mesh", CRDs: localfleet.Families(istio.Name)},
 		{Name: "bare", CRDs: localfleet.NoCRDs},
 	}})
 	dir := t.TempDir()

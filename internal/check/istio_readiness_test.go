@@ -19,6 +19,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/iostreams"
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/istio"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -32,8 +33,8 @@ import (
 // replicas) and counts west's Istio objects.
 func TestCheckIstioFailoverReadinessAndSizing(t *testing.T) {
 	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
-		{Name: "east", CRDs: localfleet.IstioCRDs},
-		{Name: "west", CRDs: localfleet.IstioCRDs},
+		{Name: "east", CRDs: localfleet.Families(istio.Name)},
+		{Name: "west", CRDs: localfleet.Families(istio.Name)},
 	}})
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/istio"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -53,7 +54,7 @@ func port(name string, n int32) corev1.ServicePort {
 // without the CRDs gets a warning per CRD.
 func TestRegisterIstio(t *testing.T) {
 	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{
-		{Name: "mesh", CRDs: localfleet.IstioCRDs},
+		{Name: "mesh", CRDs: localfleet.Families(istio.Name)},
 		{Name: "bare", CRDs: localfleet.NoCRDs},
 	}})
 	t.Setenv("KUBECONFIG", tf.Kubeconfig)
@@ -148,7 +149,7 @@ spec:
 // the four Istio kinds gatefed renders in the gateway namespace and read the
 // failover Secrets by name, and nothing else.
 func TestServiceAccountIstio(t *testing.T) {
-	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "mesh", CRDs: localfleet.IstioCRDs}}})
+	tf := testfleet.StartT(t, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "mesh", CRDs: localfleet.Families(istio.Name)}}})
 	t.Setenv("KUBECONFIG", tf.Kubeconfig)
 	ctx := context.Background()
 	cs, err := tf.Cluster("mesh").Clientset()

@@ -1,7 +1,8 @@
 // Package localfleet runs a local fleet of real Kubernetes API servers: one
 // etcd, and per cluster a kube-apiserver with its own CA, client-certificate
-// admin, service-account keys and etcd prefix, with the Gateway API, Envoy
-// Gateway and Gloo Edge CRDs installed (package crds). No controllers run;
+// admin, service-account keys and etcd prefix, with CRDs installed: the
+// Gateway API's (package crds) and those each registered provider's
+// descriptor holds (see CRDSet). No controllers run;
 // sim.go writes what they would write. `gatefed demo` runs it; the tests run
 // it through the test-only package internal/testfleet.
 //
@@ -30,7 +31,6 @@ const (
 	EnvKubeBinDir  = "GATEFED_KUBE_BIN_DIR" // directory with kube-apiserver and kubectl
 	EnvEtcdBin     = "GATEFED_ETCD_BIN"     // path of etcd
 	EnvRoot        = "GATEFED_ROOT"         // repository root (default: found from the working directory)
-	EnvGlooCRDDir  = "GATEFED_GLOO_CRD_DIR" // Gloo Edge CRDs (default: the copy in package crds)
 	modulePath     = "github.com/gatefed/gatefed"
 	buildScript    = "hack/build-kube.sh"
 	kubeAPIServer  = "kube-apiserver"

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,83 +28,95 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatefed/gatefed/internal/localfleet/crds"
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
-// CRDSet selects CRD families. The zero value means AllCRDs; NoCRDs means none.
-type CRDSet uint8
+// CRDSet names the CRD families a cluster installs, sorted and joined by
+// commas ("cert-manager,gateway-api"). A family is GatewayAPI, CertManager
+// or the name of a registered provider whose descriptor holds its CRDs
+// (provider.Install.CRDManifests or CRDModule). The zero value is
+// DefaultCRDs; NoCRDs is none.
+type CRDSet string
 
-// CRD families.
+// CRD families shared by providers, or of no provider.
 const (
-	// GatewayAPICRDs: sigs.k8s.io/gateway-api config/crd/experimental (a
+	// GatewayAPI: sigs.k8s.io/gateway-api config/crd/experimental (a
 	// superset of the standard channel), embedded in package crds.
-	GatewayAPICRDs CRDSet = 1 << iota
-	// EnvoyGatewayCRDs: github.com/envoyproxy/gateway charts/gateway-crds-helm/templates/generated,
-	// embedded in package crds.
-	EnvoyGatewayCRDs
-	// GlooCRDs: Upstream, UpstreamGroup, VirtualService, RouteTable and
-	// Gateway, embedded in package crds (or $GATEFED_GLOO_CRD_DIR).
-	GlooCRDs
-	// IstioCRDs: istio.io/istio manifests/charts/base/files/crd-all.gen.yaml
-	// (see IstioCRDFile). Not in AllCRDs: a fleet asks for them.
-	IstioCRDs
-	// CertManagerCRDs: github.com/cert-manager/cert-manager deploy/crds
-	// (Certificate, CertificateRequest, Issuer, ClusterIssuer; see
-	// CertManagerCRDFile). Not in AllCRDs: a fleet asks for them.
-	CertManagerCRDs
-	noCRDsBit
-
-	AllCRDs = GatewayAPICRDs | EnvoyGatewayCRDs | GlooCRDs
-	NoCRDs  = noCRDsBit
+	GatewayAPI = "gateway-api"
+	// CertManager: github.com/cert-manager/cert-manager deploy/crds
+	// (Certificate, CertificateRequest, Issuer, ClusterIssuer), fetched
+	// once into the cache. Not in DefaultCRDs: a fleet asks for it.
+	CertManager = "cert-manager"
 )
 
-var crdFamilies = []struct {
-	set  CRDSet
-	name string
-	load func() ([]*apiextv1.CustomResourceDefinition, error)
-}{
-	{GatewayAPICRDs, "gateway-api", loadGatewayAPICRDs},
-	{EnvoyGatewayCRDs, "envoy-gateway", loadEnvoyGatewayCRDs},
-	{GlooCRDs, "gloo", loadGlooCRDs},
-	{IstioCRDs, "istio", loadIstioCRDs},
-	{CertManagerCRDs, "cert-manager", loadCertManagerCRDs},
-}
+// NoCRDs installs no CRDs.
+const NoCRDs CRDSet = "none"
 
-// or returns s, or def when s is zero, or all when both are; "none" stays NoCRDs.
-func (s CRDSet) or(def CRDSet) CRDSet {
-	if s == 0 {
-		s = def
-	}
-	if s == 0 {
-		return AllCRDs
-	}
-	if s&^noCRDsBit == 0 {
-		return NoCRDs
-	}
-	return s &^ noCRDsBit
-}
-
-// families is the set as plain family bits (zero value: all).
-func (s CRDSet) families() CRDSet { return s.or(AllCRDs) &^ noCRDsBit }
-
-// Has reports whether every family of o is in s.
-func (s CRDSet) Has(o CRDSet) bool { return s.families()&o.families() == o.families() }
-
-// Names lists the families, for example [gateway-api gloo].
-func (s CRDSet) Names() []string {
+// Families is the set of the named families (NoCRDs for none).
+func Families(names ...string) CRDSet {
+	seen := map[string]bool{}
 	var out []string
-	for _, f := range crdFamilies {
-		if s.families()&f.set != 0 {
-			out = append(out, f.name)
+	for _, n := range names {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
 		}
 	}
-	return out
+	if len(out) == 0 {
+		return NoCRDs
+	}
+	sort.Strings(out)
+	return CRDSet(strings.Join(out, ","))
 }
 
-func (s CRDSet) String() string {
-	if n := s.Names(); len(n) > 0 {
-		return strings.Join(n, ",")
+// DefaultCRDs is the Gateway API and every registered provider that embeds
+// its CRD manifests.
+func DefaultCRDs() CRDSet {
+	embedded := provider.NamesWhere(func(d *provider.Descriptor) bool { return d.Install.CRDManifests != nil })
+	return Families(append([]string{GatewayAPI}, embedded...)...)
+}
+
+// With is s and the named families.
+func (s CRDSet) With(names ...string) CRDSet { return Families(append(s.Names(), names...)...) }
+
+// or returns s, or def when s is zero, or DefaultCRDs when both are.
+func (s CRDSet) or(def CRDSet) CRDSet {
+	if s == "" {
+		s = def
 	}
-	return "none"
+	if s == "" {
+		return DefaultCRDs()
+	}
+	return s
+}
+
+// Names lists the families, for example [cert-manager gateway-api].
+func (s CRDSet) Names() []string {
+	if s = s.or(""); s == NoCRDs {
+		return nil
+	}
+	return strings.Split(string(s), ",")
+}
+
+// Has reports whether every named family is in s.
+func (s CRDSet) Has(names ...string) bool {
+	have := s.Names()
+	for _, n := range names {
+		if !slices.Contains(have, n) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s CRDSet) String() string { return string(s.or("")) }
+
+// CRDDirEnv is the environment variable naming a directory whose *.yaml
+// CRDs a fleet installs instead of a family's own: GATEFED_<FAMILY>_CRD_DIR,
+// the family's name in upper case with "_" for "-". A test installs another
+// gateway version's CRDs through it.
+func CRDDirEnv(family string) string {
+	return "GATEFED_" + strings.ToUpper(strings.ReplaceAll(family, "-", "_")) + "_CRD_DIR"
 }
 
 var (
@@ -111,37 +124,28 @@ var (
 	crdCache   = map[crdCacheKey][]*apiextv1.CustomResourceDefinition{}
 )
 
-// crdCacheKey is a family and, for Gloo's, $GATEFED_GLOO_CRD_DIR: a test
-// may install another Gloo version's CRDs by setting it.
+// crdCacheKey is a family and its override directory (CRDDirEnv).
 type crdCacheKey struct {
-	set CRDSet
-	dir string
+	family, dir string
 }
 
 // CRDs returns the CustomResourceDefinitions of a set as the fleet installs
-// them, read once per process (and Gloo CRD directory) and shared: copy one
-// before changing it.
+// them, read once per process (and override directory) and shared: copy
+// one before changing it.
 func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
-	set = set.families()
 	var out []*apiextv1.CustomResourceDefinition
-	for _, f := range crdFamilies {
-		if set&f.set == 0 {
-			continue
-		}
-		key := crdCacheKey{set: f.set}
-		if f.set == GlooCRDs {
-			key.dir = os.Getenv(EnvGlooCRDDir)
-		}
+	for _, family := range set.Names() {
+		key := crdCacheKey{family: family, dir: os.Getenv(CRDDirEnv(family))}
 		crdCacheMu.Lock()
 		crds, ok := crdCache[key]
 		crdCacheMu.Unlock()
 		if !ok {
 			var err error
-			if crds, err = f.load(); err != nil {
-				return nil, fmt.Errorf("%s CRDs: %w", f.name, err)
+			if crds, err = loadFamily(key); err != nil {
+				return nil, fmt.Errorf("%s CRDs: %w", family, err)
 			}
 			if len(crds) == 0 {
-				return nil, fmt.Errorf("%s CRDs: none found", f.name)
+				return nil, fmt.Errorf("%s CRDs: none found", family)
 			}
 			crdCacheMu.Lock()
 			crdCache[key] = crds
@@ -152,21 +156,28 @@ func CRDs(set CRDSet) ([]*apiextv1.CustomResourceDefinition, error) {
 	return out, nil
 }
 
-func loadGatewayAPICRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	return crds.Load(crds.GatewayAPI)
-}
-
-func loadEnvoyGatewayCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	return crds.Load(crds.EnvoyGateway)
-}
-
-// loadGlooCRDs reads the Gloo Edge CRDs from $GATEFED_GLOO_CRD_DIR when it is
-// set, else uses the copy embedded in package crds.
-func loadGlooCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	if dir := os.Getenv(EnvGlooCRDDir); dir != "" {
-		return readCRDDir(dir)
+// loadFamily reads a family's CRDs: from its override directory when set,
+// else from package crds, cert-manager's module or the provider's descriptor.
+func loadFamily(key crdCacheKey) ([]*apiextv1.CustomResourceDefinition, error) {
+	if key.dir != "" {
+		return readCRDDir(key.dir)
 	}
-	return crds.Load(crds.Gloo)
+	switch key.family {
+	case GatewayAPI:
+		return crds.Load(crds.GatewayAPI)
+	case CertManager:
+		return loadModuleCRDs(CertManager, certManagerCRDs)
+	}
+	d := provider.Lookup(key.family)
+	switch {
+	case d == nil:
+		return nil, fmt.Errorf("no such family: not %s, %s or a registered provider (%s)", GatewayAPI, CertManager, provider.NameList())
+	case d.Install.CRDManifests != nil:
+		return crds.Load(d.Install.CRDManifests)
+	case d.Install.CRDModule != nil:
+		return loadModuleCRDs(key.family, *d.Install.CRDModule)
+	}
+	return nil, fmt.Errorf("provider %s holds no CRDs (provider.Install.CRDManifests or CRDModule)", key.family)
 }
 
 // readCRDDir reads every CustomResourceDefinition in dir/*.yaml.

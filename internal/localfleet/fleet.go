@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
 // AdminUser and AdminGroup are the identity of every admin client certificate.
@@ -29,7 +31,8 @@ type Options struct {
 	Clusters []ClusterOptions
 	// Count is the number of clusters when Clusters is empty (default 1).
 	Count int
-	// CRDs are the CRD families of clusters that do not choose their own (zero: all).
+	// CRDs are the CRD families of clusters that do not choose their own
+	// (zero: DefaultCRDs).
 	CRDs CRDSet
 	// Dir holds data, PKI, kubeconfigs and logs. Default: a new temporary
 	// directory, removed by Stop.
@@ -140,6 +143,9 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	for _, s := range specs {
 		if s.Name == "" || seen[s.Name] {
 			return nil, fmt.Errorf("cluster names must be unique and not empty: %q", s.Name)
+		}
+		if s.CRDs == "" && opts.CRDs == "" && len(provider.All()) == 0 {
+			return nil, errors.New("cluster " + s.Name + ": the default CRDs are every registered provider's, and none is registered (providers.Register)")
 		}
 		seen[s.Name] = true
 	}

@@ -1,12 +1,14 @@
 // Package provider describes a gateway provider: its name and defaults, the
-// CRDs and kinds it needs, how its objects are applied and accepted, how to
-// install it, what it cannot run and where its failover port and proxy are.
+// CRDs and kinds it needs (and their manifests), how its objects are applied
+// and accepted, how to install it, what it cannot run and where its
+// failover port and proxy are.
 // Each provider package fills one Descriptor; everything else asks it
 // instead of naming a provider. The package imports nothing of gatefed's,
 // so the fleet model and every command can read it.
 package provider
 
 import (
+	"io/fs"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -158,6 +160,15 @@ func (k Kind) GroupKind() schema.GroupKind { return schema.GroupKind{Group: k.Gr
 type Install struct {
 	// Hint is the install command a missing CRD points to.
 	Hint string
+	// CRDManifests are the provider's CustomResourceDefinitions, one
+	// *.yaml file each at the root, embedded in its package: a local fleet
+	// (gatefed demo, tests) installs them by default. Nil when the
+	// provider embeds none.
+	CRDManifests fs.FS
+	// CRDModule, for a provider whose CRDs are not embedded, is the Go
+	// module files holding them: a local fleet asked for the provider's
+	// CRDs fetches them through the module proxy.
+	CRDModule *ModuleFiles
 	// Deployments must exist and be Available in the gateway namespace.
 	Deployments []Deployment
 	// Verdicts are objects whose controller must report a condition True.
@@ -166,6 +177,14 @@ type Install struct {
 	// this gateway and failover port: gatefed demo writes it into clusters
 	// that run no gateway controller.
 	StandIn func(gw Gateway, failoverPort int32) StandIn
+}
+
+// ModuleFiles are files of one Go module version.
+type ModuleFiles struct {
+	// Module and Version name it ("istio.io/istio", "v1.27.0").
+	Module, Version string
+	// Files are slash-separated paths inside the module.
+	Files []string
 }
 
 // StandIn is what a running install of a gateway holds: its Deployments,
@@ -459,4 +478,14 @@ func (l Load) ExtraHosts() int {
 		return 0
 	}
 	return l.Endpoints - l.EnvoyClusters
+}
+
+// Subdir is dir of an embedded file system, for Install.CRDManifests. It
+// panics on a dir fs.Sub refuses: an embed pattern is fixed at build time.
+func Subdir(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/istio"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -26,7 +27,7 @@ import (
 // validation. A field the schema does not declare, a wrong type or a broken
 // CEL rule fails the apply.
 func TestRenderedObjectsAcceptedByRealSchemas(t *testing.T) {
-	tf := testfleet.StartT(t, localfleet.Options{Count: 3, CRDs: localfleet.AllCRDs | localfleet.IstioCRDs})
+	tf := testfleet.StartT(t, localfleet.Options{Count: 3, CRDs: localfleet.DefaultCRDs().With(istio.Name)})
 	for _, tc := range tf.Clusters {
 		t.Run(tc.Name, func(t *testing.T) { acceptAll(t, tc) })
 	}

@@ -16,11 +16,11 @@ import (
 
 // The CRDs of the oldest and the newest Gloo gatefed supports, as hack/crds
 // derives them: Gloo 1.17.0 (not embedded in gatefed; tests only) and Gloo
-// 1.22.0 (the copy the test fleet installs).
+// 1.22.0 (the copy embedded in package gloo, which local fleets install).
 var glooSchemas = []struct {
 	version, crdDir string
 }{
-	{"1.17.0", filepath.Join("..", "localfleet", "crds", "gloo-1.17")},
+	{"1.17.0", filepath.Join("gloo", "testdata", "crds-1.17")},
 	{"1.22.0", ""},
 }
 
@@ -42,9 +42,9 @@ func TestGlooOutputAcceptedByOldestAndNewestGloo(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Setenv(localfleet.EnvGlooCRDDir, dir)
+				t.Setenv(localfleet.CRDDirEnv(gloo.Name), dir)
 			}
-			tf := testfleet.StartT(t, localfleet.Options{Count: 1, CRDs: localfleet.GlooCRDs})
+			tf := testfleet.StartT(t, localfleet.Options{Count: 1, CRDs: localfleet.Families(gloo.Name)})
 			apply, namespace := strictApplier(t, tf.Clusters[0])
 			accepted := map[string]int{}
 			for _, obj := range renderGlooFor(t, s.version) {

@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 )
 
 func TestFleetClustersAreDistinctAndReachableByContext(t *testing.T) {
@@ -92,7 +94,7 @@ func TestFleetClustersAreDistinctAndReachableByContext(t *testing.T) {
 }
 
 func TestCRDFamiliesAreInstalledAndEstablished(t *testing.T) {
-	for _, set := range []localfleet.CRDSet{localfleet.GatewayAPICRDs, localfleet.EnvoyGatewayCRDs, localfleet.GlooCRDs} {
+	for _, set := range []localfleet.CRDSet{localfleet.Families(localfleet.GatewayAPI), localfleet.Families(envoygateway.Name), localfleet.Families(gloo.Name)} {
 		crds, err := localfleet.CRDs(set)
 		if err != nil {
 			t.Fatal(err)
@@ -281,7 +283,7 @@ func TestTokenRequestIssuesUsableServiceAccountTokens(t *testing.T) {
 
 func TestCRDOptionsLeaveFamiliesOutAndStopLeavesNoProcesses(t *testing.T) {
 	ctx := context.Background()
-	f, err := Start(ctx, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "no-gloo", CRDs: localfleet.GatewayAPICRDs | localfleet.EnvoyGatewayCRDs}}})
+	f, err := Start(ctx, localfleet.Options{Clusters: []localfleet.ClusterOptions{{Name: "no-gloo", CRDs: localfleet.Families(localfleet.GatewayAPI, envoygateway.Name)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,7 @@ func TestCRDOptionsLeaveFamiliesOutAndStopLeavesNoProcesses(t *testing.T) {
 		}
 	})
 	c := f.Cluster("no-gloo")
-	if c.CRDs.Has(localfleet.GlooCRDs) || !c.CRDs.Has(localfleet.GatewayAPICRDs) {
+	if c.CRDs.Has(gloo.Name) || !c.CRDs.Has(localfleet.GatewayAPI) {
 		t.Fatalf("CRDs %s", c.CRDs)
 	}
 	sim := c.Sim()

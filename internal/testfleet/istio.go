@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/istio"
 )
 
 // EnvIstioBinDir overrides the directory holding istioctl and istiogen.
@@ -15,7 +16,7 @@ func IstioBinDir() string {
 	if d := os.Getenv(EnvIstioBinDir); d != "" {
 		return d
 	}
-	return filepath.Join(localfleet.CacheDir(), "istio", localfleet.IstioVersion)
+	return filepath.Join(localfleet.CacheDir(), "istio", istio.ModuleVersion)
 }
 
 // IstioctlBin is the path of istioctl, Istio's command line.

@@ -1,44 +1,43 @@
-// Package crds holds the CustomResourceDefinitions a local fleet installs,
-// embedded in gatefed so that `gatefed demo up` needs no source tree:
-// the Gateway API (experimental channel), Envoy Gateway and Gloo Edge CRDs,
-// each with its full schema and without descriptions.
+// Package crds holds the Gateway API CustomResourceDefinitions (the
+// experimental channel) a local fleet installs, embedded in gatefed so that
+// `gatefed demo up` needs no source tree, each with its full schema and
+// without descriptions. They are shared by the providers built on the
+// Gateway API; each gateway's own CRDs are embedded in its provider package
+// (provider.Install.CRDManifests).
 //
 // The files are derived by hack/crds (go run ./hack/crds); do not edit them.
-// gloo-1.17 holds the oldest supported Gloo's CRDs for tests; it is not embedded.
 package crds
 
 import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
-// CRD families, each a directory of this package.
-const (
-	GatewayAPI   = "gateway-api"
-	EnvoyGateway = "envoy-gateway"
-	Gloo         = "gloo"
-)
-
-//go:embed gateway-api/*.yaml envoy-gateway/*.yaml gloo/*.yaml
+//go:embed gateway-api/*.yaml
 var files embed.FS
 
-// Load decodes the CRDs of a family, in file-name order.
-func Load(family string) ([]*apiextv1.CustomResourceDefinition, error) {
-	names, err := fs.Glob(files, path.Join(family, "*.yaml"))
+// GatewayAPI holds the Gateway API CRDs, one *.yaml file each.
+var GatewayAPI = provider.Subdir(files, "gateway-api")
+
+// Load decodes the CRDs of the *.yaml files at the root of fsys, one each,
+// in file-name order.
+func Load(fsys fs.FS) ([]*apiextv1.CustomResourceDefinition, error) {
+	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
 		return nil, err
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no CRDs of family %q", family)
+		return nil, fmt.Errorf("no *.yaml files")
 	}
 	out := make([]*apiextv1.CustomResourceDefinition, 0, len(names))
 	for _, name := range names {
-		data, err := files.ReadFile(name)
+		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}

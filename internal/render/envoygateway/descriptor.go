@@ -88,7 +88,8 @@ var Descriptor = &provider.Descriptor{
 		{Group: groupEnvoyGateway, Kind: patchPolicyKind.Kind}: {"Accepted", "Programmed"},
 	},
 	Install: provider.Install{
-		Hint: "install Envoy Gateway, which installs the Gateway API and Envoy Gateway CRDs: helm install eg oci://docker.io/envoyproxy/gateway-helm --namespace envoy-gateway-system --create-namespace; TLSRoute needs the Gateway API experimental channel (kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/experimental-install.yaml)",
+		Hint:         "install Envoy Gateway, which installs the Gateway API and Envoy Gateway CRDs: helm install eg oci://docker.io/envoyproxy/gateway-helm --namespace envoy-gateway-system --create-namespace; TLSRoute needs the Gateway API experimental channel (kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/experimental-install.yaml)",
+		CRDManifests: provider.Subdir(crdFiles, "crds"),
 		Verdicts: []provider.Verdict{
 			{Kind: gatewayClassKind, Of: provider.ObjectClass, Condition: "Accepted",
 				Hint: "check the Envoy Gateway controller's logs and that the GatewayClass's spec.controllerName is " + ControllerName + "; if the class's Gateways are Programmed, the controller lost the class's status on its first reconcile (Envoy Gateway v1.9): kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system"},

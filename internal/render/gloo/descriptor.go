@@ -34,7 +34,8 @@ var Descriptor = &provider.Descriptor{
 	Kinds:       []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	StatusKinds: statusKinds(),
 	Install: provider.Install{
-		Hint: "install Gloo Edge in the cluster, which installs its CRDs: helm install gloo gloo/gloo --namespace gloo-system --create-namespace (chart repo https://storage.googleapis.com/solo-public-helm)",
+		Hint:         "install Gloo Edge in the cluster, which installs its CRDs: helm install gloo gloo/gloo --namespace gloo-system --create-namespace (chart repo https://storage.googleapis.com/solo-public-helm)",
+		CRDManifests: provider.Subdir(crdFiles, "crds"),
 		Deployments: []provider.Deployment{
 			{Name: ControllerDeployment, What: "Gloo's control plane"},
 			{What: "the gateway proxy"},

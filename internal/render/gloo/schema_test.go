@@ -22,12 +22,12 @@ import (
 var sampleFleets = []string{"route-options", "tls"}
 
 // crdDir is where Gloo's CRDs live: $GATEFED_GLOO_CRD_DIR, else the copy
-// the test fleet installs (internal/localfleet/crds/gloo, derived by hack/crds).
+// embedded here and installed by local fleets (crds, derived by hack/crds).
 func crdDir(t *testing.T) string {
 	t.Helper()
-	crds := os.Getenv(localfleet.EnvGlooCRDDir)
+	crds := os.Getenv(localfleet.CRDDirEnv(Name))
 	if crds == "" {
-		crds = filepath.Join(repoRoot(t), "internal", "localfleet", "crds", "gloo")
+		crds = "crds"
 	}
 	if _, err := os.Stat(crds); err != nil {
 		t.Fatalf("Gloo CRDs: %v", err)

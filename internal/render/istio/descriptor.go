@@ -5,6 +5,10 @@ import "github.com/gatefed/gatefed/internal/provider"
 // Name is the provider's name in spec.gateway.provider.
 const Name = "istio"
 
+// ModuleVersion is the istio.io/istio version whose CRDs a local fleet
+// installs; hack/istio/go.mod pins the same for Istio's tools.
+const ModuleVersion = "v0.0.0-20260827124520-eed52ebb66ad"
+
 // Group is the API group of the Istio objects gatefed renders.
 const Group = "networking.istio.io"
 
@@ -34,6 +38,8 @@ var Descriptor = &provider.Descriptor{
 	// Istio writes no verdict on the objects: --wait has nothing to wait for.
 	Install: provider.Install{
 		Hint: "install Istio with an ingress gateway, which installs the networking.istio.io CRDs: istioctl install (profile default), or the base, istiod and gateway charts of https://istio-release.storage.googleapis.com/charts",
+		// Too large to embed: a local fleet fetches them when asked.
+		CRDModule: &provider.ModuleFiles{Module: "istio.io/istio", Version: ModuleVersion, Files: []string{"manifests/charts/base/files/crd-all.gen.yaml"}},
 	},
 	Limits: provider.Limits{
 		RateLimit:   "has no local rate-limit API: leave rateLimit out",

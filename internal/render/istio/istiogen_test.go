@@ -17,6 +17,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/istio"
 	"github.com/gatefed/gatefed/internal/render/rendertest"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
@@ -756,14 +757,14 @@ func TestIstioTestBedOnHandWrittenObjects(t *testing.T) {
 	}
 }
 
-// assertIstioPin checks that localfleet.IstioVersion is hack/istio's pin.
+// assertIstioPin checks that istio.ModuleVersion is hack/istio's pin.
 func assertIstioPin(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "..", "hack", "istio", "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), "istio.io/istio "+localfleet.IstioVersion+"\n") {
-		t.Errorf("hack/istio/go.mod does not require istio.io/istio %s (localfleet.IstioVersion)", localfleet.IstioVersion)
+	if !strings.Contains(string(data), "istio.io/istio "+istio.ModuleVersion+"\n") {
+		t.Errorf("hack/istio/go.mod does not require istio.io/istio %s (istio.ModuleVersion)", istio.ModuleVersion)
 	}
 }
 

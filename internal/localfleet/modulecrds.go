@@ -7,32 +7,32 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	"github.com/gatefed/gatefed/internal/provider"
 )
 
-// IstioVersion is the istio.io/istio version hack/istio/go.mod pins.
-const IstioVersion = "v0.0.0-20260827124520-eed52ebb66ad"
-
-// IstioCRDFile is where the Istio CRDs of IstioVersion are kept:
-// <cache>/istio-crds/<IstioVersion>/crd-all.gen.yaml, copied from the
-// istio.io/istio module (manifests/charts/base/files/crd-all.gen.yaml) the
-// first time a fleet needs them.
-func IstioCRDFile() string {
-	return filepath.Join(CacheDir(), "istio-crds", IstioVersion, "crd-all.gen.yaml")
+// moduleCRDFile is where the CRDs of a family held in module files are
+// kept once fetched: <cache>/<family>-crds/<version>/, in the file's own
+// name (crds.yaml when several files are joined).
+func moduleCRDFile(family string, m provider.ModuleFiles) string {
+	name := "crds.yaml"
+	if len(m.Files) == 1 {
+		name = path.Base(m.Files[0])
+	}
+	return filepath.Join(CacheDir(), family+"-crds", m.Version, name)
 }
 
-func loadIstioCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	return loadModuleCRDs(IstioCRDFile(), "istio.io/istio@"+IstioVersion, filepath.Join("manifests", "charts", "base", "files", "crd-all.gen.yaml"))
-}
-
-// loadModuleCRDs reads the CRDs cached in file, first copying them there
-// from files of a module version (see fetchModuleFile).
-func loadModuleCRDs(file, mod string, files ...string) ([]*apiextv1.CustomResourceDefinition, error) {
+// loadModuleCRDs reads a family's CRDs cached in moduleCRDFile, first
+// copying them there from the module's files (see fetchModuleFile).
+func loadModuleCRDs(family string, m provider.ModuleFiles) ([]*apiextv1.CustomResourceDefinition, error) {
+	file := moduleCRDFile(family, m)
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		data, err = fetchModuleFile(mod, files, file)
+		data, err = fetchModuleFile(m.Module+"@"+m.Version, m.Files, file)
 	}
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func fetchModuleFile(mod string, files []string, dest string) ([]byte, error) {
 	}
 	var data []byte
 	for _, f := range files {
-		part, err := os.ReadFile(filepath.Join(info.Dir, f))
+		part, err := os.ReadFile(filepath.Join(info.Dir, filepath.FromSlash(f)))
 		if err != nil {
 			return nil, err
 		}
@@ -87,16 +87,14 @@ func fetchModuleFile(mod string, files []string, dest string) ([]byte, error) {
 // CertManagerVersion is the cert-manager release whose CRDs tests install.
 const CertManagerVersion = "v1.21.2"
 
-// CertManagerCRDFile is where cert-manager's CRDs (deploy/crds of the
-// github.com/cert-manager/cert-manager module) are kept, joined.
-func CertManagerCRDFile() string {
-	return filepath.Join(CacheDir(), "cert-manager-crds", CertManagerVersion, "crds.yaml")
-}
-
-func loadCertManagerCRDs() ([]*apiextv1.CustomResourceDefinition, error) {
-	var files []string
-	for _, n := range []string{"certificates", "certificaterequests", "issuers", "clusterissuers"} {
-		files = append(files, filepath.Join("deploy", "crds", "cert-manager.io_"+n+".yaml"))
-	}
-	return loadModuleCRDs(CertManagerCRDFile(), "github.com/cert-manager/cert-manager@"+CertManagerVersion, files...)
+// certManagerCRDs are cert-manager's CRDs in its module, kept joined.
+var certManagerCRDs = provider.ModuleFiles{
+	Module:  "github.com/cert-manager/cert-manager",
+	Version: CertManagerVersion,
+	Files: []string{
+		"deploy/crds/cert-manager.io_certificates.yaml",
+		"deploy/crds/cert-manager.io_certificaterequests.yaml",
+		"deploy/crds/cert-manager.io_issuers.yaml",
+		"deploy/crds/cert-manager.io_clusterissuers.yaml",
+	},
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/failovertls"
@@ -270,115 +269,40 @@ func secretExists(ctx context.Context, env *clusterEnv, res *result, name, role 
 // signal: without an active health check or outlier detection, Envoy never
 // moves traffic to the next tier.
 func healthSignals(env *clusterEnv, res *result) {
-	var missing []string
-	checked := 0
-	switch env.provider().Failover.HealthSignals {
-	case provider.SignalsInUpstream:
-		for _, o := range env.objects {
-			if o.GetKind() != "Upstream" {
-				continue
-			}
-			if _, ok, _ := unstructured.NestedMap(o.Object, "spec", "failover"); !ok {
-				continue
-			}
-			checked++
-			hc, _, _ := unstructured.NestedSlice(o.Object, "spec", "healthChecks")
-			_, od, _ := unstructured.NestedMap(o.Object, "spec", "outlierDetection")
-			if len(hc) == 0 && !od {
-				missing = append(missing, fmt.Sprintf("Upstream %s/%s (%s)", o.GetNamespace(), o.GetName(), o.GetAnnotations()[render.AnnotationSource]))
-			}
-		}
-	case provider.SignalsInTrafficPolicy:
-		m, n := egHealthSignals(env.objects)
-		missing, checked = m, n
-	default:
-		for _, key := range sortedUsed(env) {
-			sp := env.input.Used[key]
-			if len(sp.Tiers) < 2 {
-				continue
-			}
-			checked++
-			if !sp.Service.HasHealthSignal() {
-				missing = append(missing, "GlobalService "+key)
-			}
-		}
+	var hs provider.HealthSignals
+	if read := env.provider().Failover.HealthSignals; read != nil {
+		hs = read(env.objects)
+	} else {
+		hs = serviceHealthSignals(env)
 	}
-	if checked == 0 {
+	if hs.Paths == 0 {
 		return
 	}
-	for _, m := range missing {
+	for _, m := range hs.Missing {
 		res.warn(fmt.Sprintf("%s can fail over but has no health check or outlier detection in what was rendered: failover never triggers", m),
 			"set spec.healthCheck or spec.outlierDetection on the GlobalService")
 	}
-	if len(missing) == 0 {
-		res.info(fmt.Sprintf("every failover path (%d) has a health signal", checked))
+	if len(hs.Missing) == 0 {
+		res.info(fmt.Sprintf("every failover path (%d) has a health signal", hs.Paths))
 	}
 }
 
-// egHealthSignals finds the HTTPRoute rules with a fallback Backend that no
-// BackendTrafficPolicy gives an active or passive health check.
-func egHealthSignals(objs []*unstructured.Unstructured) (missing []string, checked int) {
-	fallback := map[string]bool{} // namespace/name of Backends with fallback: true
-	covered := map[string]bool{}  // route ns/name#section ("" for the whole route)
-	for _, o := range objs {
-		switch o.GetKind() {
-		case "Backend":
-			if fb, _, _ := unstructured.NestedBool(o.Object, "spec", "fallback"); fb {
-				fallback[o.GetNamespace()+"/"+o.GetName()] = true
-			}
-		case "BackendTrafficPolicy":
-			_, active, _ := unstructured.NestedMap(o.Object, "spec", "healthCheck", "active")
-			_, passive, _ := unstructured.NestedMap(o.Object, "spec", "healthCheck", "passive")
-			if !active && !passive {
-				continue
-			}
-			refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "targetRefs")
-			for _, r := range refs {
-				rm, _ := r.(map[string]any)
-				if rm["kind"] != "HTTPRoute" {
-					continue
-				}
-				section, _ := rm["sectionName"].(string)
-				covered[fmt.Sprintf("%s/%v#%s", o.GetNamespace(), rm["name"], section)] = true
-			}
-		}
-	}
-	for _, o := range objs {
-		if o.GetKind() != "HTTPRoute" {
+// serviceHealthSignals reads each GlobalService the cluster routes to with
+// more than one tier, for a provider whose render carries the service's
+// healthCheck and outlierDetection as they are.
+func serviceHealthSignals(env *clusterEnv) provider.HealthSignals {
+	var hs provider.HealthSignals
+	for _, key := range sortedUsed(env) {
+		sp := env.input.Used[key]
+		if len(sp.Tiers) < 2 {
 			continue
 		}
-		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
-		for i, r := range rules {
-			rm, _ := r.(map[string]any)
-			refs, _ := rm["backendRefs"].([]any)
-			fails := false
-			for _, b := range refs {
-				bm, _ := b.(map[string]any)
-				ns, _ := bm["namespace"].(string)
-				if ns == "" {
-					ns = o.GetNamespace()
-				}
-				if bm["kind"] == "Backend" && fallback[fmt.Sprintf("%s/%v", ns, bm["name"])] {
-					fails = true
-				}
-			}
-			if !fails {
-				continue
-			}
-			checked++
-			section, _ := rm["name"].(string)
-			route := o.GetNamespace() + "/" + o.GetName()
-			if covered[route+"#"+section] || covered[route+"#"] {
-				continue
-			}
-			label := fmt.Sprintf("rule %d", i)
-			if section != "" {
-				label = fmt.Sprintf("rule %q", section)
-			}
-			missing = append(missing, fmt.Sprintf("HTTPRoute %s %s (%s)", route, label, o.GetAnnotations()[render.AnnotationSource]))
+		hs.Paths++
+		if !sp.Service.HasHealthSignal() {
+			hs.Missing = append(hs.Missing, "GlobalService "+key)
 		}
 	}
-	return missing, checked
+	return hs
 }
 
 func sortedUsed(env *clusterEnv) []string {

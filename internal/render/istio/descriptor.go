@@ -51,9 +51,10 @@ var Descriptor = &provider.Descriptor{
 		InstalledPortName:        "tls",
 		PortCheck:                provider.PortOnSelectedService,
 		LocalTierThroughFailover: true,
-		HealthSignals:            provider.SignalsInService,
 		// The DestinationRule's subjectAltNames hold the SNI.
 		SourceChecksName: true,
+		// No HealthSignals: its DestinationRules eject by the GlobalService's
+		// outlier detection (a healthCheck turned into it), which check reads.
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{kinds[0], kinds[1], kinds[3]},

@@ -143,13 +143,14 @@ func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
 		})
 	default:
 		if receives {
+			if l := env.provider().Failover.Listener; l != nil {
+				steps = append(steps, func(r *result) { checkFailoverListener(ctx, env, r, l) })
+			}
 			switch env.provider().Failover.PortCheck {
 			case provider.PortOnGatewayService:
 				steps = append(steps, func(r *result) { gatewayServicePort(ctx, env, r) })
 			case provider.PortOnSelectedService:
-				steps = append(steps,
-					func(r *result) { istioFailoverGateway(ctx, env, r) },
-					func(r *result) { istioFailoverPort(ctx, env, r) })
+				steps = append(steps, func(r *result) { selectedServicePort(ctx, env, r) })
 			}
 		}
 		if sends {
@@ -233,11 +234,46 @@ func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 		res.objInfo(ref, fmt.Sprintf("the gateway Service %s/%s exposes port %q %d", ns, name, FailoverPortName, want))
 		return
 	}
-	hint := fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener", FailoverPortName, want)
+	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName),
+		fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener%s", FailoverPortName, want, exposeHint(env, name)))
+}
+
+// exposeHint is " (where the install exposes the failover port)", or "".
+func exposeHint(env *clusterEnv, gatewayName string) string {
 	if expose := env.provider().Failover.ExposePort; expose != nil {
-		hint += " (" + expose(name) + ")"
+		return " (" + expose(gatewayName) + ")"
 	}
-	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName), hint)
+	return ""
+}
+
+// checkFailoverListener needs the object gatefed renders to take failover
+// traffic (an Istio Gateway) to be in the cluster, listening on the
+// failover port.
+func checkFailoverListener(ctx context.Context, env *clusterEnv, res *result, l *provider.Listener) {
+	ns, k := env.gatewayNamespace(), l.Kind
+	ref := objRef(k.Kind, ns, l.Name)
+	m := env.mapping(k.GroupKind())
+	if m == nil {
+		res.objFail(ref, fmt.Sprintf("the cluster does not serve %s %ss: the failover %s cannot exist", k.Group, k.Kind, k.Kind), "see gateway-install")
+		return
+	}
+	got, err := env.resource(m, ns).Get(ctx, l.Name, metav1.GetOptions{})
+	switch {
+	case isNotFound(err):
+		res.objFail(ref, fmt.Sprintf("the failover %s %s/%s does not exist: no failover traffic is accepted", k.Kind, ns, l.Name),
+			"run gatefed apply")
+		return
+	case err != nil:
+		res.objFail(ref, fmt.Sprintf("read %s %s/%s: %v", k.Kind, ns, l.Name, err), rbacHint("get "+k.CRDName(), ns))
+		return
+	}
+	want := env.cluster.FailoverPort()
+	n := l.OnPort(got, want)
+	if n == 0 {
+		res.objFail(ref, fmt.Sprintf("the failover %s %s/%s has no %s on port %d", k.Kind, ns, l.Name, l.Unit, want), "run gatefed apply (see drift)")
+		return
+	}
+	res.objInfo(ref, fmt.Sprintf("the failover %s %s/%s exists with %s on port %d", k.Kind, ns, l.Name, plural(n, l.Unit, l.Units), want))
 }
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}

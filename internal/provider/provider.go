@@ -343,9 +343,14 @@ type Failover struct {
 	InstalledPortName string
 	// PortCheck is what check failover-readiness reads on a target.
 	PortCheck PortCheck
-	// ExposePort says, for PortOnGatewayService, where the install
-	// exposes an extra port on the gateway Service named gatewayName.
+	// ExposePort says where the gateway's install exposes the failover
+	// port on the gateway Service (named gatewayName, for
+	// PortOnGatewayService), for a check that does not find it.
 	ExposePort func(gatewayName string) string
+	// Listener, when set, is the object gatefed renders on a failover
+	// target to take failover traffic that no controller writes a verdict
+	// on: check failover-readiness reads it in the cluster.
+	Listener *Listener
 	// AddressesOfOneKind refuses failover targets with IP addresses and DNS
 	// names behind one route (one Envoy cluster cannot hold both).
 	AddressesOfOneKind bool
@@ -402,10 +407,22 @@ const (
 	// PortOnGatewayService: the Service spec.gateway.name must expose a
 	// port named "failover" with the registered port.
 	PortOnGatewayService
-	// PortOnSelectedService: the failover Gateway must be accepted and a
-	// Service selecting the gateway's pods must expose the port.
+	// PortOnSelectedService: a Service selecting the gateway's pods must
+	// expose the port.
 	PortOnSelectedService
 )
+
+// Listener is a rendered object that takes failover traffic on its
+// listening units (an Istio Gateway's servers).
+type Listener struct {
+	// Kind and Name locate it in the gateway namespace.
+	Kind Kind
+	Name string
+	// Unit and Units name one and several listening units ("server").
+	Unit, Units string
+	// OnPort counts the units of obj that listen on port.
+	OnPort func(obj *unstructured.Unstructured, port int32) int
+}
 
 // HealthSignals are what a provider's Failover.HealthSignals found.
 type HealthSignals struct {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/failovertls"
@@ -144,13 +143,14 @@ func checkFailoverReadiness(ctx context.Context, env *clusterEnv, res *result) {
 		})
 	default:
 		if receives {
+			if l := env.provider().Failover.Listener; l != nil {
+				steps = append(steps, func(r *result) { checkFailoverListener(ctx, env, r, l) })
+			}
 			switch env.provider().Failover.PortCheck {
 			case provider.PortOnGatewayService:
 				steps = append(steps, func(r *result) { gatewayServicePort(ctx, env, r) })
 			case provider.PortOnSelectedService:
-				steps = append(steps,
-					func(r *result) { istioFailoverGateway(ctx, env, r) },
-					func(r *result) { istioFailoverPort(ctx, env, r) })
+				steps = append(steps, func(r *result) { selectedServicePort(ctx, env, r) })
 			}
 		}
 		if sends {
@@ -234,11 +234,46 @@ func gatewayServicePort(ctx context.Context, env *clusterEnv, res *result) {
 		res.objInfo(ref, fmt.Sprintf("the gateway Service %s/%s exposes port %q %d", ns, name, FailoverPortName, want))
 		return
 	}
-	hint := fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener", FailoverPortName, want)
+	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName),
+		fmt.Sprintf("add a port named %q, port %d, targetPort the proxy's failover listener%s", FailoverPortName, want, exposeHint(env, name)))
+}
+
+// exposeHint is " (where the install exposes the failover port)", or "".
+func exposeHint(env *clusterEnv, gatewayName string) string {
 	if expose := env.provider().Failover.ExposePort; expose != nil {
-		hint += " (" + expose(name) + ")"
+		return " (" + expose(gatewayName) + ")"
 	}
-	res.objFail(ref, fmt.Sprintf("the gateway Service %s/%s has no port named %q", ns, name, FailoverPortName), hint)
+	return ""
+}
+
+// checkFailoverListener needs the object gatefed renders to take failover
+// traffic (an Istio Gateway) to be in the cluster, listening on the
+// failover port.
+func checkFailoverListener(ctx context.Context, env *clusterEnv, res *result, l *provider.Listener) {
+	ns, k := env.gatewayNamespace(), l.Kind
+	ref := objRef(k.Kind, ns, l.Name)
+	m := env.mapping(k.GroupKind())
+	if m == nil {
+		res.objFail(ref, fmt.Sprintf("the cluster does not serve %s %ss: the failover %s cannot exist", k.Group, k.Kind, k.Kind), "see gateway-install")
+		return
+	}
+	got, err := env.resource(m, ns).Get(ctx, l.Name, metav1.GetOptions{})
+	switch {
+	case isNotFound(err):
+		res.objFail(ref, fmt.Sprintf("the failover %s %s/%s does not exist: no failover traffic is accepted", k.Kind, ns, l.Name),
+			"run gatefed apply")
+		return
+	case err != nil:
+		res.objFail(ref, fmt.Sprintf("read %s %s/%s: %v", k.Kind, ns, l.Name, err), rbacHint("get "+k.CRDName(), ns))
+		return
+	}
+	want := env.cluster.FailoverPort()
+	n := l.OnPort(got, want)
+	if n == 0 {
+		res.objFail(ref, fmt.Sprintf("the failover %s %s/%s has no %s on port %d", k.Kind, ns, l.Name, l.Unit, want), "run gatefed apply (see drift)")
+		return
+	}
+	res.objInfo(ref, fmt.Sprintf("the failover %s %s/%s exists with %s on port %d", k.Kind, ns, l.Name, plural(n, l.Unit, l.Units), want))
 }
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
@@ -270,115 +305,40 @@ func secretExists(ctx context.Context, env *clusterEnv, res *result, name, role 
 // signal: without an active health check or outlier detection, Envoy never
 // moves traffic to the next tier.
 func healthSignals(env *clusterEnv, res *result) {
-	var missing []string
-	checked := 0
-	switch env.provider().Failover.HealthSignals {
-	case provider.SignalsInUpstream:
-		for _, o := range env.objects {
-			if o.GetKind() != "Upstream" {
-				continue
-			}
-			if _, ok, _ := unstructured.NestedMap(o.Object, "spec", "failover"); !ok {
-				continue
-			}
-			checked++
-			hc, _, _ := unstructured.NestedSlice(o.Object, "spec", "healthChecks")
-			_, od, _ := unstructured.NestedMap(o.Object, "spec", "outlierDetection")
-			if len(hc) == 0 && !od {
-				missing = append(missing, fmt.Sprintf("Upstream %s/%s (%s)", o.GetNamespace(), o.GetName(), o.GetAnnotations()[render.AnnotationSource]))
-			}
-		}
-	case provider.SignalsInTrafficPolicy:
-		m, n := egHealthSignals(env.objects)
-		missing, checked = m, n
-	default:
-		for _, key := range sortedUsed(env) {
-			sp := env.input.Used[key]
-			if len(sp.Tiers) < 2 {
-				continue
-			}
-			checked++
-			if !sp.Service.HasHealthSignal() {
-				missing = append(missing, "GlobalService "+key)
-			}
-		}
+	var hs provider.HealthSignals
+	if read := env.provider().Failover.HealthSignals; read != nil {
+		hs = read(env.objects)
+	} else {
+		hs = serviceHealthSignals(env)
 	}
-	if checked == 0 {
+	if hs.Paths == 0 {
 		return
 	}
-	for _, m := range missing {
+	for _, m := range hs.Missing {
 		res.warn(fmt.Sprintf("%s can fail over but has no health check or outlier detection in what was rendered: failover never triggers", m),
 			"set spec.healthCheck or spec.outlierDetection on the GlobalService")
 	}
-	if len(missing) == 0 {
-		res.info(fmt.Sprintf("every failover path (%d) has a health signal", checked))
+	if len(hs.Missing) == 0 {
+		res.info(fmt.Sprintf("every failover path (%d) has a health signal", hs.Paths))
 	}
 }
 
-// egHealthSignals finds the HTTPRoute rules with a fallback Backend that no
-// BackendTrafficPolicy gives an active or passive health check.
-func egHealthSignals(objs []*unstructured.Unstructured) (missing []string, checked int) {
-	fallback := map[string]bool{} // namespace/name of Backends with fallback: true
-	covered := map[string]bool{}  // route ns/name#section ("" for the whole route)
-	for _, o := range objs {
-		switch o.GetKind() {
-		case "Backend":
-			if fb, _, _ := unstructured.NestedBool(o.Object, "spec", "fallback"); fb {
-				fallback[o.GetNamespace()+"/"+o.GetName()] = true
-			}
-		case "BackendTrafficPolicy":
-			_, active, _ := unstructured.NestedMap(o.Object, "spec", "healthCheck", "active")
-			_, passive, _ := unstructured.NestedMap(o.Object, "spec", "healthCheck", "passive")
-			if !active && !passive {
-				continue
-			}
-			refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "targetRefs")
-			for _, r := range refs {
-				rm, _ := r.(map[string]any)
-				if rm["kind"] != "HTTPRoute" {
-					continue
-				}
-				section, _ := rm["sectionName"].(string)
-				covered[fmt.Sprintf("%s/%v#%s", o.GetNamespace(), rm["name"], section)] = true
-			}
-		}
-	}
-	for _, o := range objs {
-		if o.GetKind() != "HTTPRoute" {
+// serviceHealthSignals reads each GlobalService the cluster routes to with
+// more than one tier, for a provider whose render carries the service's
+// healthCheck and outlierDetection as they are.
+func serviceHealthSignals(env *clusterEnv) provider.HealthSignals {
+	var hs provider.HealthSignals
+	for _, key := range sortedUsed(env) {
+		sp := env.input.Used[key]
+		if len(sp.Tiers) < 2 {
 			continue
 		}
-		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
-		for i, r := range rules {
-			rm, _ := r.(map[string]any)
-			refs, _ := rm["backendRefs"].([]any)
-			fails := false
-			for _, b := range refs {
-				bm, _ := b.(map[string]any)
-				ns, _ := bm["namespace"].(string)
-				if ns == "" {
-					ns = o.GetNamespace()
-				}
-				if bm["kind"] == "Backend" && fallback[fmt.Sprintf("%s/%v", ns, bm["name"])] {
-					fails = true
-				}
-			}
-			if !fails {
-				continue
-			}
-			checked++
-			section, _ := rm["name"].(string)
-			route := o.GetNamespace() + "/" + o.GetName()
-			if covered[route+"#"+section] || covered[route+"#"] {
-				continue
-			}
-			label := fmt.Sprintf("rule %d", i)
-			if section != "" {
-				label = fmt.Sprintf("rule %q", section)
-			}
-			missing = append(missing, fmt.Sprintf("HTTPRoute %s %s (%s)", route, label, o.GetAnnotations()[render.AnnotationSource]))
+		hs.Paths++
+		if !sp.Service.HasHealthSignal() {
+			hs.Missing = append(hs.Missing, "GlobalService "+key)
 		}
 	}
-	return missing, checked
+	return hs
 }
 
 func sortedUsed(env *clusterEnv) []string {

@@ -180,7 +180,7 @@ func findProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployme
 		}
 		dep = &list.Items[0]
 	case provider.ProxyBySelector:
-		got, err := istioProxyDeployment(ctx, env)
+		got, err := selectedProxyDeployment(ctx, env)
 		if got == nil || err != nil {
 			return nil, nil, err
 		}

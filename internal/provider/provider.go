@@ -1,7 +1,7 @@
 // Package provider describes a gateway provider: its name and defaults, the
 // CRDs and kinds it needs (and their manifests), how its objects are applied
-// and accepted, how to install it, what it cannot run and where its
-// failover port and proxy are.
+// and accepted, how to install it, what it cannot run, where its failover
+// port and proxy are and how check reads its failover paths' health signals.
 // Each provider package fills one Descriptor; everything else asks it
 // instead of naming a provider. The package imports nothing of gatefed's,
 // so the fleet model and every command can read it.
@@ -343,9 +343,14 @@ type Failover struct {
 	InstalledPortName string
 	// PortCheck is what check failover-readiness reads on a target.
 	PortCheck PortCheck
-	// ExposePort says, for PortOnGatewayService, where the install
-	// exposes an extra port on the gateway Service named gatewayName.
+	// ExposePort says where the gateway's install exposes the failover
+	// port on the gateway Service (named gatewayName, for
+	// PortOnGatewayService), for a check that does not find it.
 	ExposePort func(gatewayName string) string
+	// Listener, when set, is the object gatefed renders on a failover
+	// target to take failover traffic that no controller writes a verdict
+	// on: check failover-readiness reads it in the cluster.
+	Listener *Listener
 	// AddressesOfOneKind refuses failover targets with IP addresses and DNS
 	// names behind one route (one Envoy cluster cannot hold both).
 	AddressesOfOneKind bool
@@ -365,8 +370,11 @@ type Failover struct {
 	// check gateway-install fails a cluster whose routes fail over on
 	// another.
 	Edition *Edition
-	// HealthSignals is where check finds a failover path's health check.
-	HealthSignals HealthSignals
+	// HealthSignals, when set, reads the failover paths of a cluster's
+	// rendered objects: it names each path without an active health check
+	// or outlier detection ("Upstream ns/name (source)") and counts the
+	// paths. Nil: check reads each GlobalService with more than one tier.
+	HealthSignals func(objs []*unstructured.Unstructured) HealthSignals
 	// SourceChecksName: as a failover source, the gateway checks that the
 	// target's serving certificate carries the SNI it sent, besides the CA.
 	SourceChecksName bool
@@ -399,24 +407,30 @@ const (
 	// PortOnGatewayService: the Service spec.gateway.name must expose a
 	// port named "failover" with the registered port.
 	PortOnGatewayService
-	// PortOnSelectedService: the failover Gateway must be accepted and a
-	// Service selecting the gateway's pods must expose the port.
+	// PortOnSelectedService: a Service selecting the gateway's pods must
+	// expose the port.
 	PortOnSelectedService
 )
 
-// HealthSignals is where the render holds a failover path's health check.
-type HealthSignals int
+// Listener is a rendered object that takes failover traffic on its
+// listening units (an Istio Gateway's servers).
+type Listener struct {
+	// Kind and Name locate it in the gateway namespace.
+	Kind Kind
+	Name string
+	// Unit and Units name one and several listening units ("server").
+	Unit, Units string
+	// OnPort counts the units of obj that listen on port.
+	OnPort func(obj *unstructured.Unstructured, port int32) int
+}
 
-// Health signal sources.
-const (
-	// SignalsInService: the GlobalService's healthCheck or outlierDetection.
-	SignalsInService HealthSignals = iota
-	// SignalsInUpstream: a Gloo Upstream's healthChecks or outlierDetection.
-	SignalsInUpstream
-	// SignalsInTrafficPolicy: the BackendTrafficPolicy of an HTTPRoute rule
-	// with a fallback Backend.
-	SignalsInTrafficPolicy
-)
+// HealthSignals are what a provider's Failover.HealthSignals found.
+type HealthSignals struct {
+	// Paths counts the failover paths read.
+	Paths int
+	// Missing names the paths without a health signal, in order.
+	Missing []string
+}
 
 // Sizing is what check sizing reads of a provider.
 type Sizing struct {

@@ -115,7 +115,7 @@ var Descriptor = &provider.Descriptor{
 		OwnedGateway:        FailoverGatewayName,
 		PortCheck:           provider.PortRendered,
 		AddressesOfOneKind:  true,
-		HealthSignals:       provider.SignalsInTrafficPolicy,
+		HealthSignals:       healthSignals,
 		// A Backend's tls.sni is also the name its certificate is checked for.
 		SourceChecksName: true,
 		SharedFallback:   true,

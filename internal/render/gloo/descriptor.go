@@ -52,7 +52,7 @@ var Descriptor = &provider.Descriptor{
 		ExposePort: func(gatewayName string) string {
 			return "gatewayProxies." + gatewayName + ".service.extraPorts in Gloo's Helm values"
 		},
-		HealthSignals:     provider.SignalsInUpstream,
+		HealthSignals:     healthSignals,
 		DNSInControlPlane: true,
 		// Gloo turns an UpstreamSslConfig's Secret into Envoy's trusted CA
 		// (its ca.crt) and matches subject alt names only for

@@ -46,14 +46,21 @@ var Descriptor = &provider.Descriptor{
 		NoRouteWasm: "Istio's WasmPlugin attaches to the gateway's workloads, so it would run on every route of the gateway, not on this one. Leave istio clusters out with spec.clusters.selector",
 	},
 	Failover: provider.Failover{
-		Discovery:                provider.DiscoverBySelector,
-		InstalledService:         "istio-ingressgateway",
-		InstalledPortName:        "tls",
-		PortCheck:                provider.PortOnSelectedService,
+		Discovery:         provider.DiscoverBySelector,
+		InstalledService:  "istio-ingressgateway",
+		InstalledPortName: "tls",
+		PortCheck:         provider.PortOnSelectedService,
+		ExposePort:        func(string) string { return "istioctl install's istio-ingressgateway has it" },
+		Listener: &provider.Listener{
+			Kind: kinds[0], Name: FailoverGatewayName,
+			Unit: "server", Units: "servers",
+			OnPort: serversOnPort,
+		},
 		LocalTierThroughFailover: true,
-		HealthSignals:            provider.SignalsInService,
 		// The DestinationRule's subjectAltNames hold the SNI.
 		SourceChecksName: true,
+		// No HealthSignals: its DestinationRules eject by the GlobalService's
+		// outlier detection (a healthCheck turned into it), which check reads.
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{kinds[0], kinds[1], kinds[3]},

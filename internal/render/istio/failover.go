@@ -38,6 +38,19 @@ func (r *renderer) failoverGateway() (*unstructured.Unstructured, error) {
 	return stamp(obj, err, r.Cluster, fleet.KindCluster, "", r.Cluster)
 }
 
+// serversOnPort counts the servers of a Gateway listening on port.
+func serversOnPort(gw *unstructured.Unstructured, port int32) int {
+	servers, _, _ := unstructured.NestedSlice(gw.Object, "spec", "servers")
+	n := 0
+	for _, s := range servers {
+		sm, _ := s.(map[string]any)
+		if p, _, _ := unstructured.NestedInt64(sm, "port", "number"); p == int64(port) {
+			n++
+		}
+	}
+	return n
+}
+
 // failoverVirtualService sends a served SNI, once its TLS is terminated, to
 // the local Service only (a tcp route: Istio routes terminated TLS as TCP),
 // never to a ServiceEntry of tiers, so failover traffic cannot fail over again.

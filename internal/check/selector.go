@@ -8,11 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/gatefed/gatefed/internal/render/istio"
 )
 
 // holdsLabels reports whether labels has every key and value of want (and
@@ -24,7 +20,7 @@ func holdsLabels(have, want map[string]string) bool {
 func selectorText(m map[string]string) string { return labels.Set(m).String() }
 
 // installedFirst orders names with the Service and Deployment of the
-// provider's default install (istio-ingressgateway) first, then by name.
+// provider's default install (Failover.InstalledService) first, then by name.
 func installedFirst(env *clusterEnv) func(a, b string) bool {
 	installed := env.provider().Failover.InstalledService
 	return func(a, b string) bool {
@@ -35,44 +31,9 @@ func installedFirst(env *clusterEnv) func(a, b string) bool {
 	}
 }
 
-// istioFailoverGateway needs the failover Gateway gatefed renders on an
-// istio failover target to be in the cluster, with its servers.
-func istioFailoverGateway(ctx context.Context, env *clusterEnv, res *result) {
-	ns := env.gatewayNamespace()
-	ref := objRef("Gateway", ns, istio.FailoverGatewayName)
-	m := env.mapping(schema.GroupKind{Group: istio.Group, Kind: "Gateway"})
-	if m == nil {
-		res.objFail(ref, "the cluster does not serve networking.istio.io Gateways: the failover Gateway cannot exist", "see gateway-install")
-		return
-	}
-	got, err := env.resource(m, ns).Get(ctx, istio.FailoverGatewayName, metav1.GetOptions{})
-	switch {
-	case isNotFound(err):
-		res.objFail(ref, fmt.Sprintf("the failover Gateway %s/%s does not exist: no failover traffic is accepted", ns, istio.FailoverGatewayName),
-			"run gatefed apply")
-		return
-	case err != nil:
-		res.objFail(ref, fmt.Sprintf("read Gateway %s/%s: %v", ns, istio.FailoverGatewayName, err), rbacHint("get gateways.networking.istio.io", ns))
-		return
-	}
-	servers, _, _ := unstructured.NestedSlice(got.Object, "spec", "servers")
-	want := int64(env.cluster.FailoverPort())
-	n := 0
-	for _, s := range servers {
-		if p, _, _ := unstructured.NestedInt64(s.(map[string]any), "port", "number"); p == want {
-			n++
-		}
-	}
-	if n == 0 {
-		res.objFail(ref, fmt.Sprintf("the failover Gateway %s/%s has no server on port %d", ns, istio.FailoverGatewayName, want), "run gatefed apply (see drift)")
-		return
-	}
-	res.objInfo(ref, fmt.Sprintf("the failover Gateway %s/%s exists with %s on port %d", ns, istio.FailoverGatewayName, plural(n, "server", "servers"), want))
-}
-
-// istioFailoverPort needs a Service of the ingress gateway pods (its
+// selectedServicePort needs a Service of the ingress gateway pods (its
 // selector holds spec.gateway.selector) to expose the failover port.
-func istioFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
+func selectedServicePort(ctx context.Context, env *clusterEnv, res *result) {
 	c := env.cluster
 	ns, sel := env.gatewayNamespace(), c.Spec.Gateway.Selector
 	want := c.FailoverPort()
@@ -91,7 +52,7 @@ func istioFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
 	sort.Slice(ours, func(i, j int) bool { return first(ours[i].Name, ours[j].Name) })
 	if len(ours) == 0 {
 		res.fail(fmt.Sprintf("no Service in %s selects the ingress gateway pods (%s): other clusters cannot reach its failover port", ns, selectorText(sel)),
-			fmt.Sprintf("expose the ingress gateway with a LoadBalancer Service with port %d (istioctl install's istio-ingressgateway has it), or correct spec.gateway.selector of Cluster %s", want, c.Name()))
+			fmt.Sprintf("expose the ingress gateway with a LoadBalancer Service with port %d%s, or correct spec.gateway.selector of Cluster %s", want, exposeHint(env, ""), c.Name()))
 		return
 	}
 	for _, s := range ours {
@@ -104,13 +65,13 @@ func istioFailoverPort(ctx context.Context, env *clusterEnv, res *result) {
 	}
 	s := ours[0]
 	res.objFail(objRef("Service", s.Namespace, s.Name), fmt.Sprintf("the ingress gateway Service %s/%s does not expose port %d, which Cluster %s registers as its failover port", s.Namespace, s.Name, want, c.Name()),
-		fmt.Sprintf("add port %d (name tls, targetPort the gateway pods' %d) to the Service, or set spec.failover.port of Cluster %s to a port it exposes", want, want, c.Name()))
+		fmt.Sprintf("add port %d (name %s, targetPort the gateway pods' %d) to the Service, or set spec.failover.port of Cluster %s to a port it exposes", want, env.provider().Failover.InstalledPortName, want, c.Name()))
 }
 
-// istioProxyDeployment is the ingress gateway's Deployment: in the gateway
-// namespace, pods labelled with spec.gateway.selector, istio-ingressgateway
-// first. Its proxy container is istio-proxy.
-func istioProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployment, error) {
+// selectedProxyDeployment is the ingress gateway's Deployment: in the gateway
+// namespace, pods labelled with spec.gateway.selector, the default
+// install's (Failover.InstalledService) first.
+func selectedProxyDeployment(ctx context.Context, env *clusterEnv) (*appsv1.Deployment, error) {
 	gw := env.cluster.Spec.Gateway
 	list, err := env.kube.AppsV1().Deployments(gw.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {

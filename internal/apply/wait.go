@@ -37,9 +37,16 @@ func (w *WaitReport) OK() bool { return len(w.NotAccepted) == 0 }
 // WaitInterval is how often Wait polls.
 var WaitInterval = time.Second
 
+// RejectionSettle is how long a rejection must hold before it ends the wait
+// when it is on an object the apply left unchanged while it wrote others in
+// the cluster: a controller judges a route again when an object it refers to
+// changes, and until then the route's status still holds the old verdict.
+var RejectionSettle = 15 * time.Second
+
 // Wait polls every applied cluster until each desired object that a gateway
 // gives a verdict on is accepted, or every remaining one is rejected for its
-// current generation, or timeout passes. Clusters whose apply failed are left
+// current generation (after RejectionSettle, for an object left unchanged
+// while the apply wrote others in its cluster), or timeout passes. Clusters whose apply failed are left
 // out (the apply already reported them).
 func (e *Engine) Wait(ctx context.Context, p *Plan, res *Result, timeout time.Duration) *WaitReport {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -72,6 +79,20 @@ func (e *Engine) Wait(ctx context.Context, p *Plan, res *Result, timeout time.Du
 	return report
 }
 
+// rejectionSettled reports whether a final rejection of an object is to be
+// believed now: at once for an object the apply wrote, or when it wrote
+// nothing in the cluster; after RejectionSettle otherwise.
+func rejectionSettled(cp *ClusterPlan) func(*Change) bool {
+	wrote := false
+	for _, c := range cp.Changes {
+		wrote = wrote || c.Op != OpUnchanged
+	}
+	from := time.Now()
+	return func(c *Change) bool {
+		return !wrote || c.Op != OpUnchanged || time.Since(from) >= RejectionSettle
+	}
+}
+
 func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int, left []WaitItem, timedOut bool) {
 	pending := map[liveKey]*Change{}
 	results := map[liveKey]status.Result{}
@@ -87,6 +108,7 @@ func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int
 		}
 	}
 	total := len(pending)
+	settled := rejectionSettled(cp)
 	e.emitf(cp.Name, StageWaiting, "waiting for the gateway to accept %d %s", total, pluralize(total, "object", "objects"))
 	selector := LabelPartOf + "=" + cp.set.id
 	for {
@@ -140,7 +162,7 @@ func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int
 			switch {
 			case r.State == status.Accepted:
 				delete(pending, k)
-			case r.State == status.Rejected && r.Final:
+			case r.State == status.Rejected && r.Final && settled(pending[k]):
 			default:
 				final = false
 			}

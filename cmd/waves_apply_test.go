@@ -308,7 +308,7 @@ func acceptGlooObjects(ctx context.Context, c *testfleet.Cluster) {
 			for _, o := range list.Items {
 				// Gloo's CRDs default status to {statuses: {}}.
 				if statuses, _, _ := unstructured.NestedMap(o.Object, "status", "statuses"); len(statuses) == 0 {
-					_ = sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), localfleet.GlooStatus{State: localfleet.GlooAccepted})
+					_ = sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), testfleet.GlooStatus{State: gloo.StateAccepted})
 				}
 			}
 		}

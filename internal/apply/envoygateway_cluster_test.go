@@ -220,8 +220,8 @@ func TestWaitEnvoyGatewayController(t *testing.T) {
 	if len(managers) != 1 || !managers["envoy-gateway"] {
 		t.Errorf("statuses written by %v, want the controller alone", managers)
 	}
-	if !routeControllers["HTTPRoute "+localfleet.EnvoyGatewayControllerName] {
-		t.Errorf("HTTPRoute parents name controllers %v, want %s", routeControllers, localfleet.EnvoyGatewayControllerName)
+	if !routeControllers["HTTPRoute "+envoygateway.ControllerName] {
+		t.Errorf("HTTPRoute parents name controllers %v, want %s", routeControllers, envoygateway.ControllerName)
 	}
 
 	// Without the Secret the Backend presents and verifies with, the

@@ -18,7 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 	"github.com/gatefed/gatefed/internal/status"
+	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
 // many is the baseline plus enough routes that an apply takes several phases
@@ -280,18 +283,18 @@ func TestWait(t *testing.T) {
 
 	for _, c := range tf.Clusters {
 		sim := c.Sim()
-		if err := sim.GlooStatus(ctx, gvrUpstream, e.ns, "api", localfleet.GlooStatus{State: localfleet.GlooAccepted}); err != nil {
+		if err := sim.GlooStatus(ctx, gvrUpstream, e.ns, "api", testfleet.GlooStatus{State: gloo.StateAccepted}); err != nil {
 			t.Fatal(err)
 		}
-		vs := localfleet.GlooStatus{State: localfleet.GlooAccepted, StateAsString: true}
+		vs := testfleet.GlooStatus{State: gloo.StateAccepted, StateAsString: true}
 		if c.Name == "c3" {
-			vs = localfleet.GlooStatus{State: localfleet.GlooRejected, Reason: "domain conflict"}
+			vs = testfleet.GlooStatus{State: gloo.StateRejected, Reason: "domain conflict"}
 		}
 		if err := sim.GlooStatus(ctx, gvrVirtualService, e.ns, "shop", vs); err != nil {
 			t.Fatal(err)
 		}
 		if err := sim.RouteStatus(ctx, gvrHTTPRoute, e.ns, "api", localfleet.ParentStatus{
-			Gateway: "eg", Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("ResolvedRefs", "")},
+			ControllerName: envoygateway.ControllerName, Gateway: "eg", Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("ResolvedRefs", "")},
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/gatefed/gatefed/internal/fleettest"
 	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -122,7 +123,7 @@ func setupBenchFleet(b *testing.B) *fleet.Fleet {
 			case "Gateway":
 				gvr = testfleet.GlooGatewayGVR
 			}
-			if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), localfleet.GlooStatus{State: localfleet.GlooAccepted}); err != nil {
+			if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), testfleet.GlooStatus{State: gloo.StateAccepted}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -38,6 +38,7 @@ import (
 	"github.com/gatefed/gatefed/internal/providers"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -273,18 +274,18 @@ func simulateEast(ctx context.Context, sim *testfleet.Sim, objs []*unstructured.
 	}
 	for _, o := range objs {
 		gvr := testfleet.UpstreamGVR
-		st := localfleet.GlooStatus{State: localfleet.GlooAccepted}
+		st := testfleet.GlooStatus{State: gloo.StateAccepted}
 		switch o.GetKind() {
 		case "VirtualService":
 			gvr = testfleet.VirtualServiceGVR
-			st = localfleet.GlooStatus{State: localfleet.GlooRejected, StateAsString: true,
+			st = testfleet.GlooStatus{State: gloo.StateRejected, StateAsString: true,
 				Reason: "domain shop.example.com is already used by VirtualService gloo-system/legacy"}
 		case "Gateway":
 			gvr = testfleet.GlooGatewayGVR
-			st = localfleet.GlooStatus{State: localfleet.GlooAccepted, Flat: true}
+			st = testfleet.GlooStatus{State: gloo.StateAccepted, Flat: true}
 		}
 		if o.GetName() == "gatefed-local-shop-ledger" {
-			st = localfleet.GlooStatus{State: localfleet.GlooWarning, Reason: "upstream has no healthy endpoints"}
+			st = testfleet.GlooStatus{State: gloo.StateWarning, Reason: "upstream has no healthy endpoints"}
 		}
 		if err := sim.GlooStatus(ctx, gvr, o.GetNamespace(), o.GetName(), st); err != nil {
 			return err
@@ -381,12 +382,12 @@ func simulateWest(ctx context.Context, c *testfleet.Cluster, sim *testfleet.Sim,
 			for _, r := range refs {
 				rm := r.(map[string]any)
 				section, _ := rm["sectionName"].(string)
-				parents = append(parents, localfleet.ParentStatus{Gateway: rm["name"].(string), SectionName: section,
+				parents = append(parents, localfleet.ParentStatus{ControllerName: envoygateway.ControllerName, Gateway: rm["name"].(string), SectionName: section,
 					Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), localfleet.True("ResolvedRefs", "")}})
 			}
 			err = sim.RouteStatus(ctx, gvr, ns, name, parents...)
 		case "BackendTrafficPolicy", "ClientTrafficPolicy":
-			err = sim.PolicyStatus(ctx, gvr, ns, name, localfleet.ParentStatus{Gateway: "eg",
+			err = sim.PolicyStatus(ctx, gvr, ns, name, localfleet.ParentStatus{ControllerName: envoygateway.ControllerName, Gateway: "eg",
 				Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}})
 		case "Backend":
 			err = sim.Conditions(ctx, gvr, ns, name, localfleet.True("Accepted", ""))

@@ -13,8 +13,8 @@ import (
 
 	"github.com/gatefed/gatefed/internal/apply"
 	"github.com/gatefed/gatefed/internal/check"
-	"github.com/gatefed/gatefed/internal/localfleet"
 	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 	"github.com/gatefed/gatefed/internal/testfleet"
 )
 
@@ -136,7 +136,7 @@ func TestCheckLeavesOtherApplySetsOut(t *testing.T) {
 		})
 	}
 	if err := east.GlooStatus(ctx, testfleet.VirtualServiceGVR, otherNamespace, "gatefed-shop-web",
-		localfleet.GlooStatus{State: localfleet.GlooRejected, Reason: "the other fleet's route is broken"}); err != nil {
+		testfleet.GlooStatus{State: gloo.StateRejected, Reason: "the other fleet's route is broken"}); err != nil {
 		t.Fatal(err)
 	}
 	// By gatefed's labels alone, the other fleet's objects are east's and west's.

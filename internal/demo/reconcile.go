@@ -92,7 +92,8 @@ func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster
 	gw := c.Spec.Gateway.Gateway()
 	refused := map[string]string{} // Kind namespace/name -> why the controller refuses it
 	selector := render.LabelManagedBy + "=" + render.ManagedByValue
-	for _, a := range desc.Install.StandIn(gw, c.FailoverPort()).Accepts {
+	in := desc.Install.StandIn(gw, c.FailoverPort())
+	for _, a := range in.Accepts {
 		gvr := a.Kind.GroupVersionResource()
 		list, err := sim.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if apierrors.IsNotFound(err) {
@@ -107,7 +108,7 @@ func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster
 			if a.Refuses != nil {
 				why = a.Refuses(obj)
 			}
-			if err := accept(ctx, sim, gw, a, obj, why, refused); err != nil {
+			if err := accept(ctx, sim, gw, in, a, obj, why, refused); err != nil {
 				return counts, err
 			}
 			if why != "" {
@@ -123,11 +124,12 @@ func reconcileCluster(ctx context.Context, sim *localfleet.Sim, c *fleet.Cluster
 
 // accept writes the status the controller writes on an object it accepts,
 // or refuses for why; a route's references resolve unless refused holds them.
-func accept(ctx context.Context, sim *localfleet.Sim, gw provider.Gateway, a provider.Acceptance, obj *unstructured.Unstructured, why string, refused map[string]string) error {
+func accept(ctx context.Context, sim *localfleet.Sim, gw provider.Gateway, in provider.StandIn, a provider.Acceptance, obj *unstructured.Unstructured, why string, refused map[string]string) error {
 	gvr, ns, name := a.Kind.GroupVersionResource(), obj.GetNamespace(), obj.GetName()
+	if a.Status != nil {
+		return sim.MergeStatus(ctx, gvr, ns, name, a.Status(gw, obj, why))
+	}
 	switch a.Style {
-	case provider.StyleGloo:
-		return sim.GlooStatus(ctx, gvr, ns, name, localfleet.GlooStatus{State: localfleet.GlooAccepted, Namespace: gw.Namespace})
 	case provider.StyleConditions:
 		conds := trueConditions(a.Conditions)
 		if why != "" {
@@ -135,10 +137,10 @@ func accept(ctx context.Context, sim *localfleet.Sim, gw provider.Gateway, a pro
 		}
 		return sim.Conditions(ctx, gvr, ns, name, conds...)
 	case provider.StyleRouteParents:
-		return sim.RouteStatus(ctx, gvr, ns, name, parentsOf(obj, ns, refusedRef(obj, ns, refused))...)
+		return sim.RouteStatus(ctx, gvr, ns, name, parentsOf(obj, ns, in.Controller, refusedRef(obj, ns, refused))...)
 	case provider.StylePolicyAncestors:
 		return sim.PolicyStatus(ctx, gvr, ns, name, localfleet.ParentStatus{
-			Gateway: gw.Namespace + "/" + gw.Name, Conditions: trueConditions([]string{"Accepted"}),
+			ControllerName: in.Controller, Gateway: gw.Namespace + "/" + gw.Name, Conditions: trueConditions([]string{"Accepted"}),
 		})
 	}
 	return fmt.Errorf("%s %s/%s: unknown status style %d", a.Kind.Kind, ns, name, a.Style)
@@ -174,9 +176,9 @@ func refusedRef(route *unstructured.Unstructured, namespace string, refused map[
 	return ""
 }
 
-// parentsOf returns an accepted status for each Gateway in spec.parentRefs,
-// resolved unless unresolved says why not.
-func parentsOf(route *unstructured.Unstructured, namespace, unresolved string) []localfleet.ParentStatus {
+// parentsOf returns controller's accepted status for each Gateway in
+// spec.parentRefs, resolved unless unresolved says why not.
+func parentsOf(route *unstructured.Unstructured, namespace, controller, unresolved string) []localfleet.ParentStatus {
 	refs, _, _ := unstructured.NestedSlice(route.Object, "spec", "parentRefs")
 	var out []localfleet.ParentStatus
 	for _, r := range refs {
@@ -198,7 +200,7 @@ func parentsOf(route *unstructured.Unstructured, namespace, unresolved string) [
 			resolved = refusal("ResolvedRefs", "InvalidBackendRef", unresolved)
 		}
 		out = append(out, localfleet.ParentStatus{
-			Gateway: ns + "/" + name, SectionName: section,
+			ControllerName: controller, Gateway: ns + "/" + name, SectionName: section,
 			Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), resolved},
 		})
 	}

@@ -48,14 +48,14 @@ func TestStandInStatusesRefuseLoopbackBackends(t *testing.T) {
 		},
 	}}
 	unresolved := refusedRef(route, "envoy-gateway-system", map[string]string{objectKey("Backend", "envoy-gateway-system", "b"): why})
-	parents := parentsOf(route, "envoy-gateway-system", unresolved)
-	if len(parents) != 1 || len(parents[0].Conditions) != 2 {
+	parents := parentsOf(route, "envoy-gateway-system", envoygateway.ControllerName, unresolved)
+	if len(parents) != 1 || len(parents[0].Conditions) != 2 || parents[0].ControllerName != envoygateway.ControllerName {
 		t.Fatalf("parents: %+v", parents)
 	}
 	if c := parents[0].Conditions[1]; c.Type != "ResolvedRefs" || c.Status != "False" || c.Reason != "InvalidBackendRef" || c.Message != why {
 		t.Errorf("ResolvedRefs: %+v", c)
 	}
-	if c := parentsOf(route, "envoy-gateway-system", "")[0].Conditions[1]; c.Status != "True" {
+	if c := parentsOf(route, "envoy-gateway-system", envoygateway.ControllerName, "")[0].Conditions[1]; c.Status != "True" {
 		t.Errorf("a route to accepted Backends: %+v", c)
 	}
 	if got := describeCounts(map[string]int{"HTTPRoute": 1, refusedPrefix + "Backend": 2}); got != "accepted 1 HTTPRoute; refused, as the gateway's controller would: 2 Backend" {

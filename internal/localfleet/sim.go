@@ -7,15 +7,13 @@ package localfleet
 //     (what the endpointslice controller writes for pods).
 //   - Deployment: a Deployment and its status subresource with Available
 //     True or False (what the deployment controller writes).
-//   - GlooStatus: Gloo Edge's status on its resources: status.statuses[<gloo
-//     namespace>].state as a number (0 Pending, 1 Accepted, 2 Rejected,
-//     3 Warning) or as a string, with reason and reportedBy; or the older flat
-//     status.state/status.reason.
+//   - MergeStatus: a status body in a gateway's own shape, which its
+//     provider package builds, merged into the object's status.
 //   - Conditions: Gateway API style status.conditions on GatewayClass,
-//     Gateway, Envoy Gateway Backend and other objects with a status subresource.
+//     Gateway and other objects with a status subresource.
 //   - RouteStatus: status.parents[] of HTTPRoute, TLSRoute, GRPCRoute (one entry
 //     per parent Gateway and controllerName, each with conditions).
-//   - PolicyStatus: status.ancestors[] of Envoy Gateway policies.
+//   - PolicyStatus: status.ancestors[] of policies attached to Gateways.
 
 import (
 	"context"
@@ -39,12 +37,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
-)
-
-// Controller names written into route and policy status.
-const (
-	EnvoyGatewayControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
-	GlooGatewayControllerName  = "solo.io/gloo-gateway"
 )
 
 // Field managers of the simulated controllers.
@@ -251,75 +243,23 @@ func (s *Sim) Deployment(ctx context.Context, d Deployment) error {
 	})
 }
 
-// GlooState is the state Gloo Edge reports on its resources.
-type GlooState int
-
-// Gloo Edge states, as the numbers Gloo writes.
-const (
-	GlooPending  GlooState = 0
-	GlooAccepted GlooState = 1
-	GlooRejected GlooState = 2
-	GlooWarning  GlooState = 3
-)
-
-func (s GlooState) String() string {
-	switch s {
-	case GlooPending:
-		return "Pending"
-	case GlooAccepted:
-		return "Accepted"
-	case GlooRejected:
-		return "Rejected"
-	case GlooWarning:
-		return "Warning"
-	}
-	return fmt.Sprintf("GlooState(%d)", int(s))
-}
-
-// GlooStatus is the status Gloo Edge writes on an Upstream, VirtualService,
-// RouteTable, UpstreamGroup or Gateway.
-type GlooStatus struct {
-	State  GlooState
-	Reason string
-	// Namespace is the key under status.statuses: the namespace the Gloo
-	// controller runs in (default gloo-system).
-	Namespace string
-	// ReportedBy names the reporter (default "gloo").
-	ReportedBy string
-	// StateAsString writes the state as "Accepted", "Rejected", ... instead of 1, 2, ...
-	StateAsString bool
-	// Flat writes the older form status.state/status.reason/status.reportedBy.
-	Flat bool
-}
-
-// GlooStatus writes a Gloo status onto the object, as Gloo does (these CRDs
-// have no status subresource: status is part of the object). Statuses under
-// other namespace keys are kept.
-func (s *Sim) GlooStatus(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string, st GlooStatus) error {
-	if st.Namespace == "" {
-		st.Namespace = "gloo-system"
-	}
-	if st.ReportedBy == "" {
-		st.ReportedBy = "gloo"
-	}
-	entry := map[string]any{"state": int(st.State), "reportedBy": st.ReportedBy}
-	if st.StateAsString {
-		entry["state"] = st.State.String()
-	}
-	if st.Reason != "" {
-		entry["reason"] = st.Reason
-	}
-	status := map[string]any{"statuses": map[string]any{st.Namespace: entry}}
-	if st.Flat {
-		status = entry
-	}
-	patch, err := json.Marshal(map[string]any{"status": status})
+// MergeStatus merges body into the object's status, as a controller
+// writing its own status shape does: through the status subresource, or,
+// for a kind without one, the object itself. Fields body does not
+// name are kept.
+func (s *Sim) MergeStatus(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string, body map[string]any) error {
+	patch, err := json.Marshal(map[string]any{"status": body})
 	if err != nil {
 		return err
 	}
-	_, err = s.Dynamic.Resource(gvr).Namespace(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "gloo"})
+	api := s.Dynamic.Resource(gvr).Namespace(namespace)
+	opts := metav1.PatchOptions{FieldManager: simManager}
+	_, err = api.Patch(ctx, name, types.MergePatchType, patch, opts, "status")
+	if apierrors.IsNotFound(err) {
+		_, err = api.Patch(ctx, name, types.MergePatchType, patch, opts)
+	}
 	if err != nil {
-		return fmt.Errorf("gloo status of %s %s/%s: %w", gvr.Resource, namespace, name, err)
+		return fmt.Errorf("status of %s %s: %w", gvr.Resource, joinName(namespace, name), err)
 	}
 	return nil
 }
@@ -375,8 +315,8 @@ func mergeConditions(existing []any, conds []Condition, generation int64) []any 
 }
 
 // Conditions sets status.conditions through the status subresource, as a
-// controller does on GatewayClass (namespace ""), Gateway or Envoy Gateway
-// Backend. Conditions of other types are kept.
+// controller does on GatewayClass (namespace ""), Gateway or a gateway's
+// own kinds. Conditions of other types are kept.
 func (s *Sim) Conditions(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string, conds ...Condition) error {
 	return s.updateStatus(ctx, gvr, namespace, name, func(obj *unstructured.Unstructured) error {
 		existing, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
@@ -386,7 +326,7 @@ func (s *Sim) Conditions(ctx context.Context, gvr schema.GroupVersionResource, n
 
 // ParentStatus is a route's status for one parent Gateway, or a policy's for one ancestor.
 type ParentStatus struct {
-	// ControllerName reporting the status (default EnvoyGatewayControllerName).
+	// ControllerName is the controller reporting the status (required).
 	ControllerName string
 	// Gateway is "namespace/name", or "name" in the object's namespace.
 	Gateway     string
@@ -412,8 +352,8 @@ func (s *Sim) RouteStatus(ctx context.Context, gvr schema.GroupVersionResource, 
 	return s.parentStatus(ctx, gvr, namespace, name, "parents", "parentRef", parents)
 }
 
-// PolicyStatus sets status.ancestors[] of an Envoy Gateway policy such as
-// BackendTrafficPolicy, like RouteStatus.
+// PolicyStatus sets status.ancestors[] of a policy attached to Gateways,
+// like RouteStatus.
 func (s *Sim) PolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string, ancestors ...ParentStatus) error {
 	return s.parentStatus(ctx, gvr, namespace, name, "ancestors", "ancestorRef", ancestors)
 }
@@ -439,7 +379,7 @@ func (s *Sim) parentStatus(ctx context.Context, gvr schema.GroupVersionResource,
 		for _, p := range parents {
 			controller := p.ControllerName
 			if controller == "" {
-				controller = EnvoyGatewayControllerName
+				return fmt.Errorf("%s %s: parent %s has no controller name", gvr.Resource, joinName(namespace, name), p.Gateway)
 			}
 			ref := p.ref(namespace)
 			k := key(ref, controller)

@@ -1,7 +1,8 @@
 // Package provider describes a gateway provider: its name and defaults, the
 // CRDs and kinds it needs (and their manifests), how its objects are applied
-// and accepted, how to install it, what it cannot run, where its failover
-// port and proxy are and how check reads its failover paths' health signals.
+// and accepted (the statuses its controller writes, and how to read them),
+// how to install it, what it cannot run, where its failover port and proxy
+// are and how check reads its failover paths' health signals.
 // Each provider package fills one Descriptor; everything else asks it
 // instead of naming a provider. The package imports nothing of gatefed's,
 // so the fleet model and every command can read it.
@@ -40,6 +41,11 @@ type Descriptor struct {
 	// conditions its controller must report True (on every parent or
 	// ancestor) before apply --wait counts the object accepted.
 	StatusConditions map[schema.GroupKind][]string
+	// ReadStatus, when set, reads the verdict its controller writes on an
+	// object of StatusKinds in a shape of its own; false when the object
+	// holds none, and the Gateway API's conditions, parents and ancestors
+	// are read instead.
+	ReadStatus func(obj *unstructured.Unstructured) (Status, bool)
 	// Install says how to install the gateway and what shows it is running.
 	Install Install
 	// Limits are the route options and extensions it cannot run.
@@ -200,11 +206,19 @@ type StandIn struct {
 	// order: gatefed demo reconcile writes them on the objects gatefed
 	// applied (a route reads the refusals of the kinds before it).
 	Accepts []Acceptance
+	// Controller is the controllerName it writes in route parents' and
+	// policy ancestors' status.
+	Controller string
 }
 
 // Acceptance is the status a controller writes on an object of Kind.
 type Acceptance struct {
-	Kind  Kind
+	Kind Kind
+	// Status, when set, builds the status body the controller writes on
+	// obj in a shape of its own, accepting it or, when refusal is not "",
+	// refusing it for that reason; Style is not read then.
+	Status func(gw Gateway, obj *unstructured.Unstructured, refusal string) map[string]any
+	// Style is where a Gateway API controller writes its verdict.
 	Style StatusStyle
 	// Conditions are the condition types set True, for StyleConditions.
 	Conditions []string
@@ -214,15 +228,13 @@ type Acceptance struct {
 	Refuses func(obj *unstructured.Unstructured) string
 }
 
-// StatusStyle is where a controller writes its verdict.
+// StatusStyle is where a Gateway API controller writes its verdict.
 type StatusStyle int
 
 // Status styles.
 const (
-	// StyleGloo: Gloo's status.statuses[<gateway namespace>], Accepted.
-	StyleGloo StatusStyle = iota
 	// StyleConditions: status.conditions, Acceptance.Conditions True.
-	StyleConditions
+	StyleConditions StatusStyle = iota
 	// StyleRouteParents: status.parents[], one per Gateway of
 	// spec.parentRefs, Accepted and ResolvedRefs.
 	StyleRouteParents

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -17,6 +18,7 @@ type registry struct {
 	ranks  map[string]int
 	status map[schema.GroupKind]bool
 	conds  map[schema.GroupKind][]string
+	read   map[schema.GroupKind]func(*unstructured.Unstructured) (Status, bool)
 }
 
 var (
@@ -51,7 +53,8 @@ func Register(d *Descriptor) {
 	if !replaced {
 		order = append(order, d)
 	}
-	next := &registry{byName: map[string]*Descriptor{}, order: order, ranks: map[string]int{}, status: map[schema.GroupKind]bool{}, conds: map[schema.GroupKind][]string{}}
+	next := &registry{byName: map[string]*Descriptor{}, order: order, ranks: map[string]int{}, status: map[schema.GroupKind]bool{}, conds: map[schema.GroupKind][]string{},
+		read: map[schema.GroupKind]func(*unstructured.Unstructured) (Status, bool){}}
 	for _, o := range order {
 		next.byName[o.Name] = o
 		for _, k := range o.Kinds {
@@ -62,6 +65,9 @@ func Register(d *Descriptor) {
 		}
 		for _, gk := range o.StatusKinds {
 			next.status[gk] = true
+			if o.ReadStatus != nil {
+				next.read[gk] = o.ReadStatus
+			}
 		}
 		for gk, conds := range o.StatusConditions {
 			next.conds[gk] = conds
@@ -114,3 +120,13 @@ func ExpectsStatus(gk schema.GroupKind) bool { return load().status[gk] }
 // StatusConditions returns the conditions a provider's controller must
 // report True on objects of this kind, or nil for the default.
 func StatusConditions(gk schema.GroupKind) []string { return load().conds[gk] }
+
+// ReadStatus is the verdict a provider reads, in its own shape, on an
+// object of one of its status kinds; false when no provider reads one.
+func ReadStatus(obj *unstructured.Unstructured) (Status, bool) {
+	read := load().read[obj.GroupVersionKind().GroupKind()]
+	if read == nil {
+		return Status{}, false
+	}
+	return read(obj)
+}

@@ -3,6 +3,7 @@ package provider
 import (
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -32,6 +33,26 @@ func TestRegistry(t *testing.T) {
 	}
 	if got := StatusConditions(route); len(got) != 2 || got[1] != "Programmed" {
 		t.Errorf("StatusConditions(%s) = %v", route, got)
+	}
+
+	// A provider's own status shape is read on its status kinds only.
+	b2 := &Descriptor{Name: "b", Kinds: b.Kinds, StatusKinds: []schema.GroupKind{{Group: "b.example", Kind: "Pool"}},
+		ReadStatus: func(obj *unstructured.Unstructured) (Status, bool) {
+			state, ok := obj.Object["status"].(string)
+			return Status{State: StatusState(state), Final: true}, ok
+		}}
+	Register(b2)
+	pool := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "b.example/v1", "kind": "Pool", "status": "Rejected"}}
+	if got, ok := ReadStatus(pool); !ok || got.State != Rejected || !got.Final {
+		t.Errorf("ReadStatus(b.example Pool) = %+v, %v; want Rejected, final", got, ok)
+	}
+	pool.Object["status"] = map[string]any{"conditions": []any{}}
+	if got, ok := ReadStatus(pool); ok {
+		t.Errorf("ReadStatus of a Pool without b's shape = %+v, want none", got)
+	}
+	other := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "a.example/v1", "kind": "Route", "status": "Rejected"}}
+	if got, ok := ReadStatus(other); ok {
+		t.Errorf("ReadStatus(a.example Route) = %+v: a reads no shape of its own", got)
 	}
 
 	// Registering a name again replaces it in place.

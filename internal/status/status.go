@@ -1,13 +1,12 @@
 // Package status reads whether a gateway accepted an object from the status
-// its controller wrote: Gloo's namespaced statuses (or the older flat state)
-// and Gateway API conditions (Accepted, ResolvedRefs, Programmed); for
-// cert-manager's Certificate, its Ready condition.
+// its controller wrote: in the provider's own shape, which its descriptor
+// reads (Gloo's namespaced statuses), or in the Gateway API's (conditions
+// Accepted, ResolvedRefs, Programmed on the object, its route parents or
+// policy ancestors); for cert-manager's Certificate, its Ready condition.
 package status
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -16,36 +15,22 @@ import (
 )
 
 // State is a gateway's verdict on an object.
-type State string
+type State = provider.StatusState
 
+// States of a verdict.
 const (
 	// Accepted: the gateway took the object (Gloo Warning counts, with a reason).
-	Accepted State = "Accepted"
+	Accepted = provider.Accepted
 	// Pending: no verdict yet for the object's current generation.
-	Pending State = "Pending"
+	Pending = provider.Pending
 	// Rejected: the gateway refused the object or could not resolve its references.
-	Rejected State = "Rejected"
+	Rejected = provider.Rejected
 	// None: the object carries no gateway status (Secrets, ReferenceGrants, ...).
-	None State = "None"
+	None = provider.NoStatus
 )
 
 // Result is the verdict on one object.
-type Result struct {
-	State State `json:"state"`
-	// Reason explains a Rejected or Pending state, or warnings on an Accepted one.
-	Reason string `json:"reason,omitempty"`
-	// Final is true when the verdict is about the object's current generation,
-	// so waiting longer will not change it unless the controller changes its mind.
-	Final bool `json:"final"`
-}
-
-// Gloo status states, as the int enum or its name.
-var glooStates = map[string]State{
-	"0": Pending, "Pending": Pending,
-	"1": Accepted, "Accepted": Accepted,
-	"2": Rejected, "Rejected": Rejected,
-	"3": Accepted, "Warning": Accepted,
-}
+type Result = provider.Status
 
 // Expects reports whether a gateway writes a status verdict on objects of
 // this kind (so that waiting for it makes sense): the providers'
@@ -66,14 +51,11 @@ func orDefault(want []string, def ...string) []string {
 
 // Of returns the gateway's verdict on obj.
 func Of(obj *unstructured.Unstructured) Result {
+	if r, ok := provider.ReadStatus(obj); ok {
+		return r
+	}
 	st, _ := obj.Object["status"].(map[string]any)
 	gen := obj.GetGeneration()
-	if statuses, ok := st["statuses"].(map[string]any); ok && len(statuses) > 0 {
-		return glooNamespaced(statuses, gen)
-	}
-	if _, ok := st["state"]; ok {
-		return glooStatus(st, gen)
-	}
 	gk := obj.GroupVersionKind().GroupKind()
 	want := provider.StatusConditions(gk)
 	if parents, ok := st["parents"].([]any); ok {
@@ -92,64 +74,6 @@ func Of(obj *unstructured.Unstructured) Result {
 		return Result{State: Pending, Reason: "no status yet"}
 	}
 	return Result{State: None}
-}
-
-func glooNamespaced(statuses map[string]any, gen int64) Result {
-	keys := make([]string, 0, len(statuses))
-	for k := range statuses {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := Result{State: Accepted, Final: true}
-	var warnings []string
-	for _, ns := range keys {
-		st, _ := statuses[ns].(map[string]any)
-		r := glooStatus(st, gen)
-		if len(keys) > 1 && r.Reason != "" {
-			r.Reason = "reported by " + ns + ": " + r.Reason
-		}
-		switch r.State {
-		case Rejected:
-			return r
-		case Pending:
-			out = r
-		case Accepted:
-			if r.Reason != "" {
-				warnings = append(warnings, r.Reason)
-			}
-			out.Final = out.Final && r.Final
-		}
-	}
-	if out.State == Accepted && len(warnings) > 0 {
-		out.Reason = strings.Join(warnings, "; ")
-	}
-	return out
-}
-
-func glooStatus(st map[string]any, gen int64) Result {
-	raw := fmt.Sprint(st["state"])
-	state, ok := glooStates[raw]
-	if !ok {
-		return Result{State: Pending, Reason: fmt.Sprintf("unknown state %q", raw)}
-	}
-	reason, _ := st["reason"].(string)
-	if state == Accepted && (raw == "3" || raw == "Warning") && reason == "" {
-		reason = "accepted with warnings"
-	}
-	final := true
-	if og, ok := Int64(st["observedGeneration"]); ok && gen > 0 && og < gen {
-		if state != Pending {
-			return Result{State: Pending, Reason: fmt.Sprintf("status is for generation %d, object is at %d", og, gen)}
-		}
-		final = false
-	}
-	if state == Pending {
-		if reason == "" {
-			reason = "pending"
-		}
-		return Result{State: Pending, Reason: reason}
-	}
-	return Result{State: state, Reason: reason, Final: final}
 }
 
 // fromParents reads routes' status.parents or policies' status.ancestors:

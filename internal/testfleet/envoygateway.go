@@ -25,6 +25,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
 )
 
 // The real Envoy Gateway controller runs against a test cluster as it would
@@ -539,7 +540,7 @@ func (s *Sim) EnvoyGatewayParents(ctx context.Context, class, namespace, gateway
 	gc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
 		"metadata": map[string]any{"name": class, "finalizers": []any{EnvoyGatewayClassFinalizer}},
-		"spec":     map[string]any{"controllerName": localfleet.EnvoyGatewayControllerName},
+		"spec":     map[string]any{"controllerName": envoygateway.ControllerName},
 	}}
 	if _, err := s.Dynamic.Resource(GatewayClassGVR).Create(ctx, gc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create GatewayClass %s: %w", class, err)

@@ -2,6 +2,7 @@ package testfleet
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gatefed/gatefed/internal/localfleet"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/render/gloo"
 )
 
 func get(t *testing.T, s *Sim, gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
@@ -125,10 +128,10 @@ spec:
 		}
 	}
 
-	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "numeric", localfleet.GlooStatus{State: localfleet.GlooRejected, Reason: "port 8080 not found"}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "numeric", GlooStatus{State: gloo.StateRejected, Reason: "port 8080 not found"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "numeric", localfleet.GlooStatus{State: localfleet.GlooAccepted, Namespace: "gloo-east"}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "numeric", GlooStatus{State: gloo.StateAccepted, Namespace: "gloo-east"}); err != nil {
 		t.Fatal(err)
 	}
 	u := get(t, s, UpstreamGVR, ns, "numeric")
@@ -142,14 +145,14 @@ spec:
 		t.Errorf("gloo-east state %v, want 1 (statuses of other namespaces kept)", got)
 	}
 
-	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "text", localfleet.GlooStatus{State: localfleet.GlooWarning, StateAsString: true, Reason: "deprecated field"}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "text", GlooStatus{State: gloo.StateWarning, StateAsString: true, Reason: "deprecated field"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := field(t, get(t, s, UpstreamGVR, ns, "text"), "status", "statuses", "gloo-system", "state"); got != "Warning" {
 		t.Errorf("string state %v", got)
 	}
 
-	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "flat", localfleet.GlooStatus{State: localfleet.GlooPending, Flat: true}); err != nil {
+	if err := s.GlooStatus(ctx, UpstreamGVR, ns, "flat", GlooStatus{State: gloo.StatePending, Flat: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := field(t, get(t, s, UpstreamGVR, ns, "flat"), "status", "state"); got != int64(0) {
@@ -268,13 +271,13 @@ spec:
 	for _, gvr := range []schema.GroupVersionResource{HTTPRouteGVR, TLSRouteGVR} {
 		name := map[schema.GroupVersionResource]string{HTTPRouteGVR: "shop", TLSRouteGVR: "failover"}[gvr]
 		if err := s.RouteStatus(ctx, gvr, ns, name,
-			localfleet.ParentStatus{Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), False("ResolvedRefs", "BackendNotFound", "service checkout not found")}},
-			localfleet.ParentStatus{Gateway: "other/edge", ControllerName: localfleet.GlooGatewayControllerName, Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}},
+			localfleet.ParentStatus{ControllerName: envoygateway.ControllerName, Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("Accepted", ""), False("ResolvedRefs", "BackendNotFound", "service checkout not found")}},
+			localfleet.ParentStatus{Gateway: "other/edge", ControllerName: "example.com/other-controller", Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}},
 		); err != nil {
 			t.Fatalf("%s: %v", gvr.Resource, err)
 		}
 		// Updating one parent keeps the other.
-		if err := s.RouteStatus(ctx, gvr, ns, name, localfleet.ParentStatus{Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("ResolvedRefs", "")}}); err != nil {
+		if err := s.RouteStatus(ctx, gvr, ns, name, localfleet.ParentStatus{ControllerName: envoygateway.ControllerName, Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("ResolvedRefs", "")}}); err != nil {
 			t.Fatal(err)
 		}
 		parents := field(t, get(t, s, gvr, ns, name), "status", "parents").([]any)
@@ -282,7 +285,7 @@ spec:
 			t.Fatalf("%s: %d parents, want 2", gvr.Resource, len(parents))
 		}
 		first := parents[0].(map[string]any)
-		if first["controllerName"] != localfleet.EnvoyGatewayControllerName || first["parentRef"].(map[string]any)["namespace"] != ns {
+		if first["controllerName"] != envoygateway.ControllerName || first["parentRef"].(map[string]any)["namespace"] != ns {
 			t.Errorf("%s parent %v", gvr.Resource, first)
 		}
 		if a, r := conditionStatus(t, first["conditions"], "Accepted"), conditionStatus(t, first["conditions"], "ResolvedRefs"); a != "True" || r != "True" {
@@ -297,11 +300,29 @@ spec:
 		t.Errorf("Backend Accepted %s", got)
 	}
 
-	if err := s.PolicyStatus(ctx, BackendTrafficPolicyGVR, ns, "shop", localfleet.ParentStatus{Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}}); err != nil {
+	if err := s.PolicyStatus(ctx, BackendTrafficPolicyGVR, ns, "shop", localfleet.ParentStatus{ControllerName: envoygateway.ControllerName, Gateway: "edge", Conditions: []localfleet.Condition{localfleet.True("Accepted", "")}}); err != nil {
 		t.Fatal(err)
 	}
 	anc := field(t, get(t, s, BackendTrafficPolicyGVR, ns, "shop"), "status", "ancestors").([]any)
 	if len(anc) != 1 || conditionStatus(t, anc[0].(map[string]any)["conditions"], "Accepted") != "True" {
 		t.Errorf("policy ancestors %v", anc)
+	}
+	err := s.PolicyStatus(ctx, BackendTrafficPolicyGVR, ns, "shop", localfleet.ParentStatus{Gateway: "edge"})
+	if err == nil || !strings.Contains(err.Error(), "no controller name") {
+		t.Errorf("a parent without a controller name: %v, want an error", err)
+	}
+
+	// A status body merges through the status subresource of a kind that
+	// has one (the object itself would ignore it).
+	accepted := map[string]any{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+		"lastTransitionTime": "2026-01-02T03:04:05Z"}
+	if err := s.MergeStatus(ctx, BackendGVR, ns, "west", map[string]any{"conditions": []any{accepted}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := conditionStatus(t, field(t, get(t, s, BackendGVR, ns, "west"), "status", "conditions"), "Accepted"); got != "True" {
+		t.Errorf("Backend Accepted %s after merging True", got)
+	}
+	if err := s.MergeStatus(ctx, BackendGVR, ns, "absent", map[string]any{}); err == nil {
+		t.Error("merging the status of an absent object: no error")
 	}
 }

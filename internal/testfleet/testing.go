@@ -1,7 +1,8 @@
 // Package testfleet is the test harness around package localfleet: a fleet
 // per test (StartT) or per package (Main), namespaces, user kubeconfigs,
 // cluster restarts, the real Envoy Gateway controller, Istio's tools and the
-// stand-in proxies of Envoy Gateway. It imports testing: only tests import it
+// stand-in proxies of Envoy Gateway, and the variants of Gloo's status tests
+// write. It imports testing: only tests import it
 // (TestOnlyTestsImportIt), and the gatefed binary links none of it.
 //
 // Binaries come from hack/build-kube.sh (make kube-bins); see docs/testing.md.

@@ -49,6 +49,7 @@ func standIn(gw provider.Gateway, _ int32) provider.StandIn {
 			{Kind: trafficPolicyKind, Style: provider.StylePolicyAncestors},
 			{Kind: clientPolicyKind, Style: provider.StylePolicyAncestors},
 		},
+		Controller: ControllerName,
 	}
 }
 

@@ -33,6 +33,7 @@ var Descriptor = &provider.Descriptor{
 	CRDs:        []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	Kinds:       []provider.Kind{upstreamKind, virtualServiceKind, gatewayKind},
 	StatusKinds: statusKinds(),
+	ReadStatus:  readStatus,
 	Install: provider.Install{
 		Hint:         "install Gloo Edge in the cluster, which installs its CRDs: helm install gloo gloo/gloo --namespace gloo-system --create-namespace (chart repo https://storage.googleapis.com/solo-public-helm)",
 		CRDManifests: provider.Subdir(crdFiles, "crds"),

@@ -2,7 +2,10 @@
 // an Upstream per service its routes use (with failover to other clusters),
 // a VirtualService per route (and, for a TLS route that redirects plain
 // HTTP, a second one that answers with the redirect), and on failover targets a TCP Gateway that
-// accepts failover traffic and sends it to local endpoints only.
+// accepts failover traffic and sends it to local endpoints only. Its
+// descriptor also says what Gloo is besides: defaults, CRDs, the statuses
+// Gloo writes (status.statuses[<namespace>]) and how they read, its install
+// and the demo's stand-in for it.
 package gloo
 
 import (

@@ -33,9 +33,9 @@ func standIn(gw provider.Gateway, failoverPort int32) provider.StandIn {
 		},
 		Objects: []provider.StandInObject{{Kind: serviceKind, Object: proxyService}},
 		Accepts: []provider.Acceptance{
-			{Kind: upstreamKind, Style: provider.StyleGloo},
-			{Kind: virtualServiceKind, Style: provider.StyleGloo},
-			{Kind: gatewayKind, Style: provider.StyleGloo},
+			{Kind: upstreamKind, Status: acceptedStatus},
+			{Kind: virtualServiceKind, Status: acceptedStatus},
+			{Kind: gatewayKind, Status: acceptedStatus},
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -374,8 +375,32 @@ func (v *validator) service(f *Fleet, s *GlobalService, clusterNames []string) {
 		v.duration(d, "spec.outlierDetection.baseEjectionTime", od.BaseEjectionTime)
 	}
 	if s.MaxTiers() != 1 && canFailOver(placed) && !s.HasHealthSignal() {
-		v.add(d, "spec", "the service can fail over between clusters but has neither healthCheck nor outlierDetection: every provider needs a health signal to fail over (gloo and envoy-gateway use either; istio ejects by outlier detection, and turns a healthCheck into it)")
+		v.add(d, "spec", "the service can fail over between clusters but has neither healthCheck nor outlierDetection: every provider needs a health signal to fail over%s", signalUses(placed))
 	}
+}
+
+// signalUses says, for the providers of the clusters, which health signal
+// each fails over by: " (gloo, envoy-gateway: either; istio: ...)".
+func signalUses(placed []*Cluster) string {
+	var uses []string
+	byUse := map[string][]string{}
+	for _, d := range provider.All() {
+		if d.Failover.SignalUse == "" || !slices.ContainsFunc(placed, func(c *Cluster) bool { return c.Spec.Gateway.Provider == d.Name }) {
+			continue
+		}
+		if byUse[d.Failover.SignalUse] == nil {
+			uses = append(uses, d.Failover.SignalUse)
+		}
+		byUse[d.Failover.SignalUse] = append(byUse[d.Failover.SignalUse], d.Name)
+	}
+	if len(uses) == 0 {
+		return ""
+	}
+	parts := make([]string, len(uses))
+	for i, u := range uses {
+		parts[i] = strings.Join(byUse[u], ", ") + ": " + u
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }
 
 // canFailOver reports whether some source cluster would see more than one tier.

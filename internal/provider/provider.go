@@ -387,6 +387,10 @@ type Failover struct {
 	// or outlier detection ("Upstream ns/name (source)") and counts the
 	// paths. Nil: check reads each GlobalService with more than one tier.
 	HealthSignals func(objs []*unstructured.Unstructured) HealthSignals
+	// SignalUse says which of a GlobalService's healthCheck and
+	// outlierDetection the gateway fails over by, for the validator's
+	// message on a service with neither ("either").
+	SignalUse string
 	// SourceChecksName: as a failover source, the gateway checks that the
 	// target's serving certificate carries the SNI it sent, besides the CA.
 	SourceChecksName bool

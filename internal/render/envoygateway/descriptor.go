@@ -116,6 +116,7 @@ var Descriptor = &provider.Descriptor{
 		PortCheck:           provider.PortRendered,
 		AddressesOfOneKind:  true,
 		HealthSignals:       healthSignals,
+		SignalUse:           "either",
 		// A Backend's tls.sni is also the name its certificate is checked for.
 		SourceChecksName: true,
 		SharedFallback:   true,

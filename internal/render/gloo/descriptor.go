@@ -54,6 +54,7 @@ var Descriptor = &provider.Descriptor{
 			return "gatewayProxies." + gatewayName + ".service.extraPorts in Gloo's Helm values"
 		},
 		HealthSignals:     healthSignals,
+		SignalUse:         "either",
 		DNSInControlPlane: true,
 		// Gloo turns an UpstreamSslConfig's Secret into Envoy's trusted CA
 		// (its ca.crt) and matches subject alt names only for

@@ -61,6 +61,7 @@ var Descriptor = &provider.Descriptor{
 		SourceChecksName: true,
 		// No HealthSignals: its DestinationRules eject by the GlobalService's
 		// outlier detection (a healthCheck turned into it), which check reads.
+		SignalUse: "outlierDetection, into which it turns a healthCheck",
 	},
 	Sizing: provider.Sizing{
 		Kinds:          []provider.Kind{kinds[0], kinds[1], kinds[3]},

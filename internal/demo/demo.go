@@ -167,7 +167,10 @@ func Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 
-	plans := layout(opts.Clusters)
+	plans, err := layout(opts.Clusters)
+	if err != nil {
+		return err
+	}
 	if err := pickFailoverPorts(plans); err != nil {
 		return err
 	}

@@ -56,7 +56,10 @@ func TestMain(m *testing.M) {
 func TestFleetDocumentsLoadForEverySize(t *testing.T) {
 	for n := 1; n <= MaxClusters; n++ {
 		dir := t.TempDir()
-		plans := layout(n)
+		plans, err := layout(n)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := writeFleetDocs(dir, plans); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +99,11 @@ func TestFleetDocumentsLoadForEverySize(t *testing.T) {
 
 func TestThreeClusterLayoutShowsLocalityAndOrder(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeFleetDocs(dir, layout(3)); err != nil {
+	plans, err := layout(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFleetDocs(dir, plans); err != nil {
 		t.Fatal(err)
 	}
 	f, err := fleet.Load([]string{dir}, nil)

@@ -10,8 +10,6 @@ import (
 
 	"github.com/gatefed/gatefed/internal/fleet"
 	"github.com/gatefed/gatefed/internal/provider"
-	"github.com/gatefed/gatefed/internal/render/envoygateway"
-	"github.com/gatefed/gatefed/internal/render/gloo"
 )
 
 // MaxClusters is the largest demo fleet.
@@ -27,28 +25,29 @@ type clusterPlan struct {
 }
 
 // layout names the clusters of a demo fleet: pairs share a region (so
-// locality ordering prefers the neighbour), providers alternate gloo and
-// envoy-gateway, and every cluster is a failover target on its own port
+// locality ordering prefers the neighbour), providers take turns in
+// registration order among those with a stand-in install (gloo and
+// envoy-gateway: three clusters are east-1 gloo, east-2 envoy-gateway,
+// west-1 gloo), and every cluster is a failover target on its own port
 // (15443, 15444, ...; see pickFailoverPorts).
-func layout(n int) []clusterPlan {
+func layout(n int) ([]clusterPlan, error) {
+	providers := provider.NamesWhere(func(d *provider.Descriptor) bool { return d.Install.StandIn != nil })
+	if len(providers) == 0 {
+		return nil, fmt.Errorf("no registered provider has a stand-in install for the demo")
+	}
 	regions := []struct{ prefix, region string }{{"east", "us-east"}, {"west", "us-west"}, {"eu", "eu-west"}, {"ap", "ap-south"}}
-	// Order chosen so three clusters are east-1 (gloo), east-2 (envoy-gateway), west-1 (gloo).
 	out := make([]clusterPlan, 0, n)
 	for i := range n {
 		r := regions[i/2]
-		provider := gloo.Name
-		if i%2 == 1 {
-			provider = envoygateway.Name
-		}
 		out = append(out, clusterPlan{
 			Name:         fmt.Sprintf("%s-%d", r.prefix, i%2+1),
-			Provider:     provider,
+			Provider:     providers[i%len(providers)],
 			Region:       r.region,
 			Zone:         fmt.Sprintf("%s-1%c", r.region, 'a'+rune(i%2)),
 			FailoverPort: int32(fleet.DefaultFailoverPort + i),
 		})
 	}
-	return out
+	return out, nil
 }
 
 // writeFleetDocs writes clusters.yaml, services.yaml and routes.yaml into dir.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/ptr"
 
@@ -697,7 +699,7 @@ func TestCheckExitStatus(t *testing.T) {
 		})
 	}
 	// Excluded checks are not in the report.
-	out, _, _ := runCheck(t, s, false, "--cluster", "west", "-x", "sizing", "-x", "drift", "-o", "json")
+	out, _, _ := runCheck(t, s, false, "--cluster", "west", "-x", "sizing", "-x", "drift", "-o", "json", "--failover-probe=false")
 	var rep jsonReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
@@ -780,34 +782,17 @@ func TestCheckStoppedCluster(t *testing.T) {
 	}
 }
 
-// TestCheckLeastPrivilege checks west as the service account gatefed
-// cluster register creates would: cluster-wide reads of Services,
-// EndpointSlices, Deployments, Gateways and GatewayClasses; everything
-// else only in the gateway and service namespaces; two Secrets by name.
+// TestCheckLeastPrivilege checks west (envoy-gateway) and east (gloo) as
+// the service accounts gatefed cluster register creates would, each with
+// its provider's rules (cluster.PermissionsFor): every check but drift ends
+// as it does for an admin, and nothing is forbidden but sizing's
+// cluster-wide lists. gloo's rules hold no Gateway API read: its checks
+// read none.
 func TestCheckLeastPrivilege(t *testing.T) {
 	s := setupScenario(t)
-	ctx := context.Background()
-	west := s.tf.Cluster("west")
-	kc := west.Sim().Kube
-	perms := cluster.PermissionsFor("envoy-gateway")
 	const user = "gatefed-checker"
-	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
-	if _, err := kc.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: perms.Cluster}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kc.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user}, Subjects: subject,
-		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for ns, rules := range map[string][]rbacv1.PolicyRule{"envoy-gateway-system": perms.GatewayNamespace, "shop": perms.ServiceNamespace} {
-		if _, err := kc.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: rules}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := kc.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user}, Subjects: subject,
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	grantRegistered(t, s.tf.Cluster("west").Sim().Kube, user, envoygateway.Name, "envoy-gateway-system", "shop")
+	grantRegistered(t, s.tf.Cluster("east").Sim().Kube, user, gloo.Name, "gloo-system", "shop")
 	kubeconfig, err := s.tf.FleetUserKubeconfig(user)
 	if err != nil {
 		t.Fatal(err)
@@ -822,26 +807,82 @@ func TestCheckLeastPrivilege(t *testing.T) {
 	}
 	// drift needs what gatefed diff needs (docs/apply.md), which lists every
 	// ApplySet kind in every ApplySet namespace: not covered here.
-	out, errOut, code := runCheckIn(t, dir, false, "--cluster", "west", "-x", "drift", "-o", "json")
-	if code != 0 {
-		t.Fatalf("exit status %d, want 0 (every check passes with the registered permissions)\n%s\n%s", code, out, errOut)
+	out, errOut, code := runCheckIn(t, dir, false, "--cluster", "west", "--cluster", "east", "-x", "drift", "-o", "json", "--failover-probe=false")
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1 (east fails as it does for an admin)\n%s\n%s", code, out, errOut)
 	}
 	var rep jsonReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.grid()["west"]) != 7 {
-		t.Errorf("checks %v, want every check but drift", rep.grid()["west"])
-	}
-	for name, st := range rep.grid()["west"] {
-		if st != wantGrid["west"][name] {
-			t.Errorf("%s: %s, want %s: %+v", name, st, wantGrid["west"][name], rep.findings("west", name))
+	for _, c := range []string{"west", "east"} {
+		if len(rep.grid()[c]) != 7 {
+			t.Errorf("%s: checks %v, want every check but drift", c, rep.grid()[c])
+		}
+		for name, st := range rep.grid()[c] {
+			if st != wantGrid[c][name] {
+				t.Errorf("%s %s: %s, want %s: %+v", c, name, st, wantGrid[c][name], rep.findings(c, name))
+			}
+		}
+		for _, f := range forbiddenFindings(&rep, c) {
+			t.Errorf("%s: a read was forbidden: %+v", c, f)
 		}
 	}
 	// Routes of other namespaces cannot be listed: sizing says what it counted.
 	if !hasFinding(rep.findings("west", check.Sizing), check.Info, "listing them cluster-wide is forbidden", "HTTPRoute.gateway.networking.k8s.io (in envoy-gateway-system)") {
 		t.Errorf("sizing does not say it counted some kinds in some namespaces only: %+v", rep.findings("west", check.Sizing))
 	}
+	for _, r := range cluster.PermissionsFor(gloo.Name).Cluster {
+		if slices.Contains(r.APIGroups, "gateway.networking.k8s.io") {
+			t.Errorf("gloo's ClusterRole reads the Gateway API: %+v", r)
+		}
+	}
+}
+
+// grantRegistered binds user to the rules cluster register grants a
+// provider's service account: the ClusterRole, and the Roles of the gateway
+// namespace and of each service namespace (when it has rules there).
+func grantRegistered(t *testing.T, kc kubernetes.Interface, user, providerName, gatewayNamespace string, serviceNamespaces ...string) {
+	t.Helper()
+	ctx := context.Background()
+	perms := cluster.PermissionsFor(providerName)
+	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	if _, err := kc.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: perms.Cluster}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user}, Subjects: subject,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	grantRole(t, ctx, kc, user, gatewayNamespace, perms.GatewayNamespace)
+	if len(perms.ServiceNamespace) > 0 {
+		for _, ns := range serviceNamespaces {
+			grantRole(t, ctx, kc, user, ns, perms.ServiceNamespace)
+		}
+	}
+}
+
+// forbiddenFindings are a cluster's findings that say a read was
+// forbidden, but sizing's note that it counted the kinds it may not list
+// cluster-wide where gatefed manages them.
+func forbiddenFindings(rep *jsonReport, clusterName string) []check.Finding {
+	var out []check.Finding
+	for _, c := range rep.Clusters {
+		if c.Name != clusterName {
+			continue
+		}
+		for _, ch := range c.Checks {
+			for _, f := range ch.Findings {
+				if strings.Contains(f.Message, "listing them cluster-wide is forbidden") {
+					continue
+				}
+				if strings.Contains(strings.ToLower(f.Message+" "+f.Hint), "forbidden") || strings.Contains(f.Hint, "the identity in the kubeconfig needs") {
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Differ is used as the CLI uses it; a check without one skips drift.

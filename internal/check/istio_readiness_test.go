@@ -6,7 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -67,18 +70,7 @@ func TestCheckIstioFailoverReadinessAndSizing(t *testing.T) {
 		fleettest.Route("shop", "web", "shop.example.com").On("west").To("checkout"),
 	))
 	only := []string{"-x", "config-status,drift,service-presence", "-o", "json"}
-	run := func() jsonReport {
-		t.Helper()
-		out, errOut, code := runCheckIn(t, dir, false, only...)
-		if code != 0 && code != 1 {
-			t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-		}
-		var rep jsonReport
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		return rep
-	}
+	run := func() jsonReport { t.Helper(); return checkReport(t, dir, only...) }
 	ready := func(rep jsonReport) []check.Finding { return rep.findings("east", check.FailoverReadiness) }
 
 	rep := run()
@@ -149,23 +141,7 @@ func TestCheckIstioFailoverReadinessAndSizing(t *testing.T) {
 		t.Fatalf("after apply: %s %+v", rep.grid()["east"][check.FailoverReadiness], fs)
 	}
 
-	sizing := func(cluster string) check.SizingDetails {
-		t.Helper()
-		for _, c := range rep.Clusters {
-			for _, ch := range c.Checks {
-				if c.Name == cluster && ch.Name == check.Sizing {
-					var d check.SizingDetails
-					if err := json.Unmarshal(ch.Details, &d); err != nil {
-						t.Fatal(err)
-					}
-					return d
-				}
-			}
-		}
-		t.Fatalf("no sizing for %s", cluster)
-		return check.SizingDetails{}
-	}
-	d := sizing("east")
+	d := sizingOf(t, &rep, "east")
 	if d.ProxyDeployment != "istio-system/istio-ingressgateway" || d.ProxyReplicas != 1 || d.ProxyMemoryLimit != 1<<30 || d.ProxyMemoryRequest != 128<<20 {
 		t.Errorf("east sizing: %+v", d)
 	}
@@ -174,11 +150,71 @@ func TestCheckIstioFailoverReadinessAndSizing(t *testing.T) {
 	}
 	// west: one HTTP server, one route, checkout's ServiceEntry with east's
 	// failover address as its one endpoint.
-	w := sizing("west")
+	w := sizingOf(t, &rep, "west")
 	if w.HTTPListeners != 1 || w.TCPListeners != 0 || w.Routes != 1 || w.EnvoyClusters != 1 || w.Endpoints != 1 {
 		t.Errorf("west load: %+v", w.ProxyLoad)
 	}
 	if !hasFinding(rep.findings("west", check.Sizing), check.Warning, "the gateway proxy Deployment was not found") {
 		t.Errorf("west has no ingress gateway Deployment: %+v", rep.findings("west", check.Sizing))
 	}
+	checkIstioLeastPrivilege(t, tf, dir)
+}
+
+// checkIstioLeastPrivilege runs every check but drift (which needs what
+// gatefed diff needs) as an admin and as the service account gatefed
+// cluster register creates for istio would (cluster.PermissionsFor, no
+// Gateway API read): each check ends the same, sizing counts the same, and
+// nothing is forbidden but sizing's cluster-wide lists.
+func checkIstioLeastPrivilege(t *testing.T, tf *testfleet.Fleet, dir string) {
+	t.Helper()
+	const user = "gatefed-istio-checker"
+	for _, c := range []string{"east", "west"} {
+		grantRegistered(t, tf.Cluster(c).Sim().Kube, user, istio.Name, "istio-system")
+	}
+	kubeconfig, err := tf.FleetUserKubeconfig(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(dir, fleettest.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	userDir := t.TempDir()
+	fleettest.Write(t, userDir, strings.ReplaceAll(string(doc), tf.Kubeconfig, kubeconfig))
+	admin, sa := checkReport(t, dir, "-x", "drift", "-o", "json"), checkReport(t, userDir, "-x", "drift", "-o", "json")
+	for _, c := range []string{"east", "west"} {
+		if len(sa.grid()[c]) != 7 {
+			t.Errorf("%s: checks %v, want every check but drift", c, sa.grid()[c])
+		}
+		for name, st := range admin.grid()[c] {
+			if sa.grid()[c][name] != st {
+				t.Errorf("%s %s as the service account: %s, as an admin %s: %+v", c, name, sa.grid()[c][name], st, sa.findings(c, name))
+			}
+		}
+		for _, f := range forbiddenFindings(&sa, c) {
+			t.Errorf("%s: a read was forbidden: %+v", c, f)
+		}
+	}
+	// The service account may list the Istio kinds in istio-system only.
+	if !hasFinding(sa.findings("west", check.Sizing), check.Info, "listing them cluster-wide is forbidden", "Gateway.networking.istio.io (in istio-system)") {
+		t.Errorf("west sizing does not say it counted in istio-system only: %+v", sa.findings("west", check.Sizing))
+	}
+	if a, s := sizingOf(t, &admin, "west").ProxyLoad, sizingOf(t, &sa, "west").ProxyLoad; a != s {
+		t.Errorf("west load as the service account %+v, as an admin %+v", s, a)
+	}
+}
+
+// checkReport runs check on the fleet in dir and reads its JSON report; the
+// checks may pass or fail, but check must run.
+func checkReport(t *testing.T, dir string, args ...string) jsonReport {
+	t.Helper()
+	out, errOut, code := runCheckIn(t, dir, false, args...)
+	if code != 0 && code != 1 {
+		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return rep
 }

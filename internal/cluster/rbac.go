@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"sort"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -25,32 +26,41 @@ type Permissions struct {
 	ServiceNamespace []rbacv1.PolicyRule
 }
 
-// PermissionsFor returns the least-privilege rules for a provider:
-//   - cluster-wide read of Services, Pods, EndpointSlices, Deployments,
-//     Gateways and GatewayClasses, and get/list of CRDs;
+// PermissionsFor returns the least-privilege rules for a provider, from its
+// descriptor:
+//   - cluster-wide read of Services, Pods, EndpointSlices and Deployments, of
+//     the kinds of the provider's install verdicts (check gateway-install
+//     reads them; a class is cluster scoped), and get/list of CRDs;
 //   - in the gateway namespace, write of the kinds gatefed renders, create of
 //     ConfigMaps plus get/update/patch of the ApplySet parent ConfigMap only,
 //     and get of the two failover Secrets only (and, where the provider
 //     has strict tiers, of its configuration ConfigMap);
-//   - for envoy-gateway, in each service namespace, write of ReferenceGrants.
+//   - in each service namespace, write of the kinds the provider renders
+//     there, if any.
 func PermissionsFor(providerName string) Permissions {
-	kinds := descriptor(providerName).Kinds
+	desc := descriptor(providerName)
+	kinds := desc.Kinds
 	p := Permissions{
 		Cluster: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"services", "pods"}, Verbs: readVerbs},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: readVerbs},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: readVerbs},
-			{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways", "gatewayclasses"}, Verbs: readVerbs},
-			{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list"}},
 		},
 	}
+	var verdictKinds []provider.Kind
+	for _, v := range desc.Install.Verdicts {
+		verdictKinds = append(verdictKinds, v.Kind)
+	}
+	p.Cluster = append(p.Cluster, rulesByGroup(verdictKinds, readVerbs)...)
+	p.Cluster = append(p.Cluster,
+		rbacv1.PolicyRule{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list"}})
 	p.GatewayNamespace = append(p.GatewayNamespace, rulesByGroup(kinds, writeVerbs)...)
 	p.GatewayNamespace = append(p.GatewayNamespace,
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{ApplySetParentName}, Verbs: []string{"get", "update", "patch"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{FailoverUpstreamSecret, FailoverDownstreamSecret}, Verbs: []string{"get"}},
 	)
-	if st := descriptor(providerName).Options.StrictTiers; st != nil {
+	if st := desc.Options.StrictTiers; st != nil {
 		// check reads whether the gateway has the setting strict tiers need;
 		// its ConfigMap is in the default gateway namespace.
 		p.GatewayNamespace = append(p.GatewayNamespace,
@@ -80,7 +90,8 @@ func (p Permissions) WithTLSSecrets(names []string) Permissions {
 	return p
 }
 
-// rulesByGroup makes one rule per API group, groups and resources sorted.
+// rulesByGroup makes one rule per API group, groups and resources sorted,
+// each resource once.
 func rulesByGroup(rs []provider.Kind, verbs []string) []rbacv1.PolicyRule {
 	byGroup := map[string][]string{}
 	for _, r := range rs {
@@ -90,6 +101,7 @@ func rulesByGroup(rs []provider.Kind, verbs []string) []rbacv1.PolicyRule {
 	for _, g := range sortedKeys(byGroup) {
 		res := append([]string{}, byGroup[g]...)
 		sort.Strings(res)
+		res = slices.Compact(res)
 		out = append(out, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: res, Verbs: verbs})
 	}
 	return out

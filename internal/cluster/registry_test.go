@@ -503,6 +503,10 @@ func TestServiceAccountEnvoyGateway(t *testing.T) {
 			return err
 		}},
 		{"list Deployments everywhere", func() error { _, err := sacs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); return err }},
+		{"list GatewayClasses (check gateway-install reads its class)", func() error {
+			_, err := dyn.Resource(testfleet.GatewayClassGVR).List(ctx, metav1.ListOptions{})
+			return err
+		}},
 		{"get a CRD", func() error {
 			_, err := missingCRDs(ctx, cfg, "envoy-gateway")
 			return err
@@ -723,6 +727,8 @@ func TestServiceAccountGloo(t *testing.T) {
 	up.SetNamespace("team-a")
 	wantForbidden(t, "apply Upstream in another namespace", serverSideApply(dyn, testfleet.UpstreamGVR, up))
 	wantForbidden(t, "apply HTTPRoute (not this provider's)", serverSideApply(dyn, testfleet.HTTPRouteGVR, obj("gateway.networking.k8s.io/v1", "HTTPRoute", "gloo-sa", "x", nil)))
+	_, err = dyn.Resource(testfleet.GatewayClassGVR).List(ctx, metav1.ListOptions{})
+	wantForbidden(t, "list GatewayClasses (gloo's checks read none)", err)
 	_, err = sacs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})
 	wantForbidden(t, "list Secrets cluster-wide", err)
 	_, err = sacs.RbacV1().Roles("team-a").List(ctx, metav1.ListOptions{})

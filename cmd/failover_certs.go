@@ -78,14 +78,14 @@ cluster is touched; so does a failed apply.
 	f.DurationVar(&o.Validity, "validity", failovercerts.DefaultValidity, "how long the certificates are valid")
 	f.BoolVar(&o.DryRun, "dry-run", false, "list what would be issued (names, DNS names, NotAfter); sign and apply nothing")
 	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "time limit of the whole run")
-	f.StringVarP(&o.Output, "output", "o", "table", "output format: table|json (names, usage, DNS names, NotAfter; never data)")
+	addOutputFlag(f, &o.Output, "table", "json").Usage += " (names, usage, DNS names, NotAfter; never data)"
 	return c
 }
 
 // Run issues and applies the Secrets and prints one line per Secret.
 func (o *FailoverCertsIssueOptions) Run(ctx context.Context) error {
-	if o.Output != "table" && o.Output != "json" {
-		return &exitError{code: ExitError, err: fmt.Errorf("unknown output format %q: use table or json", o.Output)}
+	if err := checkOutput(o.Output, "table", "json"); err != nil {
+		return err
 	}
 	if o.CACert == "" || o.CAKey == "" {
 		return &exitError{code: ExitError, err: fmt.Errorf("--ca-cert and --ca-key are required")}

@@ -28,12 +28,12 @@ type GlooStatus struct {
 
 // Body is the status: status.statuses[Namespace], or the flat form.
 func (st GlooStatus) Body() map[string]any {
-	entry := map[string]any{"state": int64(st.State), "reportedBy": cmp.Or(st.ReportedBy, "gloo")}
+	entry := gloo.StatusEntry(st.State, st.Reason)
+	if st.ReportedBy != "" {
+		entry["reportedBy"] = st.ReportedBy
+	}
 	if st.StateAsString {
 		entry["state"] = st.State.String()
-	}
-	if st.Reason != "" {
-		entry["reason"] = st.Reason
 	}
 	if st.Flat {
 		return entry

@@ -49,7 +49,7 @@ func (r *renderer) rulePolicy(route *fleet.GlobalRoute, index int, rule *fleet.R
 		seen[p.Service.Key()] = true
 		services = append(services, p.Service)
 	}
-	label := ruleLabel(&ruleModel{index: index, rule: rule})
+	label := ruleLabel(rule.Name, index)
 
 	var s egv1a1.ClusterSettings
 	if hc := r.pickHealth(route, label, services, "health check", func(g *fleet.GlobalService) any { return g.Spec.HealthCheck }); hc != nil {

@@ -294,7 +294,7 @@ func (r *renderer) chooseAddressForm(route *fleet.GlobalRoute, m *ruleModel) err
 	}
 	if len(ips) > 0 && len(names) > 0 {
 		return fmt.Errorf("GlobalRoute %s %s: failover targets with IP addresses (%s) and DNS names (%s) in one rule: Envoy Gateway would split healthy traffic across tiers; give them the same kind of address",
-			route.Key(), ruleLabel(m), strings.Join(ips, ", "), strings.Join(names, ", "))
+			route.Key(), ruleLabel(m.rule.Name, m.index), strings.Join(ips, ", "), strings.Join(names, ", "))
 	}
 	m.byName = len(names) > 0
 	if mr := m.rule.Mirror; mr != nil {

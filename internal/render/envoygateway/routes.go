@@ -63,7 +63,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 			rule.Name = ptrTo(gwapiv1.SectionName(m.name))
 		}
 		if n := len(rule.Matches); n > routeLimits.MatchesPerRule {
-			return nil, fmt.Errorf("GlobalRoute %s: %s renders %d matches (one per method), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, routeLimits.MatchesPerRule)
+			return nil, fmt.Errorf("GlobalRoute %s: %s renders %d matches (one per method), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m.rule.Name, m.index), n, routeLimits.MatchesPerRule)
 		}
 		totalMatches += len(rule.Matches)
 		for _, b := range m.rule.Backends {
@@ -81,7 +81,7 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 		}
 		rule.Filters = r.ruleFilters(route, m)
 		if n := len(rule.BackendRefs); n > routeLimits.BackendRefsPerRule {
-			return nil, fmt.Errorf("GlobalRoute %s: %s needs %d backendRefs (one per service and failover tier), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m), n, routeLimits.BackendRefsPerRule)
+			return nil, fmt.Errorf("GlobalRoute %s: %s needs %d backendRefs (one per service and failover tier), an HTTPRoute rule allows %d", route.Key(), ruleLabel(m.rule.Name, m.index), n, routeLimits.BackendRefsPerRule)
 		}
 		hr.Spec.Rules = append(hr.Spec.Rules, rule)
 	}
@@ -97,11 +97,12 @@ func (r *renderer) httpRoute(route *fleet.GlobalRoute) (*unstructured.Unstructur
 	return obj, nil
 }
 
-func ruleLabel(m *ruleModel) string {
-	if m.rule.Name != "" {
-		return fmt.Sprintf("rule %q", m.rule.Name)
+// ruleLabel names a rule in messages: by its name, or its index.
+func ruleLabel(name string, index int) string {
+	if name != "" {
+		return fmt.Sprintf("rule %q", name)
 	}
-	return fmt.Sprintf("rule %d", m.index)
+	return fmt.Sprintf("rule %d", index)
 }
 
 // hostnames are a route's HTTPRoute hostnames: none for the catch-all host,

@@ -31,11 +31,7 @@ func healthSignals(objs []*unstructured.Unstructured) provider.HealthSignals {
 			if covered[route+"#"+section] || covered[route+"#"] {
 				continue
 			}
-			label := fmt.Sprintf("rule %d", i)
-			if section != "" {
-				label = fmt.Sprintf("rule %q", section)
-			}
-			hs.Missing = append(hs.Missing, fmt.Sprintf("HTTPRoute %s %s (%s)", route, label, o.GetAnnotations()[render.AnnotationSource]))
+			hs.Missing = append(hs.Missing, fmt.Sprintf("HTTPRoute %s %s (%s)", route, ruleLabel(section, i), o.GetAnnotations()[render.AnnotationSource]))
 		}
 	}
 	return hs

@@ -122,12 +122,22 @@ func oneStatus(st map[string]any, gen int64) provider.Status {
 	return provider.Status{State: state, Reason: reason, Final: final}
 }
 
+// StatusEntry is one reporter's status as Gloo writes it: its state as a
+// number, its reason when it has one, reported by "gloo".
+func StatusEntry(state State, reason string) map[string]any {
+	entry := map[string]any{"state": int64(state), "reportedBy": "gloo"}
+	if reason != "" {
+		entry["reason"] = reason
+	}
+	return entry
+}
+
 // acceptedStatus is the status Gloo, running in the gateway namespace,
 // writes on an object it accepts, or rejects for refusal.
 func acceptedStatus(gw provider.Gateway, _ *unstructured.Unstructured, refusal string) map[string]any {
-	entry := map[string]any{"state": int64(StateAccepted), "reportedBy": "gloo"}
+	entry := StatusEntry(StateAccepted, "")
 	if refusal != "" {
-		entry["state"], entry["reason"] = int64(StateRejected), refusal
+		entry = StatusEntry(StateRejected, refusal)
 	}
 	return map[string]any{"statuses": map[string]any{gw.Namespace: entry}}
 }

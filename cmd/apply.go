@@ -216,7 +216,9 @@ fault converges. Progress goes to stderr: live lines on a terminal, one line
 per event otherwise.
 
 --wait then polls until each object is accepted by its gateway, and lists
-those rejected or not accepted within --timeout. It waits, on each provider, for:
+those rejected or not accepted within --timeout, with a hint line for a
+pending kind whose controller is known to lose a verdict. It waits, on each
+provider, for:
 ` + waitHelp() + `
 --dry-run prints the plan as gatefed diff does (same output and exit status:
 0 in sync, 1 changes pending, 2 error) and writes nothing.

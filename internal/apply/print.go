@@ -278,6 +278,11 @@ func WriteWaitReport(w io.Writer, wr *WaitReport, styled bool) {
 		}
 		return styleCell
 	})
+	for _, it := range wr.NotAccepted {
+		if it.Hint != "" {
+			fmt.Fprintf(w, "hint: %s %s %s/%s: %s\n", it.Cluster, it.Kind, it.Namespace, it.Name, it.Hint)
+		}
+	}
 }
 
 func writeTable(w io.Writer, header []string, rows [][]string, styled bool, cell func(row, col int) lipgloss.Style) {

@@ -12,6 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatefed/gatefed/internal/render"
+	"github.com/gatefed/gatefed/internal/render/envoygateway"
+	"github.com/gatefed/gatefed/internal/status"
 )
 
 // Expected IDs computed independently:
@@ -353,5 +357,34 @@ func TestApplyPatchReadsBackAsTheObject(t *testing.T) {
 	got, _ := json.Marshal(back)
 	if string(got) != string(want) {
 		t.Errorf("the patch reads back as\n%s\nwant\n%s\npatch:\n%s", got, want, body)
+	}
+}
+
+// A patch policy still pending carries Envoy Gateway's hint into the wait
+// report, in the table and in JSON; a rejected one carries none.
+func TestWaitReportCarriesProviderHints(t *testing.T) {
+	render.Register(envoygateway.New())
+	epp := schema.GroupKind{Group: "gateway.envoyproxy.io", Kind: "EnvoyPatchPolicy"}
+	c := &Change{Kind: "EnvoyPatchPolicy", Namespace: "envoy-gateway-system", Name: "gatefed-tiers"}
+	pending := notAccepted("c1", epp, c, status.Result{State: status.Pending, Reason: "no status yet"})
+	rejected := notAccepted("c1", epp, c, status.Result{State: status.Rejected, Reason: "bad patch", Final: true})
+	if !strings.Contains(pending.Hint, "kubectl delete envoypatchpolicy gatefed-tiers -n envoy-gateway-system") {
+		t.Errorf("pending patch policy's hint: %q", pending.Hint)
+	}
+	if rejected.Hint != "" {
+		t.Errorf("rejected patch policy has a hint: %q", rejected.Hint)
+	}
+	wr := &WaitReport{NotAccepted: []WaitItem{pending, rejected}, TimedOut: true}
+	var out strings.Builder
+	WriteWaitReport(&out, wr, false)
+	if want := "hint: c1 EnvoyPatchPolicy envoy-gateway-system/gatefed-tiers: " + pending.Hint + "\n"; !strings.Contains(out.String(), want) || strings.Count(out.String(), "hint:") != 1 {
+		t.Errorf("wait report lacks the one hint line %q:\n%s", want, out.String())
+	}
+	b, err := json.Marshal(wr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"hint":"Envoy Gateway v1.9`) {
+		t.Errorf("JSON lacks the hint: %s", b)
 	}
 }

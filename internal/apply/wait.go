@@ -8,7 +8,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/status"
 )
 
@@ -19,6 +21,8 @@ type WaitItem struct {
 	Namespace string        `json:"namespace,omitempty"`
 	Name      string        `json:"name"`
 	Status    status.Result `json:"status"`
+	// Hint is what its provider says to do about an object still pending.
+	Hint string `json:"hint,omitempty"`
 }
 
 // WaitReport is the outcome of waiting for gateways to accept what was applied.
@@ -180,10 +184,20 @@ func (e *Engine) waitCluster(ctx context.Context, cp *ClusterPlan) (accepted int
 		}
 	}
 	for k, c := range pending {
-		left = append(left, WaitItem{Cluster: cp.Name, Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, Status: results[k]})
+		left = append(left, notAccepted(cp.Name, k.gk, c, results[k]))
 	}
 	accepted = total - len(pending)
 	e.emit(Event{Cluster: cp.Name, Stage: StageDone, Done: accepted, Total: total,
 		Message: fmt.Sprintf("%d of %d %s accepted", accepted, total, pluralize(total, "object", "objects"))})
 	return accepted, left, timedOut
+}
+
+// notAccepted is the report of an object left pending or rejected, with its
+// provider's hint when it is pending.
+func notAccepted(cluster string, gk schema.GroupKind, c *Change, r status.Result) WaitItem {
+	it := WaitItem{Cluster: cluster, Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, Status: r}
+	if r.State == status.Pending {
+		it.Hint = provider.PendingHint(gk, c.Namespace, c.Name)
+	}
+	return it
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gatefed/gatefed/internal/provider"
 	"github.com/gatefed/gatefed/internal/render"
 	"github.com/gatefed/gatefed/internal/status"
 )
@@ -134,12 +135,20 @@ func checkConfigStatus(ctx context.Context, env *clusterEnv, res *result) {
 			if v.Reason == "no status yet" {
 				msg = fmt.Sprintf("no controller has reported on %s", ref)
 			}
-			res.objWarn(ref, msg, fmt.Sprintf("check that the %s controller runs and watches namespace %s (see gateway-install)",
-				env.cluster.Spec.Gateway.Provider, o.GetNamespace()))
+			res.objWarn(ref, msg, pendingHint(env.cluster.Spec.Gateway.Provider, o))
 		}
 	}
 	res.info(fmt.Sprintf("%s managed: %d accepted, %d rejected, %d without a verdict, %d carry no status",
 		plural(len(objs), "object", "objects"), counts[status.Accepted], counts[status.Rejected], counts[status.Pending], counts[status.None]))
+}
+
+// pendingHint says what to do about an object without a verdict: its
+// provider's hint for the kind, or to check that the controller runs.
+func pendingHint(providerName string, o *unstructured.Unstructured) string {
+	if hint := provider.PendingHint(o.GroupVersionKind().GroupKind(), o.GetNamespace(), o.GetName()); hint != "" {
+		return hint
+	}
+	return fmt.Sprintf("check that the %s controller runs and watches namespace %s (see gateway-install)", providerName, o.GetNamespace())
 }
 
 // certificateStatus reports a cert-manager Certificate that is not Ready:

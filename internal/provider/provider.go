@@ -46,6 +46,9 @@ type Descriptor struct {
 	// holds none, and the Gateway API's conditions, parents and ancestors
 	// are read instead.
 	ReadStatus func(obj *unstructured.Unstructured) (Status, bool)
+	// PendingHints say, for a status kind, what to do when its controller
+	// has given an object no verdict: a known way the controller loses one.
+	PendingHints map[schema.GroupKind]func(namespace, name string) string
 	// Install says how to install the gateway and what shows it is running.
 	Install Install
 	// Limits are the route options and extensions it cannot run.

@@ -19,6 +19,7 @@ type registry struct {
 	status map[schema.GroupKind]bool
 	conds  map[schema.GroupKind][]string
 	read   map[schema.GroupKind]func(*unstructured.Unstructured) (Status, bool)
+	hints  map[schema.GroupKind]func(namespace, name string) string
 }
 
 var (
@@ -54,7 +55,7 @@ func Register(d *Descriptor) {
 		order = append(order, d)
 	}
 	next := &registry{byName: map[string]*Descriptor{}, order: order, ranks: map[string]int{}, status: map[schema.GroupKind]bool{}, conds: map[schema.GroupKind][]string{},
-		read: map[schema.GroupKind]func(*unstructured.Unstructured) (Status, bool){}}
+		read: map[schema.GroupKind]func(*unstructured.Unstructured) (Status, bool){}, hints: map[schema.GroupKind]func(string, string) string{}}
 	for _, o := range order {
 		next.byName[o.Name] = o
 		for _, k := range o.Kinds {
@@ -71,6 +72,9 @@ func Register(d *Descriptor) {
 		}
 		for gk, conds := range o.StatusConditions {
 			next.conds[gk] = conds
+		}
+		for gk, hint := range o.PendingHints {
+			next.hints[gk] = hint
 		}
 	}
 	current.Store(next)
@@ -120,6 +124,15 @@ func ExpectsStatus(gk schema.GroupKind) bool { return load().status[gk] }
 // StatusConditions returns the conditions a provider's controller must
 // report True on objects of this kind, or nil for the default.
 func StatusConditions(gk schema.GroupKind) []string { return load().conds[gk] }
+
+// PendingHint says what to do about an object of this kind that its
+// controller has given no verdict, or "" when its provider names nothing.
+func PendingHint(gk schema.GroupKind, namespace, name string) string {
+	if hint := load().hints[gk]; hint != nil {
+		return hint(namespace, name)
+	}
+	return ""
+}
 
 // ReadStatus is the verdict a provider reads, in its own shape, on an
 // object of one of its status kinds; false when no provider reads one.

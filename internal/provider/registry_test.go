@@ -10,7 +10,8 @@ import (
 func TestRegistry(t *testing.T) {
 	route := schema.GroupKind{Group: "a.example", Kind: "Route"}
 	a := &Descriptor{Name: "a", Kinds: []Kind{{Kind: "Route", Rank: 6}}, StatusKinds: []schema.GroupKind{route},
-		StatusConditions: map[schema.GroupKind][]string{route: {"Accepted", "Programmed"}}}
+		StatusConditions: map[schema.GroupKind][]string{route: {"Accepted", "Programmed"}},
+		PendingHints:     map[schema.GroupKind]func(string, string) string{route: func(ns, name string) string { return "touch " + ns + "/" + name }}}
 	b := &Descriptor{Name: "b", Kinds: []Kind{{Kind: "Route", Rank: 6}, {Kind: "Pool", Rank: 2}}}
 	c := &Descriptor{Name: "c", Defaults: Defaults{ClassName: "c"}}
 	Register(a)
@@ -33,6 +34,12 @@ func TestRegistry(t *testing.T) {
 	}
 	if got := StatusConditions(route); len(got) != 2 || got[1] != "Programmed" {
 		t.Errorf("StatusConditions(%s) = %v", route, got)
+	}
+	if got := PendingHint(route, "ns", "r"); got != "touch ns/r" {
+		t.Errorf("PendingHint(%s) = %q", route, got)
+	}
+	if got := PendingHint(schema.GroupKind{Group: "b.example", Kind: "Route"}, "ns", "r"); got != "" {
+		t.Errorf("PendingHint of a kind no provider hints at = %q", got)
 	}
 
 	// A provider's own status shape is read on its status kinds only.
@@ -66,6 +73,9 @@ func TestRegistry(t *testing.T) {
 	}
 	if got := StatusConditions(route); got != nil {
 		t.Errorf("the replaced descriptor's status conditions are still registered: %v", got)
+	}
+	if got := PendingHint(route, "ns", "r"); got != "" {
+		t.Errorf("the replaced descriptor's pending hints are still registered: %q", got)
 	}
 
 	// Two providers may not rank one kind differently.

@@ -87,6 +87,9 @@ var Descriptor = &provider.Descriptor{
 		{Group: groupGatewayAPIX, Kind: "Gateway"}:             {"Accepted", "Programmed"},
 		{Group: groupEnvoyGateway, Kind: patchPolicyKind.Kind}: {"Accepted", "Programmed"},
 	},
+	PendingHints: map[schema.GroupKind]func(namespace, name string) string{
+		{Group: groupEnvoyGateway, Kind: patchPolicyKind.Kind}: patchPolicyPendingHint,
+	},
 	Install: provider.Install{
 		Hint:         "install Envoy Gateway, which installs the Gateway API and Envoy Gateway CRDs: helm install eg oci://docker.io/envoyproxy/gateway-helm --namespace envoy-gateway-system --create-namespace; TLSRoute needs the Gateway API experimental channel (kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/experimental-install.yaml)",
 		CRDManifests: provider.Subdir(crdFiles, "crds"),
@@ -131,6 +134,15 @@ var Descriptor = &provider.Descriptor{
 		ProxyContainer: "envoy",
 		ProxyHint:      "the proxy Deployment carries label gateway.envoyproxy.io/owning-gateway-name",
 	},
+}
+
+// patchPolicyPendingHint: the controller (v1.9) publishes a patch policy's
+// status from the translation of its Gateway and withdraws it, before it is
+// written, when another Gateway's translation follows at once.
+func patchPolicyPendingHint(namespace, name string) string {
+	return "Envoy Gateway v1.9 can drop a patch policy's status when it translates another Gateway at the same moment, and its patches may be in effect all the same; " +
+		"to have the status written, restart its controller (kubectl rollout restart deployment/envoy-gateway -n " + ControllerNamespace + "), " +
+		"or delete the policy and apply again (kubectl delete envoypatchpolicy " + name + " -n " + namespace + "; strict tiers are off until the apply)"
 }
 
 // statusKinds are the Gateway API and Envoy Gateway kinds whose status a

@@ -244,7 +244,7 @@ then check's config-status, drift and failover-readiness on the wave's
 clusters and failover-readiness on the clusters that fail over to them; then
 --bake waits and the check gate runs again. --gates none applies wave by wave
 only. The first failure stops the rollout (exit 2, naming the wave, cluster,
-gate and finding) and leaves the later waves untouched; running the same
+gate and finding, and its hint when one is known) and leaves the later waves untouched; running the same
 command again continues (clusters in sync are not written; the gates run
 again). --waves --dry-run prints the plan (-o json: {"waves":[...],"notes":[...]}) and
 writes nothing; with --waves, -o json streams one event a line.

@@ -149,6 +149,9 @@ func (o *ApplyOptions) reportRollout(p *rollout.Plan, out *rollout.Outcome) erro
 	}
 	if s := out.Stop; s != nil {
 		fmt.Fprintf(o.IO.ErrOut, "Error: rollout stopped at wave %d, cluster %s, gate %s: %s\n", s.Wave, s.Cluster, s.Gate, s.Finding)
+		if s.Hint != "" {
+			fmt.Fprintf(o.IO.ErrOut, "Hint: %s\n", s.Hint)
+		}
 		var left []string
 		for _, w := range p.Waves[s.Wave:] {
 			left = append(left, w.Clusters...)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +192,9 @@ func TestApplyWavesOnRealClusters(t *testing.T) {
 	code, _, errOut = run("192.0.2.7", "--timeout", "20s")
 	if code != 2 || !strings.Contains(errOut, "Error: rollout stopped at wave 1, cluster eu-a, gate check: failover-readiness: ") {
 		t.Errorf("check gate: exit %d, want 2 at wave 1, eu-a, failover-readiness", code)
+	}
+	if !regexp.MustCompile(`gate check: failover-readiness: .*\nHint: \S`).MatchString(errOut) {
+		t.Errorf("check gate: the stop is not followed by its finding's hint:\n%s", errOut)
 	}
 }
 

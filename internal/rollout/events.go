@@ -38,6 +38,7 @@ type Event struct {
 	Deleted   int       `json:"deleted,omitempty"`
 	Unchanged int       `json:"unchanged,omitempty"`
 	Message   string    `json:"message,omitempty"`
+	Hint      string    `json:"hint,omitempty"`
 	Time      time.Time `json:"time"`
 }
 

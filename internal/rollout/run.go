@@ -70,6 +70,8 @@ type Stop struct {
 	Cluster string
 	Gate    string
 	Finding string
+	// Hint is what the finding's source says to do about it, if anything.
+	Hint string
 }
 
 func (s *Stop) Error() string {

@@ -58,8 +58,13 @@ func (r *waveRun) emit(ev Event) {
 }
 
 func (r *waveRun) stop(cluster, gate, finding string) *Stop {
-	s := &Stop{Wave: r.wave.Wave, Cluster: cluster, Gate: gate, Finding: finding}
-	r.emit(Event{Type: EventGate, Wave: s.Wave, Cluster: cluster, Gate: gate, Status: StatusFailed, Message: finding})
+	return r.stopHint(cluster, gate, finding, "")
+}
+
+// stopHint is stop with what to do about the finding.
+func (r *waveRun) stopHint(cluster, gate, finding, hint string) *Stop {
+	s := &Stop{Wave: r.wave.Wave, Cluster: cluster, Gate: gate, Finding: finding, Hint: hint}
+	r.emit(Event{Type: EventGate, Wave: s.Wave, Cluster: cluster, Gate: gate, Status: StatusFailed, Message: finding, Hint: hint})
 	return s
 }
 
@@ -143,7 +148,7 @@ func (r *waveRun) waitGate(ctx context.Context) *Stop {
 		if wr.TimedOut && it.Status.State != status.Rejected {
 			what += fmt.Sprintf(" (after %s)", r.opts.Timeout)
 		}
-		return r.stop(it.Cluster, GateWait, what)
+		return r.stopHint(it.Cluster, GateWait, what, it.Hint)
 	}
 	r.emit(Event{Type: EventGate, Wave: r.wave.Wave, Gate: GateWait, Status: StatusPassed,
 		Message: fmt.Sprintf("%d objects accepted", wr.Accepted)})
@@ -192,8 +197,8 @@ func (r *waveRun) checkGate(ctx context.Context) *Stop {
 			return r.stop(grp.clusters[0], GateCheck, err.Error())
 		}
 		r.res.Check = rep
-		if c, finding := firstFailure(rep); c != "" {
-			return r.stop(c, GateCheck, finding)
+		if c, finding, hint := firstFailure(rep); c != "" {
+			return r.stopHint(c, GateCheck, finding, hint)
 		}
 		checked += len(grp.clusters)
 	}
@@ -213,8 +218,9 @@ func except(keep []string) []string {
 	return out
 }
 
-// firstFailure is the first failing check's cluster and its first failure.
-func firstFailure(rep *check.Report) (cluster, finding string) {
+// firstFailure is the first failing check's cluster and its first failure,
+// with the failure's hint.
+func firstFailure(rep *check.Report) (cluster, finding, hint string) {
 	for _, c := range rep.Clusters {
 		for _, res := range c.Checks {
 			if res.Status != check.Fail {
@@ -222,13 +228,13 @@ func firstFailure(rep *check.Report) (cluster, finding string) {
 			}
 			for _, f := range res.Findings {
 				if f.Severity == check.Failure {
-					return c.Name, res.Name + ": " + f.Message
+					return c.Name, res.Name + ": " + f.Message, f.Hint
 				}
 			}
-			return c.Name, res.Name + " failed"
+			return c.Name, res.Name + " failed", ""
 		}
 	}
-	return "", ""
+	return "", "", ""
 }
 
 // bake waits before the next wave, so that trouble has time to show.

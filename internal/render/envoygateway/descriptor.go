@@ -141,8 +141,8 @@ var Descriptor = &provider.Descriptor{
 // written, when another Gateway's translation follows at once.
 func patchPolicyPendingHint(namespace, name string) string {
 	return "Envoy Gateway v1.9 can drop a patch policy's status when it translates another Gateway at the same moment, and its patches may be in effect all the same; " +
-		"to have the status written, restart its controller (kubectl rollout restart deployment/envoy-gateway -n " + ControllerNamespace + "), " +
-		"or delete the policy and apply again (kubectl delete envoypatchpolicy " + name + " -n " + namespace + "; strict tiers are off until the apply)"
+		"to have the status written, delete the policy and apply again (kubectl delete envoypatchpolicy " + name + " -n " + namespace + "; strict tiers are off until the apply), " +
+		"or restart the controller, which can drop it again (kubectl rollout restart deployment/envoy-gateway -n " + ControllerNamespace + ")"
 }
 
 // statusKinds are the Gateway API and Envoy Gateway kinds whose status a

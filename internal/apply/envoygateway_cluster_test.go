@@ -286,8 +286,6 @@ func assertAncestorsTrue(t *testing.T, live *unstructured.Unstructured, conds ..
 	}
 }
 
-// gvrOf is the resource of a rendered object's kind (the kinds with a status
-// here pluralise by rule: Policy -> policies, Route -> routes).
 // lostPatchStatus is the one object a wait left pending when it is a patch
 // policy without a status: Envoy Gateway v1.9 drops a patch policy's status
 // when another Gateway's translation follows its own at once.
@@ -320,6 +318,8 @@ func (e *env) reapplyLostPatchPolicy(ctx context.Context, t *testing.T, eng *Eng
 	return eng.Wait(ctx, p, res, 2*time.Minute)
 }
 
+// gvrOf is the resource of a rendered object's kind (the kinds with a status
+// here pluralise by rule: Policy -> policies, Route -> routes).
 func gvrOf(o *unstructured.Unstructured) schema.GroupVersionResource {
 	gvk := o.GroupVersionKind()
 	plural := strings.ToLower(gvk.Kind)
